@@ -1,0 +1,59 @@
+"""SRCNN (Dong et al., ECCV 2014): three convolutions that map a degraded luma image to a clean one.
+
+Padding keeps the output the same size as the input, so whole photos go through in one pass and
+tiles never shrink; with ``residual`` the network predicts the correction added to its input.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class SRCNN(nn.Module):
+    """Patch extraction, non-linear mapping and reconstruction, on one channel in [0, 1].
+
+    Args:
+        kernel1: size of the patch-extraction kernel (9 in the paper).
+        kernel2: size of the mapping kernel (1 in 9-1-5, 5 in 9-5-5).
+        kernel3: size of the reconstruction kernel (5).
+        filters1: feature maps after the first layer (64).
+        filters2: feature maps after the second layer (32).
+        residual: predict ``output - input`` instead of the output itself.
+        channels: image channels in and out (1: luma).
+    """
+
+    def __init__(self, kernel1: int = 9, kernel2: int = 1, kernel3: int = 5, filters1: int = 64,
+                 filters2: int = 32, residual: bool = False, channels: int = 1) -> None:
+        super().__init__()
+        self.config = dict(kernel1=kernel1, kernel2=kernel2, kernel3=kernel3, filters1=filters1,
+                           filters2=filters2, residual=residual, channels=channels)
+        self.residual = residual
+        self.extract = nn.Conv2d(channels, filters1, kernel1, padding=kernel1 // 2)
+        self.map = nn.Conv2d(filters1, filters2, kernel2, padding=kernel2 // 2)
+        self.reconstruct = nn.Conv2d(filters2, channels, kernel3, padding=kernel3 // 2)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for conv in (self.extract, self.map):
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        # a small last layer: a residual model starts as the identity, a plain one near zero
+        nn.init.normal_(self.reconstruct.weight, std=1e-3)
+        nn.init.zeros_(self.reconstruct.bias)
+
+    @property
+    def radius(self) -> int:
+        """How far (in pixels) one output pixel sees in each direction: the receptive field's radius."""
+        return sum(conv.kernel_size[0] // 2 for conv in (self.extract, self.map, self.reconstruct))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.relu(self.extract(x))
+        y = torch.relu(self.map(y))
+        y = self.reconstruct(y)
+        return x + y if self.residual else y
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "SRCNN":
+        return cls(**config)

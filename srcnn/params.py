@@ -1,0 +1,184 @@
+"""The one loader of ``params.yaml``: every key typed, ranged and checked before any work starts.
+
+    from srcnn.params import load_params
+    params = load_params("params.yaml")
+    params.lr  # 0.001
+
+``params.yaml`` is flat so that ``dvc exp run -S lr=0.0003`` works verbatim. An unknown key, a
+value of the wrong type or out of range raises ``ParamsError`` naming the key, the value and
+what is allowed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ParamsError(ValueError):
+    """A bad value in params.yaml; the message names the key, the value and what is allowed."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Params:
+    # prepare
+    raw_dir: str = "data/samples"
+    max_side: int = 1024
+    scale: int = 1
+    jpeg_quality: int | None = 20
+    val_fraction: float = 0.2
+    seed: int = 0
+    strict: bool = False
+    workers: int = 0
+    # tile
+    tile: int = 128
+    stride: int = 64
+    # model
+    kernel1: int = 9
+    kernel2: int = 5
+    kernel3: int = 5
+    filters1: int = 64
+    filters2: int = 32
+    residual: bool = True
+    # train
+    lr: float = 1.0e-3
+    lr_schedule: str = "cosine"
+    warmup_steps: int = 100
+    epochs: int = 40
+    steps_per_epoch: int = 50
+    batch_size: int = 32
+    crop: int = 64
+    loss: str = "mse"
+    precision: str = "auto"
+    device: str = "auto"
+    time_budget: float = 0.0
+    # evaluate
+    crop_border: int | str = "auto"
+
+    @property
+    def border(self) -> int:
+        """Pixels cropped at each border before PSNR/SSIM: ``scale`` for super-resolution, else 0."""
+        if self.crop_border == "auto":
+            return self.scale if self.scale > 1 else 0
+        return int(self.crop_border)
+
+
+_RULES: dict[str, tuple[str, Any]] = {
+    # key: (kind, rule) — kind picks the type check, rule the range or the allowed values
+    "raw_dir": ("str", None),
+    "max_side": ("int", (16, 1_000_000)),
+    "scale": ("int", (1, 8)),
+    "jpeg_quality": ("int_or_none", (1, 100)),
+    "val_fraction": ("float", (0.0, 1.0, "open")),
+    "seed": ("int", (0, 2**31 - 1)),
+    "strict": ("bool", None),
+    "workers": ("int", (0, 1024)),
+    "tile": ("int", (8, 4096)),
+    "stride": ("int", (1, 4096)),
+    "kernel1": ("odd", (1, 31)),
+    "kernel2": ("odd", (1, 31)),
+    "kernel3": ("odd", (1, 31)),
+    "filters1": ("int", (1, 1024)),
+    "filters2": ("int", (1, 1024)),
+    "residual": ("bool", None),
+    "lr": ("float", (0.0, 100.0, "open")),
+    "lr_schedule": ("choice", ("constant", "cosine")),
+    "warmup_steps": ("int", (0, 10_000_000)),
+    "epochs": ("int", (1, 1_000_000)),
+    "steps_per_epoch": ("int", (1, 10_000_000)),
+    "batch_size": ("int", (1, 65536)),
+    "crop": ("int", (8, 4096)),
+    "loss": ("choice", ("mse", "l1", "charbonnier")),
+    "precision": ("choice", ("auto", "fp32", "bf16", "fp16")),
+    "device": ("choice", ("auto", "cpu", "cuda", "mps")),
+    "time_budget": ("float", (0.0, 1e6, "closed")),
+    "crop_border": ("auto_or_int", (0, 64)),
+}
+
+
+def _fail(key: str, value: Any, allowed: str) -> ParamsError:
+    return ParamsError(f"params: {key}={value!r} is not allowed: {key} must be {allowed}")
+
+
+def _check(key: str, value: Any) -> Any:
+    kind, rule = _RULES[key]
+    if kind == "str":
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(key, value, "a non-empty path")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise _fail(key, value, "true or false")
+        return value
+    if kind == "choice":
+        if value not in rule:
+            raise _fail(key, value, "one of " + ", ".join(rule))
+        return value
+    if kind == "auto_or_int" and value == "auto":
+        return value
+    if kind == "int_or_none" and value is None:
+        return None
+    if kind in ("int", "odd", "int_or_none", "auto_or_int"):
+        low, high = rule
+        extra = {"int_or_none": " (or null for no JPEG step)", "auto_or_int": " (or auto)"}.get(kind, "")
+        if kind == "odd":
+            allowed = f"an odd whole number from {low} to {high}"
+        else:
+            allowed = f"a whole number from {low} to {high}{extra}"
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(key, value, allowed)
+        if not low <= value <= high or (kind == "odd" and value % 2 == 0):
+            raise _fail(key, value, allowed)
+        return value
+    if kind == "float":
+        low, high, bounds = rule
+        allowed = (f"a number greater than {low} and less than {high}" if bounds == "open"
+                   else f"a number from {low} to {high}")
+        number = value
+        if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
+            try:
+                number = float(value)
+            except ValueError:
+                raise _fail(key, value, allowed) from None
+        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+            raise _fail(key, value, allowed)
+        inside = low < number < high if bounds == "open" else low <= number <= high
+        if not inside:
+            raise _fail(key, value, allowed)
+        return float(number)
+    raise AssertionError(kind)
+
+
+def validate(raw: dict[str, Any]) -> Params:
+    """Check a mapping of params (as read from YAML) and return them typed, defaults filled in."""
+    if not isinstance(raw, dict):
+        raise ParamsError(f"params: expected a mapping of key: value, got {type(raw).__name__}")
+    unknown = sorted(set(raw) - set(_RULES))
+    if unknown:
+        raise ParamsError(f"params: unknown key(s) {', '.join(map(str, unknown))}; "
+                          f"known keys are: {', '.join(_RULES)}")
+    values = {key: _check(key, value) for key, value in raw.items()}
+    params = Params(**values)
+    if params.crop > params.tile:
+        raise _fail("crop", params.crop, f"at most tile ({params.tile})")
+    if params.stride > params.tile:
+        raise _fail("stride", params.stride, f"at most tile ({params.tile}), or tiles would leave gaps")
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    """Read and validate a params file; raises ParamsError naming the file and the bad key."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except FileNotFoundError:
+        raise ParamsError(f"params: {path} not found; run from the project root") from None
+    except yaml.YAMLError as error:
+        raise ParamsError(f"params: {path} is not valid YAML: {error}") from None
+    try:
+        return validate(raw)
+    except ParamsError as error:
+        raise ParamsError(f"{path}: {error}") from None

@@ -1,0 +1,226 @@
+"""The training loop: in-memory tiles, random crops, mixed precision, resumable checkpoints, DDP-ready.
+
+``fit`` is a pure function of the model, the data and the params; the train stage
+(``stages/train.py``) reads the files and writes the outputs. Under ``torchrun`` every rank draws
+the same global batch and trains on its own slice, so N processes follow one process's curve.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from .dataset import random_batch
+from .files import atomic_path
+from .params import Params
+
+TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "lr", "lr_schedule",
+              "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
+              "device", "time_budget", "seed")
+
+
+class DivergedError(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class History:
+    epochs: list[dict[str, float]] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    tiles_seen: int = 0
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("params: device=cuda but no CUDA GPU is visible; use device: auto or cpu")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError("params: device=mps but MPS is not available; use device: auto or cpu")
+    if name == "cuda":
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return torch.device(name)
+
+
+def pick_precision(name: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype, or None for plain fp32."""
+    if name == "fp32":
+        return None
+    if name == "bf16":
+        return torch.bfloat16
+    if name == "fp16":
+        return torch.float16
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return None
+
+
+def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    if dtype is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "mse":
+        return nn.functional.mse_loss
+    if name == "l1":
+        return nn.functional.l1_loss
+    return lambda output, target: torch.sqrt((output - target) ** 2 + 1e-6).mean()
+
+
+def learning_rate(params: Params, progress: float, step: int) -> float:
+    """Linear warm-up over ``warmup_steps``, then constant or cosine decay to zero at progress 1."""
+    warm = min(1.0, (step + 1) / params.warmup_steps) if params.warmup_steps else 1.0
+    if params.lr_schedule == "constant":
+        return params.lr * warm
+    return params.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+
+def run_fingerprint(params: Params, *tensors: torch.Tensor) -> str:
+    """Identifies a training run: its params and its data. A checkpoint resumes only the same run."""
+    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS]).encode())
+    for tensor in tensors:
+        digest.update(tensor.cpu().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, device: torch.device,
+                   dtype: torch.dtype | None, batch_size: int = 64) -> float:
+    """Mean PSNR (dB) over whole tiles, each tile's own PSNR, output clamped to [0, 1]."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start:start + batch_size].to(device).float().div_(255.0)
+        clean, degraded = batch[:, 0:1], batch[:, 1:2]
+        with autocast(device, dtype):
+            output = model(degraded.contiguous(memory_format=torch.channels_last))
+        mse = ((output.float().clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3)).double()
+        total += (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0).sum().item()
+    model.train(was_training)
+    return total / len(pairs)
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, params: Params,
+        checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
+        progress: Callable[[int, int, dict[str, float]], None] | None = None) -> History:
+    """Train ``model`` in place on N×2×T×T uint8 tile pairs; returns the per-epoch history.
+
+    Resumes from ``checkpoint`` when it holds the same run (same params and data), and rewrites it
+    atomically after every epoch. Raises DivergedError when the loss stops being finite.
+    """
+    rank, world = _world()
+    if params.batch_size % world:
+        raise ValueError(f"params: batch_size={params.batch_size} must divide by the {world} processes")
+    device = pick_device(params.device)
+    dtype = pick_precision(params.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    model.to(device).to(memory_format=torch.channels_last)
+    trained = model
+    if world > 1:
+        trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    criterion = loss_fn(params.loss)
+    generator = torch.Generator().manual_seed(params.seed)
+    on_device = train_pairs.to(device)
+    fingerprint = run_fingerprint(params, train_pairs, val_pairs)
+    history = History()
+    first_epoch = 0
+    if checkpoint is not None and checkpoint.exists():
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        if state.get("fingerprint") == fingerprint:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            generator.set_state(state["generator"])
+            history = History(epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"],
+                              tiles_seen=state["tiles_seen"])
+            first_epoch = len(history.epochs)
+            if on_epoch is not None and rank == 0:
+                for record in history.epochs:  # replay the curve so far into a fresh log
+                    on_epoch(record)
+    total_steps = params.epochs * params.steps_per_epoch
+    budget = params.time_budget * 60.0
+    local = slice(rank * params.batch_size // world, (rank + 1) * params.batch_size // world)
+    started = time.perf_counter() - history.seconds
+    trained.train()
+    for epoch in range(first_epoch, params.epochs):
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        for _ in range(params.steps_per_epoch):
+            elapsed = time.perf_counter() - started
+            done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate(params, done, history.steps)
+            degraded, clean = random_batch(on_device, params.batch_size, params.crop, generator)
+            degraded = degraded[local].contiguous(memory_format=torch.channels_last)
+            clean = clean[local].contiguous(memory_format=torch.channels_last)
+            with autocast(device, dtype):
+                output = trained(degraded)
+            loss = criterion(output.float(), clean)
+            optimizer.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
+            loss_sum += loss.detach()
+            history.steps += 1
+            history.tiles_seen += params.batch_size
+            if device.type == "cpu" and not math.isfinite(loss.item()):
+                break
+            if progress is not None:
+                progress(epoch, history.steps, {"loss": loss.item()})
+        mean_loss = (loss_sum / max(1, params.steps_per_epoch)).item()
+        if world > 1:
+            reduced = torch.tensor([mean_loss], device=device)
+            dist.all_reduce(reduced)
+            mean_loss = reduced.item() / world
+        if not math.isfinite(mean_loss):
+            raise DivergedError(f"training diverged in epoch {epoch + 1} (loss is {mean_loss}); "
+                                f"lower the learning rate: params lr={params.lr}")
+        record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
+                  "val_psnr": evaluate_tiles(model, val_pairs, device, dtype)}
+        if params.loss == "mse":
+            record["train_psnr"] = 10 * math.log10(1.0 / max(mean_loss, 1e-10))
+        history.epochs.append(record)
+        history.seconds = time.perf_counter() - started
+        if rank == 0:
+            if checkpoint is not None:
+                _save_checkpoint(checkpoint, model, optimizer, scaler, generator, history, fingerprint)
+            if on_epoch is not None:
+                on_epoch(record)
+        if budget and history.seconds >= budget:
+            break
+    return history
+
+
+def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
+                     scaler: torch.amp.GradScaler, generator: torch.Generator, history: History,
+                     fingerprint: str) -> None:
+    state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+             "scaler": scaler.state_dict(), "generator": generator.get_state(), "epochs": history.epochs,
+             "steps": history.steps, "seconds": history.seconds, "tiles_seen": history.tiles_seen}
+    with atomic_path(path) as temp:
+        torch.save(state, temp)

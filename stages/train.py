@@ -1,0 +1,75 @@
+"""Stage train: data/tiles → models/srcnn.pt, per-epoch curves in dvclive/, metrics/train.json.
+
+    python -m stages.train                               # one process: GPU if there is one
+    torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel (gloo/nccl)
+
+A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from dvclive import Live
+from tqdm import tqdm
+
+from srcnn.dataset import load_pairs
+from srcnn.files import write_text_atomic
+from srcnn.inference import save_model
+from srcnn.model import SRCNN
+from srcnn.params import load_params
+from srcnn.train import DivergedError, fit
+
+CHECKPOINT, MODEL, METRICS = Path("data/train_checkpoint.pt"), "models/srcnn.pt", "metrics/train.json"
+
+
+def main() -> None:
+    params = load_params()
+    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    if distributed:
+        dist.init_process_group("nccl" if torch.cuda.is_available() and params.device != "cpu" else "gloo")
+    is_main = not distributed or dist.get_rank() == 0
+    train_pairs, val_pairs = load_pairs("data/tiles/train"), load_pairs("data/tiles/val")
+    torch.manual_seed(params.seed)
+    model = SRCNN(params.kernel1, params.kernel2, params.kernel3, params.filters1, params.filters2, params.residual)
+    live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
+    bar = tqdm(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
+
+    def log_epoch(record: dict[str, float]) -> None:
+        live.log_metric("loss", record["loss"])
+        live.log_metric("val/psnr", record["val_psnr"])
+        if "train_psnr" in record:
+            live.log_metric("train/psnr", record["train_psnr"])
+        live.next_step()
+        bar.n = record["epoch"] * params.steps_per_epoch
+        bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
+
+    try:
+        history = fit(model, train_pairs, val_pairs, params, CHECKPOINT if is_main else None,
+                      on_epoch=log_epoch if is_main else None,
+                      progress=lambda epoch, step, info: bar.update(1))
+    except DivergedError as error:
+        CHECKPOINT.unlink(missing_ok=True)
+        sys.exit(f"train: {error}")
+    bar.close()
+    if is_main:
+        live.end()
+        last = history.epochs[-1]
+        summary = {"epochs": len(history.epochs), "steps": history.steps, "loss": last["loss"],
+                   "val_psnr": last["val_psnr"], "seconds": round(history.seconds, 1),
+                   "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
+                   "parameters": sum(p.numel() for p in model.parameters())}
+        save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
+        write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
+        CHECKPOINT.unlink(missing_ok=True)
+        print(f"train: val PSNR {last['val_psnr']:.2f} dB after {history.steps} steps in {history.seconds:.0f} s")
+    if distributed:
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
