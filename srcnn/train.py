@@ -127,7 +127,7 @@ def _world() -> tuple[int, int]:
 
 def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
-        progress: Callable[[int, int, dict[str, float]], None] | None = None) -> History:
+        on_step: Callable[[int], None] | None = None) -> History:
     """Train ``model`` in place on N×2×T×T uint8 tile pairs; returns the per-epoch history.
 
     Resumes from ``checkpoint`` when it holds the same run (same params and data), and rewrites it
@@ -190,8 +190,8 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             history.tiles_seen += params.batch_size
             if device.type == "cpu" and not math.isfinite(loss.item()):
                 break
-            if progress is not None:
-                progress(epoch, history.steps, {"loss": loss.item()})
+            if on_step is not None:
+                on_step(history.steps)
         mean_loss = (loss_sum / max(1, params.steps_per_epoch)).item()
         if world > 1:
             reduced = torch.tensor([mean_loss], device=device)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from tqdm import tqdm
+from srcnn.progress import progress
 
 from srcnn import metrics
 from srcnn.color import rgb_to_y
@@ -37,7 +37,7 @@ def main() -> None:
     rows = []
     with atomic_dir(PICTURES) as pictures:
         names = sorted(path.name for path in (VAL / "clean").glob("*.png"))
-        for number, name in enumerate(tqdm(names, desc="evaluate", unit="photo")):
+        for number, name in enumerate(progress(names, desc="evaluate", unit="photo")):
             clean, degraded = load_rgb(VAL / "clean" / name), load_rgb(VAL / "degraded" / name)
             clean_y, degraded_y = rgb_to_y(clean), rgb_to_y(degraded)
             restored_y = restore_luma(model, degraded_y)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 
-from tqdm import tqdm
+from srcnn.progress import progress
 
 from srcnn.files import atomic_dir
 from srcnn.params import load_params
@@ -28,7 +28,7 @@ def main() -> None:
     with atomic_dir(OUT_DIR) as out_dir:
         jobs = [(photo, split[photo.name], out_dir, params.max_side, params.scale, params.jpeg_quality)
                 for photo in photos]
-        results = list(tqdm(parallel_map(prepare_photo, jobs, params.workers), total=len(jobs),
+        results = list(progress(parallel_map(prepare_photo, jobs, params.workers), total=len(jobs),
                             desc="prepare", unit="photo"))
         skipped = [result for result in results if result["status"] == "skipped"]
         for result in skipped:

@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
+from srcnn.progress import progress
 
 from srcnn.files import atomic_dir, write_text_atomic
 from srcnn.params import load_params
@@ -29,7 +29,7 @@ def main() -> None:
             names = sorted(path.name for path in (PREPARED / split / "clean").glob("*.png"))
             jobs = [(PREPARED / split / "clean" / name, PREPARED / split / "degraded" / name, out_dir / split,
                      params.tile, params.stride) for name in names]
-            results = list(tqdm(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
+            results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
                                 desc=f"tile {split}", unit="photo"))
             for result in results:
                 if result["tiles"] == 0:

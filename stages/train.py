@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from dvclive import Live
-from tqdm import tqdm
+from srcnn.progress import progress
 
 from srcnn.dataset import load_pairs
 from srcnn.files import write_text_atomic
@@ -37,7 +37,7 @@ def main() -> None:
     torch.manual_seed(params.seed)
     model = SRCNN(params.kernel1, params.kernel2, params.kernel3, params.filters1, params.filters2, params.residual)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
-    bar = tqdm(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
+    bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
 
     def log_epoch(record: dict[str, float]) -> None:
         live.log_metric("loss", record["loss"])
@@ -51,7 +51,7 @@ def main() -> None:
     try:
         history = fit(model, train_pairs, val_pairs, params, CHECKPOINT if is_main else None,
                       on_epoch=log_epoch if is_main else None,
-                      progress=lambda epoch, step, info: bar.update(1))
+                      on_step=lambda step: bar.update(1))
     except DivergedError as error:
         CHECKPOINT.unlink(missing_ok=True)
         sys.exit(f"train: {error}")

@@ -1,0 +1,39 @@
+import pytest
+
+from srcnn.params import ParamsError, load_params, validate
+
+
+def test_the_committed_params_are_valid():
+    params = load_params("params.yaml")
+    assert params.jpeg_quality == 20 and params.tile == 128
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("jpeg_quality", 0, "jpeg_quality=0"),
+    ("tile", -1, "tile=-1"),
+    ("val_fraction", 1.5, "val_fraction=1.5"),
+    ("lr", "fast", "lr='fast'"),
+    ("residual", "yes", "true or false"),
+    ("kernel1", 4, "odd"),
+    ("precision", "fp8", "one of auto, fp32, bf16, fp16"),
+])
+def test_bad_values_name_the_key_the_value_and_what_is_allowed(key, value, message):
+    with pytest.raises(ParamsError, match=message.replace("(", r"\(")) as error:
+        validate({key: value})
+    assert key in str(error.value)
+
+
+def test_unknown_keys_are_refused():
+    with pytest.raises(ParamsError, match="unknown key.*learning_rate"):
+        validate({"learning_rate": 0.1})
+
+
+def test_exponent_written_without_a_dot_is_read_as_a_number():
+    assert validate({"lr": "1e-4"}).lr == pytest.approx(1e-4)
+
+
+def test_bad_file_names_the_file(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("tile: -1\n")
+    with pytest.raises(ParamsError, match=str(path)):
+        load_params(path)
