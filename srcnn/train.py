@@ -28,6 +28,10 @@ TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual
               "device", "time_budget", "seed")
 
 
+# Images are in [0, 1], so even a constant guess has a loss below 1: above it, training has blown up.
+DIVERGED_LOSS = 1.0
+
+
 class DivergedError(RuntimeError):
     """The loss became NaN or infinite."""
 
@@ -197,8 +201,8 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             reduced = torch.tensor([mean_loss], device=device)
             dist.all_reduce(reduced)
             mean_loss = reduced.item() / world
-        if not math.isfinite(mean_loss):
-            raise DivergedError(f"training diverged in epoch {epoch + 1} (loss is {mean_loss}); "
+        if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
+            raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
                                 f"lower the learning rate: params lr={params.lr}")
         record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
                   "val_psnr": evaluate_tiles(model, val_pairs, device, dtype)}

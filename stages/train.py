@@ -49,7 +49,7 @@ def main() -> None:
         bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
 
     try:
-        history = fit(model, train_pairs, val_pairs, params, CHECKPOINT if is_main else None,
+        history = fit(model, train_pairs, val_pairs, params, CHECKPOINT,
                       on_epoch=log_epoch if is_main else None,
                       on_step=lambda step: bar.update(1))
     except DivergedError as error:
