@@ -1,0 +1,233 @@
+"""Restoration quality of the real pipeline against two peers trained on the same tiles in the same time.
+
+    flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15
+    flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15 \\
+        --scale 3 --eval-dirs ../shared/benchmark/set5 ../shared/benchmark/set14
+
+1. Copies the project (git-tracked and untracked-not-ignored files, no data or outputs) into a work
+   folder, sets raw_dir, time_budget=--minutes (epochs made large so the clock binds), and for
+   --scale N > 1 scale=N, jpeg_quality=null; then runs ``dvc repro evaluate`` there: that is "ours",
+   the default params.
+2. Trains the peers with ``srcnn.train.fit`` on the same tiles for the same minutes:
+   - plain SRCNN 9-1-5 the seed's way: no residual, Adam at a fixed lr 1e-3, no warm-up;
+   - AR-CNN (srcnn/arcnn.py, Dong et al. ICCV 2015) with the project's loop and params (residual too).
+3. Evaluates all three on the same val photos (whole photos, MATLAB-style BT.601 luma, ``border``
+   pixels cropped), and with --eval-dirs on every image of those folders degraded the same way
+   (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
+
+Prints a table; the last line is one JSON object (ours, each peer, ``model``: our checkpoint, kept in
+benchmarks/out/, which ``enhance`` accepts). --only-ours, -S key=value and --work DIR are for short
+experiments: -S sets any param of params.yaml, --work reuses a work folder so that only the stages
+whose params changed rerun; every run appends its figures to benchmarks/out/experiments.jsonl.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from srcnn import metrics  # noqa: E402
+from srcnn.arcnn import ARCNN  # noqa: E402
+from srcnn.color import rgb_to_y  # noqa: E402
+from srcnn.dataset import load_pairs  # noqa: E402
+from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
+from srcnn.images import is_photo_name, load_rgb  # noqa: E402
+from srcnn.inference import load_model, restore_luma  # noqa: E402
+from srcnn.model import SRCNN  # noqa: E402
+from srcnn.params import Params, load_params  # noqa: E402
+from srcnn.train import fit  # noqa: E402
+
+OUT = ROOT / "benchmarks" / "out"
+SKIP = ("data/", "models/", "metrics/", "dvclive/", "plots/", "dvc.lock", "tests/", "benchmarks/", "dvc_plots/")
+TARGET_GAIN = 2.0
+# the seed's training: plain output, Adam at a fixed learning rate, no warm-up, MSE
+SEED_WAY = dict(kernel1=9, kernel2=1, kernel3=5, filters1=64, filters2=32, residual=False, lr=1.0e-3,
+                lr_schedule="constant", warmup_steps=0, loss="mse")
+PAPERS = {  # Y channel, dB; scale 3, `scale` pixels cropped (Dong et al. 2014/2016)
+    "set5": {"bicubic": 30.39, "SRCNN (91 images)": 32.39, "SRCNN (ImageNet)": 32.75},
+    "set14": {"bicubic": 27.54, "SRCNN (ImageNet)": 29.30},
+}
+PAPERS_JPEG = "LIVE1, JPEG 20, luma: JPEG 30.07 dB, AR-CNN 31.40 dB (+1.33), DnCNN-3 31.59 dB (+1.52)"
+
+
+def project_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\n")
+    return [name for name in listed if name and not name.startswith(SKIP) and (ROOT / name).is_file()]
+
+
+def run(command: list[str], cwd: Path) -> None:
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+               DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
+               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+    result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [line for line in result.stdout.splitlines() if line.strip()]
+    for line in lines:
+        if (line.startswith(("prepare:", "tile:", "train:", "evaluate:")) and "%|" not in line) or result.returncode:
+            print(f"  | {line}", flush=True)
+    if result.returncode:
+        sys.exit(f"quality: {' '.join(command)} failed in {cwd} ({result.returncode})")
+
+
+def make_project(work: Path, settings: dict[str, Any]) -> Path:
+    """The project's files in ``work`` (a git repo), with ``settings`` written into params.yaml."""
+    work.mkdir(parents=True, exist_ok=True)
+    for name in project_files():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, work / name)
+    params = yaml.safe_load((work / "params.yaml").read_text())
+    params.update(settings)
+    (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    load_params(work / "params.yaml")  # a bad -S value stops here, with the key named
+    if not (work / ".git").exists():
+        run(["git", "init", "-q", "-b", "main"], cwd=work)
+    run(["git", "add", "-A"], cwd=work)
+    run(["git", "commit", "-qm", "benchmark", "--allow-empty"], cwd=work)
+    return work
+
+
+def evaluate_pairs(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], border: int) -> dict[str, float]:
+    """Means over images of PSNR and SSIM of the degraded luma and of the model's output."""
+    rows = []
+    for clean_y, degraded_y in pairs:
+        restored = restore_luma(model, degraded_y)
+        rows.append((metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, restored, border),
+                     metrics.ssim(clean_y, degraded_y, border), metrics.ssim(clean_y, restored, border)))
+    p_in, p_out, s_in, s_out = np.mean(rows, axis=0)
+    return {"psnr_input": round(float(p_in), 4), "psnr_output": round(float(p_out), 4),
+            "gain": round(float(p_out - p_in), 4), "ssim_input": round(float(s_in), 4),
+            "ssim": round(float(s_out), 4), "images": len(rows)}
+
+
+def val_pairs(project: Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    folder = project / "data" / "prepared" / "val"
+    names = sorted(path.name for path in (folder / "clean").glob("*.png"))
+    return [(rgb_to_y(load_rgb(folder / "clean" / name)), rgb_to_y(load_rgb(folder / "degraded" / name)))
+            for name in names]
+
+
+def folder_pairs(folder: Path, params: Params) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Every image of ``folder`` whole (cut to a multiple of scale), degraded as the pipeline does."""
+    paths = sorted(path for path in folder.iterdir() if path.is_file() and is_photo_name(path))
+    if not paths:
+        sys.exit(f"quality: {folder} holds no images")
+    pairs = []
+    for path in paths:
+        clean = crop_to_multiple(load_rgb(path), params.scale)
+        pairs.append((rgb_to_y(clean), rgb_to_y(degrade(clean, params.scale, params.jpeg_quality))))
+    return pairs
+
+
+def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path) -> dict[str, Any]:
+    train, val = load_pairs(project / "data" / "tiles" / "train"), load_pairs(project / "data" / "tiles" / "val")
+    print(f"quality: training {name} for {params.time_budget:g} min ...", flush=True)
+    history = fit(model, train, val, params)
+    model.eval()
+    return {"steps": history.steps, "seconds": round(history.seconds, 1),
+            "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--raw-dir", required=True, type=Path, help="folder of clean photos (urban40)")
+    parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
+    parser.add_argument("--scale", type=int, default=1, help=">1: super-resolution (jpeg_quality null)")
+    parser.add_argument("--eval-dirs", nargs="*", type=Path, default=[], help="extra test folders (Set5, Set14)")
+    parser.add_argument("--only-ours", action="store_true", help="skip the peers (short experiments)")
+    parser.add_argument("-S", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                        help="set a param for this run (YAML value), e.g. -S lr=3.0e-3")
+    parser.add_argument("--work", type=Path, help="work folder to create or reuse (default: a new temp folder)")
+    parser.add_argument("--label", default="", help="name of this run in experiments.jsonl")
+    args = parser.parse_args()
+    if not args.raw_dir.is_dir():
+        sys.exit(f"quality: --raw-dir {args.raw_dir} is not a folder")
+    for folder in args.eval_dirs:
+        if not folder.is_dir():
+            sys.exit(f"quality: --eval-dirs {folder} is not a folder")
+    settings: dict[str, Any] = {"raw_dir": str(args.raw_dir.resolve()), "time_budget": args.minutes,
+                                "epochs": 1_000_000}
+    if args.scale > 1:
+        settings.update(scale=args.scale, jpeg_quality=None)
+    for item in args.settings:
+        key, _, value = item.partition("=")
+        settings[key] = yaml.safe_load(value)
+    work = args.work or Path(tempfile.mkdtemp(prefix="srcnn-quality-"))
+    project = make_project(work.resolve(), settings)
+    params = load_params(project / "params.yaml")
+    print(f"quality: project in {project}; {args.minutes:g} min per model; params set: {settings}", flush=True)
+
+    started = time.perf_counter()
+    run([sys.executable, "-m", "dvc", "repro", "evaluate"], cwd=project)
+    OUT.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    checkpoint = OUT / f"ours-{stamp}.pt"
+    shutil.copy2(project / "models" / "srcnn.pt", checkpoint)
+    ours, _ = load_model(checkpoint)
+    train_info = json.loads((project / "metrics" / "train.json").read_text())
+    models: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {
+        "ours": (ours, {key: train_info.get(key) for key in ("steps", "seconds", "parameters")})}
+    print(f"quality: ours trained and evaluated by dvc repro in {time.perf_counter() - started:.0f} s", flush=True)
+    if not args.only_ours:
+        torch.manual_seed(params.seed)
+        plain = SRCNN(SEED_WAY["kernel1"], SEED_WAY["kernel2"], SEED_WAY["kernel3"], SEED_WAY["filters1"],
+                      SEED_WAY["filters2"], SEED_WAY["residual"])
+        models["plain_srcnn"] = (plain, train_peer("plain SRCNN 9-1-5 (seed's way)", plain,
+                                                   dataclasses.replace(params, **SEED_WAY), project))
+        torch.manual_seed(params.seed)
+        arcnn = ARCNN(residual=params.residual)
+        models["arcnn"] = (arcnn, train_peer("AR-CNN (our loop)", arcnn, params, project))
+
+    val = val_pairs(project)
+    results: dict[str, Any] = {}
+    for name, (model, extra) in models.items():
+        results[name] = {**evaluate_pairs(model, val, params.border), **extra}
+    sets: dict[str, Any] = {}
+    for folder in args.eval_dirs:
+        pairs = folder_pairs(folder, params)
+        figures = {name: evaluate_pairs(model, pairs, params.border) for name, (model, _) in models.items()}
+        sets[folder.name] = {"input": figures["ours"]["psnr_input"],
+                             **{name: figures[name]["psnr_output"] for name in figures},
+                             "ssim": {name: figures[name]["ssim"] for name in figures},
+                             "papers": PAPERS.get(folder.name.lower(), {}) if params.scale == 3 else {}}
+
+    input_name = "bicubic" if params.scale > 1 else f"JPEG {params.jpeg_quality}"
+    print(f"\nval photos of {args.raw_dir.name}: {len(val)}, {input_name} input, luma, border {params.border}, "
+          f"{args.minutes:g} min of training each")
+    print(f"{'model':<14}{'params':>9}{'steps':>8}{'PSNR in':>10}{'PSNR out':>10}{'gain':>8}{'SSIM in':>9}{'SSIM out':>9}")
+    for name, row in results.items():
+        print(f"{name:<14}{row['parameters']:>9}{row['steps']:>8}{row['psnr_input']:>10.2f}{row['psnr_output']:>10.2f}"
+              f"{row['gain']:>+8.2f}{row['ssim_input']:>9.4f}{row['ssim']:>9.4f}")
+    if params.scale == 1 and params.jpeg_quality == 20:
+        print(f"papers: {PAPERS_JPEG}")
+    for set_name, figures in sets.items():
+        line = ", ".join(f"{name} {figures[name]:.2f}" for name in ["input", *models])
+        papers = ", ".join(f"{name} {value:.2f}" for name, value in figures["papers"].items())
+        print(f"{set_name} (PSNR dB, {input_name} input): {line}" + (f"   papers: {papers}" if papers else ""))
+    ahead = all(results["ours"]["gain"] > results[name]["gain"] for name in results if name != "ours")
+    summary = {"label": args.label, "raw_dir": str(args.raw_dir), "minutes": args.minutes, "scale": params.scale,
+               "jpeg_quality": params.jpeg_quality, "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
+               "val_photos": len(val), **results, "sets": sets, "target_gain": TARGET_GAIN,
+               "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "model": str(checkpoint),
+               "work": str(project), "seconds": round(time.perf_counter() - started, 1)}
+    with open(OUT / "experiments.jsonl", "a") as log:
+        log.write(json.dumps(summary) + "\n")
+    print(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()
