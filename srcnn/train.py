@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -164,6 +165,8 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             history = History(epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"],
                               tiles_seen=state["tiles_seen"])
             first_epoch = len(history.epochs)
+            if rank == 0:
+                print(f"train: resuming from {checkpoint} after epoch {first_epoch}", file=sys.stderr)
             if on_epoch is not None and rank == 0:
                 for record in history.epochs:  # replay the curve so far into a fresh log
                     on_epoch(record)

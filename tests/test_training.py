@@ -1,0 +1,118 @@
+"""Training robustness through the real commands: resume after SIGKILL, divergence, the exp queue, DDP."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import dvc, run
+
+
+def loss_curve(project) -> list[float]:
+    with open(project / "dvclive/plots/metrics/loss.tsv") as handle:
+        return [float(row["loss"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
+    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
+    dvc("repro", cwd=project)
+    uninterrupted = json.loads((project / "metrics/train.json").read_text())
+    model_bytes = (project / "models/srcnn.pt").read_bytes()
+    checkpoint = project / "data/train_checkpoint.pt"
+    assert not checkpoint.exists()  # removed once training is complete
+
+    env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
+    killed = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "train"], cwd=project, env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not checkpoint.exists() and time.monotonic() < deadline and killed.poll() is None:
+        time.sleep(0.05)
+    assert checkpoint.exists(), "no checkpoint appeared while training"
+    os.killpg(killed.pid, signal.SIGKILL)
+    killed.wait()
+    assert not (project / "models/srcnn.pt").exists()
+
+    resumed = dvc("repro", cwd=project)
+    assert "resuming" in resumed.stdout + resumed.stderr
+    result = json.loads((project / "metrics/train.json").read_text())
+    assert result["loss"] == uninterrupted["loss"] and result["val_psnr"] == uninterrupted["val_psnr"]
+    assert len(loss_curve(project)) == 8
+    import torch
+    before = torch.load(__import__("io").BytesIO(model_bytes), weights_only=True)["state_dict"]
+    after = torch.load(project / "models/srcnn.pt", weights_only=True)["state_dict"]
+    assert all(torch.equal(before[key], after[key]) for key in before)
+
+
+def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
+    import dataclasses
+
+    import torch
+
+    from srcnn.model import SRCNN
+    from srcnn.params import validate
+    from srcnn.train import fit
+
+    pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8)
+    params = validate({"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "crop": 16, "tile": 24,
+                       "stride": 24, "filters1": 4, "filters2": 4, "precision": "fp32"})
+    checkpoint = tmp_path / "checkpoint.pt"
+    fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
+    assert checkpoint.exists()
+    again = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
+    assert "resuming" in capsys.readouterr().err and again.steps == 6
+    other = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, dataclasses.replace(params, lr=0.002), checkpoint)
+    assert "resuming" not in capsys.readouterr().err and other.steps == 6 and len(other.epochs) == 2
+
+
+def test_divergence_stops_with_a_message_naming_lr_and_leaves_no_model(make_project):
+    project = make_project(lr=10.0, warmup_steps=0, lr_schedule="constant", epochs=3)
+    result = dvc("repro", cwd=project, check=False)
+    assert result.returncode != 0
+    assert "diverged" in result.stderr and "lr=10.0" in result.stderr, result.stderr
+    assert not (project / "models/srcnn.pt").exists()
+    assert not (project / "data/train_checkpoint.pt").exists()
+
+
+def test_queued_experiments_run_two_at_a_time_with_distinct_results(make_project):
+    project = make_project()
+    dvc("repro", cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    run(["git", "commit", "-qm", "baseline"], cwd=project)
+    for lr in ("0.0005", "0.002", "0.004"):
+        dvc("exp", "run", "--queue", "-S", f"lr={lr}", cwd=project)
+    dvc("queue", "start", "-j", "2", cwd=project)
+    deadline = time.monotonic() + 400
+    while time.monotonic() < deadline:
+        status = dvc("queue", "status", cwd=project).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(2)
+    assert status.count("Success") == 3, status
+    shown = json.loads(dvc("exp", "show", "--json", cwd=project).stdout)
+    results = {}
+    for commit in shown:
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                lr = data["params"]["params.yaml"]["data"]["lr"]
+                results[lr] = data["metrics"]["metrics/eval.json"]["data"]["psnr_output"]
+    assert set(results) == {0.0005, 0.002, 0.004}, results
+    assert len(set(results.values())) == 3, results
+
+
+@pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
+def test_two_gloo_processes_follow_the_single_process_loss_curve(make_project):
+    project = make_project(precision="fp32", epochs=4, steps_per_epoch=5, batch_size=8)
+    dvc("repro", cwd=project)
+    single = loss_curve(project)
+    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+         "-m", "stages.train"], cwd=project)
+    double = loss_curve(project)
+    assert len(double) == len(single) == 4
+    assert double == pytest.approx(single, rel=1e-4)
