@@ -1,8 +1,11 @@
 """A folder of photos turned into clean/degraded training pairs, one photo at a time per worker.
 
-``find_photos`` lists what a folder holds, ``assign_split`` sends each photo whole to train or val
-by a stable hash of its bytes (so adding a photo never moves another, and duplicates stay
-together), and ``prepare_photo`` writes the clean and degraded PNGs of one photo.
+``find_photos`` lists what a folder holds (subfolders too) and says why each other file is left
+out; ``assign_split`` sends each photo whole to train or val by a stable hash of its bytes (so
+adding a photo never moves another, and duplicates stay together); ``prepare_photo`` writes the
+clean and degraded PNGs of one photo; ``parallel_map`` runs such jobs over a pool of processes.
+The parent process only lists and hashes files (streamed, never whole in memory): every decode
+happens in a worker, one photo at a time, so memory does not grow with the number of photos.
 """
 from __future__ import annotations
 
@@ -14,9 +17,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from .degrade import crop_to_multiple, degrade, fit_long_side
-from .images import ImageError, is_photo_name, load_rgb, save_png
+from .images import ImageError, TooManyPixelsError, is_photo_name, load_rgb, save_png
 
 SPLITS = ("train", "val")
+SKIP_KINDS = ("not_a_photo", "unreadable", "too_many_pixels", "too_small")
 
 
 @dataclass(frozen=True)
@@ -30,29 +34,66 @@ class RawDirError(ValueError):
     """The raw photo folder is missing or holds no photos."""
 
 
-def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[str]]:
-    """Photos under ``raw_dir`` (subfolders included, hidden files skipped), sorted by path.
+def _skip(file: str, kind: str, reason: str) -> dict[str, str]:
+    return {"file": file, "kind": kind, "reason": f"{file}: {reason}"}
 
-    Returns the photos and the names of the files skipped for not having a photo extension.
+
+def _digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def _output_name(relative: Path) -> str:
+    name = "__".join(relative.parts)
+    return name if name.endswith(".png") else name + ".png"
+
+
+def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]:
+    """Photos under ``raw_dir``, subfolders included, sorted by path; and the files left out.
+
+    Left out, each as {"file", "kind": "not_a_photo", "reason"}: files without a photo extension
+    (any case: .JPG is a photo), hidden files and hidden folders (.DS_Store, .git, ...), links to
+    folders and anything that is not a regular file; files that cannot be read are "unreadable". Raises RawDirError naming the folder when it is missing
+    or holds no photos. Never writes to ``raw_dir``.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
-        raise RawDirError(f"raw_dir {raw_dir} is not a folder; set raw_dir in params.yaml "
-                          f"(or 'dvc exp run -S raw_dir=PATH') to a folder of photos")
+        what = "does not exist" if not raw_dir.exists() else "is not a folder"
+        raise RawDirError(f"raw_dir {raw_dir} {what} (resolved: {raw_dir.absolute()}); set raw_dir in "
+                          f"params.yaml, or run 'dvc exp run -S raw_dir=PATH', to a folder of photos")
     photos, others = [], []
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file()):
-        relative = path.relative_to(raw_dir)
-        if any(part.startswith(".") for part in relative.parts):
-            others.append(str(relative))
-        elif is_photo_name(path):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            name = "__".join(relative.parts)
-            photos.append(Photo(path, name if name.endswith(".png") else name + ".png", digest))
-        else:
-            others.append(str(relative))
+    for folder, subfolders, files in os.walk(raw_dir):
+        folder = Path(folder)
+        for sub in sorted(subfolders):
+            if sub.startswith("."):
+                others.append(_skip(f"{folder / sub}/", "not_a_photo", "hidden folder, not read"))
+            elif (folder / sub).is_symlink():
+                others.append(_skip(f"{folder / sub}/", "not_a_photo", "link to a folder, not followed"))
+        subfolders[:] = sorted(sub for sub in subfolders
+                               if not sub.startswith(".") and not (folder / sub).is_symlink())
+        for file in sorted(files):
+            path = folder / file
+            if file.startswith("."):
+                others.append(_skip(str(path), "not_a_photo", "hidden file"))
+            elif not path.is_file():
+                others.append(_skip(str(path), "not_a_photo", "not a regular file (a broken link?)"))
+            elif not is_photo_name(path):
+                others.append(_skip(str(path), "not_a_photo", f"not a photo by its extension ({path.suffix or 'none'})"))
+            else:
+                try:
+                    photos.append(Photo(path, _output_name(path.relative_to(raw_dir)), _digest(path)))
+                except OSError as error:
+                    others.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
     if not photos:
-        raise RawDirError(f"raw_dir {raw_dir} holds no photos (JPEG, PNG, TIFF, WebP or BMP); "
-                          f"put photos there or point raw_dir at a folder that has them")
+        raise RawDirError(f"raw_dir {raw_dir} holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
+                          f"{f'; {len(others)} other files' if others else ''}); put photos there, or "
+                          f"run 'dvc exp run -S raw_dir=PATH' with a folder that has them")
+    photos.sort(key=lambda photo: photo.name)
+    seen: set[str] = set()
+    for index, photo in enumerate(photos):  # "a/b.jpg" and "a__b.jpg" would share a name
+        if photo.name.lower() in seen:
+            photos[index] = Photo(photo.path, f"{photo.name[:-4]}~{photo.digest[:8]}.png", photo.digest)
+        seen.add(photos[index].name.lower())
     return photos, others
 
 
@@ -83,19 +124,30 @@ def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dic
 def prepare_photo(photo: Photo, split: str, out_dir: Path, max_side: int, scale: int,
                   jpeg_quality: int | None) -> dict[str, Any]:
     """Write ``out_dir/split/{clean,degraded}/name`` for one photo; returns what was done."""
+    file = str(photo.path)
     try:
-        rgb = load_rgb(photo.path)
+        rgb = load_rgb(photo.path, max_side=max_side)
+    except TooManyPixelsError as error:
+        return {"file": file, "status": "skipped", "kind": "too_many_pixels", "reason": str(error)}
     except ImageError as error:
-        kind = "too_many_pixels" if "decompression bomb" in str(error) else "unreadable"
-        return {"file": str(photo.path), "status": "skipped", "kind": kind, "reason": str(error)}
+        return {"file": file, "status": "skipped", "kind": "unreadable", "reason": str(error)}
     clean = crop_to_multiple(fit_long_side(rgb, max_side), scale)
     if min(clean.shape[:2]) < max(scale * 4, 8):
-        return {"file": str(photo.path), "status": "skipped", "kind": "too_small",
-                "reason": f"{photo.path}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
+        return {"file": file, "status": "skipped", "kind": "too_small",
+                "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
+    del rgb
     save_png(out_dir / split / "clean" / photo.name, clean)
     save_png(out_dir / split / "degraded" / photo.name, degrade(clean, scale, jpeg_quality))
-    return {"file": str(photo.path), "status": "used", "split": split, "name": photo.name,
+    return {"file": file, "status": "used", "split": split, "name": photo.name, "sha256": photo.digest,
             "width": clean.shape[1], "height": clean.shape[0]}
+
+
+def cpu_count() -> int:
+    """The cores this process may run on (respects taskset/cgroup affinity, unlike os.cpu_count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
 
 
 def _call(job: tuple[Callable[..., Any], tuple]) -> Any:
@@ -104,8 +156,11 @@ def _call(job: tuple[Callable[..., Any], tuple]) -> Any:
 
 
 def parallel_map(function: Callable[..., Any], jobs: list[tuple], workers: int) -> Iterator[Any]:
-    """``function(*args)`` for each args in ``jobs``, in order, over ``workers`` processes (0: all cores)."""
-    workers = workers or os.cpu_count() or 1
+    """``function(*args)`` for each args in ``jobs``, in order, over ``workers`` processes (0: all cores).
+
+    Each worker takes one job at a time; only the small arguments and results cross processes.
+    """
+    workers = workers or cpu_count()
     if workers == 1 or len(jobs) <= 1:
         yield from (function(*args) for args in jobs)
         return

@@ -1,5 +1,6 @@
 """Stage tile: data/prepared → data/tiles/{train,val}/*.png, paired luma tiles (clean | degraded),
-the seed's dataset format; writes metrics/data.json, the report of what went in.
+the seed's dataset format, over ``workers`` processes; writes metrics/data.json, the report of what
+went in (files found, photos used, skipped by reason, photos and tiles per split).
 
     python -m stages.tile
 """
@@ -9,20 +10,25 @@ import json
 import sys
 from pathlib import Path
 
-from srcnn.progress import progress
-
 from srcnn.files import atomic_dir, write_text_atomic
-from srcnn.params import load_params
-from srcnn.photos import SPLITS, parallel_map
+from srcnn.params import ParamsError, load_params
+from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
+from srcnn.progress import progress
 from srcnn.tiling import write_tiles
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), "data/tiles", "metrics/data.json"
 
 
 def main() -> None:
-    params = load_params()
-    prepared = json.loads((PREPARED / "report.json").read_text())
-    tiles_per_split, skipped, too_small = {}, list(prepared["skipped"]), 0
+    try:
+        params = load_params()
+        prepared = json.loads((PREPARED / "report.json").read_text())
+    except ParamsError as error:
+        sys.exit(f"tile: error: {error}")
+    except FileNotFoundError:
+        sys.exit(f"tile: error: {PREPARED}/report.json not found: {PREPARED} is missing or incomplete; "
+                 f"run the prepare stage first (dvc repro)")
+    skipped, photos, tiles = dict(prepared["skipped"]), {}, {}
     with atomic_dir(OUT_DIR) as out_dir:
         for split in SPLITS:
             (out_dir / split).mkdir()
@@ -30,23 +36,23 @@ def main() -> None:
             jobs = [(PREPARED / split / "clean" / name, PREPARED / split / "degraded" / name, out_dir / split,
                      params.tile, params.stride) for name in names]
             results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
-                                desc=f"tile {split}", unit="photo"))
+                                    desc=f"tile {split}", unit="photo"))
             for result in results:
                 if result["tiles"] == 0:
                     print(f"tile: warning: skipped {result['reason']}", file=sys.stderr)
-                    skipped.append({"file": result["file"], "kind": "too_small", "reason": result["reason"]})
-                    too_small += 1
-            tiles_per_split[split] = sum(result["tiles"] for result in results)
-            if tiles_per_split[split] == 0:
-                sys.exit(f"tile: no {split} tiles: every {split} photo is smaller than tile={params.tile}; "
-                         f"lower tile or add larger photos")
+                    skipped["too_small"] += 1
+            photos[split] = sum(result["tiles"] > 0 for result in results)
+            tiles[split] = sum(result["tiles"] for result in results)
+            if tiles[split] == 0:
+                sys.exit(f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
+                         f"px; lower tile or add larger photos")
     report = {"files_found": prepared["files_found"], "photos_found": prepared["photos_found"],
-              "photos_used": prepared["photos_used"] - too_small, "tiles_train": tiles_per_split["train"],
-              "tiles_val": tiles_per_split["val"]}
-    for kind in ("not_a_photo", "unreadable", "too_many_pixels", "too_small"):
-        report[f"skipped_{kind}"] = sum(item["kind"] == kind for item in skipped)
+              "photos_used": photos["train"] + photos["val"], "photos_train": photos["train"],
+              "photos_val": photos["val"], "tiles_train": tiles["train"], "tiles_val": tiles["val"],
+              **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS}}
     write_text_atomic(REPORT, json.dumps(report, indent=2) + "\n")
-    print(f"tile: {tiles_per_split['train']} train and {tiles_per_split['val']} val tiles of {params.tile} px")
+    print(f"tile: {tiles['train']} train and {tiles['val']} val tiles of {params.tile} px from "
+          f"{photos['train']} + {photos['val']} photos; report in {REPORT}")
 
 
 if __name__ == "__main__":
