@@ -30,19 +30,22 @@ def main() -> None:
                  f"run the prepare stage first (dvc repro)")
     skipped, photos, tiles = dict(prepared["skipped"]), {}, {}
     with atomic_dir(OUT_DIR) as out_dir:
+        jobs, splits = [], []  # one pool for both splits
         for split in SPLITS:
             (out_dir / split).mkdir()
-            names = sorted(path.name for path in (PREPARED / split / "clean").glob("*.png"))
-            jobs = [(PREPARED / split / "clean" / name, PREPARED / split / "degraded" / name, out_dir / split,
-                     params.tile, params.stride) for name in names]
-            results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
-                                    desc=f"tile {split}", unit="photo"))
-            for result in results:
-                if result["tiles"] == 0:
-                    print(f"tile: warning: skipped {result['reason']}", file=sys.stderr)
-                    skipped["too_small"] += 1
-            photos[split] = sum(result["tiles"] > 0 for result in results)
-            tiles[split] = sum(result["tiles"] for result in results)
+            for clean in sorted((PREPARED / split / "clean").glob("*.png")):
+                jobs.append((clean, PREPARED / split / "degraded" / clean.name, out_dir / split,
+                             params.tile, params.stride))
+                splits.append(split)
+        results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
+                                desc="tile", unit="photo"))
+        for result in results:
+            if result["tiles"] == 0:
+                print(f"tile: warning: skipped {result['reason']}", file=sys.stderr)
+                skipped["too_small"] += 1
+        for split in SPLITS:
+            counts = [result["tiles"] for result, where in zip(results, splits) if where == split]
+            photos[split], tiles[split] = sum(count > 0 for count in counts), sum(counts)
             if tiles[split] == 0:
                 sys.exit(f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
                          f"px; lower tile or add larger photos")

@@ -322,3 +322,45 @@ def test_dvc_repro_on_a_folder_outside_the_project(make_project, tmp_path):
     again = dvc("repro", "tile", cwd=project)
     assert "Running stage 'prepare'" in again.stdout, again.stdout
     assert json.loads((project / "metrics/data.json").read_text())["photos_used"] == data["photos_used"] + 1
+
+
+def test_dvc_repro_with_a_missing_or_empty_raw_dir_fails_naming_it(make_project, tmp_path):
+    missing = tmp_path / "no such folder"
+    project = set_params(make_project(), raw_dir=str(missing))
+    result = dvc("repro", "prepare", cwd=project, check=False)
+    assert result.returncode != 0 and str(missing) in result.stdout + result.stderr
+    missing.mkdir()
+    result = dvc("repro", "prepare", cwd=project, check=False)
+    assert result.returncode != 0 and f"raw_dir {missing} holds no photos" in result.stdout + result.stderr
+    assert not (project / "data/prepared").exists() and not (project / "dvc.lock").exists()
+
+
+def test_jpeg_markers_are_checked(tmp_path):
+    from io import BytesIO
+
+    from srcnn.images import ImageError, jpeg_problem, load_rgb
+
+    buffer = BytesIO()
+    Image.fromarray(synthetic_photo(3, 96, 128)).save(buffer, "JPEG", quality=90, restart_marker_rows=1)
+    data = buffer.getvalue()
+    assert jpeg_problem(data) is None
+    first, second = data.index(b"\xff\xd0"), data.index(b"\xff\xd1")
+    swapped = bytearray(data)
+    swapped[first + 1], swapped[second + 1] = 0xD1, 0xD0  # restart markers out of order: data lost between
+    assert "restart marker" in jpeg_problem(bytes(swapped))
+    (tmp_path / "swapped.jpg").write_bytes(bytes(swapped))
+    with pytest.raises(ImageError, match="swapped.jpg.*restart marker"):
+        load_rgb(tmp_path / "swapped.jpg")
+    assert "truncated" in jpeg_problem(data[:-2])  # no end-of-image marker
+    assert jpeg_problem(data + b"camera trailer") is None
+
+
+def test_big_jpegs_decode_at_reduced_size_but_never_below_max_side(tmp_path):
+    from srcnn.degrade import fit_long_side
+    from srcnn.images import load_rgb
+
+    path = save(tmp_path / "big.jpg", synthetic_photo(4, 480, 640), quality=95)
+    full, reduced = load_rgb(path), load_rgb(path, max_side=200)
+    assert full.shape == (480, 640, 3) and reduced.shape == (240, 320, 3)
+    assert load_rgb(path, max_side=400).shape == (480, 640, 3)  # half would be below 400
+    assert np.abs(fit_long_side(full, 200).astype(int) - fit_long_side(reduced, 200)).mean() < 2.0
