@@ -7,7 +7,9 @@
   use_sample_covariance=False)``.
 - ``psnr_b``: PSNR-B of Yim & Bovik 2011, PSNR with a blocking-effect factor for 8×8 block codecs.
 
-All take two same-shape 2-D arrays (reference first) and a ``border`` cropped at each edge.
+All take two same-shape 2-D arrays in [0, 255] (reference first) and a ``border`` cropped at each
+edge (the super-resolution convention: ``scale`` pixels). Average them over photos, one value per
+photo: never the PSNR of a mean MSE over a batch.
 """
 from __future__ import annotations
 
@@ -43,6 +45,8 @@ def psnr(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
 
 def ssim(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
     reference, test = _crop(reference, test, border)
+    if min(reference.shape) < 11:
+        raise ValueError(f"SSIM needs at least 11×11 pixels after the border, got {reference.shape}")
     sigma, truncate = 1.5, 3.5  # radius int(3.5·1.5 + 0.5) = 5: the 11×11 window
     c1, c2 = (0.01 * PEAK) ** 2, (0.03 * PEAK) ** 2
 
@@ -58,14 +62,18 @@ def ssim(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
     return float(ssim_map[pad:-pad, pad:-pad].mean())
 
 
-def blocking_effect_factor(image: np.ndarray, block: int = 8) -> float:
-    """BEF of Yim & Bovik: how much stronger differences are across block edges than inside blocks."""
+def blocking_effect_factor(image: np.ndarray, block: int = 8, offset: int = 0) -> float:
+    """BEF of Yim & Bovik: how much stronger differences are across block edges than inside blocks.
+
+    ``offset``: pixels cut from the top and left before (a border), so that the block grid stays
+    where the codec put it.
+    """
     image = np.asarray(image, dtype=np.float64)
     height, width = image.shape
     col_diff = (image[:, :-1] - image[:, 1:]) ** 2  # pair (j, j+1), j = 0 … width-2
     row_diff = (image[:-1, :] - image[1:, :]) ** 2
-    col_edge = (np.arange(width - 1) % block) == block - 1
-    row_edge = (np.arange(height - 1) % block) == block - 1
+    col_edge = ((np.arange(width - 1) + offset) % block) == block - 1
+    row_edge = ((np.arange(height - 1) + offset) % block) == block - 1
     edge_sum = col_diff[:, col_edge].sum() + row_diff[row_edge, :].sum()
     inner_sum = col_diff[:, ~col_edge].sum() + row_diff[~row_edge, :].sum()
     edge_count = height * col_edge.sum() + width * row_edge.sum()
@@ -80,6 +88,7 @@ def blocking_effect_factor(image: np.ndarray, block: int = 8) -> float:
 
 
 def psnr_b(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
+    """PSNR-B: 10·log10(255² / (MSE + BEF(test))), the 8×8 grid anchored at the uncropped corner."""
     reference, test = _crop(reference, test, border)
     mse = float(np.mean((reference - test) ** 2))
-    return psnr_from_mse(mse + blocking_effect_factor(test))
+    return psnr_from_mse(mse + blocking_effect_factor(test, offset=border))
