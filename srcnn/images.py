@@ -17,6 +17,7 @@ scaling) when that still leaves the long side at least ``max_side``: a 12 MP pho
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,7 +146,10 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | Non
     """
     path = Path(path)
     try:
-        with Image.open(path, formats=PHOTO_FORMATS) as image:
+        with warnings.catch_warnings():  # Pillow warns from 89 MP on; the limit here is max_pixels
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(path, formats=PHOTO_FORMATS)
+        with image:
             width, height = image.size
             if width * height > max_pixels:
                 raise TooManyPixelsError(
