@@ -4,10 +4,11 @@ photo of any size in overlapping tiles, equal to one whole-image pass.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
+from torch import nn
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .files import atomic_path
@@ -50,35 +51,84 @@ def load_model(path: str | Path) -> tuple[SRCNN, dict[str, Any]]:
     return model.eval(), state.get("info", {})
 
 
-@torch.no_grad()
-def restore_luma(model: SRCNN, luma: np.ndarray, device: torch.device = torch.device("cpu"),
+def model_scale(info: dict[str, Any]) -> int:
+    """The super-resolution factor a checkpoint was trained for (1: restoration at the same size)."""
+    return int(info.get("params", {}).get("scale", 1) or 1)
+
+
+def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]]]:
+    """Cover an image with ``tile``×``tile`` blocks, each read with ``margin`` pixels of context.
+
+    Yields (read, keep, put): the window to read from the image, the part of the model's output on
+    it to keep, and where that part goes in the result. With ``margin`` at least the model's
+    receptive radius, every kept pixel sees exactly what it would see in a whole-image pass.
+    """
+    if tile < 1:
+        raise ValueError(f"tile must be at least 1 pixel, got {tile}")
+    for top in range(0, height, tile):
+        bottom = min(top + tile, height)
+        y0, y1 = max(0, top - margin), min(height, bottom + margin)
+        for left in range(0, width, tile):
+            right = min(left + tile, width)
+            x0, x1 = max(0, left - margin), min(width, right + margin)
+            yield ((slice(y0, y1), slice(x0, x1)),
+                   (slice(top - y0, bottom - y0), slice(left - x0, right - x0)),
+                   (slice(top, bottom), slice(left, right)))
+
+
+def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+    """One pass of the model over an H×W luma block in [0, 1]; float32 H×W out, clamped to [0, 1].
+
+    Channels-last memory and, when ``dtype`` is given, autocast (bf16 on CPUs that have it): the
+    convolutions run in ``dtype`` while the residual sum stays in float32.
+    """
+    block = luma[None, None].to(device).contiguous(memory_format=torch.channels_last)
+    with autocast(device, dtype):
+        output = model(block)
+    return output.float()[0, 0].clamp_(0, 1).cpu()
+
+
+def _prepared(model: nn.Module, device: torch.device) -> nn.Module:
+    return model.to(device).eval().to(memory_format=torch.channels_last)
+
+
+@torch.inference_mode()
+def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torch.device("cpu"),
                  dtype: torch.dtype | None = None, tile: int = 512) -> np.ndarray:
     """Run the model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
 
     The photo goes through in ``tile``-sized blocks, each read with a margin of the model's
-    receptive radius, so memory stays bounded and the result equals a whole-image pass.
+    receptive radius, so memory stays bounded and the result equals a whole-image pass (in fp32:
+    to float rounding; ``dtype=torch.bfloat16`` is faster and a little less exact).
     """
-    model = model.to(device).eval().to(memory_format=torch.channels_last)
+    model = _prepared(model, device)
     image = torch.from_numpy(np.asarray(luma, dtype=np.float32) / 255.0)
     height, width = image.shape
-    margin = model.radius
     result = np.empty((height, width), dtype=np.float64)
-    for top in range(0, height, tile):
-        for left in range(0, width, tile):
-            bottom, right = min(top + tile, height), min(left + tile, width)
-            y0, x0 = max(0, top - margin), max(0, left - margin)
-            y1, x1 = min(height, bottom + margin), min(width, right + margin)
-            block = image[y0:y1, x0:x1][None, None].to(device).contiguous(memory_format=torch.channels_last)
-            with autocast(device, dtype):
-                output = model(block)
-            output = output.float()[0, 0, top - y0:bottom - y0, left - x0:right - x0]
-            result[top:bottom, left:right] = output.clamp(0, 1).cpu().numpy() * 255.0
+    for read, keep, put in windows(height, width, tile, model.radius):
+        result[put] = forward_luma(model, image[read], device, dtype)[keep].numpy() * 255.0
     return result
 
 
-def restore_rgb(model: SRCNN, rgb: np.ndarray, device: torch.device = torch.device("cpu"),
-                dtype: torch.dtype | None = None, tile: int = 512) -> np.ndarray:
-    """Restore a colour photo: the model runs on luma, chroma is kept from the input."""
-    ycbcr = rgb_to_ycbcr(rgb)
-    ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], device, dtype, tile)
-    return ycbcr_to_rgb(ycbcr)
+@torch.inference_mode()
+def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.device("cpu"),
+                dtype: torch.dtype | None = None, tile: int = 512,
+                on_tile: Callable[[], None] | None = None) -> np.ndarray:
+    """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8.
+
+    The model runs on luma (Y of YCbCr, BT.601 as everywhere in the project); Cb and Cr are kept
+    from the input. Colour conversion happens per tile too, so memory beyond the input and output
+    photos stays a few tiles' worth at any photo size.
+    """
+    model = _prepared(model, device)
+    height, width = rgb.shape[:2]
+    result = np.empty_like(rgb, dtype=np.uint8)
+    for read, keep, put in windows(height, width, tile, model.radius):
+        ycbcr = rgb_to_ycbcr(rgb[read])
+        luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
+        core = ycbcr[keep]
+        core[..., 0] = forward_luma(model, luma, device, dtype)[keep].numpy().astype(np.float64) * 255.0
+        result[put] = ycbcr_to_rgb(core)
+        if on_tile is not None:
+            on_tile()
+    return result
