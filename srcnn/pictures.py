@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
-LABEL_HEIGHT = 18
+from .color import to_luma_u8
+
+LABEL_HEIGHT = 20
 
 
 def most_detailed_window(luma: np.ndarray, size: int) -> tuple[int, int]:
@@ -26,7 +28,11 @@ def _labelled(panel: np.ndarray, label: str) -> Image.Image:
     image = Image.fromarray(panel).convert("RGB")
     canvas = Image.new("RGB", (image.width, image.height + LABEL_HEIGHT), "white")
     canvas.paste(image, (0, LABEL_HEIGHT))
-    ImageDraw.Draw(canvas).text((4, 3), label, fill="black")
+    try:
+        font = ImageFont.load_default(size=13)
+    except TypeError:  # Pillow without FreeType: the small bitmap font
+        font = ImageFont.load_default()
+    ImageDraw.Draw(canvas).text((4, 3), label, fill="black", font=font)
     return canvas
 
 
@@ -34,14 +40,14 @@ def before_after(clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, 
                  zoom: int = 3, labels: tuple[str, str, str] = ("clean", "degraded", "restored")) -> np.ndarray:
     """One RGB picture: a full-resolution crop of each image in a row, and below it a ``zoom``×
     nearest-neighbour enlargement of the crop's central detail."""
-    from .color import to_luma_u8
+    crop = min(crop, *clean.shape[:2])
     top, left = most_detailed_window(to_luma_u8(clean), crop)
     crops = [image[top:top + crop, left:left + crop] for image in (clean, degraded, restored)]
     size = crops[0].shape[0] // zoom
     offset = (crops[0].shape[0] - size) // 2
     details = [np.repeat(np.repeat(c[offset:offset + size, offset:offset + size], zoom, 0), zoom, 1) for c in crops]
     panels = [_labelled(c, label) for c, label in zip(crops, labels)]
-    panels += [_labelled(d, f"{label} ×{zoom}") for d, label in zip(details, labels)]
+    panels += [_labelled(d, f"{label.split()[0]}, detail zoomed x{zoom}") for d, label in zip(details, labels)]
     width, height = panels[0].width, max(panel.height for panel in panels)
     sheet = Image.new("RGB", (3 * width + 8, 2 * height + 4), "white")
     for number, panel in enumerate(panels):

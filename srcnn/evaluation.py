@@ -1,0 +1,102 @@
+"""A model judged the way the restoration literature judges one: whole val photos, one score each.
+
+    table = evaluate_photos(model, "data/prepared/val", border=0)   # one row a photo
+    summary = summarize(table)                                      # means over photos
+
+Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
+8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
+output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-B come from
+``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled MSE. For
+``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
+``psnr_input`` is the bicubic baseline of the SRCNN paper (when ``jpeg_quality`` is null).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import metrics
+from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
+from .images import load_rgb
+from .inference import restore_luma
+from .progress import progress
+
+SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
+                "psnrb_input", "psnrb_output", "psnrb_gain")
+
+# called with (photo name, clean RGB, degraded RGB, restored RGB, the photo's row) for pictures
+PhotoHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray, dict], None]
+
+
+def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, float]:
+    """PSNR, SSIM and PSNR-B of one luma image against the clean one."""
+    return {"psnr": metrics.psnr(clean_y, test_y, border), "ssim": metrics.ssim(clean_y, test_y, border),
+            "psnrb": metrics.psnr_b(clean_y, test_y, border)}
+
+
+def val_names(val_dir: str | Path) -> list[str]:
+    """The photos of a prepared split folder (``clean/`` and ``degraded/`` PNGs of the same names)."""
+    val_dir = Path(val_dir)
+    names = sorted(path.name for path in (val_dir / "clean").glob("*.png"))
+    if not names:
+        raise FileNotFoundError(f"{val_dir}/clean: no photos (*.png); run the prepare stage first")
+    missing = [name for name in names if not (val_dir / "degraded" / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{val_dir}/degraded: missing {', '.join(missing[:5])}")
+    return names
+
+
+def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo: PhotoHook | None = None,
+                    dtype: torch.dtype | None = None) -> pd.DataFrame:
+    """One row per photo of ``val_dir``: its size and PSNR/SSIM/PSNR-B of the degraded input and
+    of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo`` sees the images."""
+    val_dir = Path(val_dir)
+    rows = []
+    for name in progress(val_names(val_dir), desc="evaluate", unit="photo"):
+        clean, degraded = load_rgb(val_dir / "clean" / name), load_rgb(val_dir / "degraded" / name)
+        clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
+        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype))
+        row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
+        for label, image in (("input", degraded_y), ("output", restored_y)):
+            for metric, value in score(clean_y, image, border).items():
+                row[f"{metric}_{label}"] = value
+        for metric in ("psnr", "ssim", "psnrb"):
+            row[f"{metric}_gain"] = row[f"{metric}_output"] - row[f"{metric}_input"]
+        rows.append(row)
+        if on_photo is not None:
+            ycbcr = rgb_to_ycbcr(degraded)
+            ycbcr[..., 0] = restored_y
+            on_photo(name, clean, degraded, ycbcr_to_rgb(ycbcr), row)
+    return pd.DataFrame(rows)
+
+
+def summarize(table: pd.DataFrame) -> dict[str, float | int]:
+    """Means over photos of every score, and the counts; finite values only (ValueError otherwise)."""
+    summary: dict[str, float | int] = {key: round(float(table[key].mean()), 4) for key in SUMMARY_KEYS}
+    summary.update(photos=len(table), pixels=int((table["width"] * table["height"]).sum()))
+    bad = [key for key, value in summary.items() if not math.isfinite(value)]
+    if bad:
+        raise ValueError(f"evaluation gave non-finite {', '.join(bad)}")
+    return summary
+
+
+@torch.inference_mode()
+def tile_psnr(model: nn.Module, pairs: torch.Tensor, border: int, batch_size: int = 64) -> tuple[float, float]:
+    """Mean per-tile PSNR of the degraded tiles and of the model's 8-bit output on them, for N×2×T×T
+    uint8 tiles (clean, degraded): the number the training curve's val PSNR estimates."""
+    model = model.eval()
+    inputs, outputs = [], []
+    for start in range(0, len(pairs), batch_size):
+        batch = pairs[start:start + batch_size]
+        restored = model(batch[:, 1:2].float().div(255.0)).clamp(0, 1).mul(255.0).round().double()
+        for clean, degraded, output in zip(batch[:, 0].double().numpy(), batch[:, 1].double().numpy(),
+                                           restored[:, 0].numpy()):
+            inputs.append(metrics.psnr(clean, degraded, border))
+            outputs.append(metrics.psnr(clean, output, border))
+    return float(np.mean(inputs)), float(np.mean(outputs))

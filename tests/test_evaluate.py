@@ -1,0 +1,92 @@
+"""The evaluation library: per-photo scores averaged over photos, the bicubic baseline, the border."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skimage.metrics import peak_signal_noise_ratio
+
+from conftest import synthetic_photo
+from srcnn import metrics
+from srcnn.color import to_luma_u8
+from srcnn.degrade import bicubic_down_up, degrade
+from srcnn.evaluation import evaluate_photos, summarize, tile_psnr
+from srcnn.images import save_png
+from srcnn.model import SRCNN
+
+
+def identity_model() -> SRCNN:
+    """A residual SRCNN whose correction is exactly zero: its output is its input."""
+    model = SRCNN(5, 1, 3, 4, 4, residual=True)
+    torch.nn.init.zeros_(model.reconstruct.weight)
+    return model.eval()
+
+
+def write_val(folder: Path, cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> Path:
+    for number, clean in enumerate(cleans):
+        save_png(folder / "clean" / f"p{number}.png", clean)
+        save_png(folder / "degraded" / f"p{number}.png", degrade(clean, scale, jpeg_quality))
+    return folder
+
+
+def test_super_resolution_input_is_the_bicubic_baseline_with_the_scale_border(tmp_path):
+    clean = synthetic_photo(0, 64, 96)
+    val = write_val(tmp_path / "val", [clean], scale=2)
+    row = evaluate_photos(identity_model(), val, border=2).iloc[0]
+    clean_y = to_luma_u8(clean).astype(np.float64)
+    bicubic_y = to_luma_u8(bicubic_down_up(clean, 2)).astype(np.float64)
+    expected = peak_signal_noise_ratio(clean_y[2:-2, 2:-2], bicubic_y[2:-2, 2:-2], data_range=255)
+    assert abs(row["psnr_input"] - expected) < 1e-9
+    assert row["psnr_input"] != metrics.psnr(clean_y, bicubic_y, 0)  # the border matters
+    # the identity model gives back its input: no gain, to the last digit
+    assert row["psnr_output"] == row["psnr_input"] and row["ssim_gain"] == 0 and row["psnrb_gain"] == 0
+
+
+def test_scores_are_averaged_over_photos_not_pooled(tmp_path):
+    smooth = np.full((48, 48, 3), 120, dtype=np.uint8)
+    busy = synthetic_photo(1, 48, 48)
+    val = write_val(tmp_path / "val", [smooth, busy], jpeg_quality=10)
+    table = evaluate_photos(identity_model(), val, border=0)
+    summary = summarize(table)
+    assert list(table["photo"]) == ["p0", "p1"] and summary["photos"] == 2 and summary["pixels"] == 2 * 48 * 48
+    assert summary["psnr_input"] == round(float(table["psnr_input"].mean()), 4)
+    pooled_mse = np.mean([10 ** (-value / 10) * 255**2 for value in table["psnr_input"]])
+    assert abs(summary["psnr_input"] - 10 * math.log10(255**2 / pooled_mse)) > 0.5
+    assert all(math.isfinite(value) for value in summary.values())
+
+
+def test_on_photo_sees_the_restored_colour_photo(tmp_path):
+    val = write_val(tmp_path / "val", [synthetic_photo(2, 40, 56)], jpeg_quality=30)
+    seen = []
+    evaluate_photos(identity_model(), val, 0, on_photo=lambda name, clean, degraded, restored, row:
+                    seen.append((name, clean.shape, restored.shape, row["photo"])))
+    assert seen == [("p0.png", (40, 56, 3), (40, 56, 3), "p0")]
+
+
+def test_summary_refuses_non_finite_values():
+    table = pd.DataFrame([{key: 1.0 for key in ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
+                                                "ssim_gain", "psnrb_input", "psnrb_output", "psnrb_gain")}])
+    table["width"], table["height"] = 8, 8
+    assert summarize(table)["psnr_input"] == 1.0
+    table.loc[0, "psnr_output"] = float("nan")
+    with pytest.raises(ValueError, match="psnr_output"):
+        summarize(table)
+
+
+def test_missing_val_photos_are_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="prepare stage"):
+        evaluate_photos(identity_model(), tmp_path / "val", 0)
+
+
+def test_tile_psnr_of_the_identity_is_the_input_psnr():
+    rng = np.random.default_rng(0)
+    clean = rng.integers(0, 256, (5, 24, 24), dtype=np.uint8)
+    degraded = np.clip(clean.astype(int) + rng.integers(-9, 10, clean.shape), 0, 255).astype(np.uint8)
+    pairs = torch.from_numpy(np.stack([clean, degraded], axis=1))
+    tile_input, tile_output = tile_psnr(identity_model(), pairs, border=0)
+    expected = np.mean([metrics.psnr(c.astype(float), d.astype(float)) for c, d in zip(clean, degraded)])
+    assert tile_input == pytest.approx(expected, abs=1e-12) and tile_output == pytest.approx(expected, abs=1e-12)
