@@ -1,0 +1,60 @@
+"""`dvc plots show` and `dvc plots diff` on a real run: every declared plot is in the HTML."""
+from __future__ import annotations
+
+import json
+
+import yaml
+
+from conftest import dvc, run
+
+EXPECTED = {"Loss per epoch", "Train PSNR per epoch (dB)", "Val PSNR per epoch (dB)", "plots/before_after",
+            "metrics/eval_photos.csv"}
+
+
+def declared_plots(project) -> dict[str, str]:
+    """Plot id → the text that names it in the HTML (its title), from dvc.yaml."""
+    config = yaml.safe_load((project / "dvc.yaml").read_text())
+    plots = {}
+    for entry in config.get("plots", []):
+        name, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+        plots[name] = (props or {}).get("title", name)
+    for stage in config["stages"].values():
+        for entry in stage.get("plots", []):
+            name, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
+            plots[name] = (props or {}).get("title", name)
+    return plots
+
+
+def test_plots_show_and_diff_have_curves_and_before_after_pictures(make_project):
+    project = make_project()
+    dvc("repro", cwd=project)
+    plots = declared_plots(project)
+    assert EXPECTED <= set(plots)
+    pictures = sorted(path.name for path in (project / "plots/before_after").glob("*.png"))
+    assert pictures
+
+    shown = dvc("plots", "show", "-o", "shown", cwd=project)
+    html = (project / "shown/index.html").read_text()
+    for name, title in plots.items():
+        if name == "plots/before_after":
+            for picture in pictures:
+                assert f"before_after/{picture}" in html or f"before_after_{picture}" in html, picture
+        else:
+            assert title in html, (name, shown.stdout)
+    rows = json.loads(dvc("plots", "show", "--json", cwd=project).stdout)["data"]
+    epochs = [point for plot in rows["Val PSNR per epoch (dB)"] for point in plot["content"]["data"]["values"]]
+    assert len(epochs) == 2  # TINY_PARAMS: two epochs
+
+    run(["git", "add", "-A"], cwd=project)
+    run(["git", "commit", "-qm", "baseline"], cwd=project)
+    dvc("exp", "run", "-S", "lr=0.003", cwd=project)
+    dvc("plots", "diff", "HEAD", "-o", "diffed", cwd=project)  # HEAD against the experiment in the workspace
+    html = (project / "diffed/index.html").read_text()
+    for name, title in plots.items():
+        if name != "plots/before_after":
+            assert title in html, name
+    for picture in pictures:  # one copy of each picture per revision
+        assert html.count(f"before_after/{picture}") + html.count(f"before_after_{picture}") >= 2, picture
+    data = json.loads(dvc("plots", "diff", "HEAD", "--json", cwd=project).stdout)["data"]
+    gains = data["metrics/eval_photos.csv"][0]["content"]["data"]["values"]
+    assert {row["rev"] for row in gains} == {"HEAD", "workspace"}
