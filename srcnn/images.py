@@ -111,7 +111,8 @@ def jpeg_problem(data: bytes) -> str | None:
                     if position + 2 <= size else "truncated: the file ends inside a JPEG header")
         length = int.from_bytes(data[position:position + 2], "big")
         if length < 2 or position + length > size:
-            return f"{'corrupt' if length < 2 else 'truncated'}: JPEG segment 0xFF{marker:02X} at offset {position - 2}"
+            return (f"truncated or corrupt: JPEG segment 0xFF{marker:02X} at offset {position - 2} "
+                    f"{'has an impossible length' if length < 2 else 'runs past the end of the file'}")
         if marker == 0xDD and length >= 4:
             restart_interval = int.from_bytes(data[position + 2:position + 4], "big")
         position += length

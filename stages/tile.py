@@ -39,9 +39,11 @@ def main() -> None:
                 splits.append(split)
         results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
                                 desc="tile", unit="photo"))
+        original = {photo["name"]: photo["file"] for photo in prepared["photos"]}
         for result in results:
             if result["tiles"] == 0:
-                print(f"tile: warning: skipped {result['reason']}", file=sys.stderr)
+                reason = result["reason"].replace(result["file"], original.get(result["file"], result["file"]), 1)
+                print(f"tile: warning: skipped {reason}", file=sys.stderr)
                 skipped["too_small"] += 1
         for split in SPLITS:
             counts = [result["tiles"] for result, where in zip(results, splits) if where == split]

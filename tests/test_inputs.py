@@ -136,9 +136,9 @@ def build_corpus(folder: Path) -> dict[str, dict]:
     png = (folder / "rgb8.png").read_bytes()
     (folder / "truncated.png").write_bytes(png[: len(png) * 2 // 3])
     corrupt = bytearray(whole)
-    garbage = bytearray(np.random.default_rng(1).bytes(400))  # another file's bytes over the picture data,
+    garbage = bytearray(np.random.default_rng(1).bytes(400).replace(b"\xff", b"\xfe"))  # another file's bytes,
     garbage[200:202] = b"\xff\x3a"  # with a byte pair that no JPEG stream holds: libjpeg would only warn
-    corrupt[len(corrupt) // 3: len(corrupt) // 3 + 400] = garbage
+    corrupt[len(corrupt) // 2: len(corrupt) // 2 + 400] = garbage  # in the picture data (the headers are 1 kB)
     (folder / "corrupt.jpg").write_bytes(bytes(corrupt))
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text_named.png").write_text("not an image at all\n")
@@ -194,6 +194,7 @@ def test_every_input_kind_through_prepare_and_tile(make_project, tmp_path):
     assert "limit of 100,000,000" in skipped["bomb.png"]["reason"]
     assert "limit of 100,000,000" in skipped["huge_bomb.png"]["reason"]
     assert "truncated" in skipped["truncated.jpg"]["reason"]
+    assert "corrupt: invalid marker 0xFF3A inside the picture data" in skipped["corrupt.jpg"]["reason"]
 
     for name, what in corpus.items():  # the pixels each kind must give
         if what.get("expect") is None:
@@ -210,7 +211,7 @@ def test_every_input_kind_through_prepare_and_tile(make_project, tmp_path):
 
     tiled = stage("tile", project)
     assert tiled.returncode == 0, tiled.stderr
-    assert "small.png" in tiled.stderr and "smaller than one 32 px tile" in tiled.stderr
+    assert f"skipped {corpus_dir / 'small.png'}: 28×20 is smaller than one 32 px tile" in tiled.stderr
     data = json.loads((project / "metrics/data.json").read_text())
     kinds = [what["kind"] for what in corpus.values()]
     assert data["files_found"] == len(corpus)
