@@ -62,7 +62,11 @@ def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]
         raise RawDirError(f"raw_dir {raw_dir} {what} (resolved: {raw_dir.absolute()}); set raw_dir in "
                           f"params.yaml, or run 'dvc exp run -S raw_dir=PATH', to a folder of photos")
     photos, others = [], []
-    for folder, subfolders, files in os.walk(raw_dir):
+
+    def unlistable(error: OSError) -> None:
+        others.append(_skip(f"{error.filename}/", "unreadable", f"folder cannot be listed ({error.strerror})"))
+
+    for folder, subfolders, files in os.walk(raw_dir, onerror=unlistable):
         folder = Path(folder)
         for sub in sorted(subfolders):
             if sub.startswith("."):
