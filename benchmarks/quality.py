@@ -34,20 +34,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from srcnn import metrics  # noqa: E402
 from srcnn.arcnn import ARCNN  # noqa: E402
-from srcnn.color import rgb_to_y  # noqa: E402
 from srcnn.dataset import load_pairs  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
-from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model, restore_luma  # noqa: E402
+from srcnn.evaluation import evaluate_photos, summarize  # noqa: E402
+from srcnn.images import is_photo_name, load_rgb, save_png  # noqa: E402
+from srcnn.inference import load_model  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
 from srcnn.train import fit  # noqa: E402
@@ -101,36 +99,24 @@ def make_project(work: Path, settings: dict[str, Any]) -> Path:
     return work
 
 
-def evaluate_pairs(model: torch.nn.Module, pairs: list[tuple[np.ndarray, np.ndarray]], border: int) -> dict[str, float]:
-    """Means over images of PSNR and SSIM of the degraded luma and of the model's output."""
-    rows = []
-    for clean_y, degraded_y in pairs:
-        restored = restore_luma(model, degraded_y)
-        rows.append((metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, restored, border),
-                     metrics.ssim(clean_y, degraded_y, border), metrics.ssim(clean_y, restored, border)))
-    p_in, p_out, s_in, s_out = np.mean(rows, axis=0)
-    return {"psnr_input": round(float(p_in), 4), "psnr_output": round(float(p_out), 4),
-            "gain": round(float(p_out - p_in), 4), "ssim_input": round(float(s_in), 4),
-            "ssim": round(float(s_out), 4), "images": len(rows)}
+def evaluate(model: torch.nn.Module, folder: Path, border: int) -> dict[str, float]:
+    """Means over the photos of ``folder`` ({clean,degraded}/*.png) of PSNR and SSIM, by srcnn.evaluation."""
+    summary = summarize(evaluate_photos(model, folder, border))
+    return {"psnr_input": summary["psnr_input"], "psnr_output": summary["psnr_output"], "gain": summary["psnr_gain"],
+            "ssim_input": summary["ssim_input"], "ssim": summary["ssim_output"], "images": summary["photos"]}
 
 
-def val_pairs(project: Path) -> list[tuple[np.ndarray, np.ndarray]]:
-    folder = project / "data" / "prepared" / "val"
-    names = sorted(path.name for path in (folder / "clean").glob("*.png"))
-    return [(rgb_to_y(load_rgb(folder / "clean" / name)), rgb_to_y(load_rgb(folder / "degraded" / name)))
-            for name in names]
-
-
-def folder_pairs(folder: Path, params: Params) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Every image of ``folder`` whole (cut to a multiple of scale), degraded as the pipeline does."""
-    paths = sorted(path for path in folder.iterdir() if path.is_file() and is_photo_name(path))
+def degrade_folder(source: Path, target: Path, params: Params) -> Path:
+    """Every image of ``source`` whole (cut to a multiple of scale) as ``target/{clean,degraded}/NAME.png``,
+    degraded as the pipeline degrades (bicubic down-up for scale > 1, then JPEG unless null)."""
+    paths = sorted(path for path in source.iterdir() if path.is_file() and is_photo_name(path))
     if not paths:
-        sys.exit(f"quality: {folder} holds no images")
-    pairs = []
+        sys.exit(f"quality: {source} holds no images")
     for path in paths:
         clean = crop_to_multiple(load_rgb(path), params.scale)
-        pairs.append((rgb_to_y(clean), rgb_to_y(degrade(clean, params.scale, params.jpeg_quality))))
-    return pairs
+        save_png(target / "clean" / f"{path.stem}.png", clean)
+        save_png(target / "degraded" / f"{path.stem}.png", degrade(clean, params.scale, params.jpeg_quality))
+    return target
 
 
 def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path) -> dict[str, Any]:
@@ -192,21 +178,21 @@ def main() -> None:
         arcnn = ARCNN(residual=params.residual)
         models["arcnn"] = (arcnn, train_peer("AR-CNN (our loop)", arcnn, params, project))
 
-    val = val_pairs(project)
+    val = project / "data" / "prepared" / "val"
     results: dict[str, Any] = {}
     for name, (model, extra) in models.items():
-        results[name] = {**evaluate_pairs(model, val, params.border), **extra}
+        results[name] = {**evaluate(model, val, params.border), **extra}
     sets: dict[str, Any] = {}
     for folder in args.eval_dirs:
-        pairs = folder_pairs(folder, params)
-        figures = {name: evaluate_pairs(model, pairs, params.border) for name, (model, _) in models.items()}
+        pairs = degrade_folder(folder, project / "data" / "eval_dirs" / folder.name, params)
+        figures = {name: evaluate(model, pairs, params.border) for name, (model, _) in models.items()}
         sets[folder.name] = {"input": figures["ours"]["psnr_input"],
                              **{name: figures[name]["psnr_output"] for name in figures},
                              "ssim": {name: figures[name]["ssim"] for name in figures},
                              "papers": PAPERS.get(folder.name.lower(), {}) if params.scale == 3 else {}}
 
     input_name = "bicubic" if params.scale > 1 else f"JPEG {params.jpeg_quality}"
-    print(f"\nval photos of {args.raw_dir.name}: {len(val)}, {input_name} input, luma, border {params.border}, "
+    print(f"\nval photos of {args.raw_dir.name}: {results['ours']['images']}, {input_name} input, luma, border {params.border}, "
           f"{args.minutes:g} min of training each")
     print(f"{'model':<14}{'params':>9}{'steps':>8}{'PSNR in':>10}{'PSNR out':>10}{'gain':>8}{'SSIM in':>9}{'SSIM out':>9}")
     for name, row in results.items():
@@ -221,7 +207,7 @@ def main() -> None:
     ahead = all(results["ours"]["gain"] > results[name]["gain"] for name in results if name != "ours")
     summary = {"label": args.label, "raw_dir": str(args.raw_dir), "minutes": args.minutes, "scale": params.scale,
                "jpeg_quality": params.jpeg_quality, "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
-               "val_photos": len(val), **results, "sets": sets, "target_gain": TARGET_GAIN,
+               "val_photos": results["ours"]["images"], **results, "sets": sets, "target_gain": TARGET_GAIN,
                "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "model": str(checkpoint),
                "work": str(project), "seconds": round(time.perf_counter() - started, 1)}
     with open(OUT / "experiments.jsonl", "a") as log:
