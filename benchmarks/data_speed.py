@@ -194,7 +194,8 @@ def main() -> None:
             "peak_mb": {f"n{n}_w{w}": round(row["peak_mb"], 1) for (n, w), row in rows.items()},
             "seconds": {f"n{n}_w{w}": round(row["seconds"], 2) for (n, w), row in rows.items()},
             "cpu_s": {f"n{n}_w{w}": round(row["cpu_s"], 2) for (n, w), row in rows.items()},
-            "counts": [small, large], "repeats": args.repeats, "photo": "generated 4032x3024 JPEG" if not args.photos else str(args.photos),
+            "counts": [small, large], "repeats": args.repeats,
+            "photo": str(args.photos) if args.photos else "generated 4032x3024 JPEG",
             "cpus": os.cpu_count(), "targets": TARGETS,
         }
         result["met"] = {"speedup": result["speedup"] >= TARGETS["speedup"],

@@ -49,12 +49,13 @@ def _output_name(relative: Path) -> str:
 
 
 def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]:
-    """Photos under ``raw_dir``, subfolders included, sorted by path; and the files left out.
+    """Photos under ``raw_dir``, subfolders included, sorted by output name; and the files left out.
 
     Left out, each as {"file", "kind": "not_a_photo", "reason"}: files without a photo extension
     (any case: .JPG is a photo), hidden files and hidden folders (.DS_Store, .git, ...), links to
-    folders and anything that is not a regular file; files that cannot be read are "unreadable". Raises RawDirError naming the folder when it is missing
-    or holds no photos. Never writes to ``raw_dir``.
+    folders and anything that is not a regular file; files or folders that cannot be read are
+    "unreadable". Output names are unique even on a case-insensitive disk. Raises RawDirError
+    naming the folder when it is missing or holds no photos. Never writes to ``raw_dir``.
     """
     raw_dir = Path(raw_dir)
     if not raw_dir.is_dir():
@@ -82,7 +83,8 @@ def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]
             elif not path.is_file():
                 others.append(_skip(str(path), "not_a_photo", "not a regular file (a broken link?)"))
             elif not is_photo_name(path):
-                others.append(_skip(str(path), "not_a_photo", f"not a photo by its extension ({path.suffix or 'none'})"))
+                others.append(_skip(str(path), "not_a_photo",
+                                    f"not a photo by its extension ({path.suffix or 'none'})"))
             else:
                 try:
                     photos.append(Photo(path, _output_name(path.relative_to(raw_dir)), _digest(path)))

@@ -54,8 +54,8 @@ def main() -> None:
         kinds, counts = Counter(item["kind"] for item in skipped), Counter(result["split"] for result in used)
         report = {"raw_dir": params.raw_dir, "files_found": len(photos) + len(others),
                   "photos_found": len(photos), "photos_used": len(used), "photos_train": counts["train"],
-                  "photos_val": counts["val"], "skipped": {kind: kinds[kind] for kind in SKIP_KINDS}, "skipped_files": skipped,
-                  "duplicates": duplicates, "photos": used}
+                  "photos_val": counts["val"], "skipped": {kind: kinds[kind] for kind in SKIP_KINDS},
+                  "skipped_files": skipped, "duplicates": duplicates, "photos": used}
         (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     print(f"prepare: {len(used)} of {len(photos)} photos used ({counts['train']} train, {counts['val']} val); "
           f"skipped: " + ", ".join(f"{kinds[kind]} {kind}" for kind in SKIP_KINDS)

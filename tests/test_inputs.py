@@ -152,8 +152,10 @@ def build_corpus(folder: Path) -> dict[str, dict]:
 
 
 def snapshot(folder: Path) -> dict[str, tuple]:
+    """Every file's bytes, modification time and mode."""
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
     return {str(path.relative_to(folder)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns,
-                                            path.stat().st_mode) for path in sorted(folder.rglob("*")) if path.is_file()}
+                                            path.stat().st_mode) for path in files}
 
 
 def set_params(project: Path, **values) -> Path:
