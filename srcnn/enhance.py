@@ -22,7 +22,7 @@ from PIL import Image
 
 from .files import atomic_path
 from .images import ImageError, PHOTO_SUFFIXES, load_rgb
-from .inference import CheckpointError, load_model, model_scale, restore_rgb
+from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb
 from .progress import progress
 from .train import pick_device, pick_precision
 
@@ -97,6 +97,18 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
     return restored.shape[1], restored.shape[0]
 
 
+def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
+    """The inference precision for ``--precision``: None (fp32), bfloat16 (autocast) or INT8."""
+    from .quantized import engine
+    if name == "int8":
+        if device.type != "cpu" or engine() is None:
+            raise ValueError(f"--precision int8 runs on a CPU with a quantized backend, not on {device.type}")
+        return INT8
+    if name == "auto" and device.type == "cpu" and engine() is not None:
+        return INT8
+    return pick_precision(name, device)
+
+
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
     options = dict(description="Restore photos with a trained SRCNN model (luma restored, colour kept).")
     command = (commands.add_parser("enhance", help="restore your own photos", **options) if commands
@@ -108,8 +120,10 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument("--format", default="png", choices=sorted({suffix[1:] for suffix in FORMATS}),
                          help="output format in a folder (default %(default)s)")
     command.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
-    command.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                         help="auto: bf16 where the CPU/GPU has it (within 0.05 dB of fp32), else fp32")
+    command.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
+                         help="auto: int8 on a CPU that has a quantized backend, else bf16 where the "
+                              "hardware has it, else fp32; each within 0.05 dB of fp32 "
+                              "(benchmarks/enhance_speed.py)")
     command.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     command.add_argument("--tile", type=int, default=512, help="tile side in pixels; memory grows with it")
     return command
@@ -126,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"enhance: --tile {args.tile} is too small; use 16 or more", file=sys.stderr)
         return 2
     device = pick_device(args.device)
-    dtype = pick_precision(args.precision, device)
+    try:
+        dtype = pick_dtype(args.precision, device)
+    except ValueError as error:
+        print(f"enhance: {error}", file=sys.stderr)
+        return 2
     settings = Settings(device, dtype, args.tile, model_scale(info))
     targets = output_paths(args.photos, args.out, "." + args.format)
     failed, kept, done, seen = [], [], 0, set()
@@ -154,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"enhance: {message}", file=sys.stderr)
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
-    precision = "fp32" if dtype is None else str(dtype).removeprefix("torch.")
+    precision = {None: "fp32", INT8: "int8", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
     print(f"enhance: {done} restored, {len(kept)} kept, {len(failed)} skipped "
           f"(model {args.model}, scale {settings.scale}, {precision}, tiles of {args.tile})")
     return 1 if failed else 0

@@ -88,8 +88,26 @@ def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dty
     return output.float()[0, 0].clamp_(0, 1).cpu()
 
 
-def _prepared(model: nn.Module, device: torch.device) -> nn.Module:
-    return model.to(device).eval().to(memory_format=torch.channels_last)
+INT8 = torch.qint8  # the ``dtype`` that asks for int8 convolutions (srcnn/quantized.py; CPU, SRCNN only)
+
+
+def _samples(luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, width: int,
+             size: int = 128, count: int = 3) -> list[torch.Tensor]:
+    """Up to count² luma blocks spread over the photo, for int8 calibration."""
+    size_y, size_x = min(size, height), min(size, width)
+    tops = np.linspace(0, height - size_y, count).astype(int)
+    lefts = np.linspace(0, width - size_x, count).astype(int)
+    return [torch.from_numpy((luma_of((slice(top, top + size_y), slice(left, left + size_x))) / 255.0)
+                             .astype(np.float32))[None, None] for top in tops for left in lefts]
+
+
+def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
+              samples: Callable[[], list[torch.Tensor]]) -> tuple[nn.Module, torch.device, torch.dtype | None]:
+    """The module to run and how: int8 is a quantized copy calibrated on ``samples()`` (CPU)."""
+    if dtype == INT8:
+        from .quantized import quantize
+        return quantize(model, samples()), torch.device("cpu"), None
+    return model.to(device).eval().to(memory_format=torch.channels_last), device, dtype
 
 
 @torch.inference_mode()
@@ -99,11 +117,14 @@ def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torc
 
     The photo goes through in ``tile``-sized blocks, each read with a margin of the model's
     receptive radius, so memory stays bounded and the result equals a whole-image pass (in fp32:
-    to float rounding; ``dtype=torch.bfloat16`` is faster and a little less exact).
+    to float rounding). ``dtype``: None (fp32), ``torch.bfloat16`` (autocast) or ``INT8``, each
+    faster and a little less exact than the one before.
     """
-    model = _prepared(model, device)
-    image = torch.from_numpy(np.asarray(luma, dtype=np.float32) / 255.0)
-    height, width = image.shape
+    luma = np.asarray(luma)
+    height, width = luma.shape
+    model, device, dtype = _prepared(model, device, dtype,
+                                     lambda: _samples(lambda where: luma[where].astype(np.float64), height, width))
+    image = torch.from_numpy(luma.astype(np.float32) / 255.0)
     result = np.empty((height, width), dtype=np.float64)
     for read, keep, put in windows(height, width, tile, model.radius):
         result[put] = forward_luma(model, image[read], device, dtype)[keep].numpy() * 255.0
@@ -120,8 +141,9 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
     from the input. Colour conversion happens per tile too, so memory beyond the input and output
     photos stays a few tiles' worth at any photo size.
     """
-    model = _prepared(model, device)
     height, width = rgb.shape[:2]
+    model, device, dtype = _prepared(model, device, dtype,
+                                     lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width))
     result = np.empty_like(rgb, dtype=np.uint8)
     for read, keep, put in windows(height, width, tile, model.radius):
         ycbcr = rgb_to_ycbcr(rgb[read])

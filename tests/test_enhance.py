@@ -185,3 +185,30 @@ def test_save_and_load_round_trip(tmp_path):
     assert info["params"]["scale"] == 3
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
+
+
+def test_int8_tiles_equal_a_whole_pass_and_stay_close_to_fp32():
+    from srcnn.inference import INT8
+    from srcnn.quantized import engine
+    if engine() is None:
+        pytest.skip("this PyTorch has no quantized CPU backend")
+    model = busy_model()
+    rgb = synthetic_photo(8, 64, 80)
+    tiled, whole = restore_rgb(model, rgb, dtype=INT8, tile=24), restore_rgb(model, rgb, dtype=INT8, tile=4096)
+    assert np.array_equal(tiled, whole)
+    fp32 = restore_rgb(model, rgb)
+    difference = np.abs(rgb_to_ycbcr(whole)[..., 0] - rgb_to_ycbcr(fp32)[..., 0])
+    assert difference.mean() < 0.5 and difference.max() < 4  # gray levels
+
+
+def test_enhance_precision_choices(tmp_path):
+    model = write_model(tmp_path / "model.pt")
+    Image.fromarray(synthetic_photo(9, 32, 40)).save(tmp_path / "p.png")
+    outputs = {}
+    for precision in ("fp32", "bf16", "int8"):
+        result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / f"{precision}.png"), "--model", str(model),
+                         "--precision", precision, cwd=ROOT)
+        assert result.returncode == 0 and f", {precision}," in result.stdout, result.stdout + result.stderr
+        outputs[precision] = np.asarray(Image.open(tmp_path / f"{precision}.png")).astype(int)
+    for precision in ("bf16", "int8"):
+        assert np.abs(outputs[precision] - outputs["fp32"]).mean() < 1.0
