@@ -84,19 +84,3 @@ def summarize(table: pd.DataFrame) -> dict[str, float | int]:
     if bad:
         raise ValueError(f"evaluation gave non-finite {', '.join(bad)}")
     return summary
-
-
-@torch.inference_mode()
-def tile_psnr(model: nn.Module, pairs: torch.Tensor, border: int, batch_size: int = 64) -> tuple[float, float]:
-    """Mean per-tile PSNR of the degraded tiles and of the model's 8-bit output on them, for N×2×T×T
-    uint8 tiles (clean, degraded): the number the training curve's val PSNR estimates."""
-    model = model.eval()
-    inputs, outputs = [], []
-    for start in range(0, len(pairs), batch_size):
-        batch = pairs[start:start + batch_size]
-        restored = model(batch[:, 1:2].float().div(255.0)).clamp(0, 1).mul(255.0).round().double()
-        for clean, degraded, output in zip(batch[:, 0].double().numpy(), batch[:, 1].double().numpy(),
-                                           restored[:, 0].numpy()):
-            inputs.append(metrics.psnr(clean, degraded, border))
-            outputs.append(metrics.psnr(clean, output, border))
-    return float(np.mean(inputs)), float(np.mean(outputs))

@@ -14,7 +14,7 @@ from conftest import synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_photos, summarize, tile_psnr
+from srcnn.evaluation import evaluate_photos, summarize
 from srcnn.images import save_png
 from srcnn.model import SRCNN
 
@@ -80,13 +80,3 @@ def test_summary_refuses_non_finite_values():
 def test_missing_val_photos_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="prepare stage"):
         evaluate_photos(identity_model(), tmp_path / "val", 0)
-
-
-def test_tile_psnr_of_the_identity_is_the_input_psnr():
-    rng = np.random.default_rng(0)
-    clean = rng.integers(0, 256, (5, 24, 24), dtype=np.uint8)
-    degraded = np.clip(clean.astype(int) + rng.integers(-9, 10, clean.shape), 0, 255).astype(np.uint8)
-    pairs = torch.from_numpy(np.stack([clean, degraded], axis=1))
-    tile_input, tile_output = tile_psnr(identity_model(), pairs, border=0)
-    expected = np.mean([metrics.psnr(c.astype(float), d.astype(float)) for c, d in zip(clean, degraded)])
-    assert tile_input == pytest.approx(expected, abs=1e-12) and tile_output == pytest.approx(expected, abs=1e-12)
