@@ -64,7 +64,8 @@ def _metadata(photo: Path) -> tuple[bool, bytes | None, Image.Exif | None]:
         with Image.open(photo) as image:  # header only: the pixels come from load_rgb
             exif = image.getexif()
             exif.pop(ORIENTATION, None)
-            return image.mode in GRAY_MODES, image.info.get("icc_profile"), exif if len(exif) else None
+            icc = image.info.get("icc_profile") if image.mode != "CMYK" else None  # a CMYK profile would lie about RGB
+            return image.mode in GRAY_MODES, icc, exif if len(exif) else None
     except Exception:
         return False, None, None  # load_rgb names the problem
 
