@@ -12,7 +12,8 @@ from torch import nn
 
 
 class SRCNN(nn.Module):
-    """Patch extraction, non-linear mapping and reconstruction, on one channel in [0, 1].
+    """Patch extraction, non-linear mapping and reconstruction, on one channel in [0, 1]
+    (the first layer sees the input minus 0.5).
 
     Args:
         kernel1: size of the patch-extraction kernel (9 in the paper).
@@ -49,7 +50,8 @@ class SRCNN(nn.Module):
         return sum(conv.kernel_size[0] // 2 for conv in (self.extract, self.map, self.reconstruct))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.extract(x))
+        # centred on mid-grey: the same function class, but Adam converges faster (measured on urban40)
+        y = torch.relu(self.extract(x - 0.5))
         y = torch.relu(self.map(y))
         y = self.reconstruct(y)
         return x + y if self.residual else y
