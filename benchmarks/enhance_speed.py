@@ -1,7 +1,8 @@
 """Benchmark: `enhance` on a 12-megapixel colour photo against a naive fp32 whole-image forward.
 
-    python benchmarks/enhance_speed.py                       # a generated 4032×3024 photo, a quickly trained model
+    python benchmarks/enhance_speed.py      # a generated 4032×3024 photo; models/srcnn.pt or one trained quickly
     python benchmarks/enhance_speed.py --photo PHOTO.jpg --model models/srcnn.pt
+    python benchmarks/enhance_speed.py --fresh-model --train-seconds 60     # ignore models/srcnn.pt
 
 The photo (clean) is JPEG-compressed at quality 20 (degraded); both ways restore the degraded photo
 with the same SRCNN (params.yaml sizes: 9-5-5, 64/32 filters, residual), each in its own process so
@@ -147,6 +148,7 @@ def main() -> None:
     parser.add_argument("--photo", type=Path, help="a clean photo (default: a generated 4032×3024 one)")
     parser.add_argument("--model", type=Path, help="a checkpoint (default: models/srcnn.pt when it has "
                         "params.yaml's sizes, else one trained quickly on the photo)")
+    parser.add_argument("--fresh-model", action="store_true", help="train one quickly even if models/srcnn.pt exists")
     parser.add_argument("--train-seconds", type=float, default=40.0)
     parser.add_argument("--worker", choices=("project", "command", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -164,7 +166,7 @@ def main() -> None:
         Image.fromarray(degraded).save(work / "degraded.jpg", format="JPEG", quality=98)
         height, width = clean.shape[:2]
         megapixels = height * width / 1e6
-        model_path = args.model or default_model()
+        model_path = args.model or (None if args.fresh_model else default_model())
         if model_path is None:
             started = time.perf_counter()
             model_path = work / "model.pt"

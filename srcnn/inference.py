@@ -3,6 +3,7 @@ photo of any size in overlapping tiles, equal to one whole-image pass.
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -13,7 +14,7 @@ from torch import nn
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .files import atomic_path
 from .model import SRCNN
-from .train import autocast
+from .train import autocast, pick_precision
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -105,8 +106,12 @@ def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
               samples: Callable[[], list[torch.Tensor]]) -> tuple[nn.Module, torch.device, torch.dtype | None]:
     """The module to run and how: int8 is a quantized copy calibrated on ``samples()`` (CPU)."""
     if dtype == INT8:
-        from .quantized import quantize
-        return quantize(model, samples()), torch.device("cpu"), None
+        from .quantized import QuantizationError, quantize
+        try:
+            return quantize(model, samples()), torch.device("cpu"), None
+        except QuantizationError as error:
+            warnings.warn(f"{error}; running this photo in bf16 (or fp32) instead", stacklevel=3)
+            dtype = pick_precision("auto", torch.device("cpu"))
     return model.to(device).eval().to(memory_format=torch.channels_last), device, dtype
 
 

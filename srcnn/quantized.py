@@ -11,6 +11,9 @@ pass. ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
 """
 from __future__ import annotations
 
+import math
+import warnings
+
 import torch
 from torch import nn
 
@@ -29,8 +32,10 @@ def engine() -> str | None:
 def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int) -> nn.Module:
     from torch.ao.nn.intrinsic.quantized import ConvReLU2d
     from torch.ao.nn.quantized import Conv2d
-    quantized = (ConvReLU2d if relu else Conv2d)(conv.in_channels, conv.out_channels, conv.kernel_size,
-                                                 padding=conv.padding)
+    with warnings.catch_warnings():  # PyTorch notes that eager-mode quantization is moving to torchao
+        warnings.simplefilter("ignore")
+        quantized = (ConvReLU2d if relu else Conv2d)(conv.in_channels, conv.out_channels, conv.kernel_size,
+                                                     padding=conv.padding)
     weight = conv.weight.detach().float().cpu()
     scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127.0
     qweight = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0,
@@ -38,6 +43,17 @@ def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int) -> nn.Mod
     quantized.set_weight_bias(qweight, conv.bias.detach().float().cpu())
     quantized.scale, quantized.zero_point = float(scale), int(zero_point)
     return quantized
+
+
+# SRCNN.forward shows its first layer the input centred on mid-grey (x - 0.5); here that is the
+# input's zero point, so the zero padding of the convolution means mid-grey as in the float model.
+# ``quantize`` checks the copy against the float model and refuses one that disagrees.
+INPUT_OFFSET = 0.5
+AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the calibration blocks
+
+
+class QuantizationError(RuntimeError):
+    """The int8 copy does not reproduce the float model closely enough."""
 
 
 class QuantizedSRCNN(nn.Module):
@@ -53,8 +69,9 @@ class QuantizedSRCNN(nn.Module):
         self.reconstruct = _qconv(model.reconstruct, False, max(correction_max, 1e-6) / 127.0, 128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        qx = torch.quantize_per_tensor(x.float().contiguous(memory_format=torch.channels_last), 1.0 / 255.0, 0,
-                                       torch.quint8)
+        # x - 0.5 in steps of 1/255 with zero point 128: luma (16-235 of 255) never reaches the clip
+        qx = torch.quantize_per_tensor(x.float().sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last),
+                                       1.0 / 255.0, round(INPUT_OFFSET * 255), torch.quint8)
         y = self.reconstruct(self.map(self.extract(qx))).dequantize()
         return x + y if self.residual else y
 
@@ -71,9 +88,16 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], headroom: float = 1.1) -
     batches = [torch.cat(samples)] if len(shapes) == 1 else samples  # one call when they are alike
     extract_max = map_max = correction_max = 0.0
     for batch in batches:
-        features = torch.relu(model.extract(batch.contiguous(memory_format=torch.channels_last)))
+        features = torch.relu(model.extract(batch.sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last)))
         extract_max = max(extract_max, features.max().item())
         features = torch.relu(model.map(features))
         map_max = max(map_max, features.max().item())
         correction_max = max(correction_max, model.reconstruct(features).abs().max().item())
-    return QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
+    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
+    squared = sum(((quantized(batch) - model(batch)) ** 2).sum().item() for batch in batches)
+    count = sum(batch.numel() for batch in batches)
+    agreement = 10 * math.log10(1.0 / max(squared / count, 1e-12))
+    if agreement < AGREEMENT_DB:
+        raise QuantizationError(f"the int8 copy of the model agrees with it to {agreement:.1f} dB only "
+                                f"(less than {AGREEMENT_DB:.0f} dB); use --precision bf16 or fp32")
+    return quantized

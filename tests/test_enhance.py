@@ -212,3 +212,18 @@ def test_enhance_precision_choices(tmp_path):
         outputs[precision] = np.asarray(Image.open(tmp_path / f"{precision}.png")).astype(int)
     for precision in ("bf16", "int8"):
         assert np.abs(outputs[precision] - outputs["fp32"]).mean() < 1.0
+
+
+def test_an_int8_copy_that_disagrees_with_the_model_is_refused(monkeypatch):
+    import srcnn.quantized as quantized
+    from srcnn.inference import INT8
+    if quantized.engine() is None:
+        pytest.skip("this PyTorch has no quantized CPU backend")
+    model = busy_model()
+    rgb = synthetic_photo(10, 40, 48)
+    monkeypatch.setattr(quantized, "INPUT_OFFSET", 0.0)  # as if SRCNN.forward changed and this file did not
+    with pytest.raises(quantized.QuantizationError, match="agrees with it"):
+        quantized.quantize(model, [torch.rand(1, 1, 32, 32)])
+    with pytest.warns(UserWarning, match="instead"):
+        fallback = restore_rgb(model, rgb, dtype=INT8)
+    assert np.abs(fallback.astype(int) - restore_rgb(model, rgb).astype(int)).mean() < 1.0
