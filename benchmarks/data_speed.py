@@ -8,8 +8,8 @@ Generates N distinct photo-like JPEGs of 4032×3024 (12 MP, like a DSLR or a pho
 stored on its side with EXIF orientation 6, as phones do) — or, with --photos, takes the first N
 photos of that folder — and runs the real stages (``python -m stages.prepare`` then
 ``python -m stages.tile``, the repository's params.yaml with raw_dir and workers overridden) in a
-scratch folder, with workers=1 and with workers=2, for each N, each setting ``--repeats`` times
-(the fastest run counts: the one least disturbed by other work on the machine). The baseline is
+scratch folder, with workers=1 and with workers=2 taking turns, for each N, each setting
+``--repeats`` times (the fastest run counts: the one least disturbed by other work on the machine). The baseline is
 the 1-worker run of the same photos, same params, same machine, same run.
 
 Peak memory is the largest proportional set size (PSS, so that pages a forked worker shares with its
@@ -151,10 +151,9 @@ def measure(raw_dir: Path, workers: int, scratch: Path) -> dict:
             "used": data["photos_used"]}
 
 
-def best_of(repeats: int, raw_dir: Path, workers: int, scratch: Path) -> dict:
-    """The fastest of ``repeats`` runs (the least disturbed by other work on the machine); peak memory
-    is the largest seen in any of them."""
-    runs = [measure(raw_dir, workers, scratch) for _ in range(repeats)]
+def best_of(runs: list[dict]) -> dict:
+    """The fastest run (the least disturbed by other work on the machine), with the largest peak
+    memory seen in any of them."""
     best = min(runs, key=lambda row: row["seconds"])
     return best | {"peak_mb": max(row["peak_mb"] for row in runs), "all_s": [round(r["seconds"], 2) for r in runs]}
 
@@ -163,7 +162,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs=2, default=[8, 32], metavar="N")
     parser.add_argument("--photos", type=Path, help="take photos from this folder instead of generating them")
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each setting; the fastest counts")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each setting; the fastest counts")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="data_speed."))
@@ -175,9 +174,12 @@ def main() -> None:
             started = time.perf_counter()
             take(args.photos, count, raw) if args.photos else generate(raw, count)
             print(f"N={count}: photos ready in {time.perf_counter() - started:.1f} s", flush=True)
+            runs: dict[int, list[dict]] = {1: [], 2: []}
+            for _ in range(args.repeats):  # 1 and 2 workers taking turns: a change in the load hits both
+                for workers in (1, 2):
+                    runs[workers].append(measure(raw, workers, work / "scratch"))
             for workers in (1, 2):
-                row = best_of(args.repeats, raw, workers, work / "scratch")
-                rows[count, workers] = row
+                row = rows[count, workers] = best_of(runs[workers])
                 print(f"N={count:3d} workers={workers}: {row['seconds']:6.1f} s (prepare {row['prepare_s']:.1f}, "
                       f"tile {row['tile_s']:.1f}; CPU {row['cpu_s']:.1f} s; runs {row['all_s']}), "
                       f"{count / row['seconds']:5.2f} photos/s, peak PSS {row['peak_mb']:6.0f} MiB, "
