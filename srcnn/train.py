@@ -181,8 +181,11 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
     trained.train()
     for epoch in range(first_epoch, params.epochs):
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        steps_in_epoch = 0
         for _ in range(params.steps_per_epoch):
             elapsed = time.perf_counter() - started
+            if budget and world == 1 and elapsed >= budget:
+                break  # the clock binds mid-epoch (processes under DDP stop at an epoch's end, in step)
             done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(params, done, history.steps)
@@ -197,13 +200,14 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             scaler.step(optimizer)
             scaler.update()
             loss_sum += loss.detach()
+            steps_in_epoch += 1
             history.steps += 1
             history.tiles_seen += params.batch_size
             if device.type == "cpu" and not math.isfinite(loss.item()):
                 break
             if on_step is not None:
                 on_step(history.steps)
-        mean_loss = (loss_sum / max(1, params.steps_per_epoch)).item()
+        mean_loss = (loss_sum / max(1, steps_in_epoch)).item()
         if world > 1:
             reduced = torch.tensor([mean_loss], device=device)
             dist.all_reduce(reduced)
