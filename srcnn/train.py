@@ -207,7 +207,9 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
                 break
             if on_step is not None:
                 on_step(history.steps)
-        mean_loss = (loss_sum / max(1, steps_in_epoch)).item()
+        if steps_in_epoch == 0:
+            break  # the budget ran out exactly at an epoch's end
+        mean_loss = (loss_sum / steps_in_epoch).item()
         if world > 1:
             reduced = torch.tensor([mean_loss], device=device)
             dist.all_reduce(reduced)
