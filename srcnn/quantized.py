@@ -3,17 +3,14 @@
     fast = quantize(model, samples)        # samples: luma blocks of the photo to restore, N×1×H×W in [0, 1]
     output = fast(block)                   # like model(block), float32
 
-The first two convolutions (98 % of the work) run in int8: weights quantized per output channel,
-activations per tensor with ranges measured on ``samples`` (calibration on the photo itself, so that
-they fit its content), the input in steps of 1/255 (an 8-bit photo's own steps). The last
-convolution runs in bf16 on the dequantized features and the residual sum in float32 on the
+Weights are quantized per output channel, activations per tensor with ranges measured on
+``samples`` (calibration on the photo itself, so that they fit its content); the input is quantized
+in steps of 1/255 (an 8-bit photo's own steps) and the residual sum is done in float32 on the
 unquantized input. Integer convolutions are exact, so tiles of one photo agree with a whole-image
-pass (to bf16 rounding in the last layer). ``benchmarks/enhance_speed.py`` measures the cost
-against fp32 in dB.
+pass. ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
 """
 from __future__ import annotations
 
-import copy
 import math
 import warnings
 
@@ -21,7 +18,6 @@ import torch
 from torch import nn
 
 from .model import SRCNN
-from .train import autocast, pick_precision
 
 
 def engine() -> str | None:
@@ -61,32 +57,22 @@ class QuantizationError(RuntimeError):
 
 
 class QuantizedSRCNN(nn.Module):
-    """SRCNN's first two convolutions in int8, fused with their ReLU; the last one in float.
+    """The three SRCNN convolutions in int8 (the first two fused with their ReLU)."""
 
-    The last layer makes the correction added to the photo: 8 bits there put a step of 1/127 of
-    its range on every pixel (with it in int8, the model lost 0.032 dB against fp32 on the
-    benchmark's 12 MP photo), while it is 1/70 of the work, so it runs on the dequantized
-    features in bf16 (fp32 on a CPU without bf16).
-    """
-
-    def __init__(self, model: SRCNN, ranges: tuple[float, float]) -> None:
+    def __init__(self, model: SRCNN, ranges: tuple[float, float, float]) -> None:
         super().__init__()
-        extract_max, map_max = ranges
+        extract_max, map_max, correction_max = ranges
         self.residual = model.residual
         self.radius = model.radius
         self.extract = _qconv(model.extract, True, max(extract_max, 1e-6) / 255.0, 0)
         self.map = _qconv(model.map, True, max(map_max, 1e-6) / 255.0, 0)
-        self.reconstruct = copy.deepcopy(model.reconstruct).float().to(memory_format=torch.channels_last)
-        device = torch.device("cpu")
-        self.last_dtype = pick_precision("auto", device)
+        self.reconstruct = _qconv(model.reconstruct, False, max(correction_max, 1e-6) / 127.0, 128)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # x - 0.5 in steps of 1/255 with zero point 128: luma (16-235 of 255) never reaches the clip
         qx = torch.quantize_per_tensor(x.float().sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last),
                                        1.0 / 255.0, round(INPUT_OFFSET * 255), torch.quint8)
-        features = self.map(self.extract(qx)).dequantize()
-        with autocast(torch.device("cpu"), self.last_dtype):
-            y = self.reconstruct(features).float()
+        y = self.reconstruct(self.map(self.extract(qx))).dequantize()
         return x + y if self.residual else y
 
 
@@ -100,12 +86,14 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], headroom: float = 1.1) -
     model = model.float().cpu().eval()
     shapes = {tuple(sample.shape[-2:]) for sample in samples}
     batches = [torch.cat(samples)] if len(shapes) == 1 else samples  # one call when they are alike
-    extract_max = map_max = 0.0
+    extract_max = map_max = correction_max = 0.0
     for batch in batches:
         features = torch.relu(model.extract(batch.sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last)))
         extract_max = max(extract_max, features.max().item())
-        map_max = max(map_max, torch.relu(model.map(features)).max().item())
-    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom)).eval()
+        features = torch.relu(model.map(features))
+        map_max = max(map_max, features.max().item())
+        correction_max = max(correction_max, model.reconstruct(features).abs().max().item())
+    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
     squared = sum(((quantized(batch) - model(batch)) ** 2).sum().item() for batch in batches)
     count = sum(batch.numel() for batch in batches)
     agreement = 10 * math.log10(1.0 / max(squared / count, 1e-12))
