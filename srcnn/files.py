@@ -38,7 +38,10 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     """Yield an empty temporary folder beside ``path``; on success it replaces ``path`` whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a stage that was killed
+        shutil.rmtree(stale, ignore_errors=True)
     temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    temp.chmod(0o755)  # mkdtemp makes it private; the output is an ordinary folder
     try:
         yield temp
         if path.exists():

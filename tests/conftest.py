@@ -77,7 +77,7 @@ def make_project(tmp_path: Path):
             shutil.copy2(ROOT / name, project / name)
         write_photos(project / "photos")
         params = yaml.safe_load((project / "params.yaml").read_text())
-        params.update(TINY_PARAMS, raw_dir="photos", **overrides)
+        params.update({**TINY_PARAMS, "raw_dir": "photos", **overrides})
         (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
         run(["git", "init", "-q", "-b", "main"], cwd=project)
         run(["git", "add", "-A"], cwd=project)

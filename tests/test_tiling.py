@@ -58,3 +58,19 @@ def test_random_batch_crops_match_between_clean_and_degraded():
     degraded, clean = random_batch(pairs, 64, 8, torch.Generator().manual_seed(0))
     assert degraded.shape == clean.shape == (64, 1, 8, 8)
     assert torch.allclose(degraded * 255, torch.floor(clean * 255 / 2), atol=1e-3)
+
+
+def test_atomic_dir_replaces_whole_and_clears_what_a_killed_run_left(tmp_path):
+    from srcnn.files import atomic_dir
+
+    stale = tmp_path / ".tiles.abc123.tmp"
+    stale.mkdir()
+    (stale / "half.png").write_bytes(b"x")
+    (tmp_path / "tiles").mkdir()
+    (tmp_path / "tiles" / "old.png").write_bytes(b"old")
+    with atomic_dir(tmp_path / "tiles") as temp:
+        (temp / "new.png").write_bytes(b"new")
+        assert (tmp_path / "tiles" / "old.png").exists()  # the old output stays until the new one is whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles"]
+    assert [p.name for p in (tmp_path / "tiles").iterdir()] == ["new.png"]
+    assert (tmp_path / "tiles").stat().st_mode & 0o777 == 0o755
