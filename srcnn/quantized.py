@@ -48,7 +48,7 @@ def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int) -> nn.Mod
 # SRCNN.forward shows its first layer the input centred on mid-grey (x - 0.5); here that is the
 # input's zero point, so the zero padding of the convolution means mid-grey as in the float model.
 # ``quantize`` checks the copy against the float model and refuses one that disagrees.
-INPUT_OFFSET = 0.5
+INPUT_OFFSET = SRCNN.input_offset
 AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the calibration blocks
 
 

@@ -40,11 +40,12 @@ def main() -> None:
     bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
 
     def log_epoch(record: dict[str, float]) -> None:
+        live.step = record["epoch"]
         live.log_metric("loss", record["loss"])
         live.log_metric("val/psnr", record["val_psnr"])
         if "train_psnr" in record:
             live.log_metric("train/psnr", record["train_psnr"])
-        live.next_step()
+        live.make_summary()
         bar.n = record["epoch"] * params.steps_per_epoch
         bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
 
