@@ -11,12 +11,12 @@ pass. ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import torch
 from torch import nn
 
+from .metrics import psnr_from_mse
 from .model import SRCNN
 
 
@@ -96,7 +96,7 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], headroom: float = 1.1) -
     quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
     squared = sum(((quantized(batch) - model(batch)) ** 2).sum().item() for batch in batches)
     count = sum(batch.numel() for batch in batches)
-    agreement = 10 * math.log10(1.0 / max(squared / count, 1e-12))
+    agreement = psnr_from_mse(squared / count * 255.0**2)
     if agreement < AGREEMENT_DB:
         raise QuantizationError(f"the int8 copy of the model agrees with it to {agreement:.1f} dB only "
                                 f"(less than {AGREEMENT_DB:.0f} dB); use --precision bf16 or fp32")

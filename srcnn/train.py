@@ -22,6 +22,7 @@ from torch import nn
 
 from .dataset import random_batch
 from .files import atomic_path
+from .metrics import psnr_from_mse
 from .params import Params
 
 TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "lr", "lr_schedule",
@@ -122,7 +123,7 @@ def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, device: torch.device,
         with autocast(device, dtype):
             output = model(degraded.contiguous(memory_format=torch.channels_last))
         mse = ((output.float().clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3)).double()
-        total += (10 * torch.log10(1.0 / mse.clamp_min(1e-10))).clamp_max(100.0).sum().item()
+        total += sum(psnr_from_mse(value * 255.0**2) for value in mse.tolist())
     model.train(was_training)
     return total / len(pairs)
 
@@ -220,7 +221,7 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
         record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
                   "val_psnr": evaluate_tiles(model, curve_val, device, dtype)}
         if params.loss == "mse":
-            record["train_psnr"] = 10 * math.log10(1.0 / max(mean_loss, 1e-10))
+            record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
         history.epochs.append(record)
         history.seconds = time.perf_counter() - started
         if rank == 0:
