@@ -124,6 +124,8 @@ def main() -> None:
     parser.add_argument("--quality-steps", type=int, default=150, help="steps of the fp32/fast PSNR check")
     parser.add_argument("--model", choices=("9-1-5", "9-5-5"), default="9-1-5")
     args = parser.parse_args()
+    if args.fast_steps <= 5:
+        parser.error(f"--fast-steps {args.fast_steps}: more than the 5 untimed warm-up steps are needed")
     folder = args.tiles
     if folder is None:
         folder = Path(tempfile.mkdtemp(prefix="train_speed_")) / "tiles"
