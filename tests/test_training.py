@@ -79,6 +79,18 @@ def test_divergence_stops_with_a_message_naming_lr_and_leaves_no_model(make_proj
     assert not (project / "data/train_checkpoint.pt").exists()
 
 
+def queued_results(project) -> dict[float, float]:
+    """psnr_output of each experiment that `dvc exp show` lists, by its lr."""
+    results = {}
+    for commit in json.loads(dvc("exp", "show", "--json", cwd=project).stdout):
+        for experiment in commit.get("experiments") or []:
+            for revision in experiment["revs"]:
+                data = revision["data"]
+                lr = data["params"]["params.yaml"]["data"]["lr"]
+                results[lr] = data["metrics"]["metrics/eval.json"]["data"]["psnr_output"]
+    return results
+
+
 def test_queued_experiments_run_two_at_a_time_with_distinct_results(make_project):
     project = make_project()
     dvc("repro", cwd=project)
@@ -92,17 +104,17 @@ def test_queued_experiments_run_two_at_a_time_with_distinct_results(make_project
         status = dvc("queue", "status", cwd=project).stdout
         if "Queued" not in status and "Running" not in status:
             break
-        time.sleep(2)
+        time.sleep(5)  # seldom: each status call reads the queue while its tasks write to it
     assert status.count("Success") == 3, status
-    shown = json.loads(dvc("exp", "show", "--json", cwd=project).stdout)
-    results = {}
-    for commit in shown:
-        for experiment in commit.get("experiments") or []:
-            for revision in experiment["revs"]:
-                data = revision["data"]
-                lr = data["params"]["params.yaml"]["data"]["lr"]
-                results[lr] = data["metrics"]["metrics/eval.json"]["data"]["psnr_output"]
-    assert set(results) == {0.0005, 0.002, 0.004}, results
+    # `dvc exp show` once listed 2 of the 3 right after all showed Success (a CI run; treeverse/dvc#8014
+    # reports the same), so look again for a while before calling one lost
+    deadline = time.monotonic() + 60
+    while True:
+        results = queued_results(project)
+        if set(results) == {0.0005, 0.002, 0.004} or time.monotonic() > deadline:
+            break
+        time.sleep(2)
+    assert set(results) == {0.0005, 0.002, 0.004}, (results, dvc("queue", "status", cwd=project).stdout)
     assert len(set(results.values())) == 3, results
 
 
