@@ -41,7 +41,7 @@ from srcnn.degrade import jpeg_roundtrip  # noqa: E402
 from srcnn.enhance import Settings, enhance_photo, pick_dtype  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn.model import SIZE_PARAMS, SRCNN  # noqa: E402
 from srcnn.params import load_params, validate  # noqa: E402
 from srcnn.train import fit  # noqa: E402
 
@@ -78,7 +78,7 @@ def generated_photo() -> np.ndarray:
 def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCNN:
     """An SRCNN with params.yaml's sizes, trained for ``seconds`` on 64×64 luma tiles of the photo."""
     params = load_params(ROOT / "params.yaml")
-    settings = {key: getattr(params, key) for key in ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual")}
+    settings = {key: getattr(params, key) for key in SIZE_PARAMS}
     clean_y, degraded_y = to_luma_u8(clean), to_luma_u8(degraded)
     rng = np.random.default_rng(0)
     height, width = clean_y.shape
@@ -89,7 +89,7 @@ def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCN
                       "warmup_steps": 20, "lr": 1.0e-3, "lr_schedule": "constant", "time_budget": seconds / 60,
                       "device": "cpu", "precision": "auto", "tile": 64, "stride": 64})
     torch.manual_seed(0)
-    model = SRCNN(**settings)
+    model = SRCNN.from_params(params)
     fit(model, pairs[:500], pairs[500:], train)
     return model.eval()
 
@@ -101,8 +101,7 @@ def default_model() -> Path | None:
         return None
     model, _ = load_model(path)
     params = load_params(ROOT / "params.yaml")
-    wanted = {key: getattr(params, key) for key in ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual")}
-    return path if all(model.config[key] == value for key, value in wanted.items()) else None
+    return path if all(model.config[key] == getattr(params, key) for key in SIZE_PARAMS) else None
 
 
 def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) -> None:

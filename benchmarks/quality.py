@@ -170,10 +170,9 @@ def main() -> None:
     print(f"quality: ours trained and evaluated by dvc repro in {time.perf_counter() - started:.0f} s", flush=True)
     if not args.only_ours:
         torch.manual_seed(params.seed)
-        plain = SRCNN(SEED_WAY["kernel1"], SEED_WAY["kernel2"], SEED_WAY["kernel3"], SEED_WAY["filters1"],
-                      SEED_WAY["filters2"], SEED_WAY["residual"])
-        models["plain_srcnn"] = (plain, train_peer("plain SRCNN 9-1-5 (seed's way)", plain,
-                                                   dataclasses.replace(params, **SEED_WAY), project))
+        seed_way = dataclasses.replace(params, **SEED_WAY)
+        plain = SRCNN.from_params(seed_way)
+        models["plain_srcnn"] = (plain, train_peer("plain SRCNN 9-1-5 (seed's way)", plain, seed_way, project))
         torch.manual_seed(params.seed)
         arcnn = ARCNN(residual=params.residual)
         models["arcnn"] = (arcnn, train_peer("AR-CNN (our loop)", arcnn, params, project))

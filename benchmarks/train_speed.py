@@ -98,7 +98,7 @@ def fast_run(pairs: torch.Tensor, val: torch.Tensor, params: Params, warmup: int
     them) and stops at the last step, so the per-epoch val PSNR is not counted as training time.
     """
     torch.manual_seed(params.seed)
-    model = SRCNN(params.kernel1, params.kernel2, params.kernel3, params.filters1, params.filters2, params.residual)
+    model = SRCNN.from_params(params)
     stamps: dict[int, float] = {}
     history = fit(model, pairs, val, params, on_step=lambda step: stamps.__setitem__(step, time.perf_counter()))
     timed_steps = history.steps - warmup

@@ -10,6 +10,9 @@ from typing import Any
 import torch
 from torch import nn
 
+# the keys of params.yaml that size the network
+SIZE_PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual")
+
 
 class SRCNN(nn.Module):
     """Patch extraction, non-linear mapping and reconstruction, on one channel in [0, 1]
@@ -62,3 +65,8 @@ class SRCNN(nn.Module):
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "SRCNN":
         return cls(**config)
+
+    @classmethod
+    def from_params(cls, params: Any) -> "SRCNN":
+        """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
+        return cls(**{key: getattr(params, key) for key in SIZE_PARAMS})

@@ -35,7 +35,7 @@ def main() -> None:
     is_main = not distributed or dist.get_rank() == 0
     train_pairs, val_pairs = load_pairs("data/tiles/train"), load_pairs("data/tiles/val")
     torch.manual_seed(params.seed)
-    model = SRCNN(params.kernel1, params.kernel2, params.kernel3, params.filters1, params.filters2, params.residual)
+    model = SRCNN.from_params(params)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
     bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
 

@@ -1,6 +1,8 @@
+from pathlib import Path
+
 import torch
 
-from srcnn.model import SRCNN
+from srcnn.model import SIZE_PARAMS, SRCNN
 
 
 def test_output_is_the_same_size_as_the_input_for_any_shape():
@@ -26,3 +28,12 @@ def test_receptive_field_is_the_sum_of_kernel_radii():
 def test_residual_model_starts_close_to_the_identity():
     image = torch.rand(1, 1, 32, 32)
     assert (SRCNN(residual=True)(image) - image).abs().max() < 0.05
+
+
+def test_from_params_builds_the_network_params_yaml_describes():
+    from srcnn.params import load_params
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    model = SRCNN.from_params(params)
+    assert model.config == {**{key: getattr(params, key) for key in SIZE_PARAMS}, "channels": 1}
+    assert model.extract.kernel_size == (params.kernel1, params.kernel1)
+    assert model.reconstruct.in_channels == params.filters2
