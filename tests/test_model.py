@@ -3,6 +3,7 @@ from pathlib import Path
 import torch
 
 from srcnn.model import SIZE_PARAMS, SRCNN
+from srcnn.params import load_params
 
 
 def test_output_is_the_same_size_as_the_input_for_any_shape():
@@ -31,7 +32,6 @@ def test_residual_model_starts_close_to_the_identity():
 
 
 def test_from_params_builds_the_network_params_yaml_describes():
-    from srcnn.params import load_params
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     model = SRCNN.from_params(params)
     assert model.config == {**{key: getattr(params, key) for key in SIZE_PARAMS}, "channels": 1}
