@@ -42,7 +42,7 @@ from srcnn.enhance import Settings, enhance_photo, pick_dtype  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
 from srcnn.model import SIZE_PARAMS, SRCNN  # noqa: E402
-from srcnn.params import load_params, validate  # noqa: E402
+from srcnn.params import load_params, params_with  # noqa: E402
 from srcnn.train import fit  # noqa: E402
 
 WIDTH, HEIGHT, QUALITY = 4032, 3024, 20
@@ -85,7 +85,7 @@ def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCN
     corners = [(rng.integers(0, height - 64), rng.integers(0, width - 64)) for _ in range(600)]
     tiles = np.stack([np.stack([clean_y[y:y + 64, x:x + 64], degraded_y[y:y + 64, x:x + 64]]) for y, x in corners])
     pairs = torch.from_numpy(tiles)
-    train = validate({**settings, "epochs": 1000, "steps_per_epoch": 20, "batch_size": 16, "crop": 48,
+    train = params_with(**{**settings, "epochs": 1000, "steps_per_epoch": 20, "batch_size": 16, "crop": 48,
                       "warmup_steps": 20, "lr": 1.0e-3, "lr_schedule": "constant", "time_budget": seconds / 60,
                       "device": "cpu", "precision": "auto", "tile": 64, "stride": 64})
     torch.manual_seed(0)

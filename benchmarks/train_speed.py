@@ -31,9 +31,10 @@ from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.dataset import load_pairs  # noqa: E402
 from srcnn.degrade import degrade  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
-from srcnn.params import Params  # noqa: E402
+from srcnn.params import Params, params_with  # noqa: E402
 from srcnn.tiling import join_pair, split_pair  # noqa: E402
-from srcnn.train import fit, pick_device, pick_precision  # noqa: E402
+from srcnn.device import pick_device, pick_precision  # noqa: E402
+from srcnn.train import fit  # noqa: E402
 
 TILE = 128
 
@@ -141,9 +142,9 @@ def main() -> None:
           f"{len(paths)} tiles of {TILE} px, SRCNN {args.model} 64/32")
 
     naive = naive_tiles_per_second(paths, config, args.steps, batch_size=16)
-    base = Params(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False, lr=1e-3,
-                  lr_schedule="constant", warmup_steps=0, batch_size=32, crop=64, epochs=1,
-                  steps_per_epoch=args.fast_steps)
+    base = params_with(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False, lr=1e-3,
+                       lr_schedule="constant", warmup_steps=0, batch_size=32, crop=64, epochs=1,
+                       steps_per_epoch=args.fast_steps)
     fast, _ = fast_run(train, val, base)
     quality = dataclasses.replace(base, steps_per_epoch=args.quality_steps, residual=True)
     _, psnr_fp32 = fast_run(train, val, dataclasses.replace(quality, precision="fp32"))

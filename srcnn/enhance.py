@@ -1,6 +1,7 @@
 """Restore your own photos with a trained model, any size, colour or grayscale.
 
     python -m srcnn enhance PHOTO... -o OUTDIR [--model models/srcnn.pt] [--overwrite]
+    python -m srcnn enhance ~/Pictures/trip -o restored/            # a folder: its photos, subfolders too
     python -m srcnn enhance photo.jpg -o photo_restored.png         # one photo: -o may name the file
 
 The model runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first
@@ -20,11 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, PHOTO_SUFFIXES, load_rgb
 from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb
+from .photos import list_photo_files
 from .progress import progress
-from .train import pick_device, pick_precision
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
 FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
@@ -42,12 +44,28 @@ class Settings:
     scale: int
 
 
-def output_paths(photos: list[Path], out: Path, suffix: str) -> list[Path]:
-    """Where each photo's result goes: ``out`` itself for one photo when it names an image file,
-    else ``out/<photo name><suffix>``."""
-    if len(photos) == 1 and out.suffix.lower() in FORMATS:
-        return [out]
-    return [out / (photo.stem + suffix) for photo in photos]
+def plan_outputs(inputs: list[Path], out: Path,
+                 suffix: str) -> tuple[list[tuple[Path, Path]], list[str], list[Path]]:
+    """Each photo to restore and where its result goes; notes on files left out; folders without photos.
+
+    A folder among ``inputs`` is read the way ``prepare`` reads ``raw_dir`` (subfolders too, only
+    photo files): its photos go to ``out/<path inside the folder>`` with ``suffix``. A single
+    photo goes to ``out`` itself when ``out`` names an image file, else to ``out/<name><suffix>``.
+    """
+    if len(inputs) == 1 and not inputs[0].is_dir() and out.suffix.lower() in FORMATS:
+        return [(inputs[0], out)], [], []
+    pairs, notes, empty = [], [], []
+    for item in inputs:
+        if not item.is_dir():
+            pairs.append((item, out / (item.stem + suffix)))
+            continue
+        photos, others = list_photo_files(item)
+        if not photos:
+            empty.append(item)
+        elif others:
+            notes.append(f"{item}/: {len(others)} files that are not photos left out")
+        pairs.extend((photo, out / photo.relative_to(item).with_suffix(suffix)) for photo in photos)
+    return pairs, notes, empty
 
 
 def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
@@ -114,7 +132,8 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     options = dict(description="Restore photos with a trained SRCNN model (luma restored, colour kept).")
     command = (commands.add_parser("enhance", help="restore your own photos", **options) if commands
                else argparse.ArgumentParser(prog="python -m srcnn enhance", **options))
-    command.add_argument("photos", nargs="+", type=Path, metavar="PHOTO", help="photos to restore")
+    command.add_argument("photos", nargs="+", type=Path, metavar="PHOTO",
+                         help="photos to restore, or folders of photos (subfolders too)")
     command.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR",
                          help="output folder (or, for one photo, an output file name)")
     command.add_argument("--model", type=Path, default=Path("models/srcnn.pt"), help="checkpoint (default %(default)s)")
@@ -147,9 +166,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"enhance: {error}", file=sys.stderr)
         return 2
     settings = Settings(device, dtype, args.tile, model_scale(info))
-    targets = output_paths(args.photos, args.out, "." + args.format)
-    failed, kept, done, seen = [], [], 0, set()
-    bar = progress(list(zip(args.photos, targets)), desc="enhance", unit="photo")
+    pairs, notes, empty = plan_outputs(args.photos, args.out, "." + args.format)
+    for note in notes:
+        print(f"enhance: {note}", file=sys.stderr)
+    failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
+    kept, done, seen = [], 0, set()
+    bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
         if not photo.is_file():

@@ -1,7 +1,8 @@
 """Atomic outputs: a killed stage never leaves a file or folder that looks complete.
 
 Files are written to a temporary name in the same folder and renamed into place; folders are
-built under a temporary name and swapped in whole when the stage has finished them.
+built under a temporary name and swapped in whole when the stage has finished them. Both end up
+with the permissions the user's umask gives any new file or folder (0644 and 0755 under umask 022).
 """
 from __future__ import annotations
 
@@ -11,6 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -23,6 +30,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     temp = Path(temp)
     try:
         yield temp
+        if temp.exists():  # mkstemp makes it private; the output follows the umask like any new file
+            temp.chmod(0o666 & ~_umask())
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -41,7 +50,7 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a stage that was killed
         shutil.rmtree(stale, ignore_errors=True)
     temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    temp.chmod(0o755)  # mkdtemp makes it private; the output is an ordinary folder
+    temp.chmod(0o777 & ~_umask())  # mkdtemp makes it private; the output is an ordinary folder
     try:
         yield temp
         if path.exists():

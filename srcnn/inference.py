@@ -12,9 +12,9 @@ import torch
 from torch import nn
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .device import autocast, pick_precision
 from .files import atomic_path
 from .model import SRCNN
-from .train import autocast, pick_precision
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -39,9 +39,11 @@ def load_model(path: str | Path) -> tuple[SRCNN, dict[str, Any]]:
         raise CheckpointError(f"{path}: no such model file; train one with 'dvc repro' or pass --model")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        raise CheckpointError(f"{path}: not a model checkpoint of this project "
-                              f"(refused to load it safely: {type(error).__name__}: {str(error)[:200]})") from None
+    except Exception:
+        # PyTorch's own message would suggest loading the file with weights_only=False, which runs
+        # whatever code the file carries: never relay that advice for a file we did not write.
+        raise CheckpointError(f"{path}: not a model checkpoint of this project: it is not a file of plain "
+                              f"tensors and values as the train stage writes them, so it was not loaded") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a model checkpoint of this project (no '{FORMAT}' marker)")
     try:

@@ -1,12 +1,13 @@
 """The one loader of ``params.yaml``: every key typed, ranged and checked before any work starts.
 
-    from srcnn.params import load_params
+    from srcnn.params import load_params, params_with
     params = load_params("params.yaml")
     params.lr  # 0.001
+    params = params_with(epochs=2)  # the project's params.yaml with some keys changed (tests, benchmarks)
 
-``params.yaml`` is flat so that ``dvc exp run -S lr=0.0003`` works verbatim. An unknown key, a
-value of the wrong type or out of range raises ``ParamsError`` naming the key, the value and
-what is allowed.
+``params.yaml`` is the one source of values, defaults included: every key must be set there. It is
+flat so that ``dvc exp run -S lr=0.0003`` works verbatim. An unknown or missing key, a value of the
+wrong type or out of range raises ``ParamsError`` naming the key, the value and what is allowed.
 """
 from __future__ import annotations
 
@@ -24,39 +25,40 @@ class ParamsError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Params:
+    """Every key of params.yaml, typed. The values, defaults included, live only in params.yaml."""
     # prepare
-    raw_dir: str = "data/samples"
-    max_side: int = 1024
-    scale: int = 1
-    jpeg_quality: int | None = 20
-    val_fraction: float = 0.2
-    seed: int = 0
-    strict: bool = False
-    workers: int = 0
+    raw_dir: str
+    max_side: int
+    scale: int
+    jpeg_quality: int | None
+    val_fraction: float
+    seed: int
+    strict: bool
+    workers: int
     # tile
-    tile: int = 128
-    stride: int = 64
+    tile: int
+    stride: int
     # model
-    kernel1: int = 9
-    kernel2: int = 5
-    kernel3: int = 5
-    filters1: int = 64
-    filters2: int = 32
-    residual: bool = True
+    kernel1: int
+    kernel2: int
+    kernel3: int
+    filters1: int
+    filters2: int
+    residual: bool
     # train
-    lr: float = 1.0e-3
-    lr_schedule: str = "cosine"
-    warmup_steps: int = 100
-    epochs: int = 40
-    steps_per_epoch: int = 50
-    batch_size: int = 32
-    crop: int = 64
-    loss: str = "mse"
-    precision: str = "auto"
-    device: str = "auto"
-    time_budget: float = 0.0
+    lr: float
+    lr_schedule: str
+    warmup_steps: int
+    epochs: int
+    steps_per_epoch: int
+    batch_size: int
+    crop: int
+    loss: str
+    precision: str
+    device: str
+    time_budget: float
     # evaluate
-    crop_border: int | str = "auto"
+    crop_border: int | str
 
     @property
     def border(self) -> int:
@@ -153,7 +155,7 @@ def _check(key: str, value: Any) -> Any:
 
 
 def validate(raw: dict[str, Any]) -> Params:
-    """Check a mapping of params (as read from YAML) and return them typed, defaults filled in."""
+    """Check a complete mapping of params (as read from YAML) and return them typed."""
     if not isinstance(raw, dict):
         raise ParamsError(f"params: expected a mapping of key: value, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(_RULES))
@@ -161,12 +163,28 @@ def validate(raw: dict[str, Any]) -> Params:
         raise ParamsError(f"params: unknown key(s) {', '.join(map(str, unknown))}; "
                           f"known keys are: {', '.join(_RULES)}")
     values = {key: _check(key, value) for key, value in raw.items()}
+    missing = [key for key in _RULES if key not in values]
+    if missing:
+        raise ParamsError(f"params: missing key(s) {', '.join(missing)}; every key of the project's "
+                          f"params.yaml must be set")
     params = Params(**values)
     if params.crop > params.tile:
         raise _fail("crop", params.crop, f"at most tile ({params.tile})")
     if params.stride > params.tile:
         raise _fail("stride", params.stride, f"at most tile ({params.tile}), or tiles would leave gaps")
     return params
+
+
+DEFAULTS = Path(__file__).resolve().parents[1] / "params.yaml"
+
+
+def params_with(**overrides: Any) -> Params:
+    """The project's own params.yaml with some keys changed: for tests, benchmarks and notebooks."""
+    raw = yaml.safe_load(DEFAULTS.read_text()) or {}
+    try:
+        return validate({**raw, **overrides})
+    except ParamsError as error:
+        raise ParamsError(f"{DEFAULTS} with {overrides}: {error}") from None
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

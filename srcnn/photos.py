@@ -48,36 +48,31 @@ def _output_name(relative: Path) -> str:
     return name if name.endswith(".png") else name + ".png"
 
 
-def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]:
-    """Photos under ``raw_dir``, subfolders included, sorted by output name; and the files left out.
+def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """The photo files under ``folder``, subfolders included, in walk order; and the files left out.
 
     Left out, each as {"file", "kind": "not_a_photo", "reason"}: files without a photo extension
     (any case: .JPG is a photo), hidden files and hidden folders (.DS_Store, .git, ...), links to
-    folders and anything that is not a regular file; files or folders that cannot be read are
-    "unreadable". Output names are unique even on a case-insensitive disk. Raises RawDirError
-    naming the folder when it is missing or holds no photos. Never writes to ``raw_dir``.
+    folders and anything that is not a regular file; folders that cannot be listed are
+    "unreadable". Reads no file; never writes to ``folder``.
     """
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        what = "does not exist" if not raw_dir.exists() else "is not a folder"
-        raise RawDirError(f"raw_dir {raw_dir} {what} (resolved: {raw_dir.absolute()}); set raw_dir in "
-                          f"params.yaml, or run 'dvc exp run -S raw_dir=PATH', to a folder of photos")
+    folder = Path(folder)
     photos, others = [], []
 
     def unlistable(error: OSError) -> None:
         others.append(_skip(f"{error.filename}/", "unreadable", f"folder cannot be listed ({error.strerror})"))
 
-    for folder, subfolders, files in os.walk(raw_dir, onerror=unlistable):
-        folder = Path(folder)
+    for here, subfolders, files in os.walk(folder, onerror=unlistable):
+        here = Path(here)
         for sub in sorted(subfolders):
             if sub.startswith("."):
-                others.append(_skip(f"{folder / sub}/", "not_a_photo", "hidden folder, not read"))
-            elif (folder / sub).is_symlink():
-                others.append(_skip(f"{folder / sub}/", "not_a_photo", "link to a folder, not followed"))
+                others.append(_skip(f"{here / sub}/", "not_a_photo", "hidden folder, not read"))
+            elif (here / sub).is_symlink():
+                others.append(_skip(f"{here / sub}/", "not_a_photo", "link to a folder, not followed"))
         subfolders[:] = sorted(sub for sub in subfolders
-                               if not sub.startswith(".") and not (folder / sub).is_symlink())
+                               if not sub.startswith(".") and not (here / sub).is_symlink())
         for file in sorted(files):
-            path = folder / file
+            path = here / file
             if file.startswith("."):
                 others.append(_skip(str(path), "not_a_photo", "hidden file"))
             elif not path.is_file():
@@ -86,10 +81,29 @@ def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]
                 others.append(_skip(str(path), "not_a_photo",
                                     f"not a photo by its extension ({path.suffix or 'none'})"))
             else:
-                try:
-                    photos.append(Photo(path, _output_name(path.relative_to(raw_dir)), _digest(path)))
-                except OSError as error:
-                    others.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
+                photos.append(path)
+    return photos, others
+
+
+def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]:
+    """Photos under ``raw_dir`` (as ``list_photo_files`` finds them), hashed, sorted by output name;
+    and the files left out, with files that cannot be read as "unreadable".
+
+    Output names are unique even on a case-insensitive disk. Raises RawDirError naming the folder
+    when it is missing or holds no photos. Never writes to ``raw_dir``.
+    """
+    raw_dir = Path(raw_dir)
+    if not raw_dir.is_dir():
+        what = "does not exist" if not raw_dir.exists() else "is not a folder"
+        raise RawDirError(f"raw_dir {raw_dir} {what} (resolved: {raw_dir.absolute()}); set raw_dir in "
+                          f"params.yaml, or run 'dvc exp run -S raw_dir=PATH', to a folder of photos")
+    paths, others = list_photo_files(raw_dir)
+    photos = []
+    for path in paths:
+        try:
+            photos.append(Photo(path, _output_name(path.relative_to(raw_dir)), _digest(path)))
+        except OSError as error:
+            others.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
     if not photos:
         raise RawDirError(f"raw_dir {raw_dir} holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
                           f"{f'; {len(others)} other files' if others else ''}); put photos there, or "

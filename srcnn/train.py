@@ -6,10 +6,8 @@ the same global batch and trains on its own slice, so N processes follow one pro
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import math
-import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -21,6 +19,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .dataset import random_batch
+from .device import autocast, pick_device, pick_precision
 from .files import atomic_path
 from .metrics import psnr_from_mse
 from .params import Params
@@ -47,43 +46,6 @@ class History:
     steps: int = 0
     seconds: float = 0.0
     tiles_seen: int = 0
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("params: device=cuda but no CUDA GPU is visible; use device: auto or cpu")
-    if name == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("params: device=mps but MPS is not available; use device: auto or cpu")
-    if name == "cuda":
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device(name)
-
-
-def pick_precision(name: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype, or None for plain fp32."""
-    if name == "fp32":
-        return None
-    if name == "bf16":
-        return torch.bfloat16
-    if name == "fp16":
-        return torch.float16
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
-
-
-def autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
 
 
 def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:

@@ -6,7 +6,7 @@ import torch
 
 from srcnn.arcnn import ARCNN
 from srcnn.inference import restore_luma
-from srcnn.params import validate
+from srcnn.params import params_with
 from srcnn.train import fit
 
 
@@ -40,8 +40,8 @@ def test_fit_trains_it_and_restore_luma_runs_it() -> None:
     clean = torch.randint(0, 256, (6, 1, 32, 32), generator=generator, dtype=torch.uint8)
     degraded = (clean.float() * 0.8 + 20).to(torch.uint8)
     pairs = torch.cat([clean, degraded], dim=1)
-    params = validate({"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "crop": 16, "tile": 32, "stride": 16,
-                       "warmup_steps": 1, "precision": "fp32"})
+    params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=32, stride=16,
+                         warmup_steps=1, precision="fp32")
     model = ARCNN(kernels=(5, 3, 1, 3), filters=(8, 4, 4))
     before = [p.detach().clone() for p in model.parameters()]
     history = fit(model, pairs, pairs, params)

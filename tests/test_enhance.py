@@ -169,12 +169,14 @@ def test_load_model_refuses_pickled_code_and_foreign_files(tmp_path):
     text = tmp_path / "notes.pt"
     text.write_text("hello")
     for path in (evil, torch_evil, foreign, text):
-        with pytest.raises(CheckpointError, match="not a model checkpoint of this project"):
+        with pytest.raises(CheckpointError, match="not a model checkpoint of this project") as refused:
             load_model(path)
+        assert "weights_only" not in str(refused.value)  # never relay advice to load it unsafely
     assert not (tmp_path / "pwned").exists()
 
     result = enhance(str(text), "-o", str(tmp_path / "out"), "--model", str(torch_evil), cwd=ROOT)
     assert result.returncode == 2 and "not a model checkpoint of this project" in result.stderr
+    assert "weights_only" not in result.stderr and "False" not in result.stderr
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "out").exists()
 
 
@@ -227,3 +229,23 @@ def test_an_int8_copy_that_disagrees_with_the_model_is_refused(monkeypatch):
     with pytest.warns(UserWarning, match="instead"):
         fallback = restore_rgb(model, rgb, dtype=INT8)
     assert np.abs(fallback.astype(int) - restore_rgb(model, rgb).astype(int)).mean() < 1.0
+
+
+def test_a_folder_is_read_like_raw_dir_with_its_subfolders(tmp_path):
+    model = write_model(tmp_path / "model.pt")
+    pictures = tmp_path / "Pictures"
+    (pictures / "trip" / ".thumbnails").mkdir(parents=True)
+    Image.fromarray(synthetic_photo(1, 40, 50)).save(pictures / "a.jpg", quality=60)
+    Image.fromarray(synthetic_photo(2, 40, 50)).save(pictures / "trip" / "b.PNG")
+    Image.fromarray(synthetic_photo(3, 40, 50)).save(pictures / "trip" / ".thumbnails" / "c.png")
+    (pictures / "notes.txt").write_text("not a photo")
+    (tmp_path / "empty").mkdir()
+
+    result = enhance(str(pictures), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    written = sorted(path.relative_to(tmp_path / "out").as_posix() for path in (tmp_path / "out").rglob("*.png"))
+    assert written == ["a.png", "trip/b.png"]
+    assert "2 files that are not photos left out" in result.stderr and "2 restored" in result.stdout
+
+    result = enhance(str(tmp_path / "empty"), "-o", str(tmp_path / "out2"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 1 and "a folder with no photos" in result.stderr

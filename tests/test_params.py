@@ -1,6 +1,7 @@
 import pytest
 
-from srcnn.params import ParamsError, load_params, validate
+from conftest import ROOT
+from srcnn.params import ParamsError, load_params, params_with
 
 
 def test_the_committed_params_are_valid():
@@ -19,21 +20,30 @@ def test_the_committed_params_are_valid():
 ])
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(key, value, message):
     with pytest.raises(ParamsError, match=message.replace("(", r"\(")) as error:
-        validate({key: value})
+        params_with(**{key: value})
     assert key in str(error.value)
 
 
 def test_unknown_keys_are_refused():
     with pytest.raises(ParamsError, match="unknown key.*learning_rate"):
-        validate({"learning_rate": 0.1})
+        params_with(learning_rate=0.1)
 
 
 def test_exponent_written_without_a_dot_is_read_as_a_number():
-    assert validate({"lr": "1e-4"}).lr == pytest.approx(1e-4)
+    assert params_with(lr="1e-4").lr == pytest.approx(1e-4)
 
 
 def test_bad_file_names_the_file(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text("tile: -1\n")
     with pytest.raises(ParamsError, match=str(path)):
+        load_params(path)
+
+
+def test_params_yaml_is_the_one_source_of_defaults(tmp_path):
+    complete = (ROOT / "params.yaml").read_text()
+    assert load_params(ROOT / "params.yaml") == params_with()
+    path = tmp_path / "params.yaml"
+    path.write_text("\n".join(line for line in complete.splitlines() if not line.startswith("epochs:")))
+    with pytest.raises(ParamsError, match="missing key.*epochs"):
         load_params(path)

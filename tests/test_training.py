@@ -55,12 +55,12 @@ def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
     import torch
 
     from srcnn.model import SRCNN
-    from srcnn.params import validate
+    from srcnn.params import params_with
     from srcnn.train import fit
 
     pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8)
-    params = validate({"epochs": 2, "steps_per_epoch": 3, "batch_size": 4, "crop": 16, "tile": 24,
-                       "stride": 24, "filters1": 4, "filters2": 4, "precision": "fp32"})
+    params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24,
+                         stride=24, filters1=4, filters2=4, precision="fp32")
     checkpoint = tmp_path / "checkpoint.pt"
     fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
     assert checkpoint.exists()
@@ -96,8 +96,8 @@ def test_queued_experiments_run_two_at_a_time_with_distinct_results(make_project
     dvc("repro", cwd=project)
     run(["git", "add", "-A"], cwd=project)
     run(["git", "commit", "-qm", "baseline"], cwd=project)
-    for lr in ("0.0005", "0.002", "0.004"):
-        dvc("exp", "run", "--queue", "-S", f"lr={lr}", cwd=project)
+    queued = dvc("exp", "run", "--queue", "-S", "lr=0.0005,0.002,0.004", cwd=project)  # a sweep in one command
+    assert queued.stdout.count("Queued experiment") == 3, queued.stdout
     dvc("queue", "start", "-j", "2", cwd=project)
     deadline = time.monotonic() + 400
     while time.monotonic() < deadline:
