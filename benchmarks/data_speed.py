@@ -83,7 +83,7 @@ def take(folder: Path, count: int, into: Path) -> None:
         (into / f"{number:04d}_{path.name}").symlink_to(path.resolve())
 
 
-def _tree(root: int) -> list[int]:
+def process_tree(root: int) -> list[int]:
     """``root`` and all its descendants (from /proc/PID/task/TID/children: cheap enough to sample often)."""
     pids, stack = [], [root]
     while stack:
@@ -97,7 +97,7 @@ def _tree(root: int) -> list[int]:
     return pids
 
 
-def _pss_kb(pid: int) -> int:
+def pss_kb(pid: int) -> int:
     try:
         for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
             if line.startswith("Pss:"):
@@ -123,7 +123,7 @@ def run_stage(stage: str, cwd: Path) -> tuple[float, float, float]:
 
     def sample() -> None:
         while process.poll() is None:
-            peak[0] = max(peak[0], sum(_pss_kb(pid) for pid in _tree(process.pid)))
+            peak[0] = max(peak[0], sum(pss_kb(pid) for pid in process_tree(process.pid)))
             time.sleep(0.05)
 
     sampler = threading.Thread(target=sample)

@@ -41,13 +41,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from srcnn.arcnn import ARCNN  # noqa: E402
-from srcnn.dataset import load_pairs  # noqa: E402
+from srcnn.dataset import read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
 from srcnn.evaluation import evaluate_photos, summarize  # noqa: E402
-from srcnn.images import is_photo_name, load_rgb, save_png  # noqa: E402
+from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.inference import load_model  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
+from srcnn.photos import read_prepared  # noqa: E402
+from srcnn.shards import load_manifest, shard_paths  # noqa: E402
 from srcnn.train import fit  # noqa: E402
 
 OUT = ROOT / "benchmarks" / "out"
@@ -99,28 +101,36 @@ def make_project(work: Path, settings: dict[str, Any]) -> Path:
     return work
 
 
-def evaluate(model: torch.nn.Module, folder: Path, border: int) -> dict[str, float]:
-    """Means over the photos of ``folder`` ({clean,degraded}/*.png) of PSNR and SSIM, by srcnn.evaluation."""
-    summary = summarize(evaluate_photos(model, folder, border))
+def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, float]:
+    """Means over (name, clean, degraded) photos of PSNR and SSIM, by srcnn.evaluation."""
+    summary = summarize(evaluate_photos(model, photos, border))
     return {"psnr_input": summary["psnr_input"], "psnr_output": summary["psnr_output"], "gain": summary["psnr_gain"],
             "ssim_input": summary["ssim_input"], "ssim": summary["ssim_output"], "images": summary["photos"]}
 
 
-def degrade_folder(source: Path, target: Path, params: Params) -> Path:
-    """Every image of ``source`` whole (cut to a multiple of scale) as ``target/{clean,degraded}/NAME.png``,
+def degrade_folder(source: Path, params: Params) -> list:
+    """Every image of ``source`` whole (cut to a multiple of scale) as (name, clean, degraded),
     degraded as the pipeline degrades (bicubic down-up for scale > 1, then JPEG unless null)."""
     paths = sorted(path for path in source.iterdir() if path.is_file() and is_photo_name(path))
     if not paths:
         sys.exit(f"quality: {source} holds no images")
+    photos = []
     for path in paths:
         clean = crop_to_multiple(load_rgb(path), params.scale)
-        save_png(target / "clean" / f"{path.stem}.png", clean)
-        save_png(target / "degraded" / f"{path.stem}.png", degrade(clean, params.scale, params.jpeg_quality))
-    return target
+        photos.append((f"{path.stem}.png", clean, degrade(clean, params.scale, params.jpeg_quality)))
+    return photos
+
+
+def val_photos(project: Path) -> list:
+    """The project's prepared val photos as (name, clean, degraded)."""
+    return [(report["name"], clean, degraded)
+            for report, clean, degraded in read_prepared(project / "data" / "prepared", "val")]
 
 
 def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path) -> dict[str, Any]:
-    train, val = load_pairs(project / "data" / "tiles" / "train"), load_pairs(project / "data" / "tiles" / "val")
+    tiles = project / "data" / "tiles"
+    manifest = load_manifest(tiles)
+    train, val = read_tiles(shard_paths(tiles, manifest, "train")), read_tiles(shard_paths(tiles, manifest, "val"))
     print(f"quality: training {name} for {params.time_budget:g} min ...", flush=True)
     history = fit(model, train, val, params)
     model.eval()
@@ -177,13 +187,13 @@ def main() -> None:
         arcnn = ARCNN(residual=params.residual)
         models["arcnn"] = (arcnn, train_peer("AR-CNN (our loop)", arcnn, params, project))
 
-    val = project / "data" / "prepared" / "val"
+    val = val_photos(project)
     results: dict[str, Any] = {}
     for name, (model, extra) in models.items():
         results[name] = {**evaluate(model, val, params.border), **extra}
     sets: dict[str, Any] = {}
     for folder in args.eval_dirs:
-        pairs = degrade_folder(folder, project / "data" / "eval_dirs" / folder.name, params)
+        pairs = degrade_folder(folder, params)
         figures = {name: evaluate(model, pairs, params.border) for name, (model, _) in models.items()}
         sets[folder.name] = {"input": figures["ours"]["psnr_input"],
                              **{name: figures[name]["psnr_output"] for name in figures},

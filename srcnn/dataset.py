@@ -1,24 +1,124 @@
-"""Training data kept in memory: every paired tile decoded once into one uint8 tensor, and batches
-cut from it with random crops and the 8 flips/rotations in a single gather — no per-sample Python.
+"""Training tiles, streamed from tar shards with flat memory, or held in memory for small sets.
+
+    stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=2000)          # what the train stage uses
+    tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
+    for batch in stream.batches(epoch, batch_size=32): ...                # N×2×T×T uint8 (clean, degraded)
+
+Both give ``fit`` (srcnn/train.py) the same thing: an endless stream of batches of whole paired
+tiles for one epoch, a pure function of (seed, epoch, rank), so a run killed mid-way resumes
+to the same model. ``ShardTiles`` reads each epoch's shards in an order shuffled from the seed,
+mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and each loader worker)
+its own shards: no process holds more than its buffer, whatever the size of the collection.
+Random crops and the 8 flips/rotations are cut from a batch in one gather (``random_crops``).
 """
 from __future__ import annotations
 
+import hashlib
+import os
+import random
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
+import webdataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .images import load_gray
+from .images import decode_png, load_gray
+from .shards import read_shard
 from .tiling import split_pair
 
 
+def seed_of(*parts: object) -> int:
+    return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
+
+
+def decode_tile(png: bytes, name: str = "tile") -> torch.Tensor:
+    """A seed-format paired tile as a 2×T×T uint8 tensor (channel 0 clean, channel 1 degraded)."""
+    clean, degraded = split_pair(decode_png(png, name))
+    return torch.from_numpy(np.stack([clean, degraded]))
+
+
+class _EpochStream(IterableDataset):
+    """One rank's endless tile stream for one epoch; each DataLoader worker reads its own shards."""
+
+    def __init__(self, shards: list[str], seed: int, epoch: int, shuffle_buffer: int, rank: int) -> None:
+        super().__init__()
+        self.shards, self.seed, self.epoch, self.buffer, self.rank = shards, seed, epoch, shuffle_buffer, rank
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        info = get_worker_info()
+        worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        mine = self.shards[worker::workers]
+        rng = random.Random(seed_of("stream", self.seed, self.epoch, self.rank, worker))
+
+        def urls() -> Iterator[dict[str, str]]:
+            while True:  # an epoch may need more tiles than the shards hold: go round again, reshuffled
+                order = list(mine)
+                rng.shuffle(order)
+                yield from ({"url": url} for url in order)
+
+        pipeline = webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
+                                           webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng))
+        for sample in pipeline:
+            yield decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}")
+
+
+class ShardTiles:
+    """Tiles streamed from tar shards (``data/tiles/train-*.tar``).
+
+    Args:
+        shards: the shard files, all of them: each rank takes its share (rank::world).
+        seed: fixes every epoch's shard order, shuffle buffer and so the batches.
+        shuffle_buffer: tiles held and mixed per reading process.
+        workers: DataLoader worker processes decoding in the background (0: in this process).
+        pin_memory: page-locked batches, for fast copies to a CUDA GPU.
+        fingerprint: identifies the data, for resuming (e.g. the sha256 of the shards' manifest).
+    """
+
+    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 2000, workers: int = 0,
+                 pin_memory: bool = False, fingerprint: str = "") -> None:
+        if not shards:
+            raise FileNotFoundError("no tile shards to train on; run the tile stage first (dvc repro)")
+        self.shards = [str(path) for path in shards]
+        self.seed, self.shuffle_buffer, self.workers, self.pin_memory = seed, shuffle_buffer, workers, pin_memory
+        self.fingerprint = fingerprint or hashlib.sha256("\n".join(self.shards).encode()).hexdigest()
+
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[torch.Tensor]:
+        """Endless batches of ``batch_size`` whole tiles for this rank: its own shards, no other rank's."""
+        mine = self.shards[rank::world]
+        if not mine:
+            raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "
+                             f"raise params shards (tiles per split) to at least {world}")
+        workers = min(self.workers, len(mine))
+        loader = DataLoader(_EpochStream(mine, self.seed, epoch, self.shuffle_buffer, rank), batch_size=batch_size,
+                            num_workers=workers, pin_memory=self.pin_memory,
+                            prefetch_factor=4 if workers else None, persistent_workers=False)
+        yield from loader
+
+
+class MemoryTiles:
+    """Tiles held in one N×2×T×T uint8 tensor (small sets, tests, benchmarks); every rank draws the
+    same global batch from the seed and keeps its slice."""
+
+    def __init__(self, pairs: torch.Tensor, seed: int = 0) -> None:
+        self.pairs, self.seed = pairs, seed
+        self.fingerprint = hashlib.sha256(pairs.cpu().numpy().tobytes()).hexdigest()
+
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[torch.Tensor]:
+        generator = torch.Generator().manual_seed(seed_of("memory", self.seed, epoch))
+        local = slice(rank * batch_size, (rank + 1) * batch_size)
+        while True:
+            index = torch.randint(len(self.pairs), (batch_size * world,), generator=generator)[local]
+            yield self.pairs[index.to(self.pairs.device)]
+
+
 def load_pairs(folder: str | Path) -> torch.Tensor:
-    """All ``*.png`` paired tiles of a folder, sorted by name, as an N×2×T×T uint8 tensor
-    (channel 0 clean, channel 1 degraded)."""
+    """All ``*.png`` paired tiles of a folder (the seed's dataset), sorted by name, as N×2×T×T uint8."""
     folder = Path(folder)
     paths = sorted(folder.glob("*.png"))
     if not paths:
-        raise FileNotFoundError(f"{folder}: no paired tiles (*.png); run the tile stage first")
+        raise FileNotFoundError(f"{folder}: no paired tiles (*.png)")
     tiles = []
     for path in paths:
         clean, degraded = split_pair(load_gray(path))
@@ -28,26 +128,55 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(tiles))
 
 
-def random_batch(pairs: torch.Tensor, batch_size: int, crop: int,
-                 generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random crops, flips and transposes of random tiles, as float (degraded, clean) in [0, 1].
+def read_tiles(shards: list[Path | str]) -> torch.Tensor:
+    """Every tile of ``shards`` in one N×2×T×T uint8 tensor: for small sets (benchmarks, notebooks)."""
+    tiles = [decode_tile(sample["png"], f"{shard}:{sample['__key__']}") for shard in shards for sample in read_shard(shard)]
+    if not tiles:
+        raise FileNotFoundError(f"no tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
+    return torch.stack(tiles)
 
-    ``pairs`` may live on any device; indices are drawn on the CPU with ``generator`` so a run is
-    reproducible whatever the device.
-    """
-    count, _, height, width = pairs.shape
-    index = torch.randint(count, (batch_size,), generator=generator)
-    top = torch.randint(height - crop + 1, (batch_size,), generator=generator)
-    left = torch.randint(width - crop + 1, (batch_size,), generator=generator)
-    flips = torch.randint(2, (3, batch_size), generator=generator).bool()
+
+def spread_tiles(shards: list[Path | str], total: int, count: int) -> torch.Tensor:
+    """``count`` tiles spread evenly over all ``total`` tiles of ``shards`` (read in order), as
+    N×2×T×T uint8: the fixed val tiles of the training curve, without holding the val set."""
+    wanted = set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
+    tiles, index = [], 0
+    for shard in shards:
+        for sample in read_shard(shard):
+            if index in wanted:
+                tiles.append(decode_tile(sample["png"], f"{shard}:{sample['__key__']}"))
+            index += 1
+    if not tiles:
+        raise FileNotFoundError(f"no val tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
+    return torch.stack(tiles)
+
+
+def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random ``crop``² window of each tile, randomly flipped and transposed, as float
+    (degraded, clean) in [0, 1], in one gather; random numbers drawn on the CPU from ``generator``,
+    so a run is reproducible whatever the device."""
+    count, _, height, width = tiles.shape
+    top = torch.randint(height - crop + 1, (count,), generator=generator)
+    left = torch.randint(width - crop + 1, (count,), generator=generator)
+    flips = torch.randint(2, (3, count), generator=generator).bool()
     steps = torch.arange(crop)
     rows = top[:, None] + torch.where(flips[0, :, None], crop - 1 - steps, steps)
     cols = left[:, None] + torch.where(flips[1, :, None], crop - 1 - steps, steps)
     transpose = flips[2, :, None, None]
     grid_rows = torch.where(transpose, rows[:, None, :], rows[:, :, None])
     grid_cols = torch.where(transpose, cols[:, :, None], cols[:, None, :])
-    device = pairs.device
-    batch = pairs[index.to(device)[:, None, None, None], torch.arange(2, device=device)[None, :, None, None],
+    device = tiles.device
+    batch = tiles[torch.arange(count, device=device)[:, None, None, None], torch.arange(2, device=device)[None, :, None, None],
                   grid_rows.to(device)[:, None], grid_cols.to(device)[:, None]]
     batch = batch.float().div_(255.0)
     return batch[:, 1:2], batch[:, 0:1]
+
+
+def auto_loader_workers(requested: int, device: torch.device) -> int:
+    """``loader_workers`` -1: none on a CPU (decoding is a few % of a step there and would take a
+    core from training), up to 8 beside a GPU."""
+    if requested >= 0:
+        return requested
+    if device.type == "cpu":
+        return 0
+    return max(1, min(8, (os.cpu_count() or 2) - 1))

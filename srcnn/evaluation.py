@@ -1,7 +1,7 @@
 """A model judged the way the restoration literature judges one: whole val photos, one score each.
 
-    table = evaluate_photos(model, "data/prepared/val", border=0)   # one row a photo
-    summary = summarize(table)                                      # means over photos
+    table = evaluate_photos(model, photos, border=0)   # (name, clean RGB, degraded RGB) each; one row a photo
+    summary = summarize(table)                         # means over photos
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
 8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
@@ -12,9 +12,9 @@ output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-
 """
 from __future__ import annotations
 
+import hashlib
 import math
-from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -23,7 +23,6 @@ from torch import nn
 
 from . import metrics
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
-from .images import load_rgb
 from .inference import restore_luma
 from .progress import progress
 
@@ -40,26 +39,14 @@ def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, flo
             "psnrb": metrics.psnr_b(clean_y, test_y, border)}
 
 
-def val_names(val_dir: str | Path) -> list[str]:
-    """The photos of a prepared split folder (``clean/`` and ``degraded/`` PNGs of the same names)."""
-    val_dir = Path(val_dir)
-    names = sorted(path.name for path in (val_dir / "clean").glob("*.png"))
-    if not names:
-        raise FileNotFoundError(f"{val_dir}/clean: no photos (*.png); run the prepare stage first")
-    missing = [name for name in names if not (val_dir / "degraded" / name).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{val_dir}/degraded: missing {', '.join(missing[:5])}")
-    return names
-
-
-def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo: PhotoHook | None = None,
-                    dtype: torch.dtype | None = None) -> pd.DataFrame:
-    """One row per photo of ``val_dir``: its size and PSNR/SSIM/PSNR-B of the degraded input and
-    of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo`` sees the images."""
-    val_dir = Path(val_dir)
+def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np.ndarray]], border: int,
+                    on_photo: PhotoHook | None = None, dtype: torch.dtype | None = None,
+                    total: int | None = None) -> pd.DataFrame:
+    """One row per (name, clean RGB, degraded RGB) photo: its size and PSNR/SSIM/PSNR-B of the
+    degraded input and of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo``
+    sees the images. Photos are taken one at a time, so memory does not grow with their number."""
     rows = []
-    for name in progress(val_names(val_dir), desc="evaluate", unit="photo"):
-        clean, degraded = load_rgb(val_dir / "clean" / name), load_rgb(val_dir / "degraded" / name)
+    for name, clean, degraded in progress(photos, desc="evaluate", unit="photo", total=total):
         clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
         restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype))
         row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
@@ -73,7 +60,18 @@ def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo
             ycbcr = rgb_to_ycbcr(degraded)
             ycbcr[..., 0] = restored_y
             on_photo(name, clean, degraded, ycbcr_to_rgb(ycbcr), row)
+    if not rows:
+        raise FileNotFoundError("no val photos to evaluate; run the prepare stage first (dvc repro)")
     return pd.DataFrame(rows)
+
+
+def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
+    """``count`` of the photos (name → sha256 of its bytes), the same ones in every run: those
+    with the lowest hash of (seed, bytes); all of them when ``count`` is 0 or more than there are."""
+    if count == 0 or count >= len(digests):
+        return set(digests)
+    ranked = sorted(digests, key=lambda name: hashlib.sha256(f"eval:{seed}:{digests[name]}".encode()).hexdigest())
+    return set(ranked[:count])
 
 
 def summarize(table: pd.DataFrame) -> dict[str, float | int]:

@@ -16,6 +16,7 @@ scaling) when that still leaves the long side at least ``max_side``: a 12 MP pho
 """
 from __future__ import annotations
 
+import io
 import re
 import warnings
 from pathlib import Path
@@ -194,7 +195,24 @@ def load_gray(path: str | Path) -> np.ndarray:
 
 def save_png(path: str | Path, array: np.ndarray) -> None:
     """Write a uint8 H×W or H×W×3 array as PNG, atomically."""
-    if array.dtype != np.uint8:
-        raise TypeError(f"save_png expects uint8, got {array.dtype}")
+    data = encode_png(array)
     with atomic_path(path) as temp:
-        Image.fromarray(array).save(temp, format="PNG", compress_level=1)
+        temp.write_bytes(data)
+
+
+def encode_png(array: np.ndarray) -> bytes:
+    """A uint8 H×W or H×W×3 array as PNG bytes (fast compression, the same bytes on every run)."""
+    if array.dtype != np.uint8:
+        raise TypeError(f"encode_png expects uint8, got {array.dtype}")
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
+
+
+def decode_png(data: bytes, name: str = "image") -> np.ndarray:
+    """PNG bytes (from a shard) as a uint8 array, H×W for grey, H×W×3 for RGB; ImageError naming ``name``."""
+    try:
+        with Image.open(io.BytesIO(data), formats=("PNG",)) as image:
+            return np.asarray(image if image.mode in ("L", "RGB") else image.convert("RGB"), dtype=np.uint8).copy()
+    except Exception as error:
+        raise ImageError(f"{name}: not a readable PNG ({type(error).__name__}: {error})") from None

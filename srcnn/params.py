@@ -35,6 +35,7 @@ class Params:
     seed: int
     strict: bool
     workers: int
+    shards: int
     # tile
     tile: int
     stride: int
@@ -57,8 +58,11 @@ class Params:
     precision: str
     device: str
     time_budget: float
+    shuffle_buffer: int
+    loader_workers: int
     # evaluate
     crop_border: int | str
+    eval_photos: int
 
     @property
     def border(self) -> int:
@@ -78,6 +82,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "seed": ("int", (0, 2**31 - 1)),
     "strict": ("bool", None),
     "workers": ("int", (0, 1024)),
+    "shards": ("int", (1, 100_000)),
     "tile": ("int", (8, 4096)),
     "stride": ("int", (1, 4096)),
     "kernel1": ("odd", (1, 31)),
@@ -97,7 +102,10 @@ _RULES: dict[str, tuple[str, Any]] = {
     "precision": ("choice", ("auto", "fp32", "bf16", "fp16")),
     "device": ("choice", ("auto", "cpu", "cuda", "mps")),
     "time_budget": ("float", (0.0, 1e6, "closed")),
+    "shuffle_buffer": ("int", (1, 10_000_000)),
+    "loader_workers": ("int", (-1, 256)),
     "crop_border": ("auto_or_int", (0, 64)),
+    "eval_photos": ("int", (0, 10_000_000)),
 }
 
 

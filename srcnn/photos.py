@@ -2,22 +2,28 @@
 
 ``find_photos`` lists what a folder holds (subfolders too) and says why each other file is left
 out; ``assign_split`` sends each photo whole to train or val by a stable hash of its bytes (so
-adding a photo never moves another, and duplicates stay together); ``prepare_photo`` writes the
-clean and degraded PNGs of one photo; ``parallel_map`` runs such jobs over a pool of processes.
+adding a photo never moves another, and duplicates stay together); ``prepare_photo`` makes the
+clean and degraded PNGs of one photo, as a sample of a shard (``srcnn/shards.py``);
+``parallel_map`` runs such jobs over a pool of processes.
 The parent process only lists and hashes files (streamed, never whole in memory): every decode
 happens in a worker, one photo at a time, so memory does not grow with the number of photos.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+import numpy as np
+
 from .degrade import crop_to_multiple, degrade, fit_long_side
-from .images import ImageError, TooManyPixelsError, is_photo_name, load_rgb, save_png
+from .images import ImageError, TooManyPixelsError, decode_png, encode_png, is_photo_name, load_rgb
+from .shards import Result, check_complete, read_shard, sample_key, shard_paths
 
 SPLITS = ("train", "val")
 SKIP_KINDS = ("not_a_photo", "unreadable", "too_many_pixels", "too_small")
@@ -141,25 +147,39 @@ def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dic
     return split
 
 
-def prepare_photo(photo: Photo, split: str, out_dir: Path, max_side: int, scale: int,
-                  jpeg_quality: int | None) -> dict[str, Any]:
-    """Write ``out_dir/split/{clean,degraded}/name`` for one photo; returns what was done."""
+def prepare_photo(photo: Photo, split: str, max_side: int, scale: int, jpeg_quality: int | None) -> Result:
+    """One photo made into a clean/degraded pair: its shard sample (``KEY.clean.png``,
+    ``KEY.degraded.png``, ``KEY.json``) and its report; no sample when it cannot be used."""
     file = str(photo.path)
     try:
         rgb = load_rgb(photo.path, max_side=max_side)
     except TooManyPixelsError as error:
-        return {"file": file, "status": "skipped", "kind": "too_many_pixels", "reason": str(error)}
+        return [], {"name": photo.name, "status": "skipped", "kind": "too_many_pixels", "reason": str(error)}
     except ImageError as error:
-        return {"file": file, "status": "skipped", "kind": "unreadable", "reason": str(error)}
+        return [], {"name": photo.name, "status": "skipped", "kind": "unreadable", "reason": str(error)}
     clean = crop_to_multiple(fit_long_side(rgb, max_side), scale)
     if min(clean.shape[:2]) < max(scale * 4, 8):
-        return {"file": file, "status": "skipped", "kind": "too_small",
-                "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
+        return [], {"name": photo.name, "status": "skipped", "kind": "too_small",
+                    "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
     del rgb
-    save_png(out_dir / split / "clean" / photo.name, clean)
-    save_png(out_dir / split / "degraded" / photo.name, degrade(clean, scale, jpeg_quality))
-    return {"file": file, "status": "used", "split": split, "name": photo.name, "sha256": photo.digest,
-            "width": clean.shape[1], "height": clean.shape[0]}
+    report = {"name": photo.name, "status": "used", "split": split, "sha256": photo.digest,
+              "width": clean.shape[1], "height": clean.shape[0], "jpeg_quality": jpeg_quality}
+    sample = {"__key__": sample_key(photo.name, photo.digest), "clean.png": encode_png(clean),
+              "degraded.png": encode_png(degrade(clean, scale, jpeg_quality)),
+              "json": json.dumps(report, sort_keys=True).encode()}
+    return [sample], report
+
+
+def read_prepared(folder: Path, split: str, names: set[str] | None = None) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
+    """The prepared photos of one split (or only ``names``) as (report, clean RGB, degraded RGB),
+    one at a time, in shard order."""
+    manifest = check_complete(folder)
+    for path in shard_paths(folder, manifest, split):
+        for sample in read_shard(path):
+            report = json.loads(sample["json"])
+            if names is None or report["name"] in names:
+                yield (report, decode_png(sample["clean.png"], f"{path}:{sample['__key__']}"),
+                       decode_png(sample["degraded.png"], f"{path}:{sample['__key__']}"))
 
 
 def cpu_count() -> int:
@@ -170,19 +190,22 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def _call(job: tuple[Callable[..., Any], tuple]) -> Any:
-    function, args = job
-    return function(*args)
-
-
-def parallel_map(function: Callable[..., Any], jobs: list[tuple], workers: int) -> Iterator[Any]:
+def parallel_map(function: Callable[..., Any], jobs: Iterable[tuple], workers: int) -> Iterator[Any]:
     """``function(*args)`` for each args in ``jobs``, in order, over ``workers`` processes (0: all cores).
 
-    Each worker takes one job at a time; only the small arguments and results cross processes.
+    Jobs are taken from the iterable lazily, a few per worker ahead, so they may carry data (a
+    photo's bytes) without all of it being in memory at once; each worker runs one job at a time.
     """
     workers = workers or cpu_count()
-    if workers == 1 or len(jobs) <= 1:
+    jobs = iter(jobs)
+    if workers == 1:
         yield from (function(*args) for args in jobs)
         return
-    with ProcessPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-        yield from pool.map(_call, [(function, args) for args in jobs], chunksize=1)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: deque = deque()
+        for args in jobs:
+            pending.append(pool.submit(function, *args))
+            if len(pending) >= 2 * workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -1,16 +1,16 @@
 """Aligned tiles and the seed's paired-tile format: one image ``2·tile`` wide, clean left, degraded right.
 
-    write_tiles(clean_png, degraded_png, out_dir, tile=128, stride=64)  # one photo's tiles
-    clean, degraded = split_pair(load_gray(out_dir / "photo.png_y00000_x00000.png"))
+    samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
+    clean, degraded = split_pair(decode_png(samples[0]["png"]))
 """
 from __future__ import annotations
 
-from pathlib import Path
+import json
 
 import numpy as np
 
 from .color import to_luma_u8
-from .images import load_rgb, save_png
+from .images import decode_png, encode_png
 
 
 def tile_origins(length: int, tile: int, stride: int) -> list[int]:
@@ -35,18 +35,23 @@ def split_pair(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pair[:, :height], pair[:, height:]
 
 
-def write_tiles(clean_path: Path, degraded_path: Path, out_dir: Path, tile: int, stride: int) -> dict:
-    """Cut one prepared photo pair into paired luma tiles ``out_dir/<photo>_y<row>_x<col>.png``."""
-    clean, degraded = to_luma_u8(load_rgb(clean_path)), to_luma_u8(load_rgb(degraded_path))
+def tile_photo(sample: dict, tile: int, stride: int) -> tuple[list[dict], dict]:
+    """Cut one prepared photo (a shard sample: ``clean.png``, ``degraded.png``, ``json``) into
+    paired luma tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
+    ``.json`` (photo, position, and what the photo was degraded with); and the photo's report."""
+    photo = json.loads(sample["json"])
+    where = f"{photo['name']} ({sample['__key__']})"
+    clean = to_luma_u8(decode_png(sample["clean.png"], where))
+    degraded = to_luma_u8(decode_png(sample["degraded.png"], where))
     height, width = clean.shape
     if min(height, width) < tile:
-        return {"file": clean_path.name, "tiles": 0,
-                "reason": f"{clean_path.name}: {width}×{height} is smaller than one {tile} px tile"}
-    stem = clean_path.name.removesuffix(".png")
-    count = 0
+        return [], {"name": photo["name"], "split": photo["split"], "tiles": 0,
+                    "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile"}
+    info = {key: photo[key] for key in ("name", "sha256", "jpeg_quality") if key in photo}
+    samples = []
     for top in tile_origins(height, tile, stride):
         for left in tile_origins(width, tile, stride):
             pair = join_pair(clean[top:top + tile, left:left + tile], degraded[top:top + tile, left:left + tile])
-            save_png(out_dir / f"{stem}_y{top:05d}_x{left:05d}.png", pair)
-            count += 1
-    return {"file": clean_path.name, "tiles": count}
+            samples.append({"__key__": f"{sample['__key__']}_y{top:05d}_x{left:05d}", "png": encode_png(pair),
+                            "json": json.dumps({**info, "y": top, "x": left}, sort_keys=True).encode()})
+    return samples, {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}

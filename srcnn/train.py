@@ -1,8 +1,10 @@
-"""The training loop: in-memory tiles, random crops, mixed precision, resumable checkpoints, DDP-ready.
+"""The training loop: streamed tiles, random crops, mixed precision, resumable checkpoints, DDP-ready.
 
 ``fit`` is a pure function of the model, the data and the params; the train stage
-(``stages/train.py``) reads the files and writes the outputs. Under ``torchrun`` every rank draws
-the same global batch and trains on its own slice, so N processes follow one process's curve.
+(``stages/train.py``) reads the files and writes the outputs. Each epoch's batches are a pure
+function of (seed, epoch, rank) (``srcnn/dataset.py``), so a run resumed from the checkpoint of
+its last complete epoch ends with the same model. Under ``torchrun`` each rank trains on
+``batch_size / world`` tiles of its own shards and DDP averages the gradients.
 """
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .dataset import random_batch
+from .dataset import MemoryTiles, ShardTiles, random_crops, seed_of
 from .device import autocast, pick_device, pick_precision
 from .files import atomic_path
 from .metrics import psnr_from_mse
@@ -64,11 +66,10 @@ def learning_rate(params: Params, progress: float, step: int) -> float:
     return params.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def run_fingerprint(params: Params, *tensors: torch.Tensor) -> str:
-    """Identifies a training run: its params and its data. A checkpoint resumes only the same run."""
-    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS]).encode())
-    for tensor in tensors:
-        digest.update(tensor.cpu().numpy().tobytes())
+def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int) -> str:
+    """Identifies a training run: its params, its data and its processes. A checkpoint resumes only the same run."""
+    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world]).encode())
+    digest.update(val_pairs.cpu().numpy().tobytes())
     return digest.hexdigest()
 
 
@@ -96,13 +97,14 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, params: Params,
+def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor, val_pairs: torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
         on_step: Callable[[int], None] | None = None) -> History:
-    """Train ``model`` in place on N×2×T×T uint8 tile pairs; returns the per-epoch history.
+    """Train ``model`` in place on tiles (shards, or an N×2×T×T uint8 tensor); returns the per-epoch history.
 
-    Resumes from ``checkpoint`` when it holds the same run (same params and data), and rewrites it
-    atomically after every epoch. Raises DivergedError when the loss stops being finite.
+    ``val_pairs`` (N×2×T×T uint8) gives the per-epoch val PSNR. Resumes from ``checkpoint`` when
+    it holds the same run (same params and data), and rewrites it atomically after every epoch.
+    Raises DivergedError when the loss stops being finite.
     """
     rank, world = _world()
     if params.batch_size % world:
@@ -116,9 +118,9 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
         trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
     criterion = loss_fn(params.loss)
-    generator = torch.Generator().manual_seed(params.seed)
-    on_device = train_pairs.to(device)
-    fingerprint = run_fingerprint(params, train_pairs, val_pairs)
+    if isinstance(train, torch.Tensor):
+        train = MemoryTiles(train.to(device), params.seed)
+    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world)
     curve_val = val_pairs[torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()]
     history = History()
     first_epoch = 0
@@ -128,7 +130,6 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
-            generator.set_state(state["generator"])
             history = History(epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"],
                               tiles_seen=state["tiles_seen"])
             first_epoch = len(history.epochs)
@@ -139,12 +140,13 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
                     on_epoch(record)
     total_steps = params.epochs * params.steps_per_epoch
     budget = params.time_budget * 60.0
-    local = slice(rank * params.batch_size // world, (rank + 1) * params.batch_size // world)
     started = time.perf_counter() - history.seconds
     trained.train()
     for epoch in range(first_epoch, params.epochs):
         loss_sum = torch.zeros((), dtype=torch.float64, device=device)
         steps_in_epoch = 0
+        generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
+        batches = train.batches(epoch, params.batch_size // world, rank, world)
         for _ in range(params.steps_per_epoch):
             elapsed = time.perf_counter() - started
             if budget and world == 1 and elapsed >= budget:
@@ -152,9 +154,10 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
             done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(params, done, history.steps)
-            degraded, clean = random_batch(on_device, params.batch_size, params.crop, generator)
-            degraded = degraded[local].contiguous(memory_format=torch.channels_last)
-            clean = clean[local].contiguous(memory_format=torch.channels_last)
+            tiles = next(batches).to(device, non_blocking=True)
+            degraded, clean = random_crops(tiles, params.crop, generator)
+            degraded = degraded.contiguous(memory_format=torch.channels_last)
+            clean = clean.contiguous(memory_format=torch.channels_last)
             with autocast(device, dtype):
                 output = trained(degraded)
             loss = criterion(output.float(), clean)
@@ -170,6 +173,7 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
                 break
             if on_step is not None:
                 on_step(history.steps)
+        batches.close()  # stops this epoch's loader workers
         if steps_in_epoch == 0:
             break  # the budget ran out exactly at an epoch's end
         mean_loss = (loss_sum / steps_in_epoch).item()
@@ -188,7 +192,7 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
         history.seconds = time.perf_counter() - started
         if rank == 0:
             if checkpoint is not None:
-                _save_checkpoint(checkpoint, model, optimizer, scaler, generator, history, fingerprint)
+                _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)
             if on_epoch is not None:
                 on_epoch(record)
         if budget and history.seconds >= budget:
@@ -197,10 +201,9 @@ def fit(model: nn.Module, train_pairs: torch.Tensor, val_pairs: torch.Tensor, pa
 
 
 def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler, generator: torch.Generator, history: History,
-                     fingerprint: str) -> None:
+                     scaler: torch.amp.GradScaler, history: History, fingerprint: str) -> None:
     state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scaler": scaler.state_dict(), "generator": generator.get_state(), "epochs": history.epochs,
+             "scaler": scaler.state_dict(), "epochs": history.epochs,
              "steps": history.steps, "seconds": history.seconds, "tiles_seen": history.tiles_seen}
     with atomic_path(path) as temp:
         torch.save(state, temp)

@@ -1,5 +1,8 @@
 """Stage evaluate: the trained model on the val photos, whole-photo inference, one score a photo.
 
+At most ``eval_photos`` val photos are scored, the same ones in every run and experiment (those
+with the lowest hash of their bytes and ``seed``), so evaluation stays bounded on large collections.
+
 Writes metrics/eval.json (means over photos of PSNR, SSIM and PSNR-B on luma of the degraded input
 and of the restored output, and the counts), metrics/eval_photos.csv (one row a photo) and
 plots/before_after/*.png (clean | degraded | restored, with a zoomed detail). The logic lives in
@@ -14,14 +17,16 @@ from pathlib import Path
 
 import numpy as np
 
-from srcnn.evaluation import evaluate_photos, summarize
+from srcnn.evaluation import evaluate_photos, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
 from srcnn.images import save_png
 from srcnn.inference import load_model
 from srcnn.params import load_params
+from srcnn.photos import read_prepared
 from srcnn.pictures import before_after
+from srcnn.shards import load_manifest, samples_in
 
-VAL, TILES, MODEL = Path("data/prepared/val"), Path("data/tiles/val"), "models/srcnn.pt"
+PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
 METRICS, TABLE, PICTURES = "metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after"
 MAX_PICTURES = 6
 
@@ -36,9 +41,13 @@ def main() -> None:
                           f"restored {row['psnr_output']:.2f} dB ({row['psnr_gain']:+.2f})")
                 save_png(pictures / f"{row['photo']}.png", before_after(clean, degraded, restored, labels=labels))
 
-        table = evaluate_photos(model, VAL, params.border, on_photo=picture)
+        val = {photo["name"]: photo["sha256"] for photo in json.loads((PREPARED / "report.json").read_text())["photos"]
+               if photo["split"] == "val"}
+        chosen = pick_photos(val, params.eval_photos, params.seed)
+        photos = ((report["name"], clean, degraded) for report, clean, degraded in read_prepared(PREPARED, "val", chosen))
+        table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary = summarize(table)
-    summary.update(tiles=len(list(TILES.glob("*.png"))), crop_border=params.border)
+    summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")

@@ -1,6 +1,11 @@
-"""Stage tile: data/prepared → data/tiles/{train,val}/*.png, paired luma tiles (clean | degraded),
-the seed's dataset format, over ``workers`` processes; writes metrics/data.json, the report of what
-went in (files found, photos used, skipped by reason, photos and tiles per split).
+"""Stage tile: data/prepared → data/tiles/{train,val}-NNNN.tar, paired luma tiles (clean | degraded).
+
+Every tile is a seed-format paired PNG (``2·tile`` wide, clean left) with a small ``.json`` beside
+it, in the WebDataset layout: ``tar -xf data/tiles/train-0003.tar`` gives the seed's folder of
+paired images. Tile shard N of a split holds the tiles of prepared shard N, so a rerun rewrites
+only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes. Writes
+metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
+photos and tiles per split).
 
     python -m stages.tile
 """
@@ -10,54 +15,69 @@ import json
 import sys
 from pathlib import Path
 
-from srcnn.files import atomic_dir, write_text_atomic
+from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.tiling import write_tiles
+from srcnn.shards import Entry, check_complete, code_fingerprint, fingerprint, photo_reports, read_shard, update_shards
+from srcnn.tiling import tile_photo
 
-PREPARED, OUT_DIR, REPORT = Path("data/prepared"), "data/tiles", "metrics/data.json"
+PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
 
 
 def main() -> None:
     try:
         params = load_params()
-        prepared = json.loads((PREPARED / "report.json").read_text())
     except ParamsError as error:
         sys.exit(f"tile: error: {error}")
-    except FileNotFoundError:
-        sys.exit(f"tile: error: {PREPARED}/report.json not found: {PREPARED} is missing or incomplete; "
+    try:
+        report = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
+        prepared = check_complete(PREPARED)
+    except (OSError, ValueError) as error:
+        sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); "
                  f"run the prepare stage first (dvc repro)")
-    skipped, photos, tiles = dict(prepared["skipped"]), {}, {}
-    with atomic_dir(OUT_DIR) as out_dir:
-        jobs, splits = [], []  # one pool for both splits
-        for split in SPLITS:
-            (out_dir / split).mkdir()
-            for clean in sorted((PREPARED / split / "clean").glob("*.png")):
-                jobs.append((clean, PREPARED / split / "degraded" / clean.name, out_dir / split,
-                             params.tile, params.stride))
-                splits.append(split)
-        results = list(progress(parallel_map(write_tiles, jobs, params.workers), total=len(jobs),
-                                desc="tile", unit="photo"))
-        original = {photo["name"]: photo["file"] for photo in prepared["photos"]}
-        for result in results:
-            if result["tiles"] == 0:
-                reason = result["reason"].replace(result["file"], original.get(result["file"], result["file"]), 1)
-                print(f"tile: warning: skipped {reason}", file=sys.stderr)
-                skipped["too_small"] += 1
-        for split in SPLITS:
-            counts = [result["tiles"] for result, where in zip(results, splits) if where == split]
-            photos[split], tiles[split] = sum(count > 0 for count in counts), sum(counts)
-            if tiles[split] == 0:
-                sys.exit(f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
-                         f"px; lower tile or add larger photos")
-    report = {"files_found": prepared["files_found"], "photos_found": prepared["photos_found"],
-              "photos_used": photos["train"] + photos["val"], "photos_train": photos["train"],
-              "photos_val": photos["val"], "tiles_train": tiles["train"], "tiles_val": tiles["val"],
-              **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS}}
-    write_text_atomic(REPORT, json.dumps(report, indent=2) + "\n")
+    code = code_fingerprint()
+    entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, code))
+               for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
+
+    def build(needed: list[Entry]):
+        wanted = {entry.name for entry in needed}
+        shards = sorted({entry.shard for entry in needed})
+
+        def jobs():  # in the order of ``needed``: shard by shard, photos in name order
+            for shard in shards:
+                photos = iter(photo for photo in prepared["shards"][shard]["photos"] if photo[2])
+                for sample in read_shard(PREPARED / shard):
+                    if next(photos)[0] in wanted:
+                        yield sample, params.tile, params.stride
+
+        return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
+                             desc="tile", unit="photo"))
+
+    manifest = update_shards(OUT_DIR, entries, build)
+    photos, tiles, too_small = {}, {}, 0
+    reports = photo_reports(manifest)
+    files = {photo["name"]: photo["file"] for photo in report["photos"]}
+    for result in reports:
+        if result["tiles"] == 0:
+            print(f"tile: warning: skipped {result['reason'].replace(result['name'], files.get(result['name'], result['name']), 1)}",
+                  file=sys.stderr)
+            too_small += 1
+    for split in SPLITS:
+        counts = [result["tiles"] for result in reports if result["split"] == split]
+        photos[split], tiles[split] = sum(count > 0 for count in counts), sum(counts)
+        if tiles[split] == 0:
+            sys.exit(f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
+                     f"px; lower tile or add larger photos")
+    skipped = {**report["skipped"], "too_small": report["skipped"]["too_small"] + too_small}
+    data = {"files_found": report["files_found"], "photos_found": report["photos_found"],
+            "photos_used": photos["train"] + photos["val"], "photos_train": photos["train"],
+            "photos_val": photos["val"], "tiles_train": tiles["train"], "tiles_val": tiles["val"],
+            "shards": len(manifest["shards"]), **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS}}
+    write_text_atomic(REPORT, json.dumps(data, indent=2) + "\n")
     print(f"tile: {tiles['train']} train and {tiles['val']} val tiles of {params.tile} px from "
-          f"{photos['train']} + {photos['val']} photos; report in {REPORT}")
+          f"{photos['train']} + {photos['val']} photos in {len(manifest['shards'])} shards "
+          f"({manifest['built']} photos tiled, {manifest['reused']} reused); report in {REPORT}")
 
 
 if __name__ == "__main__":

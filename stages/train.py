@@ -1,12 +1,16 @@
 """Stage train: data/tiles → models/srcnn.pt, per-epoch curves in dvclive/, metrics/train.json.
 
+The train tiles are streamed from their shards (memory flat in the size of the collection); the
+training curve's val PSNR is taken on 128 val tiles spread over the val shards.
+
     python -m stages.train                               # one process: GPU if there is one
-    torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel (gloo/nccl)
+    torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel, each rank its own shards
 
 A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -15,15 +19,18 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from dvclive import Live
-from srcnn.progress import progress
 
-from srcnn.dataset import load_pairs
+from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
+from srcnn.device import pick_device
 from srcnn.files import write_text_atomic
 from srcnn.inference import save_model
 from srcnn.model import SRCNN
 from srcnn.params import load_params
-from srcnn.train import DivergedError, fit
+from srcnn.progress import progress
+from srcnn.shards import MANIFEST, check_complete, samples_in, shard_paths
+from srcnn.train import CURVE_VAL_TILES, DivergedError, fit
 
+TILES = Path("data/tiles")
 CHECKPOINT, MODEL, METRICS = Path("data/train_checkpoint.pt"), "models/srcnn.pt", "metrics/train.json"
 
 
@@ -33,7 +40,15 @@ def main() -> None:
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() and params.device != "cpu" else "gloo")
     is_main = not distributed or dist.get_rank() == 0
-    train_pairs, val_pairs = load_pairs("data/tiles/train"), load_pairs("data/tiles/val")
+    try:
+        manifest = check_complete(TILES)
+    except FileNotFoundError as error:
+        sys.exit(f"train: error: {error}; run the tile stage first (dvc repro)")
+    device = pick_device(params.device)
+    train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer,
+                       auto_loader_workers(params.loader_workers, device), pin_memory=device.type == "cuda",
+                       fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
+    val_pairs = spread_tiles(shard_paths(TILES, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
     model = SRCNN.from_params(params)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
@@ -50,12 +65,14 @@ def main() -> None:
         bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
 
     try:
-        history = fit(model, train_pairs, val_pairs, params, CHECKPOINT,
+        history = fit(model, train, val_pairs, params, CHECKPOINT,
                       on_epoch=log_epoch if is_main else None,
                       on_step=lambda step: bar.update(1))
     except DivergedError as error:
         CHECKPOINT.unlink(missing_ok=True)
         sys.exit(f"train: {error}")
+    except ValueError as error:
+        sys.exit(f"train: error: {error}")
     bar.close()
     if is_main:
         live.end()

@@ -14,8 +14,7 @@ from conftest import synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_photos, summarize
-from srcnn.images import save_png
+from srcnn.evaluation import evaluate_photos, pick_photos, summarize
 from srcnn.model import SRCNN
 
 
@@ -26,11 +25,9 @@ def identity_model() -> SRCNN:
     return model.eval()
 
 
-def write_val(folder: Path, cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> Path:
-    for number, clean in enumerate(cleans):
-        save_png(folder / "clean" / f"p{number}.png", clean)
-        save_png(folder / "degraded" / f"p{number}.png", degrade(clean, scale, jpeg_quality))
-    return folder
+def write_val(folder: Path, cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> list:
+    """Val photos as the evaluate stage hands them over: (name, clean RGB, degraded RGB)."""
+    return [(f"p{number}.png", clean, degrade(clean, scale, jpeg_quality)) for number, clean in enumerate(cleans)]
 
 
 def test_super_resolution_input_is_the_bicubic_baseline_with_the_scale_border(tmp_path):
@@ -79,4 +76,12 @@ def test_summary_refuses_non_finite_values():
 
 def test_missing_val_photos_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="prepare stage"):
-        evaluate_photos(identity_model(), tmp_path / "val", 0)
+        evaluate_photos(identity_model(), [], 0)
+
+
+def test_the_photos_scored_are_capped_and_the_same_in_every_run():
+    digests = {f"p{number}.png": f"{number:064x}" for number in range(50)}
+    chosen = pick_photos(digests, 10, seed=0)
+    assert len(chosen) == 10 and chosen == pick_photos(dict(reversed(digests.items())), 10, seed=0)
+    assert pick_photos({**digests, "new.png": "f" * 64}, 10, seed=0) - chosen <= {"new.png"}
+    assert pick_photos(digests, 0, seed=0) == set(digests) == pick_photos(digests, 99, seed=0)

@@ -17,6 +17,7 @@ import yaml
 from PIL import Image
 
 from conftest import dvc, run, synthetic_photo
+from srcnn.photos import read_prepared
 
 JPEG_ERROR = 5.0  # mean |error| of a quality-95 JPEG of a noisy synthetic photo is about 3
 HEIGHT, WIDTH = 48, 64  # smaller than max_side (192): prepared "clean" PNGs are the decoded photos as they are
@@ -202,7 +203,7 @@ def test_every_input_kind_through_prepare_and_tile(make_project, tmp_path):
         if what.get("expect") is None:
             continue
         item = used[name]
-        clean = np.asarray(Image.open(project / "data/prepared" / item["split"] / "clean" / item["name"]))
+        [(_, clean, _)] = read_prepared(project / "data/prepared", item["split"], {item["name"]})
         assert clean.shape == what["expect"].shape, name
         error = np.abs(clean.astype(int) - what["expect"]).mean()
         assert error <= what["tolerance"], (name, error)
@@ -234,7 +235,9 @@ def test_strict_fails_naming_the_broken_photo(make_project):
     result = stage("prepare", project)
     assert result.returncode != 0
     assert "photos/cut.png" in result.stderr and "strict" in result.stderr
-    assert not (project / "data/prepared").exists() and not any((project / "data").glob(".prepared*"))
+    assert not (project / "data/prepared/report.json").exists()  # nothing that looks complete
+    tiled = stage("tile", project)
+    assert tiled.returncode != 0 and "run the prepare stage first" in tiled.stderr
 
 
 @pytest.mark.parametrize("content", ["missing", "empty", "no photos"])
@@ -268,7 +271,9 @@ def test_bad_params_stop_before_any_work(make_project, key, value, allowed):
 
 
 def tree(folder: Path) -> dict[str, bytes]:
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+    """Every file of the outputs under ``folder`` (not the stages' state files beside them)."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
+            if path.is_file() and not path.name.endswith(".state.json")}
 
 
 def test_outputs_identical_whatever_the_workers_and_split_stable(make_project):
@@ -281,7 +286,7 @@ def test_outputs_identical_whatever_the_workers_and_split_stable(make_project):
         assert stage("prepare", project).returncode == 0 and stage("tile", project).returncode == 0
         outputs[workers] = tree(project / "data") | {"data.json": (project / "metrics/data.json").read_bytes()}
     assert outputs[1] == outputs[2]
-    assert any(name.startswith("tiles/val/") for name in outputs[1])
+    assert any(name.startswith("tiles/val-") for name in outputs[1])
 
     splits = {item["name"]: item["split"] for item in report(project)["photos"]}
     Image.fromarray(synthetic_photo(99)).save(project / "photos/new_arrival.png")
@@ -300,12 +305,12 @@ def test_killed_prepare_leaves_nothing_that_looks_complete(make_project):
     process = subprocess.Popen([sys.executable, "-m", "stages.prepare"], cwd=project,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
-    while not any((project / "data").glob(".prepared.*/*/clean/*.png")) and time.monotonic() < deadline:
+    while not any((project / "data/prepared").glob("*.tar*")) and time.monotonic() < deadline:
         time.sleep(0.002)
     process.kill()
     process.wait()
     assert process.returncode != 0, "prepare finished before it could be killed"
-    assert not (project / "data/prepared").exists()
+    assert not (project / "data/prepared/report.json").exists()
     tiled = stage("tile", project)
     assert tiled.returncode != 0 and "run the prepare stage first" in tiled.stderr
     assert stage("prepare", project).returncode == 0

@@ -2,9 +2,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from srcnn.dataset import load_pairs, random_batch
-from srcnn.images import save_png
-from srcnn.tiling import join_pair, split_pair, tile_origins, write_tiles
+import json
+import subprocess
+
+from srcnn.dataset import load_pairs, random_crops
+from srcnn.images import decode_png, encode_png
+from srcnn.shards import read_shard, write_shard
+from srcnn.tiling import join_pair, split_pair, tile_origins, tile_photo
 
 import torch
 
@@ -38,24 +42,42 @@ def test_seed_format_tiles_load_unchanged(tmp_path):
     assert np.array_equal(pairs[1, 1].numpy(), seed_tiles[1][:, 128:])
 
 
-def test_write_tiles_pairs_aligned_windows(tmp_path):
+def prepared_sample(clean: np.ndarray, degraded: np.ndarray) -> dict:
+    """A photo as the prepare stage stores it in a shard."""
+    report = {"name": "street.jpg.png", "split": "train", "sha256": "ab" * 32, "jpeg_quality": 20}
+    return {"__key__": "street_jpg-abababab", "clean.png": encode_png(clean), "degraded.png": encode_png(degraded),
+            "json": json.dumps(report).encode()}
+
+
+def test_tile_photo_pairs_aligned_windows_and_a_shard_untars_to_the_seed_format(tmp_path):
     rng = np.random.default_rng(1)
     clean = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
-    degraded = 255 - clean
-    save_png(tmp_path / "clean.png", clean)
-    save_png(tmp_path / "degraded.png", degraded)
-    result = write_tiles(tmp_path / "clean.png", tmp_path / "degraded.png", tmp_path / "tiles", 32, 32)
-    assert result["tiles"] == 3 * 4
-    pairs = load_pairs(tmp_path / "tiles")
+    samples, report = tile_photo(prepared_sample(clean, 255 - clean), 32, 32)
+    assert report == {"name": "street.jpg.png", "split": "train", "tiles": 3 * 4} and len(samples) == 12
+    assert json.loads(samples[5]["json"]) == {"name": "street.jpg.png", "sha256": "ab" * 32, "jpeg_quality": 20,
+                                              "y": 32, "x": 32}
+    write_shard(tmp_path / "train-0000.tar", samples)
+    assert [sample["__key__"] for sample in read_shard(tmp_path / "train-0000.tar")] == [s["__key__"] for s in samples]
+    # `tar -xf` of a shard gives the seed's folder of paired images, which load_pairs reads
+    (tmp_path / "seed").mkdir()
+    subprocess.run(["tar", "-xf", str(tmp_path / "train-0000.tar"), "-C", str(tmp_path / "seed")], check=True)
+    pairs = load_pairs(tmp_path / "seed")
+    assert pairs.shape == (12, 2, 32, 32) and decode_png(samples[0]["png"]).shape == (32, 64)
     # luma of an inverted image: Y(255 - rgb) = 16 + 235 - Y(rgb), so the halves mirror each other
     total = pairs[:, 0].int() + pairs[:, 1].int()
     assert total.min() >= 250 and total.max() <= 252
 
 
-def test_random_batch_crops_match_between_clean_and_degraded():
-    pairs = torch.randint(0, 256, (5, 2, 16, 16), dtype=torch.uint8)
+def test_a_photo_smaller_than_a_tile_gives_no_tiles_and_says_why():
+    small = np.zeros((20, 30, 3), dtype=np.uint8)
+    samples, report = tile_photo(prepared_sample(small, small), 32, 32)
+    assert samples == [] and report["tiles"] == 0 and "smaller than one 32 px tile" in report["reason"]
+
+
+def test_random_crops_match_between_clean_and_degraded():
+    pairs = torch.randint(0, 256, (64, 2, 16, 16), dtype=torch.uint8)
     pairs[:, 1] = pairs[:, 0] // 2
-    degraded, clean = random_batch(pairs, 64, 8, torch.Generator().manual_seed(0))
+    degraded, clean = random_crops(pairs, 8, torch.Generator().manual_seed(0))
     assert degraded.shape == clean.shape == (64, 1, 8, 8)
     assert torch.allclose(degraded * 255, torch.floor(clean * 255 / 2), atol=1e-3)
 

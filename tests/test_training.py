@@ -119,12 +119,18 @@ def test_queued_experiments_run_two_at_a_time_with_distinct_results(make_project
 
 
 @pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
-def test_two_gloo_processes_follow_the_single_process_loss_curve(make_project):
-    project = make_project(precision="fp32", epochs=4, steps_per_epoch=5, batch_size=8)
+def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_project):
+    from PIL import Image
+
+    from conftest import synthetic_photo
+
+    project = make_project(precision="fp32", epochs=4, steps_per_epoch=15, batch_size=8, shards=4)
+    for number in range(4, 12):
+        Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
     dvc("repro", cwd=project)
-    single = loss_curve(project)
+    single = json.loads((project / "metrics/train.json").read_text())
     run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
          "-m", "stages.train"], cwd=project)
-    double = loss_curve(project)
-    assert len(double) == len(single) == 4
-    assert double == pytest.approx(single, rel=1e-4)
+    double = json.loads((project / "metrics/train.json").read_text())
+    assert len(loss_curve(project)) == 4 and double["steps"] == single["steps"] == 60
+    assert abs(double["val_psnr"] - single["val_psnr"]) < 0.3, (single, double)

@@ -1,0 +1,262 @@
+"""How the pipeline scales with the number of photos: the real `dvc repro` at N = 100, 400, 1600.
+
+    flock /tmp/cpu.lock python benchmarks/scale.py                        # N = 100 400 1600
+    flock /tmp/cpu.lock python benchmarks/scale.py --counts 20 80 --train-steps 50   # a quick look
+
+Generates distinct photo-like 1024×768 JPEGs (no photos from ../shared needed) and, for each N, copies
+the project into a throwaway git repo, points ``raw_dir`` at N of them and runs the real ``dvc repro``
+(default params but ``epochs: 1``, ``steps_per_epoch: --train-steps`` and ``eval_photos: 10``, so
+that training and evaluation take the same time at every N). While it runs, every stage's process
+tree is sampled every 50 ms: its seconds and its peak memory (PSS summed over the stage and its
+workers). Then: ``dvc status`` and a no-op ``dvc repro`` (seconds), the files DVC tracks under
+``data/``, and 1 % more photos added and ``dvc repro tile`` rerun (the incremental update).
+
+The baselines, in the same run: prepare + tile seconds per photo and train-stage memory at the
+smallest N; training steps per second of the in-memory path the train stage had before sharding
+(every train tile of the smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the
+same params); and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
+per second per CPU core at the largest N. Prints a table; the last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from data_speed import process_tree, pss_kb  # noqa: E402
+from srcnn.dataset import ShardTiles, read_tiles, spread_tiles  # noqa: E402
+from srcnn.model import SRCNN  # noqa: E402
+from srcnn.params import load_params  # noqa: E402
+from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
+from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+
+WIDTH, HEIGHT = 1024, 768
+STAGES = ("samples", "prepare", "tile", "train", "evaluate")
+TARGETS = {"train_memory_ratio": 1.25, "seconds_per_photo_ratio": 1.3, "files_per_photo": 1 / 50,
+           "noop_repro_s": 5.0, "incremental_fraction": 0.05, "steps_per_s_ratio": 0.9}
+
+
+def generate(folder: Path, first: int, count: int) -> None:
+    """Photos ``first`` .. ``first + count - 1``: a sky gradient, noise, and hard-edged blocks
+    (buildings, windows) placed differently in each, as quality-92 JPEGs."""
+    folder.mkdir(parents=True, exist_ok=True)
+    y = np.linspace(0, 1, HEIGHT, dtype=np.float32)[:, None]
+    x = np.linspace(0, 1, WIDTH, dtype=np.float32)[None, :]
+    base = np.empty((HEIGHT, WIDTH, 3), np.float32)
+    for channel in range(3):
+        base[..., channel] = 70 + 90 * y + 40 * np.sin(x * (9 + 3 * channel)) * np.cos(y * (7 + channel))
+    base += np.random.default_rng(0).normal(0, 5, base.shape).astype(np.float32)
+    for number in range(first, first + count):
+        image = np.roll(base, (number * 37, number * 71), axis=(0, 1))
+        local = np.random.default_rng(number + 1)
+        for _ in range(40):
+            top, left = local.integers(0, HEIGHT - 100), local.integers(0, WIDTH - 100)
+            image[top:top + local.integers(8, 200), left:left + local.integers(8, 200)] = local.uniform(0, 255, 3)
+        Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(folder / f"IMG_{number:05d}.jpg", quality=92)
+
+
+def run(command: list[str], cwd: Path) -> tuple[float, str]:
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, DVC_NO_ANALYTICS="1"))
+    if result.returncode:
+        sys.exit(f"scale: {' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return time.perf_counter() - started, result.stdout
+
+
+def repro(project: Path, *args: str) -> dict:
+    """``dvc repro ARGS`` with each stage's seconds and peak PSS (MiB) sampled from its process tree."""
+    command = [sys.executable, "-m", "dvc", "repro", *args]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=dict(os.environ, DVC_NO_ANALYTICS="1"))
+    seen: dict[str, dict] = {}
+
+    def sample() -> None:
+        while process.poll() is None:
+            now = time.perf_counter()
+            for pid in process_tree(process.pid):
+                try:
+                    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if b"-m" in cmdline and any(part.startswith(b"stages.") for part in cmdline):
+                    stage = next(part for part in cmdline if part.startswith(b"stages.")).decode()[7:]
+                    pss = sum(pss_kb(child) for child in process_tree(pid)) / 1024
+                    row = seen.setdefault(stage, {"first": now, "last": now, "peak_mb": 0.0})
+                    row["last"], row["peak_mb"] = now, max(row["peak_mb"], pss)
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    output = process.communicate()[0]
+    sampler.join()
+    if process.returncode:
+        sys.exit(f"scale: dvc repro {' '.join(args)} failed:\n{output[-4000:]}")
+    stages = {stage: {"seconds": row["last"] - row["first"] + 0.05, "peak_mb": row["peak_mb"]} for stage, row in seen.items()}
+    return {"seconds": time.perf_counter() - started, "stages": stages, "output": output}
+
+
+def make_project(folder: Path, raw_dir: Path, train_steps: int) -> Path:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split()
+    for name in listed:
+        if not name.startswith(("dvc.lock", "metrics/", "dvclive/", "tests/", "benchmarks/")) and (ROOT / name).is_file():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, folder / name)
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params.update(raw_dir=str(raw_dir), epochs=1, steps_per_epoch=train_steps, eval_photos=10)
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=scale", "-c", "user.email=scale@example.com", "commit", "-qm", "scale"]):
+        subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    return folder
+
+
+def link_photos(pool: Path, into: Path, first: int, count: int) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    for number in range(first, first + count):
+        os.link(pool / f"IMG_{number:05d}.jpg", into / f"IMG_{number:05d}.jpg")
+
+
+def tracked_files(project: Path) -> int:
+    """Files of the stage outputs under data/ (what DVC hashes, caches and pushes)."""
+    return sum(1 for folder in ("samples", "prepared", "tiles") for path in (project / "data" / folder).rglob("*")
+               if path.is_file())
+
+
+def in_memory_steps_per_second(project: Path) -> float:
+    """The train stage's loop on the pre-sharding path: every train tile decoded into one tensor."""
+    os.chdir(project)
+    try:
+        params = load_params("params.yaml")
+        tiles = project / "data" / "tiles"
+        manifest = load_manifest(tiles)
+        train = read_tiles(shard_paths(tiles, manifest, "train"))
+        val = spread_tiles(shard_paths(tiles, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
+        torch.manual_seed(params.seed)
+        history = fit(SRCNN.from_params(params), train, val, params)
+        return history.steps / history.seconds
+    finally:
+        os.chdir(ROOT)
+
+
+def loader_tiles_per_second(project: Path, seconds: float = 15.0) -> float:
+    """The loader alone: one background worker decoding shuffled tiles, nothing else, for ``seconds``."""
+    tiles = project / "data" / "tiles"
+    stream = ShardTiles(shard_paths(tiles, load_manifest(tiles), "train"), seed=0, shuffle_buffer=2000, workers=1)
+    batches = stream.batches(0, 64)
+    next(batches)  # the worker's start and its shuffle buffer filling
+    count, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        count += len(next(batches))
+    batches.close()
+    return count / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--counts", type=int, nargs="+", default=[100, 400, 1600], metavar="N")
+    parser.add_argument("--train-steps", type=int, default=200)
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
+    args = parser.parse_args()
+    counts = sorted(args.counts)
+    work = args.work or Path(tempfile.mkdtemp(prefix="scale."))
+    pool = work / "pool"
+    extra = {count: max(1, math.ceil(count / 100)) for count in counts}
+    started = time.perf_counter()
+    generate(pool, 0, max(counts) + max(extra.values()))
+    print(f"scale: {max(counts) + max(extra.values())} photos of {WIDTH}×{HEIGHT} generated in "
+          f"{time.perf_counter() - started:.0f} s; {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs",
+          flush=True)
+    rows = {}
+    try:
+        for count in counts:
+            photos, project = work / f"photos_{count}", work / f"project_{count}"
+            shutil.rmtree(photos, ignore_errors=True)
+            shutil.rmtree(project, ignore_errors=True)
+            link_photos(pool, photos, 0, count)
+            make_project(project, photos, args.train_steps)
+            full = repro(project)
+            train = json.loads((project / "metrics" / "train.json").read_text())
+            status_s, _ = run([sys.executable, "-m", "dvc", "status"], project)
+            noop = repro(project)
+            assert "Running stage" not in noop["output"], noop["output"]
+            files = tracked_files(project)
+            link_photos(pool, photos, count, extra[count])
+            incremental = repro(project, "tile")
+            stage = full["stages"]
+            row = rows[count] = {
+                "seconds": {name: round(stage[name]["seconds"], 1) for name in STAGES if name in stage},
+                "peak_mb": {name: round(stage[name]["peak_mb"], 1) for name in STAGES if name in stage},
+                "prepare_tile_s": stage["prepare"]["seconds"] + stage["tile"]["seconds"],
+                "repro_s": full["seconds"], "status_s": status_s, "noop_repro_s": noop["seconds"], "files": files,
+                "incremental_s": incremental["seconds"], "added": extra[count],
+                "incremental_stages_s": sum(incremental["stages"][name]["seconds"] for name in ("prepare", "tile")
+                                            if name in incremental["stages"]),
+                "train_steps_per_s": train["steps"] / train["seconds"], "tiles": json.loads(
+                    (project / "metrics" / "data.json").read_text())["tiles_train"]}
+            print(f"\nN = {count} photos ({row['tiles']} train tiles), full dvc repro {row['repro_s']:.0f} s", flush=True)
+            print(f"{'stage':<10}{'seconds':>9}{'s/photo':>9}{'peak PSS MiB':>14}")
+            for name in STAGES:
+                if name in stage:
+                    print(f"{name:<10}{stage[name]['seconds']:>9.1f}{stage[name]['seconds'] / count:>9.3f}"
+                          f"{stage[name]['peak_mb']:>14.0f}")
+            print(f"prepare + tile {row['prepare_tile_s']:.1f} s ({row['prepare_tile_s'] / count:.3f} s/photo); "
+                  f"train {row['train_steps_per_s']:.2f} steps/s; files DVC tracks under data/: {files}; "
+                  f"dvc status {status_s:.1f} s; no-op dvc repro {noop['seconds']:.1f} s; "
+                  f"+{extra[count]} photos: dvc repro tile {incremental['seconds']:.1f} s "
+                  f"({100 * incremental['seconds'] / row['prepare_tile_s']:.1f} % of the full prepare + tile)", flush=True)
+        small, large = counts[0], counts[-1]
+        in_memory = in_memory_steps_per_second(work / f"project_{small}")
+        loader = loader_tiles_per_second(work / f"project_{large}")
+        print(f"\nin-memory path at N = {small}: {in_memory:.2f} steps/s; streaming at N = {large}: "
+              f"{rows[large]['train_steps_per_s']:.2f} steps/s; loader alone: {loader:.0f} tiles/s per core")
+        result = {
+            "counts": counts, "train_steps": args.train_steps,
+            "train_memory_ratio": round(rows[large]["peak_mb"]["train"] / rows[small]["peak_mb"]["train"], 3),
+            "seconds_per_photo_ratio": round((rows[large]["prepare_tile_s"] / large)
+                                             / (rows[small]["prepare_tile_s"] / small), 3),
+            "files_per_photo": round(rows[large]["files"] / large, 4),
+            "files": {n: rows[n]["files"] for n in counts},
+            "noop_repro_s": round(rows[large]["noop_repro_s"], 2),
+            "incremental_fraction": round(rows[large]["incremental_s"] / rows[large]["prepare_tile_s"], 4),
+            "steps_per_s_ratio": round(rows[large]["train_steps_per_s"] / in_memory, 3),
+            "in_memory_steps_per_s": round(in_memory, 3), "loader_tiles_per_s_per_core": round(loader, 1),
+            "rows": {n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
+                     for n, row in rows.items()},
+            "targets": TARGETS,
+        }
+        constant = rows[small]["files"]  # the fixed part: at most 2 splits × shards per folder, plus their manifests
+        result["met"] = {
+            "train_memory_ratio": result["train_memory_ratio"] <= TARGETS["train_memory_ratio"],
+            "seconds_per_photo_ratio": result["seconds_per_photo_ratio"] <= TARGETS["seconds_per_photo_ratio"],
+            "files": rows[large]["files"] <= large * TARGETS["files_per_photo"] + constant,
+            "noop_repro_s": result["noop_repro_s"] <= TARGETS["noop_repro_s"],
+            "incremental_fraction": result["incremental_fraction"] <= TARGETS["incremental_fraction"],
+            "steps_per_s_ratio": result["steps_per_s_ratio"] >= TARGETS["steps_per_s_ratio"],
+        }
+        print(json.dumps(result))
+    finally:
+        if not args.work:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

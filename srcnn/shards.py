@@ -1,0 +1,247 @@
+"""Tar shards in the WebDataset layout: a few large files instead of one file per image, the same
+bytes on every run, and updated in place when photos are added or removed.
+
+A shard is a tar of samples; a sample is the members that share a key (``KEY.png``, ``KEY.json``),
+so ``tar -xf train-0003.tar`` gives a plain folder of files and ``webdataset`` streams it. Each
+photo's samples go to the shard its content hash picks (``bucket_of``), grouped and sorted by
+photo name. ``update_shards`` rewrites only the shards whose photos changed, and even there
+copies the samples of every photo whose inputs (its bytes, the params, the code) are unchanged
+instead of computing them again; the result is byte for byte what a run from scratch writes.
+
+``manifest.json`` beside the shards records, per shard, its photos (name, fingerprint of their
+inputs, sample count, report), its size and sha256; it is written last, and is itself the same
+bytes as from scratch. A shard is reused only if it still matches the manifest: checked by size
+and mtime against a state file kept beside the folder (``.NAME.state.json``, not an output, as
+DVC keeps its own state), else by its sha256.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import webdataset
+
+from .files import atomic_path, write_text_atomic
+
+MANIFEST = "manifest.json"
+FORMAT = "srcnn-shards/1"
+
+Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
+Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One photo's place in a sharded folder."""
+    shard: str  # the shard's file name
+    name: str  # unique in the folder; orders the photos inside their shard
+    fingerprint: str  # of everything its samples are made from
+
+
+def bucket_of(digest: str, shards: int) -> int:
+    """The shard a photo goes to, from the sha256 of its bytes: stable as photos come and go."""
+    return int(hashlib.sha256(f"shard:{digest}".encode()).hexdigest()[:15], 16) % shards
+
+
+def shard_name(split: str, bucket: int) -> str:
+    return f"{split}-{bucket:04d}.tar"
+
+
+def sample_key(name: str, digest: str) -> str:
+    """A WebDataset key for a photo: no dots (the key ends at the first one), unique by digest."""
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '_', name.removesuffix('.png'))}-{digest[:8]}"
+
+
+def fingerprint(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_fingerprint(root: Path = Path(__file__).resolve().parents[1], packages: tuple[str, ...] = ("srcnn", "stages")) -> str:
+    """sha256 of the source of every project module loaded in this process: a stage's samples
+    are recomputed whenever the code that made them changes."""
+    digest = hashlib.sha256()
+    files = sorted({Path(module.__file__).resolve() for module in list(sys.modules.values())
+                    if getattr(module, "__file__", None)} & {path.resolve() for package in packages
+                                                             for path in (root / package).glob("*.py")})
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+class _HashingFile:
+    """A binary file that hashes what is written to it."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle, self.sha256 = handle, hashlib.sha256()
+
+    def write(self, data: bytes) -> int:
+        self.sha256.update(data)
+        return self.handle.write(data)
+
+
+def write_shard(path: Path, samples: Iterable[Sample]) -> tuple[int, str]:
+    """Write samples into a tar atomically, with fixed owner, mode and time: the same samples
+    always give the same bytes. Returns the number of samples and the file's sha256."""
+    count = 0
+    with atomic_path(path) as temp, open(temp, "wb") as handle:
+        stream = _HashingFile(handle)
+        writer = webdataset.TarWriter(stream, user="srcnn", group="srcnn", mode=0o644, mtime=0.0, encoder=False)
+        for sample in samples:
+            writer.write(sample)
+            count += 1
+        writer.close()
+    return count, stream.sha256.hexdigest()
+
+
+def read_shard(path: Path | str) -> Iterator[Sample]:
+    """The samples of one tar, in order, as {"__key__", extension: bytes}."""
+    stream = webdataset.DataPipeline(webdataset.SimpleShardList([str(path)]), webdataset.tarfile_to_samples())
+    for sample in stream:
+        yield {key: value for key, value in sample.items() if key == "__key__" or not key.startswith("__")}
+
+
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def load_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of a sharded folder; FileNotFoundError naming it when missing or unreadable."""
+    path = Path(folder) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise FileNotFoundError(f"{path} is missing or unreadable: {folder} is incomplete") from None
+    if manifest.get("format") != FORMAT:
+        raise FileNotFoundError(f"{path}: not a shard manifest of this project")
+    return manifest
+
+
+def check_complete(folder: Path) -> dict[str, Any]:
+    """The manifest, after checking that every shard it lists is there with its size (cheap: no read).
+    Raises FileNotFoundError naming what is missing, e.g. after a run that was killed."""
+    folder = Path(folder)
+    manifest = load_manifest(folder)
+    for shard, info in manifest["shards"].items():
+        path = folder / shard
+        if not path.is_file() or path.stat().st_size != info["size"]:
+            raise FileNotFoundError(f"{path} is missing or differs from {folder / MANIFEST} "
+                                    f"(a run killed half-way, or an edit by hand?): {folder} is incomplete")
+    return manifest
+
+
+def _state_path(folder: Path) -> Path:
+    return folder.parent / f".{folder.name}.state.json"
+
+
+def _unchanged(folder: Path) -> dict[str, dict[str, Any]]:
+    """The manifest's shards that are still exactly as written (by size and mtime, else by sha256)."""
+    try:
+        shards = load_manifest(folder)["shards"]
+    except FileNotFoundError:
+        return {}
+    try:
+        state = json.loads(_state_path(folder).read_text())
+    except (OSError, ValueError):
+        state = {}
+    trusted = {}
+    for shard, info in shards.items():
+        path = folder / shard
+        if not path.is_file():
+            continue
+        stat = path.stat()
+        seen = state.get(shard, {})
+        if stat.st_size == info["size"] and (
+                (seen.get("mtime_ns"), seen.get("size"), seen.get("sha256")) == (stat.st_mtime_ns, stat.st_size, info["sha256"])
+                or _sha256(path) == info["sha256"]):
+            trusted[shard] = info
+    return trusted
+
+
+def update_shards(folder: Path, entries: list[Entry],
+                  build: Callable[[list[Entry]], Iterator[Result]]) -> dict[str, Any]:
+    """Make ``folder`` hold exactly ``entries``' samples, one shard per distinct ``entry.shard``.
+
+    ``build(needed)`` gets the entries whose samples must be computed, in the order they are
+    written, and yields each one's (samples, report) in that order. Shards whose photos are
+    unchanged are left alone; in the others, unchanged photos' samples are copied from the old
+    shard. Shards no longer wanted are deleted; the manifest is written last. Returns the
+    manifest, plus "written", "kept", "built" and "reused" counts (not saved).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    old = _unchanged(folder)
+    wanted: dict[str, list[Entry]] = {}
+    for entry in sorted(entries, key=lambda entry: (entry.shard, entry.name)):
+        wanted.setdefault(entry.shard, []).append(entry)
+    if len({entry.name for entry in entries}) != len(entries):
+        raise ValueError("update_shards: entry names must be unique")
+
+    def reusable(shard: str) -> set[tuple[str, str]]:
+        return {(photo[0], photo[1]) for photo in old.get(shard, {"photos": []})["photos"]}
+
+    same = {shard for shard, items in wanted.items() if shard in old
+            and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]}
+    needed = [entry for shard, items in wanted.items() if shard not in same
+              for entry in items if (entry.name, entry.fingerprint) not in reusable(shard)]
+    results = build(needed)
+    manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
+    state: dict[str, dict[str, Any]] = {}
+    stats = {"written": 0, "kept": len(same), "built": len(needed), "reused": 0}
+    for shard, items in wanted.items():
+        if shard in same:
+            manifest["shards"][shard] = old[shard]
+            stat = (folder / shard).stat()
+            state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": old[shard]["sha256"]}
+            continue
+        photos: list[list[Any]] = []
+        previous = iter(old[shard]["photos"]) if shard in old else iter(())
+        previous_samples = read_shard(folder / shard) if shard in old else iter(())
+        keep = reusable(shard)
+
+        def samples() -> Iterator[Sample]:
+            for entry in items:
+                if (entry.name, entry.fingerprint) in keep:
+                    for photo in previous:  # the old shard is in the same name order: skip to it
+                        group = [next(previous_samples) for _ in range(photo[2])]
+                        if (photo[0], photo[1]) == (entry.name, entry.fingerprint):
+                            break
+                    report = photo[3]
+                    stats["reused"] += 1
+                else:
+                    group, report = next(results)
+                photos.append([entry.name, entry.fingerprint, len(group), report])
+                yield from group
+
+        count, sha256 = write_shard(folder / shard, samples())
+        stat = (folder / shard).stat()
+        manifest["shards"][shard] = {"samples": count, "size": stat.st_size, "sha256": sha256, "photos": photos}
+        state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+        stats["written"] += 1
+    for stale in folder.glob("*.tar"):
+        if stale.name not in wanted:
+            stale.unlink()
+    write_text_atomic(folder / MANIFEST, json.dumps(manifest, separators=(",", ":")) + "\n")
+    write_text_atomic(_state_path(folder), json.dumps(state) + "\n")
+    return {**manifest, **stats}
+
+
+def photo_reports(manifest: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every photo's report, in shard and name order."""
+    return [photo[3] for info in manifest["shards"].values() for photo in info["photos"]]
+
+
+def shard_paths(folder: Path, manifest: dict[str, Any], split: str) -> list[Path]:
+    """The non-empty shards of one split, sorted."""
+    return [Path(folder) / shard for shard, info in sorted(manifest["shards"].items())
+            if shard.startswith(f"{split}-") and info["samples"]]
+
+
+def samples_in(manifest: dict[str, Any], split: str) -> int:
+    return sum(info["samples"] for shard, info in manifest["shards"].items() if shard.startswith(f"{split}-"))
+

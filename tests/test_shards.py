@@ -1,0 +1,125 @@
+"""Tar shards: reproducible bytes, incremental updates equal to a run from scratch, streaming that
+gives each rank and loader worker its own shards, and the prepare/tile stages updating in place."""
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import dvc, run, synthetic_photo
+from srcnn.dataset import ShardTiles
+from srcnn.images import encode_png
+from srcnn.shards import MANIFEST, Entry, fingerprint, read_shard, update_shards
+
+
+def tile_sample(key: str, value: int) -> dict:
+    """A 2·8×8 paired tile whose every pixel is ``value``: where it came from can be read back."""
+    return {"__key__": key, "png": encode_png(np.full((8, 16), value, dtype=np.uint8)), "json": b"{}"}
+
+
+def entries(names: dict[str, int], shards: int = 3) -> list[Entry]:
+    return [Entry(f"train-{value % shards:04d}.tar", name, fingerprint(name, value)) for name, value in names.items()]
+
+
+class Builder:
+    """Builds each photo's samples (3 tiles of its value) and remembers which it had to build."""
+
+    def __init__(self, names: dict[str, int]) -> None:
+        self.names, self.built = names, []
+
+    def __call__(self, needed: list[Entry]):
+        for entry in needed:
+            self.built.append(entry.name)
+            value = self.names[entry.name]
+            yield [tile_sample(f"{entry.name}_{index}", value) for index in range(3)], {"name": entry.name}
+
+
+def files(folder) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_updates_rebuild_only_what_changed_and_equal_a_run_from_scratch(tmp_path):
+    photos = {f"p{number}": number for number in range(12)}
+    first = Builder(photos)
+    update_shards(tmp_path / "inc", entries(photos), first)
+    assert sorted(first.built) == sorted(photos)
+
+    photos_now = {**{name: value for name, value in photos.items() if name != "p4"}, "p20": 20}
+    again = Builder(photos_now)
+    result = update_shards(tmp_path / "inc", entries(photos_now), again)
+    assert again.built == ["p20"]  # p4 removed, p20 added: nothing else computed again
+    assert (result["written"], result["kept"]) == (2, 1)  # the shards of p4 and p20 rewritten, the third kept
+    scratch = Builder(photos_now)
+    update_shards(tmp_path / "scratch", entries(photos_now), scratch)
+    assert files(tmp_path / "inc") == files(tmp_path / "scratch")  # byte for byte
+    keys = [sample["__key__"] for shard in sorted((tmp_path / "inc").glob("*.tar")) for sample in read_shard(shard)]
+    assert sorted(keys) == sorted(f"{name}_{index}" for name in photos_now for index in range(3))
+
+    nothing = Builder(photos_now)
+    assert update_shards(tmp_path / "inc", entries(photos_now), nothing)["written"] == 0 and nothing.built == []
+
+
+def test_a_shard_changed_behind_its_back_is_rebuilt(tmp_path):
+    photos = {f"p{number}": number for number in range(6)}
+    update_shards(tmp_path / "tiles", entries(photos), Builder(photos))
+    reference = files(tmp_path / "tiles")
+    shard = tmp_path / "tiles" / "train-0001.tar"
+    data = bytearray(shard.read_bytes())
+    data[600] ^= 0xFF  # same size, different bytes, e.g. an edit by hand or a bad disk
+    shard.write_bytes(bytes(data))
+    rebuilt = Builder(photos)
+    update_shards(tmp_path / "tiles", entries(photos), rebuilt)
+    assert sorted(rebuilt.built) == ["p1", "p4"] and files(tmp_path / "tiles") == reference
+
+
+def test_each_rank_and_worker_streams_its_own_shards(tmp_path):
+    photos = {f"p{number}": number for number in range(8)}
+    update_shards(tmp_path, entries(photos, shards=8), Builder(photos))
+    shards = sorted(tmp_path.glob("*.tar"))
+    seen = {}
+    for rank in (0, 1):
+        stream = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2)
+        batches = stream.batches(epoch=0, batch_size=4, rank=rank, world=2)
+        values = torch.cat([next(batches) for _ in range(12)])[:, 0, 0, 0]
+        seen[rank] = set(values.tolist())
+        batches.close()
+    assert seen[0] and seen[1] and not seen[0] & seen[1]  # no tile read by both ranks
+    assert seen[0] | seen[1] == set(photos.values())
+    again = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
+    first = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
+    assert all(torch.equal(next(again), next(first)) for _ in range(6))  # a pure function of the seed
+    other = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(1, 4, 0, 2)
+    assert not all(torch.equal(next(other), next(first)) for _ in range(6))  # each epoch its own order
+
+
+def test_too_few_shards_for_the_processes_is_a_clear_error(tmp_path):
+    photos = {"p0": 0}
+    update_shards(tmp_path, entries(photos), Builder(photos))
+    with pytest.raises(ValueError, match="raise params shards"):
+        next(ShardTiles(sorted(tmp_path.glob("*.tar")), seed=0).batches(0, 4, rank=1, world=2))
+
+
+def test_adding_photos_reruns_prepare_and_tile_on_them_only_and_equals_a_fresh_run(make_project):
+    project = make_project(shards=4)
+    for number in range(4, 8):
+        Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
+    dvc("repro", "tile", cwd=project)
+    Image.fromarray(synthetic_photo(30)).save(project / "photos/photo_30.png")
+    again = dvc("repro", "tile", cwd=project)
+    assert "1 photos computed" in again.stdout and "1 photos tiled" in again.stdout, again.stdout
+    assert "up to date" in dvc("status", "tile", cwd=project).stdout
+
+    fresh = project.parent / "fresh"
+    shutil.copytree(project, fresh, ignore=shutil.ignore_patterns("data", "dvc.lock", ".dvc"))
+    run(["git", "init", "-q"], cwd=fresh)
+    run([sys.executable, "-m", "dvc", "init", "-q", "--force"], cwd=fresh)
+    dvc("repro", "tile", cwd=fresh)
+    for folder in ("data/prepared", "data/tiles"):
+        assert files(project / folder) == files(fresh / folder), folder
+    manifest = json.loads((project / "data/tiles" / MANIFEST).read_text())
+    assert len(manifest["shards"]) <= 2 * 4
