@@ -1,7 +1,9 @@
 """A model judged the way the restoration literature judges one: whole val photos, one score each.
 
-    table = evaluate_photos(model, "data/prepared/val", border=0)   # one row a photo
+    table = evaluate_photos(model, "data/prepared/val", border=0,   # one row a photo
+                            qualities=val_qualities("data/prepared/report.json", seed, jpeg_quality))
     summary = summarize(table)                                      # means over photos
+    ladder = evaluate_ladder(model, "data/prepared/val", 0, 1, [10, 20, 90])   # one row a quality
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
 8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
@@ -9,12 +11,19 @@ output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-
 ``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled MSE. For
 ``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
 ``psnr_input`` is the bicubic baseline of the SRCNN paper (when ``jpeg_quality`` is null).
+
+A conditioned model is told each photo's compression strength: for the val photos' own
+degradation, that of the JPEG quality prepare used (``val_qualities``); on the ladder, the clean
+val photos are degraded afresh at each quality of ``eval_qualities`` and restored with that
+quality's strength, so one table shows where the model helps and where it makes photos worse.
+``load_val`` is the one place val photos are read from.
 """
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -23,10 +32,13 @@ from torch import nn
 
 from . import metrics
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
+from .degrade import degrade
 from .images import load_rgb
 from .inference import restore_luma
+from .jpeg import photo_quality, strength_for_quality
 from .progress import progress
 
+LADDER_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse", "worst_gain")
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
                 "psnrb_input", "psnrb_output", "psnrb_gain")
 
@@ -52,16 +64,46 @@ def val_names(val_dir: str | Path) -> list[str]:
     return names
 
 
-def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo: PhotoHook | None = None,
-                    dtype: torch.dtype | None = None) -> pd.DataFrame:
-    """One row per photo of ``val_dir``: its size and PSNR/SSIM/PSNR-B of the degraded input and
-    of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo`` sees the images."""
+def load_val(val_dir: str | Path, desc: str = "evaluate") -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """The val photos, one at a time: (file name, clean RGB, degraded RGB), with a progress bar.
+
+    The one place val photos are read: today the ``clean/`` and ``degraded/`` PNGs that prepare
+    writes to ``val_dir``.
+    """
     val_dir = Path(val_dir)
+    for name in progress(val_names(val_dir), desc=desc, unit="photo"):
+        yield name, load_rgb(val_dir / "clean" / name), load_rgb(val_dir / "degraded" / name)
+
+
+def val_qualities(report: str | Path, seed: int, jpeg_quality: int | Iterable[int] | None) -> dict[str, int | None]:
+    """The JPEG quality each val photo was degraded at (file name → quality, None: no JPEG step),
+    from prepare's report (``data/prepared/report.json``): a photo's own ``jpeg_quality`` entry
+    when the report has one, else ``srcnn.jpeg.photo_quality`` of its sha256, as prepare draws it."""
+    photos = json.loads(Path(report).read_text())["photos"]
+    return {photo["name"]: photo["jpeg_quality"] if "jpeg_quality" in photo
+            else photo_quality(photo["sha256"], seed, jpeg_quality)
+            for photo in photos if photo.get("split") == "val"}
+
+
+def _strength(qualities: Mapping[str, int | None] | None, name: str) -> float | None:
+    if qualities is None:
+        return None  # a conditioned model refuses this (restore_luma names it)
+    if name not in qualities:
+        raise KeyError(f"{name}: no JPEG quality known for this val photo (not in prepare's report)")
+    return strength_for_quality(qualities[name])
+
+
+def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo: PhotoHook | None = None,
+                    dtype: torch.dtype | None = None,
+                    qualities: Mapping[str, int | None] | None = None) -> pd.DataFrame:
+    """One row per photo of ``val_dir``: its size and PSNR/SSIM/PSNR-B of the degraded input and
+    of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo`` sees the images.
+    ``qualities`` (file name → JPEG quality, ``val_qualities``) gives a conditioned model each
+    photo's strength; a model that is not conditioned needs none."""
     rows = []
-    for name in progress(val_names(val_dir), desc="evaluate", unit="photo"):
-        clean, degraded = load_rgb(val_dir / "clean" / name), load_rgb(val_dir / "degraded" / name)
+    for name, clean, degraded in load_val(val_dir):
         clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
-        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype))
+        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=_strength(qualities, name)))
         row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
         for label, image in (("input", degraded_y), ("output", restored_y)):
             for metric, value in score(clean_y, image, border).items():
@@ -74,6 +116,50 @@ def evaluate_photos(model: nn.Module, val_dir: str | Path, border: int, on_photo
             ycbcr[..., 0] = restored_y
             on_photo(name, clean, degraded, ycbcr_to_rgb(ycbcr), row)
     return pd.DataFrame(rows)
+
+
+def evaluate_ladder(model: nn.Module, val_dir: str | Path, border: int, scale: int, qualities: Iterable[int],
+                    dtype: torch.dtype | None = None) -> pd.DataFrame:
+    """One row per JPEG quality: the clean val photos degraded afresh at that quality
+    (``degrade(clean, scale, quality)``), restored with its strength, and scored on luma.
+
+    Columns: quality, strength, photos, the means over photos of PSNR and SSIM of input and
+    output and of the PSNR gain, ``photos_worse`` (photos whose PSNR gain is below 0) and
+    ``worst_gain`` (the smallest PSNR gain of any photo).
+    """
+    qualities = list(qualities)
+    gains: dict[int, list[dict[str, float]]] = {quality: [] for quality in qualities}
+    for _, clean, _ in load_val(val_dir, desc="evaluate ladder"):
+        clean_y = to_luma_u8(clean).astype(np.float64)
+        for quality in qualities:
+            degraded_y = to_luma_u8(degrade(clean, scale, quality)).astype(np.float64)
+            restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
+            gains[quality].append({"psnr_input": metrics.psnr(clean_y, degraded_y, border),
+                                   "psnr_output": metrics.psnr(clean_y, restored_y, border),
+                                   "ssim_input": metrics.ssim(clean_y, degraded_y, border),
+                                   "ssim_output": metrics.ssim(clean_y, restored_y, border)})
+    rows = []
+    for quality in qualities:
+        photos = pd.DataFrame(gains[quality])
+        gain = photos["psnr_output"] - photos["psnr_input"]
+        rows.append({"quality": quality, "strength": round(strength_for_quality(quality), 4), "photos": len(photos),
+                     "psnr_input": photos["psnr_input"].mean(), "psnr_output": photos["psnr_output"].mean(),
+                     "psnr_gain": gain.mean(), "ssim_input": photos["ssim_input"].mean(),
+                     "ssim_output": photos["ssim_output"].mean(), "photos_worse": int((gain < 0).sum()),
+                     "worst_gain": gain.min()})
+    return pd.DataFrame(rows)
+
+
+def ladder_metrics(ladder: pd.DataFrame) -> dict[str, dict[str, float | int]]:
+    """The ladder as nested metrics, ``{"q10": {"psnr_gain": ..., ...}, ...}``, rounded like the summary."""
+    nested = {}
+    for row in ladder.to_dict("records"):
+        values = {key: int(row[key]) if key == "photos_worse" else round(float(row[key]), 4) for key in LADDER_KEYS}
+        bad = [key for key, value in values.items() if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"the ladder at quality {row['quality']} gave non-finite {', '.join(bad)}")
+        nested[f"q{int(row['quality'])}"] = values
+    return nested
 
 
 def summarize(table: pd.DataFrame) -> dict[str, float | int]:

@@ -1,7 +1,9 @@
 """The evaluation library: per-photo scores averaged over photos, the bicubic baseline, the border."""
 from __future__ import annotations
 
+import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,13 +12,16 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import synthetic_photo
+from conftest import dvc, run, synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, summarize, val_qualities
 from srcnn.images import save_png
+from srcnn.inference import save_model
+from srcnn.jpeg import photo_quality, strength_for_quality
 from srcnn.model import SRCNN
+from srcnn.params import load_params
 
 
 def identity_model() -> SRCNN:
@@ -80,3 +85,85 @@ def test_summary_refuses_non_finite_values():
 def test_missing_val_photos_are_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="prepare stage"):
         evaluate_photos(identity_model(), tmp_path / "val", 0)
+
+
+def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
+    cleans = [synthetic_photo(3, 40, 48), synthetic_photo(4, 40, 48)]
+    val = write_val(tmp_path / "val", cleans, jpeg_quality=50)
+    ladder = evaluate_ladder(identity_model(), val, 0, 1, [10, 50, 90])
+    assert list(ladder["quality"]) == [10, 50, 90] and list(ladder["photos"]) == [2, 2, 2]
+    expected = np.mean([metrics.psnr(to_luma_u8(clean).astype(np.float64),
+                                     to_luma_u8(degrade(clean, 1, 10)).astype(np.float64), 0) for clean in cleans])
+    assert abs(ladder["psnr_input"].iloc[0] - expected) < 1e-9
+    assert ladder["psnr_input"].is_monotonic_increasing  # better quality, better input
+    assert (ladder["psnr_gain"] == 0).all() and (ladder["photos_worse"] == 0).all() and (ladder["worst_gain"] == 0).all()
+    assert list(ladder["strength"]) == [round(strength_for_quality(q), 4) for q in (10, 50, 90)]
+    nested = ladder_metrics(ladder)
+    assert list(nested) == ["q10", "q50", "q90"]
+    assert set(nested["q10"]) == {"psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
+                                  "photos_worse", "worst_gain"}
+
+
+def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_strength(tmp_path):
+    val = write_val(tmp_path / "val", [synthetic_photo(5, 40, 48), synthetic_photo(6, 40, 48)], jpeg_quality=50)
+    seen = []
+
+    class Spy(torch.nn.Module):
+        conditioned, radius = True, 0
+
+        def forward(self, x, strength):
+            seen.append(float(strength))
+            return (x + 0.05).clamp(0, 1)  # brighter: worse for every photo
+
+    ladder = evaluate_ladder(Spy(), val, 0, 1, [20, 80])
+    assert sorted(set(seen)) == sorted({strength_for_quality(20), strength_for_quality(80)})
+    assert list(ladder["photos_worse"]) == [2, 2] and (ladder["worst_gain"] < 0).all()
+
+
+def test_val_photos_are_told_the_quality_prepare_used(tmp_path):
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps({"photos": [
+        {"name": "a.png", "split": "val", "sha256": "aa"},
+        {"name": "b.png", "split": "train", "sha256": "bb"},
+        {"name": "c.png", "split": "val", "sha256": "cc", "jpeg_quality": 42}]}))
+    assert val_qualities(report, 0, [10, 95]) == {"a.png": photo_quality("aa", 0, [10, 95]), "c.png": 42}
+    assert val_qualities(report, 0, None) == {"a.png": None, "c.png": 42}
+
+    model = SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True)
+    torch.nn.init.zeros_(model.reconstruct.weight)
+    val = write_val(tmp_path / "val", [synthetic_photo(7, 40, 48)], jpeg_quality=30)
+    row = evaluate_photos(model.eval(), val, 0, qualities={"p0.png": 30}).iloc[0]
+    assert row["psnr_gain"] == 0
+    with pytest.raises(ValueError, match="strength"):
+        evaluate_photos(model, val, 0)
+    with pytest.raises(KeyError, match="p0.png"):
+        evaluate_photos(model, val, 0, qualities={})
+
+
+def test_the_evaluate_stage_writes_the_ladder(make_project):
+    project = make_project(eval_qualities=[20, 90], jpeg_quality=[10, 95])
+    params = load_params(project / "params.yaml")
+    prepared = project / "data" / "prepared"
+    photos = []
+    for number in range(2):
+        clean = synthetic_photo(number, 40, 48)
+        digest = f"{number:064x}"
+        save_png(prepared / "val" / "clean" / f"p{number}.png", clean)
+        save_png(prepared / "val" / "degraded" / f"p{number}.png",
+                 degrade(clean, 1, photo_quality(digest, params.seed, params.jpeg_quality)))
+        photos.append({"name": f"p{number}.png", "split": "val", "sha256": digest})
+    (prepared / "report.json").write_text(json.dumps({"photos": photos}))
+    (project / "data" / "tiles" / "val").mkdir(parents=True)
+    torch.manual_seed(0)
+    save_model(project / "models" / "srcnn.pt", SRCNN.from_params(params), info={"params": vars(params)})
+    result = run([sys.executable, "-m", "stages.evaluate"], cwd=project)
+    assert "JPEG q20–q90: gain" in result.stdout
+    scores = json.loads((project / "metrics" / "eval.json").read_text())
+    assert list(scores["ladder"]) == ["q20", "q90"] and scores["photos"] == 2
+    assert scores["ladder"]["q90"]["psnr_input"] > scores["ladder"]["q20"]["psnr_input"]
+    ladder = pd.read_csv(project / "metrics" / "eval_ladder.csv")
+    assert list(ladder["quality"]) == [20, 90] and "photos_worse" in ladder.columns
+    shown = dvc("metrics", "show", "--json", cwd=project).stdout
+    assert '"q90"' in shown and '"worst_gain"' in shown  # each rung is a metric of its own
+    plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
+    assert "metrics/eval_ladder.csv" in json.dumps(plots)
