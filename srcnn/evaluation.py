@@ -127,7 +127,7 @@ def evaluate_ladder(model: nn.Module, val_dir: str | Path, border: int, scale: i
     output and of the PSNR gain, ``photos_worse`` (photos whose PSNR gain is below 0) and
     ``worst_gain`` (the smallest PSNR gain of any photo).
     """
-    qualities = list(qualities)
+    qualities = list(dict.fromkeys(qualities))  # each quality once
     gains: dict[int, list[dict[str, float]]] = {quality: [] for quality in qualities}
     for _, clean, _ in load_val(val_dir, desc="evaluate ladder"):
         clean_y = to_luma_u8(clean).astype(np.float64)

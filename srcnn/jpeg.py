@@ -15,7 +15,7 @@ The strength is derived from the table itself, not from a quality number, so a c
 tables (which are not scaled IJG tables) map to what they really do: it is the mean log step of
 the 15 lowest frequencies (``u + v <= 4``, where the content of a photo and the visible blocking
 and ringing are), divided by that of the IJG table at quality 5. Standard tables give 0.0 at
-quality ≥ 96 (steps of 1 there) up to 1.0 at quality 5 (1.11 at quality 1), never increasing with
+quality 97 and up (steps of 1 there) up to 1.0 at quality 5 (1.11 at quality 1), never increasing with
 quality; a photo that was never compressed is 0.0 too.
 """
 from __future__ import annotations
