@@ -1,4 +1,4 @@
-"""Restoration quality of the real pipeline against two peers trained on the same tiles in the same time.
+"""Restoration quality of the real pipeline against three peers, each trained for the same time.
 
     flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15
     flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15 \\
@@ -8,11 +8,18 @@
    folder, sets raw_dir, time_budget=--minutes (epochs made large so the clock binds), and for
    --scale N > 1 scale=N, jpeg_quality=null; then runs ``dvc repro evaluate`` there: that is "ours",
    the default params.
-2. Trains the peers with ``srcnn.train.fit`` on the same tiles for the same minutes:
-   - plain SRCNN 9-1-5 the seed's way: no residual, Adam at a fixed lr 1e-3, no warm-up;
-   - AR-CNN (srcnn/arcnn.py, Dong et al. ICCV 2015) with the project's loop and params (residual too).
-3. Evaluates all three on the same val photos (whole photos, MATLAB-style BT.601 luma, ``border``
-   pixels cropped), and with --eval-dirs on every image of those folders degraded the same way
+2. Trains the peers for the same minutes:
+   - "q20_only", the model before issue 13: the same params but jpeg_quality 20 and conditioned
+     false, by ``dvc repro evaluate`` in a second work folder (WORK-q20-only; its own prepare and
+     tiles, at quality 20); not for --scale > 1, which has no JPEG step;
+   - with ``srcnn.train.fit`` on ours' tiles: plain SRCNN 9-1-5 the seed's way (no residual, Adam at
+     a fixed lr 1e-3, no warm-up), and AR-CNN (srcnn/arcnn.py, Dong et al. ICCV 2015) with the
+     project's loop and params (residual too).
+3. Evaluates all of them on the same val photos (ours', each at the quality prepare degraded it
+   at; whole photos, MATLAB-style BT.601 luma, ``border`` pixels cropped); on the ladder: those
+   photos clean, degraded afresh at each quality of ``eval_qualities`` (PSNR gain and photos made
+   worse per quality; a conditioned model is told each quality's strength, the others ignore it);
+   and with --eval-dirs on every image of those folders degraded the same way at --eval-quality
    (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
 
 Prints a table; the last line is one JSON object (ours, each peer, ``model``: our checkpoint, kept in
@@ -41,9 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from srcnn.arcnn import ARCNN  # noqa: E402
-from srcnn.dataset import read_tiles  # noqa: E402
+from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
-from srcnn.evaluation import evaluate_photos, summarize  # noqa: E402
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.inference import load_model  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
@@ -63,6 +70,8 @@ PAPERS = {  # Y channel, dB; scale 3, `scale` pixels cropped (Dong et al. 2014/2
     "set14": {"bicubic": 27.54, "SRCNN (ImageNet)": 29.30},
 }
 PAPERS_JPEG = "LIVE1, JPEG 20, luma: JPEG 30.07 dB, AR-CNN 31.40 dB (+1.33), DnCNN-3 31.59 dB (+1.52)"
+# the model before issue 13: trained at JPEG quality 20 only, not told a photo's compression
+Q20_ONLY = dict(jpeg_quality=20, conditioned=False)
 
 
 def project_files() -> list[str]:
@@ -102,35 +111,45 @@ def make_project(work: Path, settings: dict[str, Any]) -> Path:
 
 
 def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, float]:
-    """Means over (name, clean, degraded) photos of PSNR and SSIM, by srcnn.evaluation."""
+    """Means over (name, clean, degraded, JPEG quality) photos of PSNR and SSIM, by srcnn.evaluation."""
     summary = summarize(evaluate_photos(model, photos, border))
     return {"psnr_input": summary["psnr_input"], "psnr_output": summary["psnr_output"], "gain": summary["psnr_gain"],
             "ssim_input": summary["ssim_input"], "ssim": summary["ssim_output"], "images": summary["photos"]}
 
 
-def degrade_folder(source: Path, params: Params) -> list:
-    """Every image of ``source`` whole (cut to a multiple of scale) as (name, clean, degraded),
-    degraded as the pipeline degrades (bicubic down-up for scale > 1, then JPEG unless null)."""
+def ladder(model: torch.nn.Module, photos: list, params: Params) -> dict[str, dict[str, float | int]]:
+    """PSNR gain and photos made worse at each quality of eval_qualities, on the clean ``photos``."""
+    table = evaluate_ladder(model, [(name, clean) for name, clean, _, _ in photos], params.border, params.scale,
+                            params.eval_qualities)
+    return {f"q{row['quality']}": {"gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
+                                   "worst_gain": round(float(row["worst_gain"]), 4)}
+            for row in table.to_dict("records")}
+
+
+def degrade_folder(source: Path, params: Params, quality: int | None) -> list:
+    """Every image of ``source`` whole (cut to a multiple of scale) as (name, clean, degraded, quality),
+    degraded as the pipeline degrades (bicubic down-up for scale > 1, then JPEG at ``quality`` unless None)."""
     paths = sorted(path for path in source.iterdir() if path.is_file() and is_photo_name(path))
     if not paths:
         sys.exit(f"quality: {source} holds no images")
     photos = []
     for path in paths:
         clean = crop_to_multiple(load_rgb(path), params.scale)
-        photos.append((f"{path.stem}.png", clean, degrade(clean, params.scale, params.jpeg_quality)))
+        photos.append((f"{path.stem}.png", clean, degrade(clean, params.scale, quality), quality))
     return photos
 
 
 def val_photos(project: Path) -> list:
-    """The project's prepared val photos as (name, clean, degraded)."""
-    return [(report["name"], clean, degraded)
+    """The project's prepared val photos as (name, clean, degraded, the JPEG quality prepare used)."""
+    return [(report["name"], clean, degraded, report["jpeg_quality"])
             for report, clean, degraded in read_prepared(project / "data" / "prepared", "val")]
 
 
 def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path) -> dict[str, Any]:
     tiles = project / "data" / "tiles"
     manifest = load_manifest(tiles)
-    train, val = read_tiles(shard_paths(tiles, manifest, "train")), read_tiles(shard_paths(tiles, manifest, "val"))
+    train = MemoryTiles(*read_tiles(shard_paths(tiles, manifest, "train")), seed=params.seed)
+    val = read_tiles(shard_paths(tiles, manifest, "val"))
     print(f"quality: training {name} for {params.time_budget:g} min ...", flush=True)
     history = fit(model, train, val, params)
     model.eval()
@@ -144,7 +163,12 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
     parser.add_argument("--scale", type=int, default=1, help=">1: super-resolution (jpeg_quality null)")
     parser.add_argument("--eval-dirs", nargs="*", type=Path, default=[], help="extra test folders (Set5, Set14)")
+    parser.add_argument("--eval-quality", type=int, default=None,
+                        help="JPEG quality of the --eval-dirs images (default: jpeg_quality when it is one "
+                             "number, 20 for a range, none for --scale > 1)")
     parser.add_argument("--only-ours", action="store_true", help="skip the peers (short experiments)")
+    parser.add_argument("--peers", nargs="*", default=["q20_only", "plain_srcnn", "arcnn"],
+                        choices=["q20_only", "plain_srcnn", "arcnn"], help="which peers to train (default: all)")
     parser.add_argument("-S", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                         help="set a param for this run (YAML value), e.g. -S lr=3.0e-3")
     parser.add_argument("--work", type=Path, help="work folder to create or reuse (default: a new temp folder)")
@@ -178,11 +202,20 @@ def main() -> None:
     models: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {
         "ours": (ours, {key: train_info.get(key) for key in ("steps", "seconds", "parameters")})}
     print(f"quality: ours trained and evaluated by dvc repro in {time.perf_counter() - started:.0f} s", flush=True)
-    if not args.only_ours:
+    peers = set() if args.only_ours else set(args.peers)
+    if "q20_only" in peers and params.jpeg_quality is not None:
+        peer = make_project(Path(f"{project}-q20-only"), {**settings, **Q20_ONLY})
+        print(f"quality: training q20_only (jpeg_quality 20, not conditioned) by dvc repro in {peer} ...", flush=True)
+        run([sys.executable, "-m", "dvc", "repro", "evaluate"], cwd=peer)
+        peer_model, _ = load_model(peer / "models" / "srcnn.pt")
+        peer_info = json.loads((peer / "metrics" / "train.json").read_text())
+        models["q20_only"] = (peer_model, {key: peer_info.get(key) for key in ("steps", "seconds", "parameters")})
+    if "plain_srcnn" in peers:
         torch.manual_seed(params.seed)
         seed_way = dataclasses.replace(params, **SEED_WAY)
         plain = SRCNN.from_params(seed_way)
         models["plain_srcnn"] = (plain, train_peer("plain SRCNN 9-1-5 (seed's way)", plain, seed_way, project))
+    if "arcnn" in peers:
         torch.manual_seed(params.seed)
         arcnn = ARCNN(residual=params.residual)
         models["arcnn"] = (arcnn, train_peer("AR-CNN (our loop)", arcnn, params, project))
@@ -190,32 +223,48 @@ def main() -> None:
     val = val_photos(project)
     results: dict[str, Any] = {}
     for name, (model, extra) in models.items():
-        results[name] = {**evaluate(model, val, params.border), **extra}
+        print(f"quality: evaluating {name} ...", flush=True)
+        results[name] = {**evaluate(model, val, params.border), **extra,
+                         "ladder": ladder(model, val, params)}
+    eval_quality = (args.eval_quality if args.eval_quality is not None
+                    else None if params.jpeg_quality is None
+                    else params.jpeg_quality if isinstance(params.jpeg_quality, int) else 20)
     sets: dict[str, Any] = {}
     for folder in args.eval_dirs:
-        pairs = degrade_folder(folder, params)
+        pairs = degrade_folder(folder, params, eval_quality)
         figures = {name: evaluate(model, pairs, params.border) for name, (model, _) in models.items()}
         sets[folder.name] = {"input": figures["ours"]["psnr_input"],
                              **{name: figures[name]["psnr_output"] for name in figures},
                              "ssim": {name: figures[name]["ssim"] for name in figures},
                              "papers": PAPERS.get(folder.name.lower(), {}) if params.scale == 3 else {}}
 
-    input_name = "bicubic" if params.scale > 1 else f"JPEG {params.jpeg_quality}"
+    jpeg = params.jpeg_quality
+    input_name = ("bicubic" if params.scale > 1 else f"JPEG {jpeg}" if isinstance(jpeg, int)
+                  else f"JPEG {jpeg[0]}–{jpeg[1]} (each photo its own)")
+    set_input = "bicubic" if params.scale > 1 else f"JPEG {eval_quality}"
     print(f"\nval photos of {args.raw_dir.name}: {results['ours']['images']}, {input_name} input, luma, border {params.border}, "
           f"{args.minutes:g} min of training each")
     print(f"{'model':<14}{'params':>9}{'steps':>8}{'PSNR in':>10}{'PSNR out':>10}{'gain':>8}{'SSIM in':>9}{'SSIM out':>9}")
     for name, row in results.items():
         print(f"{name:<14}{row['parameters']:>9}{row['steps']:>8}{row['psnr_input']:>10.2f}{row['psnr_output']:>10.2f}"
               f"{row['gain']:>+8.2f}{row['ssim_input']:>9.4f}{row['ssim']:>9.4f}")
+    rungs = list(results["ours"]["ladder"])
+    print(f"\nladder: the {results['ours']['images']} val photos clean, degraded at each JPEG quality; "
+          f"PSNR gain in dB (photos made worse)")
+    print(f"{'model':<14}" + "".join(f"{rung:>14}" for rung in rungs))
+    for name, row in results.items():
+        cells = (f"{row['ladder'][rung]['gain']:+.2f} ({row['ladder'][rung]['worse']})" for rung in rungs)
+        print(f"{name:<14}" + "".join(f"{cell:>14}" for cell in cells))
     if params.scale == 1 and params.jpeg_quality == 20:
         print(f"papers: {PAPERS_JPEG}")
     for set_name, figures in sets.items():
         line = ", ".join(f"{name} {figures[name]:.2f}" for name in ["input", *models])
         papers = ", ".join(f"{name} {value:.2f}" for name, value in figures["papers"].items())
-        print(f"{set_name} (PSNR dB, {input_name} input): {line}" + (f"   papers: {papers}" if papers else ""))
+        print(f"{set_name} (PSNR dB, {set_input} input): {line}" + (f"   papers: {papers}" if papers else ""))
     ahead = all(results["ours"]["gain"] > results[name]["gain"] for name in results if name != "ours")
     summary = {"label": args.label, "raw_dir": str(args.raw_dir), "minutes": args.minutes, "scale": params.scale,
-               "jpeg_quality": params.jpeg_quality, "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
+               "jpeg_quality": params.jpeg_quality, "eval_quality": eval_quality,
+               "eval_qualities": list(params.eval_qualities), "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
                "val_photos": results["ours"]["images"], **results, "sets": sets, "target_gain": TARGET_GAIN,
                "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "model": str(checkpoint),
                "work": str(project), "seconds": round(time.perf_counter() - started, 1)}

@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from data_speed import process_tree, pss_kb  # noqa: E402
-from srcnn.dataset import ShardTiles, read_tiles, spread_tiles  # noqa: E402
+from quality import make_project  # noqa: E402
+from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import load_params  # noqa: E402
 from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
@@ -113,22 +114,6 @@ def repro(project: Path, *args: str) -> dict:
     return {"seconds": time.perf_counter() - started, "stages": stages, "output": output}
 
 
-def make_project(folder: Path, raw_dir: Path, train_steps: int) -> Path:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split()
-    for name in listed:
-        if not name.startswith(("dvc.lock", "metrics/", "dvclive/", "tests/", "benchmarks/")) and (ROOT / name).is_file():
-            (folder / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, folder / name)
-    params = yaml.safe_load((folder / "params.yaml").read_text())
-    params.update(raw_dir=str(raw_dir), epochs=1, steps_per_epoch=train_steps, eval_photos=10)
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for command in (["git", "init", "-q", "-b", "main"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=scale", "-c", "user.email=scale@example.com", "commit", "-qm", "scale"]):
-        subprocess.run(command, cwd=folder, check=True, capture_output=True)
-    return folder
-
-
 def link_photos(pool: Path, into: Path, first: int, count: int) -> None:
     into.mkdir(parents=True, exist_ok=True)
     for number in range(first, first + count):
@@ -148,7 +133,7 @@ def in_memory_steps_per_second(project: Path) -> float:
         params = load_params("params.yaml")
         tiles = project / "data" / "tiles"
         manifest = load_manifest(tiles)
-        train = read_tiles(shard_paths(tiles, manifest, "train"))
+        train = MemoryTiles(*read_tiles(shard_paths(tiles, manifest, "train")), seed=params.seed)
         val = spread_tiles(shard_paths(tiles, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
         torch.manual_seed(params.seed)
         history = fit(SRCNN.from_params(params), train, val, params)
@@ -192,7 +177,8 @@ def main() -> None:
             shutil.rmtree(photos, ignore_errors=True)
             shutil.rmtree(project, ignore_errors=True)
             link_photos(pool, photos, 0, count)
-            make_project(project, photos, args.train_steps)
+            make_project(project, {"raw_dir": str(photos), "epochs": 1, "steps_per_epoch": args.train_steps,
+                                   "eval_photos": 10})
             full = repro(project)
             train = json.loads((project / "metrics" / "train.json").read_text())
             status_s, _ = run([sys.executable, "-m", "dvc", "status"], project)

@@ -2,18 +2,21 @@
 
     stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=2000)          # what the train stage uses
     tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
-    for batch in stream.batches(epoch, batch_size=32): ...                # N×2×T×T uint8 (clean, degraded)
+    for tiles, strengths in stream.batches(epoch, batch_size=32): ...     # N×2×T×T uint8 (clean, degraded), (N,)
 
 Both give ``fit`` (srcnn/train.py) the same thing: an endless stream of batches of whole paired
 tiles for one epoch, a pure function of (seed, epoch, rank), so a run killed mid-way resumes
 to the same model. ``ShardTiles`` reads each epoch's shards in an order shuffled from the seed,
 mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and each loader worker)
 its own shards: no process holds more than its buffer, whatever the size of the collection.
-Random crops and the 8 flips/rotations are cut from a batch in one gather (``random_crops``).
+Each tile comes with the compression strength of its photo's JPEG step (``srcnn.jpeg``; 0 for
+none), read from the ``.json`` beside it, for a model conditioned on it. Random crops and the 8
+flips/rotations are cut from a batch in one gather (``random_crops``).
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import random
 from pathlib import Path
@@ -25,6 +28,7 @@ import webdataset
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .images import decode_png, load_gray
+from .jpeg import strength_for_quality
 from .shards import read_shard
 from .tiling import split_pair
 
@@ -39,6 +43,12 @@ def decode_tile(png: bytes, name: str = "tile") -> torch.Tensor:
     return torch.from_numpy(np.stack([clean, degraded]))
 
 
+def tile_strength(meta: bytes | None) -> float:
+    """The compression strength of a tile's photo, from the tile's ``.json`` (0.0: no JPEG step)."""
+    quality = json.loads(meta).get("jpeg_quality") if meta else None
+    return strength_for_quality(quality)
+
+
 class _EpochStream(IterableDataset):
     """One rank's endless tile stream for one epoch; each DataLoader worker reads its own shards."""
 
@@ -46,7 +56,7 @@ class _EpochStream(IterableDataset):
         super().__init__()
         self.shards, self.seed, self.epoch, self.buffer, self.rank = shards, seed, epoch, shuffle_buffer, rank
 
-    def __iter__(self) -> Iterator[torch.Tensor]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, float]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         mine = self.shards[worker::workers]
@@ -61,7 +71,7 @@ class _EpochStream(IterableDataset):
         pipeline = webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
                                            webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng))
         for sample in pipeline:
-            yield decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}")
+            yield decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"), tile_strength(sample.get("json"))
 
 
 class ShardTiles:
@@ -84,8 +94,10 @@ class ShardTiles:
         self.seed, self.shuffle_buffer, self.workers, self.pin_memory = seed, shuffle_buffer, workers, pin_memory
         self.fingerprint = fingerprint or hashlib.sha256("\n".join(self.shards).encode()).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[torch.Tensor]:
-        """Endless batches of ``batch_size`` whole tiles for this rank: its own shards, no other rank's."""
+    def batches(self, epoch: int, batch_size: int, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless batches of ``batch_size`` whole tiles and their strengths for this rank: its own
+        shards, no other rank's."""
         mine = self.shards[rank::world]
         if not mine:
             raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "
@@ -98,19 +110,21 @@ class ShardTiles:
 
 
 class MemoryTiles:
-    """Tiles held in one N×2×T×T uint8 tensor (small sets, tests, benchmarks); every rank draws the
-    same global batch from the seed and keeps its slice."""
+    """Tiles held in one N×2×T×T uint8 tensor (small sets, tests, benchmarks), with their strengths
+    (N,) (zeros when not given); every rank draws the same global batch from the seed and keeps its slice."""
 
-    def __init__(self, pairs: torch.Tensor, seed: int = 0) -> None:
+    def __init__(self, pairs: torch.Tensor, strengths: torch.Tensor | None = None, seed: int = 0) -> None:
         self.pairs, self.seed = pairs, seed
-        self.fingerprint = hashlib.sha256(pairs.cpu().numpy().tobytes()).hexdigest()
+        self.strengths = torch.zeros(len(pairs)) if strengths is None else strengths.float()
+        self.fingerprint = hashlib.sha256(pairs.cpu().numpy().tobytes() + self.strengths.cpu().numpy().tobytes()).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1) -> Iterator[torch.Tensor]:
+    def batches(self, epoch: int, batch_size: int, rank: int = 0,
+                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         generator = torch.Generator().manual_seed(seed_of("memory", self.seed, epoch))
         local = slice(rank * batch_size, (rank + 1) * batch_size)
         while True:
             index = torch.randint(len(self.pairs), (batch_size * world,), generator=generator)[local]
-            yield self.pairs[index.to(self.pairs.device)]
+            yield self.pairs[index.to(self.pairs.device)], self.strengths[index]
 
 
 def load_pairs(folder: str | Path) -> torch.Tensor:
@@ -128,27 +142,27 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(tiles))
 
 
-def read_tiles(shards: list[Path | str]) -> torch.Tensor:
-    """Every tile of ``shards`` in one N×2×T×T uint8 tensor: for small sets (benchmarks, notebooks)."""
-    tiles = [decode_tile(sample["png"], f"{shard}:{sample['__key__']}") for shard in shards for sample in read_shard(shard)]
-    if not tiles:
-        raise FileNotFoundError(f"no tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
-    return torch.stack(tiles)
+def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every tile of ``shards`` in one N×2×T×T uint8 tensor, and their strengths (N,): for small
+    sets (benchmarks, notebooks)."""
+    return spread_tiles(shards, None, None)
 
 
-def spread_tiles(shards: list[Path | str], total: int, count: int) -> torch.Tensor:
-    """``count`` tiles spread evenly over all ``total`` tiles of ``shards`` (read in order), as
-    N×2×T×T uint8: the fixed val tiles of the training curve, without holding the val set."""
-    wanted = set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
-    tiles, index = [], 0
+def spread_tiles(shards: list[Path | str], total: int | None, count: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` tiles spread evenly over all ``total`` tiles of ``shards`` (read in order; all of
+    them when ``count`` is None) as N×2×T×T uint8, and their strengths (N,): the fixed val tiles
+    of the training curve, without holding the val set."""
+    wanted = None if count is None else set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
+    tiles, strengths, index = [], [], 0
     for shard in shards:
         for sample in read_shard(shard):
-            if index in wanted:
+            if wanted is None or index in wanted:
                 tiles.append(decode_tile(sample["png"], f"{shard}:{sample['__key__']}"))
+                strengths.append(tile_strength(sample.get("json")))
             index += 1
     if not tiles:
-        raise FileNotFoundError(f"no val tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
-    return torch.stack(tiles)
+        raise FileNotFoundError(f"no tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
+    return torch.stack(tiles), torch.tensor(strengths)
 
 
 def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:

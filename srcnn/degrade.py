@@ -47,7 +47,12 @@ def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
 
 
 def degrade(clean: np.ndarray, scale: int = 1, jpeg_quality: int | None = 20) -> np.ndarray:
-    """The degraded version of a clean photo (whose sides divide by ``scale``)."""
+    """The degraded version of a clean photo (whose sides divide by ``scale``), at one JPEG quality
+    (or none). For a ``jpeg_quality`` range in params, draw each photo's quality with
+    ``srcnn.jpeg.photo_quality`` first."""
+    if jpeg_quality is not None and (isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, (int, np.integer))):
+        raise TypeError(f"degrade takes one JPEG quality (a whole number) or None, got {jpeg_quality!r}; "
+                        f"for a range, draw the photo's quality with srcnn.jpeg.photo_quality")
     degraded = bicubic_down_up(clean, scale)
     if jpeg_quality is not None:
         degraded = jpeg_roundtrip(degraded, jpeg_quality)

@@ -9,10 +9,20 @@ when the model was trained for super-resolution (``scale`` > 1). EXIF orientatio
 ICC profile and the other EXIF fields are kept, grayscale stays grayscale. Big photos go through
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
 a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
+
+How strongly each photo was compressed is read from its JPEG luma quantization table
+(``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
+photo. A photo with no JPEG history (PNG, TIFF, BMP, WebP) is written unchanged unless
+``--quality Q`` says to treat it as a JPEG of quality Q; a JPEG whose quality lies outside the
+qualities the model was trained on (± 2) is written unchanged unless ``--force``. "Unchanged":
+the pixels as read, in the output's format (enlarged by ``scale``, bicubic, for a
+super-resolution model). A checkpoint that does not say which qualities it was trained on (or was
+trained with no JPEG step) has no range to check: every photo is restored, as before.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +34,8 @@ from PIL import Image
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, PHOTO_SUFFIXES, load_rgb
-from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb
+from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
+from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
 from .progress import progress
 
@@ -34,6 +45,7 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".ti
 KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 ORIENTATION = 0x0112
+QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities is still restored
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,40 @@ class Settings:
     dtype: torch.dtype | None
     tile: int
     scale: int
+    quality: int | None = None  # --quality: for photos with no JPEG history
+    trained: tuple[int, int] | None = None  # the JPEG qualities the model was trained on (trained_qualities)
+    force: bool = False  # --force: restore JPEGs outside the trained qualities too
+
+
+@dataclass(frozen=True)
+class Decision:
+    strength: float | None  # what the model is told; None: the photo is written unchanged
+    line: str  # what enhance says about the photo
+
+
+def decide(qtable: list[int] | None, settings: Settings) -> Decision:
+    """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: no JPEG history)."""
+    if qtable is not None:
+        quality = estimate_quality(qtable)
+        said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
+        strength = compression_strength(qtable)
+    elif settings.quality is not None:
+        quality, strength = settings.quality, strength_for_quality(settings.quality)
+        said = f"JPEG quality {quality} (from --quality)"
+    elif settings.trained is None:
+        return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")
+    else:
+        return Decision(None, "no JPEG history (not a JPEG); left unchanged "
+                              "(pass --quality Q to restore it as a JPEG of quality Q)")
+    if settings.trained is not None:
+        low, high = settings.trained
+        if not low - QUALITY_MARGIN <= quality <= high + QUALITY_MARGIN:
+            trained = f"{low}" if low == high else f"{low}–{high}"
+            if not settings.force:
+                return Decision(None, f"{said}, outside the qualities the model was trained on ({trained}); "
+                                      f"left unchanged (pass --force to restore it anyway)")
+            said += f", outside the qualities the model was trained on ({trained}); restored anyway (--force)"
+    return Decision(strength, said)
 
 
 def plan_outputs(inputs: list[Path], out: Path,
@@ -76,16 +122,17 @@ def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
-def _metadata(photo: Path) -> tuple[bool, bytes | None, Image.Exif | None]:
-    """Whether the photo is grayscale, its ICC profile and its EXIF (orientation removed: it is applied)."""
+def _metadata(photo: Path) -> tuple[bool, bytes | None, Image.Exif | None, list[int] | None]:
+    """Whether the photo is grayscale, its ICC profile, its EXIF (orientation removed: it is
+    applied) and its JPEG luma quantization table (None: not a JPEG)."""
     try:
         with Image.open(photo) as image:  # header only: the pixels come from load_rgb
             exif = image.getexif()
             exif.pop(ORIENTATION, None)
             icc = image.info.get("icc_profile") if image.mode != "CMYK" else None  # a CMYK profile would lie about RGB
-            return image.mode in GRAY_MODES, icc, exif if len(exif) else None
+            return image.mode in GRAY_MODES, icc, exif if len(exif) else None, luma_qtable(image)
     except Exception:
-        return False, None, None  # load_rgb names the problem
+        return False, None, None, None  # load_rgb names the problem
 
 
 def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None) -> None:
@@ -106,14 +153,18 @@ def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Im
         Image.fromarray(array).save(temp, **options)
 
 
-def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: Settings) -> tuple[int, int]:
-    """Restore one photo file into ``target``; returns the output's width and height."""
-    gray, icc, exif = _metadata(photo)
+def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: Settings) -> Decision:
+    """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says); returns the decision."""
+    gray, icc, exif, qtable = _metadata(photo)
     rgb = upscale(load_rgb(photo), settings.scale)
-    restored = restore_rgb(model, rgb, settings.device, settings.dtype, settings.tile)
+    decision = decide(qtable, settings)
+    if decision.strength is None:
+        restored = rgb
+    else:
+        restored = restore_rgb(model, rgb, settings.device, settings.dtype, settings.tile, strength=decision.strength)
     del rgb
     save_photo(target, restored[..., 0].copy() if gray else restored, icc, exif)
-    return restored.shape[1], restored.shape[0]
+    return decision
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
@@ -146,11 +197,16 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
                               "(benchmarks/enhance_speed.py)")
     command.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     command.add_argument("--tile", type=int, default=512, help="tile side in pixels; memory grows with it")
+    command.add_argument("--quality", type=int, metavar="Q",
+                         help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
+                              "(1-100); without it they are written unchanged. JPEGs use their own tables")
+    command.add_argument("--force", action="store_true",
+                         help="also restore JPEGs whose quality is outside the qualities the model was trained on")
     return command
 
 
 def run(args: argparse.Namespace) -> int:
-    """The enhance command; returns the exit status (0: every photo done or kept, 1: some failed, 2: no model)."""
+    """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept; 1: some failed; 2: no model)."""
     try:
         model, info = load_model(args.model)
     except CheckpointError as error:
@@ -165,12 +221,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         print(f"enhance: {error}", file=sys.stderr)
         return 2
-    settings = Settings(device, dtype, args.tile, model_scale(info))
+    if args.quality is not None and not 1 <= args.quality <= 100:
+        print(f"enhance: --quality {args.quality} is not a JPEG quality; use 1 to 100", file=sys.stderr)
+        return 2
+    settings = Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info), args.force)
     pairs, notes, empty = plan_outputs(args.photos, args.out, "." + args.format)
     for note in notes:
         print(f"enhance: {note}", file=sys.stderr)
     failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
-    kept, done, seen = [], 0, set()
+    kept, done, unchanged, seen = [], 0, 0, set()
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
@@ -186,8 +245,12 @@ def run(args: argparse.Namespace) -> int:
             kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
             continue
         try:
-            enhance_photo(model, photo, target, settings)
-            done += 1
+            decision = enhance_photo(model, photo, target, settings)
+            bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
+            if decision.strength is None:
+                unchanged += 1
+            else:
+                done += 1
         except (ImageError, OSError, ValueError) as error:
             failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
     bar.close()
@@ -196,6 +259,6 @@ def run(args: argparse.Namespace) -> int:
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
     precision = {None: "fp32", INT8: "int8", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
-    print(f"enhance: {done} restored, {len(kept)} kept, {len(failed)} skipped "
+    print(f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
           f"(model {args.model}, scale {settings.scale}, {precision}, tiles of {args.tile})")
     return 1 if failed else 0

@@ -1,7 +1,8 @@
 """A model judged the way the restoration literature judges one: whole val photos, one score each.
 
-    table = evaluate_photos(model, photos, border=0)   # (name, clean RGB, degraded RGB) each; one row a photo
-    summary = summarize(table)                         # means over photos
+    table = evaluate_photos(model, [(name, clean, degraded, jpeg_quality), ...], border=0)   # one row a photo
+    summary = summarize(table)                                                              # means over photos
+    ladder = evaluate_ladder(model, [(name, clean), ...], 0, 1, [10, 20, 90])               # one row a quality
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
 8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
@@ -9,6 +10,12 @@ output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-
 ``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled MSE. For
 ``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
 ``psnr_input`` is the bicubic baseline of the SRCNN paper (when ``jpeg_quality`` is null).
+
+A conditioned model is told each photo's compression strength: for the val photos' own
+degradation, that of the JPEG quality prepare used (in its report); on the ladder, the clean val
+photos are degraded afresh at each quality of ``eval_qualities`` and restored with that quality's
+strength, so one table shows where the model helps and where it makes photos worse. Photos come
+in as iterables, one at a time (the evaluate stage reads them from the prepared shards).
 """
 from __future__ import annotations
 
@@ -23,9 +30,12 @@ from torch import nn
 
 from . import metrics
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
+from .degrade import degrade
 from .inference import restore_luma
+from .jpeg import strength_for_quality
 from .progress import progress
 
+LADDER_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse", "worst_gain")
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
                 "psnrb_input", "psnrb_output", "psnrb_gain")
 
@@ -39,16 +49,17 @@ def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, flo
             "psnrb": metrics.psnr_b(clean_y, test_y, border)}
 
 
-def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np.ndarray]], border: int,
+def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np.ndarray, int | None]], border: int,
                     on_photo: PhotoHook | None = None, dtype: torch.dtype | None = None,
                     total: int | None = None) -> pd.DataFrame:
-    """One row per (name, clean RGB, degraded RGB) photo: its size and PSNR/SSIM/PSNR-B of the
-    degraded input and of the model's output (fp32 unless ``dtype``), with the gains; ``on_photo``
-    sees the images. Photos are taken one at a time, so memory does not grow with their number."""
+    """One row per (name, clean RGB, degraded RGB, JPEG quality it was degraded at) photo: its size
+    and PSNR/SSIM/PSNR-B of the degraded input and of the model's output (fp32 unless ``dtype``),
+    with the gains; a conditioned model is told the quality's strength. ``on_photo`` sees the
+    images. Photos are taken one at a time, so memory does not grow with their number."""
     rows = []
-    for name, clean, degraded in progress(photos, desc="evaluate", unit="photo", total=total):
+    for name, clean, degraded, quality in progress(photos, desc="evaluate", unit="photo", total=total):
         clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
-        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype))
+        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
         row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
         for label, image in (("input", degraded_y), ("output", restored_y)):
             for metric, value in score(clean_y, image, border).items():
@@ -72,6 +83,50 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
         return set(digests)
     ranked = sorted(digests, key=lambda name: hashlib.sha256(f"eval:{seed}:{digests[name]}".encode()).hexdigest())
     return set(ranked[:count])
+
+
+def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
+                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None) -> pd.DataFrame:
+    """One row per JPEG quality: the clean val photos degraded afresh at that quality
+    (``degrade(clean, scale, quality)``), restored with its strength, and scored on luma.
+
+    Columns: quality, strength, photos, the means over photos of PSNR and SSIM of input and
+    output and of the PSNR gain, ``photos_worse`` (photos whose PSNR gain is below 0) and
+    ``worst_gain`` (the smallest PSNR gain of any photo).
+    """
+    qualities = list(dict.fromkeys(qualities))  # each quality once
+    gains: dict[int, list[dict[str, float]]] = {quality: [] for quality in qualities}
+    for _, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
+        clean_y = to_luma_u8(clean).astype(np.float64)
+        for quality in qualities:
+            degraded_y = to_luma_u8(degrade(clean, scale, quality)).astype(np.float64)
+            restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
+            gains[quality].append({"psnr_input": metrics.psnr(clean_y, degraded_y, border),
+                                   "psnr_output": metrics.psnr(clean_y, restored_y, border),
+                                   "ssim_input": metrics.ssim(clean_y, degraded_y, border),
+                                   "ssim_output": metrics.ssim(clean_y, restored_y, border)})
+    rows = []
+    for quality in qualities:
+        photos = pd.DataFrame(gains[quality])
+        gain = photos["psnr_output"] - photos["psnr_input"]
+        rows.append({"quality": quality, "strength": round(strength_for_quality(quality), 4), "photos": len(photos),
+                     "psnr_input": photos["psnr_input"].mean(), "psnr_output": photos["psnr_output"].mean(),
+                     "psnr_gain": gain.mean(), "ssim_input": photos["ssim_input"].mean(),
+                     "ssim_output": photos["ssim_output"].mean(), "photos_worse": int((gain < 0).sum()),
+                     "worst_gain": gain.min()})
+    return pd.DataFrame(rows)
+
+
+def ladder_metrics(ladder: pd.DataFrame) -> dict[str, dict[str, float | int]]:
+    """The ladder as nested metrics, ``{"q10": {"psnr_gain": ..., ...}, ...}``, rounded like the summary."""
+    nested = {}
+    for row in ladder.to_dict("records"):
+        values = {key: int(row[key]) if key == "photos_worse" else round(float(row[key]), 4) for key in LADDER_KEYS}
+        bad = [key for key, value in values.items() if not math.isfinite(value)]
+        if bad:
+            raise ValueError(f"the ladder at quality {row['quality']} gave non-finite {', '.join(bad)}")
+        nested[f"q{int(row['quality'])}"] = values
+    return nested
 
 
 def summarize(table: pd.DataFrame) -> dict[str, float | int]:

@@ -59,6 +59,22 @@ def model_scale(info: dict[str, Any]) -> int:
     return int(info.get("params", {}).get("scale", 1) or 1)
 
 
+def trained_qualities(info: dict[str, Any]) -> tuple[int, int] | None:
+    """The JPEG qualities a checkpoint was trained on, as (low, high) (one quality q: (q, q)), from
+    the ``jpeg_quality`` param the train stage stores in ``info["params"]``; None when it was
+    trained with no JPEG step (null) or the checkpoint does not say."""
+    quality = info.get("params", {}).get("jpeg_quality")
+    if quality is None or isinstance(quality, bool):
+        return None
+    if isinstance(quality, (int, float)):
+        return int(quality), int(quality)
+    try:
+        low, high = (int(value) for value in quality)
+    except (TypeError, ValueError):
+        return None
+    return low, high
+
+
 def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]]]:
     """Cover an image with ``tile``×``tile`` blocks, each read with ``margin`` pixels of context.
 
@@ -79,15 +95,17 @@ def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[t
                    (slice(top, bottom), slice(left, right)))
 
 
-def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None) -> torch.Tensor:
+def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
+                 strength: float | None = None) -> torch.Tensor:
     """One pass of the model over an H×W luma block in [0, 1]; float32 H×W out, clamped to [0, 1].
 
     Channels-last memory and, when ``dtype`` is given, autocast (bf16 on CPUs that have it): the
-    convolutions run in ``dtype`` while the residual sum stays in float32.
+    convolutions run in ``dtype`` while the residual sum stays in float32. ``strength`` goes to a
+    conditioned model (one with ``conditioned`` true) and is ignored by any other.
     """
     block = luma[None, None].to(device).contiguous(memory_format=torch.channels_last)
     with autocast(device, dtype):
-        output = model(block)
+        output = model(block, strength) if getattr(model, "conditioned", False) else model(block)
     return output.float()[0, 0].clamp_(0, 1).cpu()
 
 
@@ -105,12 +123,18 @@ def _samples(luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, 
 
 
 def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
-              samples: Callable[[], list[torch.Tensor]]) -> tuple[nn.Module, torch.device, torch.dtype | None]:
-    """The module to run and how: int8 is a quantized copy calibrated on ``samples()`` (CPU)."""
+              samples: Callable[[], list[torch.Tensor]],
+              strength: float | None = None) -> tuple[nn.Module, torch.device, torch.dtype | None]:
+    """The module to run and how: int8 is a quantized copy calibrated on ``samples()`` (CPU), at
+    ``strength`` for a conditioned model; one that cannot be made (a strength out of the int8
+    input's range, a copy that disagrees) runs in bf16 (or fp32) instead, with a warning."""
+    if getattr(model, "conditioned", False) and strength is None:
+        raise ValueError("this model is conditioned on the photo's compression strength: pass strength "
+                         "(srcnn.jpeg.strength_for_quality(q), or 0.0 for a photo never compressed)")
     if dtype == INT8:
         from .quantized import QuantizationError, quantize
         try:
-            return quantize(model, samples()), torch.device("cpu"), None
+            return quantize(model, samples(), strength), torch.device("cpu"), None
         except QuantizationError as error:
             warnings.warn(f"{error}; running this photo in bf16 (or fp32) instead", stacklevel=3)
             dtype = pick_precision("auto", torch.device("cpu"))
@@ -119,30 +143,32 @@ def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
 
 @torch.inference_mode()
 def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torch.device("cpu"),
-                 dtype: torch.dtype | None = None, tile: int = 512) -> np.ndarray:
+                 dtype: torch.dtype | None = None, tile: int = 512, strength: float | None = None) -> np.ndarray:
     """Run the model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
 
     The photo goes through in ``tile``-sized blocks, each read with a margin of the model's
     receptive radius, so memory stays bounded and the result equals a whole-image pass (in fp32:
     to float rounding). ``dtype``: None (fp32), ``torch.bfloat16`` (autocast) or ``INT8``, each
-    faster and a little less exact than the one before.
+    faster and a little less exact than the one before. ``strength``: the photo's compression
+    strength (``srcnn.jpeg``), given to a conditioned model on every tile, ignored by others.
     """
     luma = np.asarray(luma)
     height, width = luma.shape
     model, device, dtype = _prepared(model, device, dtype,
-                                     lambda: _samples(lambda where: luma[where].astype(np.float64), height, width))
+                                     lambda: _samples(lambda where: luma[where].astype(np.float64), height, width),
+                                     strength)
     image = torch.from_numpy(luma.astype(np.float32) / 255.0)
     result = np.empty((height, width), dtype=np.float64)
     for read, keep, put in windows(height, width, tile, model.radius):
-        result[put] = forward_luma(model, image[read], device, dtype)[keep].numpy() * 255.0
+        result[put] = forward_luma(model, image[read], device, dtype, strength)[keep].numpy() * 255.0
     return result
 
 
 @torch.inference_mode()
 def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.device("cpu"),
                 dtype: torch.dtype | None = None, tile: int = 512,
-                on_tile: Callable[[], None] | None = None) -> np.ndarray:
-    """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8.
+                on_tile: Callable[[], None] | None = None, strength: float | None = None) -> np.ndarray:
+    """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` as in ``restore_luma``).
 
     The model runs on luma (Y of YCbCr, BT.601 as everywhere in the project); Cb and Cr are kept
     from the input. Colour conversion happens per tile too, so memory beyond the input and output
@@ -150,13 +176,14 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
     """
     height, width = rgb.shape[:2]
     model, device, dtype = _prepared(model, device, dtype,
-                                     lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width))
+                                     lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width),
+                                     strength)
     result = np.empty_like(rgb, dtype=np.uint8)
     for read, keep, put in windows(height, width, tile, model.radius):
         ycbcr = rgb_to_ycbcr(rgb[read])
         luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
         core = ycbcr[keep]
-        core[..., 0] = forward_luma(model, luma, device, dtype)[keep].numpy().astype(np.float64) * 255.0
+        core[..., 0] = forward_luma(model, luma, device, dtype, strength)[keep].numpy().astype(np.float64) * 255.0
         result[put] = ycbcr_to_rgb(core)
         if on_tile is not None:
             on_tile()

@@ -2,6 +2,9 @@
 
 Padding keeps the output the same size as the input, so whole photos go through in one pass and
 tiles never shrink; with ``residual`` the network predicts the correction added to its input.
+With ``conditioned`` the first layer also sees how strongly the photo was compressed
+(``srcnn.jpeg.compression_strength``) as a constant second input plane, so one model restores
+photos of every JPEG quality without over- or under-correcting them.
 """
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import torch
 from torch import nn
 
 # the keys of params.yaml that size the network
-SIZE_PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual")
+SIZE_PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned")
 
 
 class SRCNN(nn.Module):
@@ -26,19 +29,25 @@ class SRCNN(nn.Module):
         filters2: feature maps after the second layer (32).
         residual: predict ``output - input`` instead of the output itself.
         channels: image channels in and out (1: luma).
+        conditioned: the first layer sees one more input channel, a constant plane of the photo's
+            compression strength (``forward(x, strength)``); without it, strength is ignored.
     """
 
     # the first layer sees the input centred on mid-grey: the same function class, but Adam converges
     # faster (measured on urban40); the int8 path (srcnn/quantized.py) reads it from here
     input_offset = 0.5
+    # the strength plane is centred the same way (0.5 subtracted): zero padding at the photo's
+    # borders then means "mid strength", and the int8 path quantizes both planes with one scale
+    strength_offset = 0.5
 
     def __init__(self, kernel1: int = 9, kernel2: int = 1, kernel3: int = 5, filters1: int = 64,
-                 filters2: int = 32, residual: bool = False, channels: int = 1) -> None:
+                 filters2: int = 32, residual: bool = False, channels: int = 1, conditioned: bool = False) -> None:
         super().__init__()
         self.config = dict(kernel1=kernel1, kernel2=kernel2, kernel3=kernel3, filters1=filters1,
-                           filters2=filters2, residual=residual, channels=channels)
+                           filters2=filters2, residual=residual, channels=channels, conditioned=conditioned)
         self.residual = residual
-        self.extract = nn.Conv2d(channels, filters1, kernel1, padding=kernel1 // 2)
+        self.conditioned = conditioned
+        self.extract = nn.Conv2d(channels + int(conditioned), filters1, kernel1, padding=kernel1 // 2)
         self.map = nn.Conv2d(filters1, filters2, kernel2, padding=kernel2 // 2)
         self.reconstruct = nn.Conv2d(filters2, channels, kernel3, padding=kernel3 // 2)
         self.reset_parameters()
@@ -56,15 +65,29 @@ class SRCNN(nn.Module):
         """How far (in pixels) one output pixel sees in each direction: the receptive field's radius."""
         return sum(conv.kernel_size[0] // 2 for conv in (self.extract, self.map, self.reconstruct))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = torch.relu(self.extract(x - self.input_offset))
+    def strength_plane(self, x: torch.Tensor, strength: torch.Tensor | float | None) -> torch.Tensor:
+        """The constant N×1×H×W plane of each image's strength (a float, or a tensor of shape (N,)
+        or broadcastable to it), centred like the input."""
+        if strength is None:
+            raise ValueError("this SRCNN is conditioned: call it as model(x, strength) with each image's "
+                             "compression strength (srcnn.jpeg.strength_for_quality / compression_strength)")
+        strength = torch.as_tensor(strength, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
+        return (strength - self.strength_offset).expand(x.shape[0], 1, *x.shape[2:])
+
+    def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
+        """``x``: N×C×H×W in [0, 1]; ``strength``: each image's compression strength, shape (N,) or
+        broadcastable (a float for all), required when conditioned and ignored otherwise."""
+        centred = x - self.input_offset
+        if self.conditioned:
+            centred = torch.cat([centred, self.strength_plane(x, strength)], dim=1)
+        y = torch.relu(self.extract(centred))
         y = torch.relu(self.map(y))
         y = self.reconstruct(y)
         return x + y if self.residual else y
 
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> "SRCNN":
-        return cls(**config)
+        return cls(**config)  # checkpoints from before ``conditioned`` existed are not conditioned
 
     @classmethod
     def from_params(cls, params: Any) -> "SRCNN":

@@ -30,7 +30,7 @@ class Params:
     raw_dir: str
     max_side: int
     scale: int
-    jpeg_quality: int | None
+    jpeg_quality: int | tuple[int, int] | None  # one quality, a [low, high] range (each photo drawn in it), or none
     val_fraction: float
     seed: int
     strict: bool
@@ -46,6 +46,7 @@ class Params:
     filters1: int
     filters2: int
     residual: bool
+    conditioned: bool
     # train
     lr: float
     lr_schedule: str
@@ -63,6 +64,7 @@ class Params:
     # evaluate
     crop_border: int | str
     eval_photos: int
+    eval_qualities: tuple[int, ...]
 
     @property
     def border(self) -> int:
@@ -77,7 +79,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "raw_dir": ("str", None),
     "max_side": ("int", (16, 1_000_000)),
     "scale": ("int", (1, 8)),
-    "jpeg_quality": ("int_or_none", (1, 100)),
+    "jpeg_quality": ("quality", (1, 100)),
     "val_fraction": ("float", (0.0, 1.0, "open")),
     "seed": ("int", (0, 2**31 - 1)),
     "strict": ("bool", None),
@@ -91,6 +93,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "filters1": ("int", (1, 1024)),
     "filters2": ("int", (1, 1024)),
     "residual": ("bool", None),
+    "conditioned": ("bool", None),
     "lr": ("float", (0.0, 100.0, "open")),
     "lr_schedule": ("choice", ("constant", "cosine")),
     "warmup_steps": ("int", (0, 10_000_000)),
@@ -106,6 +109,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "loader_workers": ("int", (-1, 256)),
     "crop_border": ("auto_or_int", (0, 64)),
     "eval_photos": ("int", (0, 10_000_000)),
+    "eval_qualities": ("qualities", (1, 100)),
 }
 
 
@@ -113,8 +117,31 @@ def _fail(key: str, value: Any, allowed: str) -> ParamsError:
     return ParamsError(f"params: {key}={value!r} is not allowed: {key} must be {allowed}")
 
 
+def _whole(value: Any, low: int, high: int) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
+
+
 def _check(key: str, value: Any) -> Any:
     kind, rule = _RULES[key]
+    if kind == "quality":
+        low, high = rule
+        allowed = (f"a whole number from {low} to {high}, a range [low, high] of such numbers with "
+                   f"low <= high (each photo gets one quality drawn from it), or null for no JPEG step")
+        if value is None:
+            return None
+        if isinstance(value, (list, tuple)):
+            if len(value) != 2 or not all(_whole(item, low, high) for item in value) or value[0] > value[1]:
+                raise _fail(key, value, allowed)
+            return (value[0], value[1])
+        if not _whole(value, low, high):
+            raise _fail(key, value, allowed)
+        return value
+    if kind == "qualities":
+        low, high = rule
+        if (not isinstance(value, (list, tuple)) or not value
+                or not all(_whole(item, low, high) for item in value)):
+            raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
+        return tuple(value)
     if kind == "str":
         if not isinstance(value, str) or not value.strip():
             raise _fail(key, value, "a non-empty path")
@@ -129,11 +156,9 @@ def _check(key: str, value: Any) -> Any:
         return value
     if kind == "auto_or_int" and value == "auto":
         return value
-    if kind == "int_or_none" and value is None:
-        return None
-    if kind in ("int", "odd", "int_or_none", "auto_or_int"):
+    if kind in ("int", "odd", "auto_or_int"):
         low, high = rule
-        extra = {"int_or_none": " (or null for no JPEG step)", "auto_or_int": " (or auto)"}.get(kind, "")
+        extra = " (or auto)" if kind == "auto_or_int" else ""
         if kind == "odd":
             allowed = f"an odd whole number from {low} to {high}"
         else:

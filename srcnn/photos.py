@@ -23,6 +23,7 @@ import numpy as np
 
 from .degrade import crop_to_multiple, degrade, fit_long_side
 from .images import ImageError, TooManyPixelsError, decode_png, encode_png, is_photo_name, load_rgb
+from .jpeg import photo_quality
 from .shards import Result, check_complete, read_shard, sample_key, shard_paths
 
 SPLITS = ("train", "val")
@@ -147,9 +148,11 @@ def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dic
     return split
 
 
-def prepare_photo(photo: Photo, split: str, max_side: int, scale: int, jpeg_quality: int | None) -> Result:
+def prepare_photo(photo: Photo, split: str, max_side: int, scale: int,
+                  jpeg_quality: int | tuple[int, int] | None, seed: int) -> Result:
     """One photo made into a clean/degraded pair: its shard sample (``KEY.clean.png``,
-    ``KEY.degraded.png``, ``KEY.json``) and its report; no sample when it cannot be used."""
+    ``KEY.degraded.png``, ``KEY.json``) and its report; no sample when it cannot be used. With a
+    range of ``jpeg_quality``, the photo's own quality is drawn from its bytes and ``seed``."""
     file = str(photo.path)
     try:
         rgb = load_rgb(photo.path, max_side=max_side)
@@ -162,10 +165,11 @@ def prepare_photo(photo: Photo, split: str, max_side: int, scale: int, jpeg_qual
         return [], {"name": photo.name, "status": "skipped", "kind": "too_small",
                     "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
     del rgb
+    quality = photo_quality(photo.digest, seed, jpeg_quality)
     report = {"name": photo.name, "status": "used", "split": split, "sha256": photo.digest,
-              "width": clean.shape[1], "height": clean.shape[0], "jpeg_quality": jpeg_quality}
+              "width": clean.shape[1], "height": clean.shape[0], "jpeg_quality": quality}
     sample = {"__key__": sample_key(photo.name, photo.digest), "clean.png": encode_png(clean),
-              "degraded.png": encode_png(degrade(clean, scale, jpeg_quality)),
+              "degraded.png": encode_png(degrade(clean, scale, quality)),
               "json": json.dumps(report, sort_keys=True).encode()}
     return [sample], report
 

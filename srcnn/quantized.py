@@ -2,12 +2,16 @@
 
     fast = quantize(model, samples)        # samples: luma blocks of the photo to restore, N×1×H×W in [0, 1]
     output = fast(block)                   # like model(block), float32
+    fast = quantize(model, samples, 0.4)   # a conditioned model, for the photo's strength
+    output = fast(block, 0.4)
 
 Weights are quantized per output channel, activations per tensor with ranges measured on
 ``samples`` (calibration on the photo itself, so that they fit its content); the input is quantized
 in steps of 1/255 (an 8-bit photo's own steps) and the residual sum is done in float32 on the
 unquantized input. Integer convolutions are exact, so tiles of one photo agree with a whole-image
-pass. ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
+pass. A conditioned model's strength plane goes in as a second input channel quantized with the
+same steps (strengths from 0 to 1 fit; a stronger one is refused, and inference falls back to
+bf16). ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
 """
 from __future__ import annotations
 
@@ -49,6 +53,8 @@ def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int) -> nn.Mod
 # input's zero point, so the zero padding of the convolution means mid-grey as in the float model.
 # ``quantize`` checks the copy against the float model and refuses one that disagrees.
 INPUT_OFFSET = SRCNN.input_offset
+STRENGTH_OFFSET = SRCNN.strength_offset
+INPUT_ZERO_POINT = 128
 AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the calibration blocks
 
 
@@ -63,22 +69,44 @@ class QuantizedSRCNN(nn.Module):
         super().__init__()
         extract_max, map_max, correction_max = ranges
         self.residual = model.residual
+        self.conditioned = model.conditioned
         self.radius = model.radius
         self.extract = _qconv(model.extract, True, max(extract_max, 1e-6) / 255.0, 0)
         self.map = _qconv(model.map, True, max(map_max, 1e-6) / 255.0, 0)
         self.reconstruct = _qconv(model.reconstruct, False, max(correction_max, 1e-6) / 127.0, 128)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
         # x - 0.5 in steps of 1/255 with zero point 128: luma (16-235 of 255) never reaches the clip
-        qx = torch.quantize_per_tensor(x.float().sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last),
-                                       1.0 / 255.0, round(INPUT_OFFSET * 255), torch.quint8)
+        centred = x.float().sub(INPUT_OFFSET)
+        if self.conditioned:
+            centred = torch.cat([centred, _strength_plane(centred, strength)], dim=1)
+        qx = torch.quantize_per_tensor(centred.contiguous(memory_format=torch.channels_last),
+                                       1.0 / 255.0, INPUT_ZERO_POINT, torch.quint8)
         y = self.reconstruct(self.map(self.extract(qx))).dequantize()
         return x + y if self.residual else y
 
 
+def _strength_plane(centred: torch.Tensor, strength: torch.Tensor | float | None) -> torch.Tensor:
+    """The centred strength plane, refused when the 8-bit input cannot hold it to a step of 1/255."""
+    if strength is None:
+        raise ValueError("this SRCNN is conditioned: call it with the photo's compression strength")
+    values = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1) - STRENGTH_OFFSET
+    low, high = -INPUT_ZERO_POINT / 255.0, (255 - INPUT_ZERO_POINT) / 255.0
+    if values.min().item() < low - 0.5 / 255 or values.max().item() > high + 0.5 / 255:
+        raise QuantizationError(f"strength {values.add(STRENGTH_OFFSET).flatten().tolist()} is outside what "
+                                f"the int8 input holds ({low + STRENGTH_OFFSET:.3f} to {high + STRENGTH_OFFSET:.3f})")
+    return values.to(centred.device).expand(centred.shape[0], 1, *centred.shape[2:])
+
+
 @torch.inference_mode()
-def quantize(model: SRCNN, samples: list[torch.Tensor], headroom: float = 1.1) -> QuantizedSRCNN:
-    """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``)."""
+def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None = None,
+             headroom: float = 1.1) -> QuantizedSRCNN:
+    """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
+    ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
+    if not isinstance(model, SRCNN):
+        raise QuantizationError(f"int8 inference is for SRCNN only, not {type(model).__name__}")
+    if model.conditioned:
+        _strength_plane(torch.zeros(1, 1, 1, 1), strength)  # refuses a missing or too strong strength
     name = engine()
     if name is None:
         raise RuntimeError("int8 inference needs a quantized CPU backend (onednn, x86 or fbgemm); use bf16 or fp32")
@@ -88,13 +116,16 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], headroom: float = 1.1) -
     batches = [torch.cat(samples)] if len(shapes) == 1 else samples  # one call when they are alike
     extract_max = map_max = correction_max = 0.0
     for batch in batches:
-        features = torch.relu(model.extract(batch.sub(INPUT_OFFSET).contiguous(memory_format=torch.channels_last)))
+        centred = batch.sub(INPUT_OFFSET)
+        if model.conditioned:
+            centred = torch.cat([centred, model.strength_plane(batch, strength)], dim=1)
+        features = torch.relu(model.extract(centred.contiguous(memory_format=torch.channels_last)))
         extract_max = max(extract_max, features.max().item())
         features = torch.relu(model.map(features))
         map_max = max(map_max, features.max().item())
         correction_max = max(correction_max, model.reconstruct(features).abs().max().item())
     quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
-    squared = sum(((quantized(batch) - model(batch)) ** 2).sum().item() for batch in batches)
+    squared = sum(((quantized(batch, strength) - model(batch, strength)) ** 2).sum().item() for batch in batches)
     count = sum(batch.numel() for batch in batches)
     agreement = psnr_from_mse(squared / count * 255.0**2)
     if agreement < AGREEMENT_DB:

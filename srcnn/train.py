@@ -73,8 +73,14 @@ def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: i
     return digest.hexdigest()
 
 
+def run_model(model: nn.Module, degraded: torch.Tensor, strengths: torch.Tensor) -> torch.Tensor:
+    """The model on a batch: a model conditioned on the compression strength is given it."""
+    conditioned = getattr(getattr(model, "module", model), "conditioned", False)  # through DDP's wrapper
+    return model(degraded, strengths) if conditioned else model(degraded)
+
+
 @torch.no_grad()
-def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, device: torch.device,
+def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, strengths: torch.Tensor, device: torch.device,
                    dtype: torch.dtype | None, batch_size: int = 64) -> float:
     """Mean PSNR (dB) over whole tiles, each tile's own PSNR, output clamped to [0, 1]."""
     was_training = model.training
@@ -84,7 +90,8 @@ def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, device: torch.device,
         batch = pairs[start:start + batch_size].to(device).float().div_(255.0)
         clean, degraded = batch[:, 0:1], batch[:, 1:2]
         with autocast(device, dtype):
-            output = model(degraded.contiguous(memory_format=torch.channels_last))
+            output = run_model(model, degraded.contiguous(memory_format=torch.channels_last),
+                               strengths[start:start + batch_size].to(device))
         mse = ((output.float().clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3)).double()
         total += sum(psnr_from_mse(value * 255.0**2) for value in mse.tolist())
     model.train(was_training)
@@ -97,14 +104,16 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
-def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor, val_pairs: torch.Tensor, params: Params,
+def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
+        val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
         on_step: Callable[[int], None] | None = None) -> History:
     """Train ``model`` in place on tiles (shards, or an N×2×T×T uint8 tensor); returns the per-epoch history.
 
-    ``val_pairs`` (N×2×T×T uint8) gives the per-epoch val PSNR. Resumes from ``checkpoint`` when
-    it holds the same run (same params and data), and rewrites it atomically after every epoch.
-    Raises DivergedError when the loss stops being finite.
+    ``val``: N×2×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
+    per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params and
+    data), and rewrites it atomically after every epoch. Raises DivergedError when the loss stops
+    being finite.
     """
     rank, world = _world()
     if params.batch_size % world:
@@ -119,9 +128,11 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor, val_pa
     optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
     criterion = loss_fn(params.loss)
     if isinstance(train, torch.Tensor):
-        train = MemoryTiles(train.to(device), params.seed)
+        train = MemoryTiles(train.to(device), seed=params.seed)
+    val_pairs, val_strengths = val if isinstance(val, tuple) else (val, torch.zeros(len(val)))
     fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world)
-    curve_val = val_pairs[torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()]
+    curve = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
+    curve_val, curve_strengths = val_pairs[curve], val_strengths[curve].float()
     history = History()
     first_epoch = 0
     if checkpoint is not None and checkpoint.exists():
@@ -154,12 +165,13 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor, val_pa
             done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(params, done, history.steps)
-            tiles = next(batches).to(device, non_blocking=True)
+            tiles, strengths = next(batches)
+            tiles, strengths = tiles.to(device, non_blocking=True), strengths.to(device, torch.float32, non_blocking=True)
             degraded, clean = random_crops(tiles, params.crop, generator)
             degraded = degraded.contiguous(memory_format=torch.channels_last)
             clean = clean.contiguous(memory_format=torch.channels_last)
             with autocast(device, dtype):
-                output = trained(degraded)
+                output = run_model(trained, degraded, strengths)
             loss = criterion(output.float(), clean)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
@@ -185,7 +197,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor, val_pa
             raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
                                 f"lower the learning rate: params lr={params.lr}")
         record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
-                  "val_psnr": evaluate_tiles(model, curve_val, device, dtype)}
+                  "val_psnr": evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
         if params.loss == "mse":
             record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
         history.epochs.append(record)

@@ -1,12 +1,14 @@
 """Stage evaluate: the trained model on the val photos, whole-photo inference, one score a photo.
 
 At most ``eval_photos`` val photos are scored, the same ones in every run and experiment (those
-with the lowest hash of their bytes and ``seed``), so evaluation stays bounded on large collections.
+with the lowest hash of their bytes and ``seed``), so evaluation stays bounded on large collections;
+they are read one at a time from the prepared val shards.
 
 Writes metrics/eval.json (means over photos of PSNR, SSIM and PSNR-B on luma of the degraded input
-and of the restored output, and the counts), metrics/eval_photos.csv (one row a photo) and
-plots/before_after/*.png (clean | degraded | restored, with a zoomed detail). The logic lives in
-srcnn/evaluation.py.
+and of the restored output, and the counts; under "ladder", the same photos degraded afresh at each
+quality of eval_qualities, one entry a quality), metrics/eval_photos.csv (one row a photo),
+metrics/eval_ladder.csv (one row a quality) and plots/before_after/*.png (clean | degraded |
+restored, with a zoomed detail). The logic lives in srcnn/evaluation.py.
 
     python -m stages.evaluate
 """
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srcnn.evaluation import evaluate_photos, pick_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
 from srcnn.images import save_png
 from srcnn.inference import load_model
@@ -28,6 +30,7 @@ from srcnn.shards import load_manifest, samples_in
 
 PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
 METRICS, TABLE, PICTURES = "metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after"
+LADDER = "metrics/eval_ladder.csv"
 MAX_PICTURES = 6
 
 
@@ -44,15 +47,24 @@ def main() -> None:
         val = {photo["name"]: photo["sha256"] for photo in json.loads((PREPARED / "report.json").read_text())["photos"]
                if photo["split"] == "val"}
         chosen = pick_photos(val, params.eval_photos, params.seed)
-        photos = ((report["name"], clean, degraded) for report, clean, degraded in read_prepared(PREPARED, "val", chosen))
+        photos = ((report["name"], clean, degraded, report["jpeg_quality"])
+                  for report, clean, degraded in read_prepared(PREPARED, "val", chosen))
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary = summarize(table)
     summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
+    cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
+    ladder = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen))
+    summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
+    with atomic_path(LADDER) as temp:
+        ladder.round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
+    gains = ladder["psnr_gain"]
     print(f"evaluate: {summary['photos']} val photos, PSNR {summary['psnr_input']:.2f} → {summary['psnr_output']:.2f} dB "
-          f"({summary['psnr_gain']:+.2f} dB), SSIM {summary['ssim_input']:.4f} → {summary['ssim_output']:.4f}")
+          f"({summary['psnr_gain']:+.2f} dB), SSIM {summary['ssim_input']:.4f} → {summary['ssim_output']:.4f}; "
+          f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: gain {gains.min():+.2f} to {gains.max():+.2f} dB, "
+          f"{int(ladder['photos_worse'].sum())} photo results worse than their input (metrics/eval_ladder.csv)")
 
 
 if __name__ == "__main__":

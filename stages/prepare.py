@@ -1,6 +1,7 @@
 """Stage prepare: every photo of raw_dir → data/prepared/{train,val}-NNNN.tar, clean/degraded pairs.
 
-Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality), sent whole
+Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one quality,
+or a range from which each photo's own is drawn by its hash and seed), sent whole
 to train or val by a hash of its bytes, and stored in the shard that its hash picks (``shards`` per
 split), over ``workers`` processes. Reruns are incremental: only photos that are new or whose
 params changed are computed again, only the shards they fall in are rewritten, and the result is
@@ -38,12 +39,12 @@ def main() -> None:
     code = code_fingerprint()
     entries = [Entry(shard_name(split[photo.name], bucket_of(photo.digest, params.shards)), photo.name,
                      fingerprint(photo.digest, split[photo.name], params.max_side, params.scale,
-                                 params.jpeg_quality, code))
+                                 params.jpeg_quality, params.seed, code))
                for photo in photos]
 
     def build(needed: list[Entry]):
-        jobs = ((by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality)
-                for entry in needed)
+        jobs = ((by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality,
+                 params.seed) for entry in needed)
         return iter(progress(parallel_map(prepare_photo, jobs, params.workers), total=len(needed),
                              desc="prepare", unit="photo"))
 

@@ -48,7 +48,7 @@ def main() -> None:
     train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer,
                        auto_loader_workers(params.loader_workers, device), pin_memory=device.type == "cuda",
                        fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
-    val_pairs = spread_tiles(shard_paths(TILES, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
+    val = spread_tiles(shard_paths(TILES, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
     model = SRCNN.from_params(params)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
@@ -65,7 +65,7 @@ def main() -> None:
         bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
 
     try:
-        history = fit(model, train, val_pairs, params, CHECKPOINT,
+        history = fit(model, train, val, params, CHECKPOINT,
                       on_epoch=log_epoch if is_main else None,
                       on_step=lambda step: bar.update(1))
     except DivergedError as error:

@@ -249,3 +249,128 @@ def test_a_folder_is_read_like_raw_dir_with_its_subfolders(tmp_path):
 
     result = enhance(str(tmp_path / "empty"), "-o", str(tmp_path / "out2"), "--model", str(model), cwd=ROOT)
     assert result.returncode == 1 and "a folder with no photos" in result.stderr
+
+
+def conditioned_model(seed: int = 0) -> SRCNN:
+    """A busy conditioned SRCNN: its output depends clearly on the strength it is given."""
+    return busy_model(seed, conditioned=True)
+
+
+def test_a_conditioned_model_tiles_like_a_whole_pass_for_its_strength():
+    model = conditioned_model()
+    luma = synthetic_photo(5, 70, 90)[..., 1].astype(np.float64)
+    for strength in (0.0, 0.3, 1.0):
+        with torch.no_grad():
+            whole = model(torch.from_numpy(luma / 255.0).float()[None, None], torch.tensor([strength]))
+        tiled = restore_luma(model, luma, tile=23, strength=strength) / 255.0
+        assert np.abs(tiled - whole[0, 0].clamp(0, 1).double().numpy()).max() <= 1e-5
+    assert np.abs(restore_luma(model, luma, strength=0.0) - restore_luma(model, luma, strength=1.0)).mean() > 1.0
+    with pytest.raises(ValueError, match="strength"):
+        restore_luma(model, luma)
+
+
+def test_int8_runs_a_conditioned_model_and_refuses_a_strength_it_cannot_hold():
+    from srcnn.inference import INT8
+    from srcnn.quantized import engine
+    if engine() is None:
+        pytest.skip("this PyTorch has no quantized CPU backend")
+    model = conditioned_model()
+    rgb = synthetic_photo(8, 64, 80)
+    for strength in (0.0, 0.5, 1.0):
+        tiled = restore_rgb(model, rgb, dtype=INT8, tile=24, strength=strength)
+        assert np.array_equal(tiled, restore_rgb(model, rgb, dtype=INT8, tile=4096, strength=strength))
+        difference = np.abs(rgb_to_ycbcr(tiled)[..., 0] - rgb_to_ycbcr(restore_rgb(model, rgb, strength=strength))[..., 0])
+        assert difference.mean() < 1.0 and difference.max() < 6  # gray levels; quantize checks 40 dB itself
+    with pytest.warns(UserWarning, match="outside what the int8 input holds"):
+        fallback = restore_rgb(model, rgb, dtype=INT8, strength=1.11)  # quality 1: stronger than int8 holds
+    assert np.abs(fallback.astype(int) - restore_rgb(model, rgb, strength=1.11).astype(int)).mean() < 1.0
+
+
+def test_trained_qualities_from_the_checkpoint_params():
+    from srcnn.inference import trained_qualities
+    assert trained_qualities({"params": {"jpeg_quality": 20}}) == (20, 20)
+    assert trained_qualities({"params": {"jpeg_quality": [10, 95]}}) == (10, 95)
+    assert trained_qualities({"params": {"jpeg_quality": (10, 95)}}) == (10, 95)
+    assert trained_qualities({"params": {"jpeg_quality": None}}) is None
+    assert trained_qualities({"params": {"scale": 2}}) is None and trained_qualities({}) is None
+
+
+def write_conditioned(path: Path, jpeg_quality) -> Path:
+    save_model(path, conditioned_model(), info={"params": {"scale": 1, "jpeg_quality": jpeg_quality}})
+    return path
+
+
+def pixels(path: Path) -> np.ndarray:
+    with Image.open(path) as image:
+        return np.asarray(image.convert("RGB")).astype(int)
+
+
+def test_a_png_is_left_unchanged_unless_quality_is_given(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    rgb = synthetic_photo(11, 40, 56)
+    Image.fromarray(rgb).save(tmp_path / "photo.png")
+    result = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "same"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "photo.png: no JPEG history (not a JPEG); left unchanged (pass --quality Q" in result.stdout
+    assert "0 restored, 1 unchanged" in result.stdout
+    assert np.array_equal(pixels(tmp_path / "same" / "photo.png"), rgb)
+
+    result = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "q30"), "--model", str(model), "--quality", "30",
+                     "--precision", "fp32", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "photo.png: JPEG quality 30 (from --quality)" in result.stdout and "1 restored" in result.stdout
+    from srcnn.jpeg import strength_for_quality
+    expected = restore_rgb(conditioned_model(), rgb, strength=strength_for_quality(30))
+    assert np.array_equal(pixels(tmp_path / "q30" / "photo.png"), expected)
+    assert np.abs(expected.astype(int) - rgb).mean() > 1.0  # really restored
+
+    bad = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "0",
+                  cwd=ROOT)
+    assert bad.returncode == 2 and "--quality 0" in bad.stderr
+
+
+def test_a_jpeg_outside_the_trained_qualities_is_left_unchanged_unless_forced(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", 20)
+    Image.fromarray(synthetic_photo(12, 40, 56)).save(tmp_path / "camera.jpg", quality=90)
+    Image.fromarray(synthetic_photo(13, 40, 56)).save(tmp_path / "web.jpg", quality=21)
+    decoded = pixels(tmp_path / "camera.jpg")
+    result = enhance(str(tmp_path / "camera.jpg"), str(tmp_path / "web.jpg"), "-o", str(tmp_path / "out"),
+                     "--model", str(model), "--precision", "fp32", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert ("camera.jpg: JPEG quality ~90 (from its quantization table), outside the qualities the model was "
+            "trained on (20); left unchanged (pass --force to restore it anyway)") in result.stdout
+    assert "web.jpg: JPEG quality ~21 (from its quantization table)\n" in result.stdout  # within the margin of 2
+    assert "1 restored, 1 unchanged" in result.stdout
+    assert np.array_equal(pixels(tmp_path / "out" / "camera.png"), decoded)
+
+    forced = enhance(str(tmp_path / "camera.jpg"), "-o", str(tmp_path / "forced"), "--model", str(model), "--force",
+                     "--precision", "fp32", cwd=ROOT)
+    assert forced.returncode == 0 and "restored anyway (--force)" in forced.stdout
+    assert np.abs(pixels(tmp_path / "forced" / "camera.png") - decoded).mean() > 1.0
+
+
+def test_a_jpeg_with_custom_tables_is_restored_for_what_its_table_does(tmp_path):
+    from srcnn.jpeg import compression_strength, estimate_quality
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    rgb = synthetic_photo(14, 40, 56)
+    Image.fromarray(rgb).save(tmp_path / "custom.jpg", qtables=[[12] * 64, [20] * 64])
+    result = enhance(str(tmp_path / "custom.jpg"), "-o", str(tmp_path / "out"), "--model", str(model),
+                     "--precision", "fp32", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    quality = round(estimate_quality([12] * 64))
+    assert f"custom.jpg: JPEG quality ~{quality} (from its quantization table)" in result.stdout
+    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "custom.jpg").astype(np.uint8),
+                           strength=compression_strength([12] * 64))
+    assert np.array_equal(pixels(tmp_path / "out" / "custom.png"), expected)
+
+
+def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):
+    model = tmp_path / "old.pt"
+    save_model(model, busy_model(), info={"params": {"scale": 1, "jpeg_quality": 20}})
+    Image.fromarray(synthetic_photo(15, 40, 56)).save(tmp_path / "q20.jpg", quality=20)
+    Image.fromarray(synthetic_photo(16, 40, 56)).save(tmp_path / "q80.jpg", quality=80)
+    result = enhance(str(tmp_path / "q20.jpg"), str(tmp_path / "q80.jpg"), "-o", str(tmp_path / "out"),
+                     "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "q20.jpg: JPEG quality ~20 (from its quantization table)\n" in result.stdout
+    assert "q80.jpg: JPEG quality ~80" in result.stdout and "1 restored, 1 unchanged" in result.stdout

@@ -1,8 +1,9 @@
 """The evaluation library: per-photo scores averaged over photos, the bicubic baseline, the border."""
 from __future__ import annotations
 
+import json
 import math
-from pathlib import Path
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,15 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import synthetic_photo
+from conftest import dvc, run, synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_photos, pick_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
+from srcnn.inference import save_model
+from srcnn.jpeg import strength_for_quality
 from srcnn.model import SRCNN
+from srcnn.params import load_params
 
 
 def identity_model() -> SRCNN:
@@ -25,14 +29,15 @@ def identity_model() -> SRCNN:
     return model.eval()
 
 
-def write_val(folder: Path, cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> list:
-    """Val photos as the evaluate stage hands them over: (name, clean RGB, degraded RGB)."""
-    return [(f"p{number}.png", clean, degrade(clean, scale, jpeg_quality)) for number, clean in enumerate(cleans)]
+def write_val(cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> list:
+    """Val photos as the evaluate stage hands them over: (name, clean RGB, degraded RGB, JPEG quality)."""
+    return [(f"p{number}.png", clean, degrade(clean, scale, jpeg_quality), jpeg_quality)
+            for number, clean in enumerate(cleans)]
 
 
 def test_super_resolution_input_is_the_bicubic_baseline_with_the_scale_border(tmp_path):
     clean = synthetic_photo(0, 64, 96)
-    val = write_val(tmp_path / "val", [clean], scale=2)
+    val = write_val([clean], scale=2)
     row = evaluate_photos(identity_model(), val, border=2).iloc[0]
     clean_y = to_luma_u8(clean).astype(np.float64)
     bicubic_y = to_luma_u8(bicubic_down_up(clean, 2)).astype(np.float64)
@@ -46,7 +51,7 @@ def test_super_resolution_input_is_the_bicubic_baseline_with_the_scale_border(tm
 def test_scores_are_averaged_over_photos_not_pooled(tmp_path):
     smooth = np.full((48, 48, 3), 120, dtype=np.uint8)
     busy = synthetic_photo(1, 48, 48)
-    val = write_val(tmp_path / "val", [smooth, busy], jpeg_quality=10)
+    val = write_val([smooth, busy], jpeg_quality=10)
     table = evaluate_photos(identity_model(), val, border=0)
     summary = summarize(table)
     assert list(table["photo"]) == ["p0", "p1"] and summary["photos"] == 2 and summary["pixels"] == 2 * 48 * 48
@@ -57,7 +62,7 @@ def test_scores_are_averaged_over_photos_not_pooled(tmp_path):
 
 
 def test_on_photo_sees_the_restored_colour_photo(tmp_path):
-    val = write_val(tmp_path / "val", [synthetic_photo(2, 40, 56)], jpeg_quality=30)
+    val = write_val([synthetic_photo(2, 40, 56)], jpeg_quality=30)
     seen = []
     evaluate_photos(identity_model(), val, 0, on_photo=lambda name, clean, degraded, restored, row:
                     seen.append((name, clean.shape, restored.shape, row["photo"])))
@@ -85,3 +90,73 @@ def test_the_photos_scored_are_capped_and_the_same_in_every_run():
     assert len(chosen) == 10 and chosen == pick_photos(dict(reversed(digests.items())), 10, seed=0)
     assert pick_photos({**digests, "new.png": "f" * 64}, 10, seed=0) - chosen <= {"new.png"}
     assert pick_photos(digests, 0, seed=0) == set(digests) == pick_photos(digests, 99, seed=0)
+
+
+
+
+def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
+    cleans = [synthetic_photo(3, 40, 48), synthetic_photo(4, 40, 48)]
+    ladder = evaluate_ladder(identity_model(), [("a", cleans[0]), ("b", cleans[1])], 0, 1, [10, 50, 90])
+    assert list(ladder["quality"]) == [10, 50, 90] and list(ladder["photos"]) == [2, 2, 2]
+    expected = np.mean([metrics.psnr(to_luma_u8(clean).astype(np.float64),
+                                     to_luma_u8(degrade(clean, 1, 10)).astype(np.float64), 0) for clean in cleans])
+    assert abs(ladder["psnr_input"].iloc[0] - expected) < 1e-9
+    assert ladder["psnr_input"].is_monotonic_increasing  # better quality, better input
+    assert (ladder["psnr_gain"] == 0).all() and (ladder["photos_worse"] == 0).all() and (ladder["worst_gain"] == 0).all()
+    assert list(ladder["strength"]) == [round(strength_for_quality(q), 4) for q in (10, 50, 90)]
+    nested = ladder_metrics(ladder)
+    assert list(nested) == ["q10", "q50", "q90"]
+    assert set(nested["q10"]) == {"psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
+                                  "photos_worse", "worst_gain"}
+
+
+def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_strength(tmp_path):
+    val = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 48))]
+    seen = []
+
+    class Spy(torch.nn.Module):
+        conditioned, radius = True, 0
+
+        def forward(self, x, strength):
+            seen.append(float(strength))
+            return (x + 0.05).clamp(0, 1)  # brighter: worse for every photo
+
+    ladder = evaluate_ladder(Spy(), val, 0, 1, [20, 80])
+    assert sorted(set(seen)) == sorted({strength_for_quality(20), strength_for_quality(80)})
+    assert list(ladder["photos_worse"]) == [2, 2] and (ladder["worst_gain"] < 0).all()
+
+
+def test_val_photos_are_restored_with_the_strength_of_the_quality_prepare_used():
+    seen = []
+
+    class Spy(torch.nn.Module):
+        conditioned, radius = True, 0
+
+        def forward(self, x, strength):
+            seen.append(float(strength))
+            return x
+
+    val = write_val([synthetic_photo(7, 40, 48)], jpeg_quality=30) + [("png.png", synthetic_photo(8, 40, 48),
+                                                                             synthetic_photo(8, 40, 48), None)]
+    table = evaluate_photos(Spy(), val, 0)
+    assert seen == [strength_for_quality(30), strength_for_quality(None)] and (table["psnr_gain"] == 0).all()
+
+
+def test_the_evaluate_stage_writes_the_ladder(make_project):
+    project = make_project(eval_qualities=[20, 90], jpeg_quality=[10, 95], eval_photos=1)
+    for stage in ("prepare", "tile"):
+        run([sys.executable, "-m", f"stages.{stage}"], cwd=project)
+    params = load_params(project / "params.yaml")
+    torch.manual_seed(0)
+    save_model(project / "models" / "srcnn.pt", SRCNN.from_params(params), info={"params": vars(params)})
+    result = run([sys.executable, "-m", "stages.evaluate"], cwd=project)
+    assert "JPEG q20–q90: gain" in result.stdout
+    scores = json.loads((project / "metrics" / "eval.json").read_text())
+    assert list(scores["ladder"]) == ["q20", "q90"] and scores["photos"] == 1 and scores["val_photos"] >= 1
+    assert scores["ladder"]["q90"]["psnr_input"] > scores["ladder"]["q20"]["psnr_input"]
+    ladder = pd.read_csv(project / "metrics" / "eval_ladder.csv")
+    assert list(ladder["quality"]) == [20, 90] and "photos_worse" in ladder.columns
+    shown = dvc("metrics", "show", "--json", cwd=project).stdout
+    assert '"q90"' in shown and '"worst_gain"' in shown  # each rung is a metric of its own
+    plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
+    assert "metrics/eval_ladder.csv" in json.dumps(plots)

@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from conftest import ROOT
@@ -6,11 +8,21 @@ from srcnn.params import ParamsError, load_params, params_with
 
 def test_the_committed_params_are_valid():
     params = load_params("params.yaml")
-    assert params.jpeg_quality == 20 and params.tile == 128
+    assert params.jpeg_quality == (10, 95) and params.tile == 128 and params.conditioned is True
+    assert params.eval_qualities == (10, 20, 30, 40, 60, 80, 90, 95)
 
 
 @pytest.mark.parametrize("key, value, message", [
     ("jpeg_quality", 0, "jpeg_quality=0"),
+    ("jpeg_quality", [95, 10], "low <= high"),
+    ("jpeg_quality", [10, 101], "jpeg_quality=[10, 101]"),
+    ("jpeg_quality", [10], "a range [low, high]"),
+    ("jpeg_quality", "high", "jpeg_quality='high'"),
+    ("jpeg_quality", True, "jpeg_quality=True"),
+    ("eval_qualities", [], "a non-empty list"),
+    ("eval_qualities", [10, 0], "eval_qualities=[10, 0]"),
+    ("eval_qualities", 20, "a non-empty list of whole numbers from 1 to 100"),
+    ("conditioned", "yes", "true or false"),
     ("tile", -1, "tile=-1"),
     ("val_fraction", 1.5, "val_fraction=1.5"),
     ("lr", "fast", "lr='fast'"),
@@ -19,9 +31,16 @@ def test_the_committed_params_are_valid():
     ("precision", "fp8", "one of auto, fp32, bf16, fp16"),
 ])
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(key, value, message):
-    with pytest.raises(ParamsError, match=message.replace("(", r"\(")) as error:
+    with pytest.raises(ParamsError, match=re.escape(message)) as error:
         params_with(**{key: value})
     assert key in str(error.value)
+
+
+def test_jpeg_quality_is_one_quality_a_range_or_none():
+    assert params_with(jpeg_quality=20).jpeg_quality == 20
+    assert params_with(jpeg_quality=[30, 30]).jpeg_quality == (30, 30)
+    assert params_with(jpeg_quality=None).jpeg_quality is None
+    assert params_with(eval_qualities=[90]).eval_qualities == (90,)
 
 
 def test_unknown_keys_are_refused():

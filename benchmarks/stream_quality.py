@@ -1,0 +1,74 @@
+"""The streaming train path against the in-memory one it replaced: same tiles, seed and steps, same quality?
+
+    flock /tmp/cpu.lock python benchmarks/stream_quality.py --raw-dir ../shared/benchmark/urban40
+
+Copies the project into a throwaway git repo, points ``raw_dir`` at the photos and runs the real
+``dvc repro tile`` (prepare and tile into shards). Then trains two models with ``srcnn.train.fit``
+and the project's params (``--steps`` fixed steps, no time budget, the same seed): one streaming the
+train shards (``ShardTiles``, as the train stage does), one on every train tile decoded into
+memory (``MemoryTiles``, the path before sharding). Both are scored on the same val photos by
+``srcnn.evaluation``; the last line is one JSON object with both PSNRs and their difference.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from quality import evaluate, make_project, run, val_photos  # noqa: E402
+from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
+from srcnn.model import SRCNN  # noqa: E402
+from srcnn.params import load_params  # noqa: E402
+from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
+from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+
+TARGET_DB = 0.05
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--raw-dir", required=True, type=Path)
+    parser.add_argument("--steps", type=int, default=2000, help="training steps of each model")
+    parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
+    args = parser.parse_args()
+    work = (args.work or Path(tempfile.mkdtemp(prefix="stream_quality."))).resolve()
+    project = make_project(work, {"raw_dir": str(args.raw_dir.resolve()), "epochs": max(1, args.steps // 200),
+                                  "steps_per_epoch": min(200, args.steps), "time_budget": 0})
+    run([sys.executable, "-m", "dvc", "repro", "tile"], cwd=project)
+    params = load_params(project / "params.yaml")
+    tiles = project / "data" / "tiles"
+    manifest = load_manifest(tiles)
+    train_shards = shard_paths(tiles, manifest, "train")
+    val_tiles = spread_tiles(shard_paths(tiles, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
+    photos = val_photos(project)
+    sources = {"streaming": ShardTiles(train_shards, params.seed, params.shuffle_buffer),
+               "in_memory": MemoryTiles(*read_tiles(train_shards), seed=params.seed)}
+    results = {}
+    for name, source in sources.items():
+        torch.manual_seed(params.seed)
+        model = SRCNN.from_params(params)
+        started = time.perf_counter()
+        history = fit(model, source, val_tiles, params)
+        model.eval()
+        scores = evaluate(model, photos, params.border)
+        results[name] = {**scores, "steps": history.steps, "seconds": round(time.perf_counter() - started, 1),
+                         "steps_per_s": round(history.steps / history.seconds, 3)}
+        print(f"{name:<10} {history.steps} steps in {history.seconds:.0f} s: val photos PSNR "
+              f"{scores['psnr_input']:.3f} → {scores['psnr_output']:.3f} dB ({scores['gain']:+.3f})", flush=True)
+    delta = results["streaming"]["psnr_output"] - results["in_memory"]["psnr_output"]
+    print(json.dumps({"raw_dir": str(args.raw_dir), "steps": args.steps, "val_photos": len(photos),
+                      "train_tiles": samples_in(manifest, "train"), "delta_db": round(delta, 4),
+                      "target_db": TARGET_DB, "met": abs(delta) <= TARGET_DB, **results}))
+
+
+if __name__ == "__main__":
+    main()

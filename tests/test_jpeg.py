@@ -1,0 +1,103 @@
+"""A JPEG's compression read from its quantization table; the quality a training photo gets."""
+from __future__ import annotations
+
+import hashlib
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import synthetic_photo
+from srcnn.jpeg import (compression_strength, estimate_quality, luma_qtable, photo_quality, standard_qtable,
+                        strength_for_quality)
+
+
+def jpeg_bytes(**options) -> io.BytesIO:
+    buffer = io.BytesIO()
+    Image.fromarray(synthetic_photo(0, 48, 64)).save(buffer, format="JPEG", **options)
+    buffer.seek(0)
+    return buffer
+
+
+@pytest.mark.parametrize("quality", [10, 50, 90])
+def test_pillow_jpegs_read_back_as_their_quality(quality, tmp_path):
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg_bytes(quality=quality).getvalue())
+    table = luma_qtable(path)
+    assert table == standard_qtable(quality)  # Pillow's encoder uses the IJG table, natural order both ways
+    assert abs(estimate_quality(table) - quality) <= 2
+    with Image.open(path) as image:  # an open image works too
+        assert luma_qtable(image) == table
+
+
+def test_tables_are_in_natural_row_major_order():
+    assert standard_qtable(50)[:8] == [16, 11, 10, 16, 24, 40, 51, 61]  # first row of the standard table
+    assert standard_qtable(50)[8] == 12  # zigzag order would put 12 at index 2
+    ramp = list(range(1, 65))
+    assert luma_qtable(jpeg_bytes(qtables=[ramp])) == ramp
+
+
+def test_every_standard_quality_reads_back_exactly():
+    for quality in range(1, 101):
+        assert estimate_quality(standard_qtable(quality)) == quality
+
+
+def test_strength_is_monotone_in_quality_and_normalised():
+    strengths = [strength_for_quality(quality) for quality in range(1, 101)]
+    assert all(a >= b for a, b in zip(strengths, strengths[1:]))
+    assert strengths[0] > strengths[9] > strengths[49] > strengths[89] > strengths[99]
+    assert strength_for_quality(5) == pytest.approx(1.0) and strength_for_quality(100) == 0.0
+    assert strength_for_quality(None) == 0.0 and compression_strength(None) == 0.0
+    assert all(0.0 <= value <= 1.2 for value in strengths)
+
+
+def test_a_custom_table_is_placed_among_the_standard_ones():
+    table = luma_qtable(jpeg_bytes(qtables=[[12] * 64]))
+    assert table == [12] * 64
+    quality = estimate_quality(table)
+    assert 1 <= quality <= 100 and 40 < quality < 80
+    strength = compression_strength(table)
+    nearest = round(quality)
+    assert strength_for_quality(nearest - 2) >= strength >= strength_for_quality(nearest + 2)
+    coarser = compression_strength([24] * 64)
+    assert coarser > strength  # bigger steps, stronger compression
+
+
+def test_non_jpegs_have_no_table(tmp_path):
+    for name in ("photo.png", "photo.tif", "photo.bmp"):
+        Image.fromarray(synthetic_photo(1, 32, 32)).save(tmp_path / name)
+        assert luma_qtable(tmp_path / name) is None
+    Image.fromarray(synthetic_photo(1, 32, 32)).save(tmp_path / "photo.webp", lossless=True)
+    assert luma_qtable(tmp_path / "photo.webp") is None
+
+
+def test_bad_tables_and_qualities_are_refused():
+    with pytest.raises(ValueError):
+        estimate_quality([10] * 63)
+    with pytest.raises(ValueError):
+        compression_strength([0] * 64)
+    with pytest.raises(ValueError):
+        standard_qtable(0)
+
+
+def test_photo_quality_is_deterministic_covers_the_range_and_keeps_an_int():
+    digests = [hashlib.sha256(str(number).encode()).hexdigest() for number in range(2000)]
+    drawn = [photo_quality(digest, 0, [10, 95]) for digest in digests]
+    assert drawn == [photo_quality(digest, 0, [10, 95]) for digest in digests]
+    assert set(drawn) == set(range(10, 96))  # every quality of the range, and nothing outside it
+    counts = np.bincount(drawn)[10:]
+    assert counts.min() > 5 and counts.max() < 50  # about uniform (2000 / 86 ≈ 23 each)
+    assert [photo_quality(digest, 1, [10, 95]) for digest in digests] != drawn  # the seed matters
+    assert photo_quality(digests[0], 0, 20) == 20 and photo_quality(digests[0], 0, None) is None
+    assert photo_quality(digests[0], 0, [30, 30]) == 30
+    assert isinstance(photo_quality(digests[0], 0, [10, 95]), int)
+
+
+def test_photo_quality_is_independent_of_the_split_hash():
+    # the split hashes f"{seed}:{digest}" (srcnn/photos.py): photos in val must not all get low qualities
+    digests = [hashlib.sha256(str(number).encode()).hexdigest() for number in range(2000)]
+    split = [int(hashlib.sha256(f"0:{digest}".encode()).hexdigest()[:15], 16) / 16**15 < 0.2 for digest in digests]
+    val = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if is_val]
+    train = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if not is_val]
+    assert abs(np.mean(val) - np.mean(train)) < 5 and min(val) < 20 and max(val) > 85
