@@ -50,7 +50,7 @@ def main() -> None:
     train_shards = shard_paths(tiles, manifest, "train")
     val_tiles = spread_tiles(shard_paths(tiles, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
     photos = val_photos(project)
-    sources = {"streaming": ShardTiles(train_shards, params.seed, params.shuffle_buffer),
+    sources = {"streaming": ShardTiles(train_shards, params.seed, params.shuffle_buffer, params.tile_reuse),
                "in_memory": MemoryTiles(*read_tiles(train_shards), seed=params.seed)}
     results = {}
     for name, source in sources.items():

@@ -49,12 +49,16 @@ def tile_strength(meta: bytes | None) -> float:
     return strength_for_quality(quality)
 
 
+POOL = 512  # decoded tiles each reading process holds (32 KiB each at 128 px)
+
+
 class _EpochStream(IterableDataset):
     """One rank's endless tile stream for one epoch; each DataLoader worker reads its own shards."""
 
-    def __init__(self, shards: list[str], seed: int, epoch: int, shuffle_buffer: int, rank: int) -> None:
+    def __init__(self, shards: list[str], seed: int, epoch: int, shuffle_buffer: int, rank: int, reuse: int) -> None:
         super().__init__()
         self.shards, self.seed, self.epoch, self.buffer, self.rank = shards, seed, epoch, shuffle_buffer, rank
+        self.reuse = reuse
 
     def __iter__(self) -> Iterator[tuple[torch.Tensor, float]]:
         info = get_worker_info()
@@ -70,8 +74,20 @@ class _EpochStream(IterableDataset):
 
         pipeline = webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
                                            webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng))
-        for sample in pipeline:
-            yield decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"), tile_strength(sample.get("json"))
+        decoded = ((decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"),
+                    tile_strength(sample.get("json"))) for sample in pipeline)
+        # Each decoded tile is handed out ``reuse`` times, in random order among a pool of decoded
+        # tiles (a random crop and flip each time, cut later): decoding a PNG costs about as much
+        # as a tenth of a CPU training step per batch, and the in-memory path drew each tile
+        # several times too. Measured in benchmarks/scale.py.
+        pool = [[tile, strength, self.reuse] for (tile, strength), _ in zip(decoded, range(POOL))]
+        while True:
+            index = rng.randrange(len(pool))
+            entry = pool[index]
+            yield entry[0], entry[1]
+            entry[2] -= 1
+            if entry[2] == 0:
+                pool[index] = [*next(decoded), self.reuse]
 
 
 class ShardTiles:
@@ -80,18 +96,20 @@ class ShardTiles:
     Args:
         shards: the shard files, all of them: each rank takes its share (rank::world).
         seed: fixes every epoch's shard order, shuffle buffer and so the batches.
-        shuffle_buffer: tiles held and mixed per reading process.
+        shuffle_buffer: tiles held (still compressed) and mixed per reading process.
+        reuse: batches each decoded tile goes into (a different random crop each time).
         workers: DataLoader worker processes decoding in the background (0: in this process).
         pin_memory: page-locked batches, for fast copies to a CUDA GPU.
         fingerprint: identifies the data, for resuming (e.g. the sha256 of the shards' manifest).
     """
 
-    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 2000, workers: int = 0,
-                 pin_memory: bool = False, fingerprint: str = "") -> None:
+    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 2000, reuse: int = 1,
+                 workers: int = 0, pin_memory: bool = False, fingerprint: str = "") -> None:
         if not shards:
             raise FileNotFoundError("no tile shards to train on; run the tile stage first (dvc repro)")
         self.shards = [str(path) for path in shards]
-        self.seed, self.shuffle_buffer, self.workers, self.pin_memory = seed, shuffle_buffer, workers, pin_memory
+        self.seed, self.shuffle_buffer, self.reuse = seed, shuffle_buffer, reuse
+        self.workers, self.pin_memory = workers, pin_memory
         self.fingerprint = fingerprint or hashlib.sha256("\n".join(self.shards).encode()).hexdigest()
 
     def batches(self, epoch: int, batch_size: int, rank: int = 0,
@@ -103,7 +121,7 @@ class ShardTiles:
             raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "
                              f"raise params shards (tiles per split) to at least {world}")
         workers = min(self.workers, len(mine))
-        loader = DataLoader(_EpochStream(mine, self.seed, epoch, self.shuffle_buffer, rank), batch_size=batch_size,
+        loader = DataLoader(_EpochStream(mine, self.seed, epoch, self.shuffle_buffer, rank, self.reuse), batch_size=batch_size,
                             num_workers=workers, pin_memory=self.pin_memory,
                             prefetch_factor=4 if workers else None, persistent_workers=False)
         yield from loader

@@ -60,6 +60,7 @@ class Params:
     device: str
     time_budget: float
     shuffle_buffer: int
+    tile_reuse: int
     loader_workers: int
     # evaluate
     crop_border: int | str
@@ -106,6 +107,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "device": ("choice", ("auto", "cpu", "cuda", "mps")),
     "time_budget": ("float", (0.0, 1e6, "closed")),
     "shuffle_buffer": ("int", (1, 10_000_000)),
+    "tile_reuse": ("int", (1, 1000)),
     "loader_workers": ("int", (-1, 256)),
     "crop_border": ("auto_or_int", (0, 64)),
     "eval_photos": ("int", (0, 10_000_000)),

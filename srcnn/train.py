@@ -26,9 +26,9 @@ from .files import atomic_path
 from .metrics import psnr_from_mse
 from .params import Params
 
-TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "lr", "lr_schedule",
-              "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
-              "device", "time_budget", "seed")
+TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned", "lr",
+              "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
+              "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
 
 
 # The per-epoch val PSNR (the training curve) uses this many val tiles spread evenly over the val set,

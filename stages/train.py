@@ -45,7 +45,7 @@ def main() -> None:
     except FileNotFoundError as error:
         sys.exit(f"train: error: {error}; run the tile stage first (dvc repro)")
     device = pick_device(params.device)
-    train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer,
+    train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer, params.tile_reuse,
                        auto_loader_workers(params.loader_workers, device), pin_memory=device.type == "cuda",
                        fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
     val = spread_tiles(shard_paths(TILES, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
