@@ -142,7 +142,7 @@ class MemoryTiles:
         local = slice(rank * batch_size, (rank + 1) * batch_size)
         while True:
             index = torch.randint(len(self.pairs), (batch_size * world,), generator=generator)[local]
-            yield self.pairs[index.to(self.pairs.device)], self.strengths[index]
+            yield self.pairs[to_device(index, self.pairs.device)], self.strengths[index]
 
 
 def load_pairs(folder: str | Path) -> torch.Tensor:
@@ -183,6 +183,15 @@ def spread_tiles(shards: list[Path | str], total: int | None, count: int | None)
     return torch.stack(tiles), torch.tensor(strengths)
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``tensor`` on ``device``. A copy from the CPU to a CUDA GPU goes from page-locked memory and
+    asynchronously: from ordinary memory, CUDA makes the host wait for every kernel queued before
+    the copy, so each training step would wait for the last one. Elsewhere a plain ``.to``."""
+    if device.type != "cuda" or tensor.device == device:
+        return tensor.to(device)
+    return (tensor if tensor.is_pinned() else tensor.pin_memory()).to(device, non_blocking=True)
+
+
 def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """A random ``crop``² window of each tile, randomly flipped and transposed, as float
     (degraded, clean) in [0, 1], in one gather; random numbers drawn on the CPU from ``generator``,
@@ -194,12 +203,14 @@ def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> 
     steps = torch.arange(crop)
     rows = top[:, None] + torch.where(flips[0, :, None], crop - 1 - steps, steps)
     cols = left[:, None] + torch.where(flips[1, :, None], crop - 1 - steps, steps)
-    transpose = flips[2, :, None, None]
+    device = tiles.device
+    # the small index vectors go to the tiles' device, and the count×crop×crop grids are built there
+    # (the same integers on any device): a few kB copied a step instead of MBs
+    rows, cols, transpose = to_device(rows, device), to_device(cols, device), to_device(flips[2, :, None, None], device)
     grid_rows = torch.where(transpose, rows[:, None, :], rows[:, :, None])
     grid_cols = torch.where(transpose, cols[:, :, None], cols[:, None, :])
-    device = tiles.device
     batch = tiles[torch.arange(count, device=device)[:, None, None, None], torch.arange(2, device=device)[None, :, None, None],
-                  grid_rows.to(device)[:, None], grid_cols.to(device)[:, None]]
+                  grid_rows[:, None], grid_cols[:, None]]
     batch = batch.float().div_(255.0)
     return batch[:, 1:2], batch[:, 0:1]
 

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The GPU check: one script, run from the repository root on a lent device machine (docs/gpu.md has
+# the exact device call), done in at most 8 minutes, everything written to $OUT:
+#   $OUT/gpu_check.json   every figure (rewritten after each part: a run cut short keeps what it measured)
+#   $OUT/gpu_check.log    this script's whole output, the stages' output included
+#   $OUT/profile.txt      torch.profiler's table of the profiled training steps
+#
+#   bash benchmarks/gpu_check.sh            # on the device machine: the GPU against its own CPU
+#   bash benchmarks/gpu_check.sh --cpu      # anywhere: every part on the CPU with tiny sizes (tests/test_gpu_check.py)
+#
+# What it measures and how: benchmarks/gpu_check.py's docstring and docs/gpu.md. The device machine
+# has PyTorch, Pillow, NumPy, scikit-image, pandas, PyYAML and tqdm but not DVC, DVCLive or
+# webdataset, and downloads nothing: webdataset and braceexpand travel as wheels in .wheels/
+# (benchmarks/gpu_wheels.sh fills it), installed here into a temporary folder. DVC and DVCLive are
+# not carried: the check runs the stages of dvc.yaml itself, in its order, each stage's cmd read
+# from dvc.yaml, and runs the train stage with DVCLive's Live replaced by a no-op
+# (benchmarks/gpu_check_train.py): no dvclive/ curves, everything else as the stage.
+#
+# Environment: OUT (default benchmarks/out/gpu_check), PYTHON (default python3),
+# GPU_CHECK_TIMEOUT (hard limit in seconds, default 470); other arguments go to benchmarks/gpu_check.py.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+args=()
+for arg in "$@"; do
+  case "$arg" in
+    --cpu) args+=(--cpu); export CUDA_VISIBLE_DEVICES="" ;;   # the CPU even on a GPU machine
+    *) args+=("$arg") ;;
+  esac
+done
+OUT="${OUT:-benchmarks/out/gpu_check}"
+PYTHON="${PYTHON:-python3}"
+mkdir -p "$OUT"
+LOG="$OUT/gpu_check.log"
+: >"$LOG"
+
+say() { echo "gpu_check: $*" | tee -a "$LOG"; }
+
+if ! "$PYTHON" -c "import webdataset" 2>/dev/null; then
+  shopt -s nullglob
+  wheels=(.wheels/*.whl)
+  if [ ${#wheels[@]} -eq 0 ]; then
+    say "error: $PYTHON has no webdataset and .wheels/ holds no wheels; run bash benchmarks/gpu_wheels.sh first and carry .wheels"
+    exit 2
+  fi
+  SITE="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check_site.XXXXXX")"
+  trap 'rm -rf "$SITE"' EXIT
+  say "installing ${wheels[*]} into $SITE"
+  if ! "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$SITE" "${wheels[@]}" >>"$LOG" 2>&1; then
+    say "pip failed; unpacking the (pure-Python) wheels instead"
+    "$PYTHON" -c 'import sys, zipfile; [zipfile.ZipFile(w).extractall(sys.argv[1]) for w in sys.argv[2:]]' "$SITE" "${wheels[@]}" || exit 2
+  fi
+  export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+  "$PYTHON" -c "import webdataset, braceexpand" || { say "error: webdataset still does not import"; exit 2; }
+fi
+
+versions=$("$PYTHON" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1)
+say "$(date -u +%FT%TZ) start: $PYTHON $versions"
+timeout -k 10 "${GPU_CHECK_TIMEOUT:-470}" "$PYTHON" -u benchmarks/gpu_check.py --out "$OUT" "${args[@]}" 2>&1 | tee -a "$LOG"
+status=${PIPESTATUS[0]}
+[ "$status" -eq 124 ] && say "stopped at the ${GPU_CHECK_TIMEOUT:-470} s limit; gpu_check.json holds the parts done"
+say "$(date -u +%FT%TZ) exit status $status"
+exit "$status"
