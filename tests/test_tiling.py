@@ -3,6 +3,7 @@ import pytest
 from PIL import Image
 
 import json
+import sys
 import subprocess
 
 from srcnn.dataset import load_pairs, random_crops
@@ -96,3 +97,31 @@ def test_atomic_dir_replaces_whole_and_clears_what_a_killed_run_left(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles"]
     assert [p.name for p in (tmp_path / "tiles").iterdir()] == ["new.png"]
     assert (tmp_path / "tiles").stat().st_mode & 0o777 == 0o755
+
+
+def test_the_seeds_own_tile_folder_packs_into_shards_the_train_stage_reads(tmp_path):
+    from conftest import ROOT, run
+
+    rng = np.random.default_rng(2)
+    (tmp_path / "seed" / "batch2").mkdir(parents=True)
+    for number in range(12):
+        folder = tmp_path / "seed" / ("batch2" if number % 3 == 0 else "")
+        Image.fromarray(rng.integers(0, 256, (32, 64), dtype=np.uint8), "L").save(folder / f"tile_{number}.png")
+    Image.fromarray(np.zeros((32, 32), np.uint8), "L").save(tmp_path / "square.png")
+    result = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(tmp_path / "tiles"),
+                  "--shards", "4", "--jpeg-quality", "20"], cwd=ROOT)
+    assert "train and" in result.stdout and (tmp_path / "tiles" / "manifest.json").is_file()
+    from srcnn.dataset import read_tiles
+    from srcnn.shards import load_manifest, shard_paths
+
+    manifest = load_manifest(tmp_path / "tiles")
+    pairs, strengths = read_tiles(shard_paths(tmp_path / "tiles", manifest, "train") +
+                                  shard_paths(tmp_path / "tiles", manifest, "val"))
+    assert pairs.shape == (12, 2, 32, 32) and (strengths > 0).all()
+    originals = {Image.open(path).tobytes() for path in (tmp_path / "seed").rglob("*.png")}
+    assert {torch.cat([pair[0], pair[1]], dim=1).numpy().tobytes() for pair in pairs} == originals
+    (tmp_path / "seed2").mkdir()
+    Image.fromarray(np.zeros((32, 32), np.uint8), "L").save(tmp_path / "seed2" / "square.png")
+    bad = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed2"), "-o", str(tmp_path / "t2")],
+              cwd=ROOT, check=False)
+    assert bad.returncode == 2 and "square.png: not a seed-format paired tile" in bad.stderr
