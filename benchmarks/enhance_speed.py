@@ -37,15 +37,18 @@ sys.path.insert(0, str(ROOT))
 
 from srcnn import metrics  # noqa: E402
 from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb  # noqa: E402
+from srcnn.dataset import MemoryTiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
 from srcnn.enhance import Settings, enhance_photo, pick_dtype  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
+from srcnn.jpeg import strength_for_quality  # noqa: E402
 from srcnn.model import SIZE_PARAMS, SRCNN  # noqa: E402
 from srcnn.params import load_params, params_with  # noqa: E402
-from srcnn.train import fit  # noqa: E402
+from srcnn.train import fit, run_model  # noqa: E402
 
 WIDTH, HEIGHT, QUALITY = 4032, 3024, 20
+STRENGTH = strength_for_quality(QUALITY)  # what a conditioned model is told; `enhance` reads it from the JPEG
 
 
 def peak_rss_mb() -> float:
@@ -90,7 +93,8 @@ def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCN
                       "device": "cpu", "precision": "auto", "tile": 64, "stride": 64})
     torch.manual_seed(0)
     model = SRCNN.from_params(params)
-    fit(model, pairs[:500], pairs[500:], train)
+    strengths = torch.full((len(pairs),), STRENGTH)  # every tile is of the one JPEG-20 photo
+    fit(model, MemoryTiles(pairs[:500], strengths[:500]), (pairs[500:], strengths[500:]), train)
     return model.eval()
 
 
@@ -119,11 +123,12 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
         rgb = load_rgb(photo)
         started = time.perf_counter()
         if kind == "project":
-            restored = restore_rgb(model, rgb, dtype=dtype)
+            restored = restore_rgb(model, rgb, dtype=dtype, strength=STRENGTH)
         else:  # naive: fp32, NCHW, the whole photo in one forward
             ycbcr = rgb_to_ycbcr(rgb)
             with torch.no_grad():
-                luma = model(torch.from_numpy(ycbcr[..., 0] / 255.0).float()[None, None])
+                luma = run_model(model, torch.from_numpy(ycbcr[..., 0] / 255.0).float()[None, None],
+                                 torch.tensor([STRENGTH]))
             ycbcr[..., 0] = luma[0, 0].clamp(0, 1).double().numpy() * 255.0
             del luma
             restored = ycbcr_to_rgb(ycbcr)

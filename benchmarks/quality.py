@@ -52,7 +52,7 @@ from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model  # noqa: E402
+from srcnn.inference import load_model, trained_qualities  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
 from srcnn.photos import read_prepared  # noqa: E402
@@ -117,12 +117,16 @@ def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, flo
             "ssim_input": summary["ssim_input"], "ssim": summary["ssim_output"], "images": summary["photos"]}
 
 
-def ladder(model: torch.nn.Module, photos: list, params: Params) -> dict[str, dict[str, float | int]]:
-    """PSNR gain and photos made worse at each quality of eval_qualities, on the clean ``photos``."""
+def ladder(model: torch.nn.Module, photos: list, params: Params,
+           trained: tuple[int, int] | None) -> dict[str, dict[str, float | int]]:
+    """PSNR gain and photos made worse at each quality of eval_qualities, on the clean ``photos``, as
+    ``enhance`` restores them (left unchanged outside the ``trained`` qualities); and the model's
+    own gain there (``model_gain``)."""
     table = evaluate_ladder(model, [(name, clean) for name, clean, _, _ in photos], params.border, params.scale,
-                            params.eval_qualities)
+                            params.eval_qualities, trained=trained)
     return {f"q{row['quality']}": {"gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
-                                   "worst_gain": round(float(row["worst_gain"]), 4)}
+                                   "worst_gain": round(float(row["worst_gain"]), 4), "applied": bool(row["applied"]),
+                                   "model_gain": round(float(row["model_gain"]), 4)}
             for row in table.to_dict("records")}
 
 
@@ -155,6 +159,21 @@ def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path)
     model.eval()
     return {"steps": history.steps, "seconds": round(history.seconds, 1),
             "parameters": sum(p.numel() for p in model.parameters())}
+
+
+def ladder_targets(results: dict[str, Any]) -> dict[str, bool]:
+    """Issue 13's targets on ours' ladder (and against q20_only's at quality 20, when it ran)."""
+    rungs = results["ours"]["ladder"]
+    checks = {"no_rung_below_0": all(rung["gain"] >= 0 for rung in rungs.values()),
+              "q60_up_no_photo_below_-0.1": all(rung["worst_gain"] >= -0.1 for name, rung in rungs.items()
+                                                if int(name[1:]) >= 60)}
+    if "q10" in rungs:
+        checks["q10_at_least_1.0"] = rungs["q10"]["gain"] >= 1.0
+    if "q40" in rungs:
+        checks["q40_at_least_0.9"] = rungs["q40"]["gain"] >= 0.9
+    if "q20_only" in results and "q20" in rungs:
+        checks["q20_within_0.1_of_q20_only"] = rungs["q20"]["gain"] >= results["q20_only"]["ladder"]["q20"]["gain"] - 0.1
+    return checks
 
 
 def main() -> None:
@@ -197,17 +216,19 @@ def main() -> None:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     checkpoint = OUT / f"ours-{stamp}.pt"
     shutil.copy2(project / "models" / "srcnn.pt", checkpoint)
-    ours, _ = load_model(checkpoint)
+    ours, ours_info = load_model(checkpoint)
     train_info = json.loads((project / "metrics" / "train.json").read_text())
     models: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {
         "ours": (ours, {key: train_info.get(key) for key in ("steps", "seconds", "parameters")})}
+    trained = {"ours": trained_qualities(ours_info)}  # each model's trained JPEG qualities, as enhance reads them
     print(f"quality: ours trained and evaluated by dvc repro in {time.perf_counter() - started:.0f} s", flush=True)
     peers = set() if args.only_ours else set(args.peers)
     if "q20_only" in peers and params.jpeg_quality is not None:
         peer = make_project(Path(f"{project}-q20-only"), {**settings, **Q20_ONLY})
         print(f"quality: training q20_only (jpeg_quality 20, not conditioned) by dvc repro in {peer} ...", flush=True)
         run([sys.executable, "-m", "dvc", "repro", "evaluate"], cwd=peer)
-        peer_model, _ = load_model(peer / "models" / "srcnn.pt")
+        peer_model, peer_checkpoint = load_model(peer / "models" / "srcnn.pt")
+        trained["q20_only"] = trained_qualities(peer_checkpoint)
         peer_info = json.loads((peer / "metrics" / "train.json").read_text())
         models["q20_only"] = (peer_model, {key: peer_info.get(key) for key in ("steps", "seconds", "parameters")})
     if "plain_srcnn" in peers:
@@ -222,10 +243,12 @@ def main() -> None:
 
     val = val_photos(project)
     results: dict[str, Any] = {}
+    for name in models:
+        trained.setdefault(name, trained_qualities({"params": {"jpeg_quality": params.jpeg_quality}}))
     for name, (model, extra) in models.items():
         print(f"quality: evaluating {name} ...", flush=True)
         results[name] = {**evaluate(model, val, params.border), **extra,
-                         "ladder": ladder(model, val, params)}
+                         "ladder": ladder(model, val, params, trained[name])}
     eval_quality = (args.eval_quality if args.eval_quality is not None
                     else None if params.jpeg_quality is None
                     else params.jpeg_quality if isinstance(params.jpeg_quality, int) else 20)
@@ -253,8 +276,13 @@ def main() -> None:
           f"PSNR gain in dB (photos made worse)")
     print(f"{'model':<14}" + "".join(f"{rung:>14}" for rung in rungs))
     for name, row in results.items():
-        cells = (f"{row['ladder'][rung]['gain']:+.2f} ({row['ladder'][rung]['worse']})" for rung in rungs)
+        cells = (f"{row['ladder'][rung]['gain']:+.2f} ({row['ladder'][rung]['worse']})"
+                 + ("" if row["ladder"][rung]["applied"] else "*") for rung in rungs)
         print(f"{name:<14}" + "".join(f"{cell:>14}" for cell in cells))
+        print(f"{'  model alone':<14}" + "".join(f"{row['ladder'][rung]['model_gain']:>+14.2f}" for rung in rungs))
+    print("* outside the qualities the model was trained on: left unchanged, as enhance leaves such photos; "
+          "'model alone': the model's mean gain run there anyway")
+    ladder_checks = ladder_targets(results)
     if params.scale == 1 and params.jpeg_quality == 20:
         print(f"papers: {PAPERS_JPEG}")
     for set_name, figures in sets.items():
@@ -266,7 +294,8 @@ def main() -> None:
                "jpeg_quality": params.jpeg_quality, "eval_quality": eval_quality,
                "eval_qualities": list(params.eval_qualities), "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
                "val_photos": results["ours"]["images"], **results, "sets": sets, "target_gain": TARGET_GAIN,
-               "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "model": str(checkpoint),
+               "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "ladder_targets": ladder_checks,
+               "model": str(checkpoint),
                "work": str(project), "seconds": round(time.perf_counter() - started, 1)}
     with open(OUT / "experiments.jsonl", "a") as log:
         log.write(json.dumps(summary) + "\n")

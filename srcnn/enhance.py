@@ -34,7 +34,7 @@ from PIL import Image
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, PHOTO_SUFFIXES, load_rgb
-from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
+from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, restores, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
 from .progress import progress
@@ -45,7 +45,6 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".ti
 KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 ORIENTATION = 0x0112
-QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities is still restored
 
 
 @dataclass(frozen=True)
@@ -79,14 +78,13 @@ def decide(qtable: list[int] | None, settings: Settings) -> Decision:
     else:
         return Decision(None, "no JPEG history (not a JPEG); left unchanged "
                               "(pass --quality Q to restore it as a JPEG of quality Q)")
-    if settings.trained is not None:
+    if not restores(quality, settings.trained):
         low, high = settings.trained
-        if not low - QUALITY_MARGIN <= quality <= high + QUALITY_MARGIN:
-            trained = f"{low}" if low == high else f"{low}–{high}"
-            if not settings.force:
-                return Decision(None, f"{said}, outside the qualities the model was trained on ({trained}); "
-                                      f"left unchanged (pass --force to restore it anyway)")
-            said += f", outside the qualities the model was trained on ({trained}); restored anyway (--force)"
+        trained = f"{low}" if low == high else f"{low}–{high}"
+        if not settings.force:
+            return Decision(None, f"{said}, outside the qualities the model was trained on ({trained}); "
+                                  f"left unchanged (pass --force to restore it anyway)")
+        said += f", outside the qualities the model was trained on ({trained}); restored anyway (--force)"
     return Decision(strength, said)
 
 

@@ -31,11 +31,12 @@ from torch import nn
 from . import metrics
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade
-from .inference import restore_luma
+from .inference import restore_luma, restores
 from .jpeg import strength_for_quality
 from .progress import progress
 
-LADDER_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse", "worst_gain")
+LADDER_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse", "worst_gain",
+               "model_gain")
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
                 "psnrb_input", "psnrb_output", "psnrb_gain")
 
@@ -86,13 +87,17 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
 
 
 def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
-                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None) -> pd.DataFrame:
+                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
+                    trained: tuple[int, int] | None = None) -> pd.DataFrame:
     """One row per JPEG quality: the clean val photos degraded afresh at that quality
-    (``degrade(clean, scale, quality)``), restored with its strength, and scored on luma.
+    (``degrade(clean, scale, quality)``), restored with its strength as ``enhance`` restores them,
+    and scored on luma: a quality outside the ``trained`` qualities is left unchanged
+    (``srcnn.inference.restores``), as ``enhance`` leaves such photos.
 
-    Columns: quality, strength, photos, the means over photos of PSNR and SSIM of input and
-    output and of the PSNR gain, ``photos_worse`` (photos whose PSNR gain is below 0) and
-    ``worst_gain`` (the smallest PSNR gain of any photo).
+    Columns: quality, strength, ``applied`` (whether the model runs at that quality), photos, the
+    means over photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse``
+    (photos whose PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and
+    ``model_gain``: the mean gain of the model's own output, also where it is not applied.
     """
     qualities = list(dict.fromkeys(qualities))  # each quality once
     gains: dict[int, list[dict[str, float]]] = {quality: [] for quality in qualities}
@@ -100,20 +105,23 @@ def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], 
         clean_y = to_luma_u8(clean).astype(np.float64)
         for quality in qualities:
             degraded_y = to_luma_u8(degrade(clean, scale, quality)).astype(np.float64)
-            restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
-            gains[quality].append({"psnr_input": metrics.psnr(clean_y, degraded_y, border),
-                                   "psnr_output": metrics.psnr(clean_y, restored_y, border),
+            model_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
+            restored_y = model_y if restores(quality, trained) else degraded_y
+            psnr_input = metrics.psnr(clean_y, degraded_y, border)
+            gains[quality].append({"psnr_input": psnr_input, "psnr_output": metrics.psnr(clean_y, restored_y, border),
                                    "ssim_input": metrics.ssim(clean_y, degraded_y, border),
-                                   "ssim_output": metrics.ssim(clean_y, restored_y, border)})
+                                   "ssim_output": metrics.ssim(clean_y, restored_y, border),
+                                   "model_gain": metrics.psnr(clean_y, model_y, border) - psnr_input})
     rows = []
     for quality in qualities:
         photos = pd.DataFrame(gains[quality])
         gain = photos["psnr_output"] - photos["psnr_input"]
-        rows.append({"quality": quality, "strength": round(strength_for_quality(quality), 4), "photos": len(photos),
+        rows.append({"quality": quality, "strength": round(strength_for_quality(quality), 4),
+                     "applied": restores(quality, trained), "photos": len(photos),
                      "psnr_input": photos["psnr_input"].mean(), "psnr_output": photos["psnr_output"].mean(),
                      "psnr_gain": gain.mean(), "ssim_input": photos["ssim_input"].mean(),
                      "ssim_output": photos["ssim_output"].mean(), "photos_worse": int((gain < 0).sum()),
-                     "worst_gain": gain.min()})
+                     "worst_gain": gain.min(), "model_gain": photos["model_gain"].mean()})
     return pd.DataFrame(rows)
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
 from srcnn.images import save_png
-from srcnn.inference import load_model
+from srcnn.inference import load_model, trained_qualities
 from srcnn.params import load_params
 from srcnn.photos import read_prepared
 from srcnn.pictures import before_after
@@ -36,7 +36,7 @@ MAX_PICTURES = 6
 
 def main() -> None:
     params = load_params()
-    model, _ = load_model(MODEL)
+    model, info = load_model(MODEL)
     with atomic_dir(PICTURES) as pictures:
         def picture(name: str, clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, row: dict) -> None:
             if len(list(pictures.iterdir())) < MAX_PICTURES:
@@ -53,7 +53,8 @@ def main() -> None:
     summary = summarize(table)
     summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
     cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
-    ladder = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen))
+    ladder = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen),
+                             trained=trained_qualities(info))
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)

@@ -107,7 +107,7 @@ def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
     nested = ladder_metrics(ladder)
     assert list(nested) == ["q10", "q50", "q90"]
     assert set(nested["q10"]) == {"psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
-                                  "photos_worse", "worst_gain"}
+                                  "photos_worse", "worst_gain", "model_gain"}
 
 
 def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_strength(tmp_path):
@@ -160,3 +160,18 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     assert '"q90"' in shown and '"worst_gain"' in shown  # each rung is a metric of its own
     plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
     assert "metrics/eval_ladder.csv" in json.dumps(plots)
+
+
+def test_the_ladder_leaves_qualities_outside_the_trained_range_unchanged_as_enhance_does():
+    class Brighter(torch.nn.Module):
+        conditioned, radius = True, 0
+
+        def forward(self, x, strength):
+            return (x + 0.05).clamp(0, 1)  # worse for every photo
+
+    val = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 48))]
+    ladder = evaluate_ladder(Brighter(), val, 0, 1, [20, 90, 95], trained=(10, 90))
+    assert list(ladder["applied"]) == [True, True, False]
+    outside = ladder.iloc[2]
+    assert outside["psnr_gain"] == 0 and outside["photos_worse"] == 0  # left unchanged, as enhance leaves it
+    assert outside["model_gain"] < 0 and ladder.iloc[1]["psnr_gain"] == ladder.iloc[1]["model_gain"] < 0

@@ -8,7 +8,7 @@ from srcnn.params import ParamsError, load_params, params_with
 
 def test_the_committed_params_are_valid():
     params = load_params("params.yaml")
-    assert params.jpeg_quality == (10, 95) and params.tile == 128 and params.conditioned is True
+    assert params.jpeg_quality == (10, 90) and params.tile == 128 and params.conditioned is True
     assert params.eval_qualities == (10, 20, 30, 40, 60, 80, 90, 95)
 
 
