@@ -33,7 +33,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import yaml
 from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -150,7 +149,7 @@ def loader_tiles_per_second(project: Path, seconds: float = 15.0) -> float:
     next(batches)  # the worker's start and its shuffle buffer filling
     count, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
-        count += len(next(batches))
+        count += len(next(batches)[0])
     batches.close()
     return count / (time.perf_counter() - started)
 

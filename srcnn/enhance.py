@@ -33,7 +33,7 @@ from PIL import Image
 
 from .device import pick_device, pick_precision
 from .files import atomic_path
-from .images import ImageError, PHOTO_SUFFIXES, load_rgb
+from .images import ImageError, load_rgb
 from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, restores, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
