@@ -22,7 +22,7 @@ from PIL import Image
 
 from .images import ImageError, encode_png, load_gray
 from .photos import RawDirError, assign_split, find_photos
-from .shards import Entry, bucket_of, fingerprint, shard_name, update_shards
+from .shards import Entry, bucket_of, fingerprint, sample_key, shard_name, update_shards
 from .tiling import split_pair
 
 
@@ -35,8 +35,7 @@ def tile_sample(path: Path, name: str, digest: str, jpeg_quality: int | None) ->
         raise ImageError(f"{path}: not a seed-format paired tile ({error})") from None
     with Image.open(path) as image:
         png = path.read_bytes() if image.format == "PNG" and image.mode == "L" else encode_png(pair)
-    key = f"{Path(name).stem.replace('.', '_')}-{digest[:8]}"
-    return {"__key__": key, "png": png,
+    return {"__key__": sample_key(name, digest), "png": png,
             "json": json.dumps({"name": name, "sha256": digest, "jpeg_quality": jpeg_quality}, sort_keys=True).encode()}
 
 

@@ -187,8 +187,11 @@ def update_shards(folder: Path, entries: list[Entry],
 
     same = {shard for shard, items in wanted.items() if shard in old
             and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]}
-    needed = [entry for shard, items in wanted.items() if shard not in same
-              for entry in items if (entry.name, entry.fingerprint) not in reusable(shard)]
+    needed = []
+    for shard, items in wanted.items():
+        if shard not in same:
+            keep = reusable(shard)  # once per shard: a shard may hold thousands of entries
+            needed.extend(entry for entry in items if (entry.name, entry.fingerprint) not in keep)
     results = build(needed)
     manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
     state: dict[str, dict[str, Any]] = {}
