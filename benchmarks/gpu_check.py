@@ -3,8 +3,8 @@
 Run it through ``benchmarks/gpu_check.sh`` (which installs the carried wheels and keeps the log);
 docs/gpu.md has the exact device call. One run writes ``gpu_check.json`` (every figure, written
 again after each part, so a run cut short still leaves what it measured) and ``profile.txt`` to
-``--out``. The parts, in the order they run (each skipped, saying so, when the budget has too
-little left for it):
+``--out``. The parts (``measure`` runs them most wanted first; each is skipped, saying so, when the
+budget has too little left for it):
 
 - ``pipeline``: the pipeline's stages in dvc.yaml's order, each stage's ``cmd`` read from dvc.yaml
   and run as a process in a scratch folder: samples, then the timed prepare → tile → train →
@@ -18,12 +18,19 @@ little left for it):
   replaced by a no-op (no ``dvclive/`` curves; everything else, ``models/srcnn.pt`` and
   ``metrics/train.json`` included, as the stage). ``psnr_gain`` is metrics/eval.json's.
 - ``throughput``: ``srcnn.train.fit`` on the pipeline's train tiles held in memory on the device,
-  the default model and batch, in 128 px tile equivalents per second (steps × batch_size ×
+  the default model and batch (and on the GPU a big batch, 512), in 128 px tile equivalents per second (steps × batch_size ×
   (crop/128)², as benchmarks/train_speed.py counts), timed after the first steps with the device
   synchronized at both ends; on the GPU and on the CPU.
+- ``loader``: the train stage's loader alone (``ShardTiles`` over the pipeline's train shards, its
+  workers and pinned memory as the stage sets them), batches pulled as fast as they come for a few
+  seconds: tiles/s, and the training speed in 128 px equivalents that feeds (one crop per tile).
 - ``gpu_busy``: the same training steps under ``torch.profiler`` (CUPTI): the union of the GPU's
   activity intervals (kernels, copies, memsets) over the profiled steps, against the wall time of
-  as many steps without the profiler. Below 1, the GPU waits for Python.
+  as many steps without the profiler, at params.yaml's batch and at a big one (512). Below 1, the
+  GPU waits for Python.
+- ``quality``: with ``--raw-dir`` (urban40, carried), prepare → tile → train → evaluate on those
+  photos with training capped at ``--quality-minutes`` (epochs made large, as benchmarks/quality.py
+  does): the val photos' gain at every quality of the ladder (metrics/eval.json's ``ladder``).
 - ``enhance``: ``srcnn.inference.restore_rgb`` (what ``python -m srcnn enhance`` runs on each photo,
   without the file reading and writing) on a generated 12 MP photo compressed at JPEG quality 20,
   with the pipeline's model: on the GPU (enhance's default tile of 512 px, and 2048 px) with
@@ -69,7 +76,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
+from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
 from srcnn.device import cpu_has_bf16  # noqa: E402
 from srcnn.enhance import pick_dtype  # noqa: E402
@@ -103,12 +110,13 @@ class Sizes:
     batch_steps: int
     photo: tuple[int, int] | None  # (width, height) of the enhance photo; None: the generated 12 MP one
     budget_s: float
+    big_batch: int  # a batch that fills the GPU better than params.yaml's
 
 
 GPU_SIZES = Sizes(throughput_steps=300, throughput_warmup=20, cpu_throughput_steps=40, profile_steps=50,
-                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0)
+                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=512)
 CPU_SIZES = Sizes(throughput_steps=4, throughput_warmup=1, cpu_throughput_steps=4, profile_steps=2,
-                  compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0)
+                  compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0, big_batch=16)
 
 
 def skipped(reason: str) -> dict[str, str]:
@@ -123,8 +131,9 @@ class Check:
         self.started = time.perf_counter()
         self.results: dict[str, Any] = {
             "mode": mode, "complete": False, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "seconds": 0.0, "budget_s": budget, "machine": {}, "pipeline": {}, "throughput": {}, "gpu_busy": {},
-            "enhance": {}, "largest_batch": {}, "compile": {}, "torchrun": {}, "errors": []}
+            "seconds": 0.0, "budget_s": budget, "machine": {}, "pipeline": {}, "loader": {}, "throughput": {},
+            "gpu_busy": {}, "quality": {}, "enhance": {}, "largest_batch": {}, "compile": {}, "torchrun": {},
+            "errors": []}
 
     def left(self) -> float:
         return self.budget - (time.perf_counter() - self.started)
@@ -304,7 +313,7 @@ def train_rate(params: Params, data: tuple[torch.Tensor, torch.Tensor], device: 
 
 
 def gpu_busy(params: Params, data: tuple[torch.Tensor, torch.Tensor], device: torch.device, sizes: Sizes,
-             unprofiled_ms: float, out: Path) -> dict[str, Any]:
+             unprofiled_ms: float, out: Path, batch_size: int | None = None) -> dict[str, Any]:
     """How busy the GPU is during training steps: torch.profiler's GPU activity intervals, merged."""
     from torch.autograd import DeviceType
     from torch.profiler import ProfilerActivity, profile, schedule
@@ -324,8 +333,11 @@ def gpu_busy(params: Params, data: tuple[torch.Tensor, torch.Tensor], device: to
     warmup, steps = sizes.throughput_warmup, sizes.profile_steps
     with profile(activities=activities, schedule=schedule(wait=0, warmup=warmup, active=steps, repeat=1),
                  on_trace_ready=ready) as profiler:
-        profiled = train_rate(params, data, device, steps, warmup, after_step=lambda step: profiler.step())
-    (out / "profile.txt").write_text(caught.get("table", "(no table)") + "\n")
+        profiled = train_rate(params, data, device, steps, warmup, batch_size=batch_size,
+                              after_step=lambda step: profiler.step())
+    batch = batch_size or params.batch_size
+    with (out / "profile.txt").open("a") as table:
+        table.write(f"batch_size {batch}\n{caught.get('table', '(no table)')}\n\n")
     intervals = sorted((event.time_range.start, event.time_range.end) for event in caught.get("events", [])
                        if event.device_type != DeviceType.CPU)
     busy, end = 0.0, float("-inf")
@@ -336,7 +348,7 @@ def gpu_busy(params: Params, data: tuple[torch.Tensor, torch.Tensor], device: to
     busy_ms = busy / 1000 / steps
     return {"method": "torch.profiler (CUPTI): the union of the GPU's activity intervals (kernels, copies, memsets) "
                       "over the profiled steps, per step, against the wall time of a step without the profiler",
-            "steps": steps, "busy_ms_per_step": round(busy_ms, 3), "wall_ms_per_step": unprofiled_ms,
+            "batch_size": batch, "steps": steps, "busy_ms_per_step": round(busy_ms, 3), "wall_ms_per_step": unprofiled_ms,
             "profiled_wall_ms_per_step": profiled["ms_per_step"],
             "busy_fraction": round(busy_ms / unprofiled_ms, 3) if unprofiled_ms else None,
             "gpu_events_per_step": round(len(intervals) / steps, 1)}
@@ -374,6 +386,45 @@ def largest_batch(params: Params, data: tuple[torch.Tensor, torch.Tensor], devic
             "best_tiles_per_s": best and best["tiles_per_s"],
             "stopped_by": "cap" if batch > cap else next((why for key, why in (("oom", "oom"), ("failed", "error"), ("skipped", "time"))
                                                           if tried and key in tried[-1]), "?")}
+
+
+def loader_rate(work: Path, params: Params, device: torch.device, batch_size: int, seconds: float) -> dict[str, Any]:
+    """How fast the train stage's loader (``ShardTiles`` over the pipeline's train shards, its
+    workers and pinned memory as the stage sets them) hands over batches, with nothing training."""
+    tiles = work / "data" / "tiles"
+    workers = auto_loader_workers(params.loader_workers, device)
+    stream = ShardTiles(shard_paths(tiles, check_complete(tiles), "train"), seed=params.seed,
+                        shuffle_buffer=params.shuffle_buffer, reuse=params.tile_reuse, workers=workers,
+                        pin_memory=device.type == "cuda")
+    started = time.perf_counter()
+    batches = stream.batches(0, batch_size, steps_per_epoch=params.steps_per_epoch)
+    first, _ = next(batches)
+    first_s = time.perf_counter() - started
+    count, begun = 0, time.perf_counter()
+    while time.perf_counter() - begun < seconds:
+        batch, _ = next(batches)
+        count += 1
+    elapsed = time.perf_counter() - begun
+    batches.close()
+    tiles_per_s = count * batch_size / elapsed
+    return {"workers": workers, "batch_size": batch_size, "first_batch_s": round(first_s, 2), "batches": count,
+            "tiles_per_s": round(tiles_per_s, 1), "tile": list(first.shape[-2:]),
+            # each whole tile gives one crop of params.crop px: the training speed (128 px equivalents) it can feed
+            "feeds_training_tiles_per_s": round(tiles_per_s * (params.crop / TILE) ** 2, 1)}
+
+
+def run_quality(check: Check, work: Path, raw_dir: Path, minutes: float, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline on ``raw_dir`` (urban40) with training capped at ``minutes`` (epochs made large so
+    the clock binds, as benchmarks/quality.py does); the val photos' gain at each quality of the ladder."""
+    settings = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": minutes,
+                "epochs": overrides.get("epochs", 1_000_000)}
+    result = run_pipeline(check, work, settings, TIMED_STAGES)
+    ladder = json.loads((work / "metrics/eval.json").read_text()).get("ladder", {})
+    result["ladder_gain"] = {name: rung["psnr_gain"] for name, rung in ladder.items()}
+    result["ladder_photos_worse"] = {name: rung["photos_worse"] for name, rung in ladder.items()}
+    result["q20_gain"] = result["ladder_gain"].get("q20")
+    result["minutes"] = minutes
+    return result
 
 
 # --- enhance ----------------------------------------------------------------------------------
@@ -448,6 +499,9 @@ def main() -> None:
                         "parts that would not fit are reported as skipped")
     parser.add_argument("--batch-cap", type=int, help="largest batch_size tried (default: 65536, --cpu 4× params')")
     parser.add_argument("--work", type=Path, help="scratch folder for the pipeline (default: a temporary one, removed)")
+    parser.add_argument("--raw-dir", type=Path, help="photos for the quality part (e.g. urban40, carried): the pipeline "
+                        "on them with training capped at --quality-minutes (--cpu: the sample photos, 3 seconds)")
+    parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
     args = parser.parse_args()
     sizes = CPU_SIZES if args.cpu else GPU_SIZES
     args.out.mkdir(parents=True, exist_ok=True)
@@ -473,6 +527,7 @@ def main() -> None:
 
 
 def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.device, args: argparse.Namespace) -> None:
+    """The parts, most wanted first: a part the budget has no room left for is skipped, saying so."""
     results, sizes = check.results, check.sizes
     first = work_root / ("gpu" if gpu is not None else "cpu")
     overrides = {} if gpu is not None else dict(TINY_PARAMS)
@@ -492,21 +547,35 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     model_path = first / "models" / "srcnn.pt"
     model_path = model_path if model_path.exists() else None
     log(f"   training data for the speed parts: {source}")
-
-    # 2. training throughput, GPU and CPU, and how busy the GPU is
     main_device = gpu or cpu
+
+    # 2. the train stage's loader alone: can it feed the GPU?
+    loader_seconds = 5.0 if gpu is not None else 0.5
+    results["loader"] = {f"batch_{batch}": check.run(f"loader, batch {batch}", 15, lambda batch=batch: loader_rate(
+        first, params, main_device, batch, loader_seconds)) for batch in (params.batch_size, sizes.big_batch)}
+    check.save()
+
+    # 3. training throughput, GPU and CPU, and how busy the GPU is, at params' batch and a big one
     throughput: dict[str, Any] = {"gpu": skipped("--cpu: no GPU"), "cpu": {}, "ratio": None, "data": source}
     results["throughput"] = throughput
     if gpu is not None:
         throughput["gpu"] = check.run("throughput on the GPU", 20, lambda: train_rate(
             params, (pairs, strengths), gpu, sizes.throughput_steps, sizes.throughput_warmup))
+        throughput[f"gpu_batch_{sizes.big_batch}"] = check.run(f"throughput on the GPU, batch {sizes.big_batch}", 20,
+                                                               lambda: train_rate(params, (pairs, strengths), gpu, sizes.throughput_steps // 2,
+                                                                                  sizes.throughput_warmup, batch_size=sizes.big_batch))
     throughput["cpu"] = check.run("throughput on the CPU", 15, lambda: train_rate(
         params, (pairs, strengths), cpu, sizes.cpu_throughput_steps, min(3, sizes.throughput_warmup)))
     throughput["ratio"] = ratio(throughput["cpu"], throughput["gpu"], "tiles_per_s", higher_is_faster=True)
     check.save()
     if gpu is not None and "ms_per_step" in throughput["gpu"]:
-        results["gpu_busy"] = check.run("GPU busy time", 20, lambda: gpu_busy(
-            params, (pairs, strengths), gpu, sizes, throughput["gpu"]["ms_per_step"], check.out))
+        busy = {"batch_default": check.run("GPU busy time", 20, lambda: gpu_busy(
+            params, (pairs, strengths), gpu, sizes, throughput["gpu"]["ms_per_step"], check.out))}
+        big = throughput.get(f"gpu_batch_{sizes.big_batch}", {})
+        if "ms_per_step" in big:
+            busy[f"batch_{sizes.big_batch}"] = check.run(f"GPU busy time, batch {sizes.big_batch}", 20, lambda: gpu_busy(
+                params, (pairs, strengths), gpu, sizes, big["ms_per_step"], check.out, batch_size=sizes.big_batch))
+        results["gpu_busy"] = {**busy["batch_default"], "at_batches": busy} if isinstance(busy["batch_default"], dict) else busy
     else:
         reason = "--cpu: no GPU" if gpu is None else "no GPU throughput to compare with"
         plumbing = check.run("profiler plumbing on the CPU", 5, lambda: gpu_busy(
@@ -514,43 +583,34 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
         results["gpu_busy"] = {**skipped(reason), "cpu_profiler_ran": "error" not in plumbing}
     check.save()
 
-    # 3. enhance of a 12 MP photo (--cpu: a small one), GPU and CPU
+    # 4. quality: the pipeline on real photos (--raw-dir) with training capped at --quality-minutes
+    if args.raw_dir is not None or gpu is None:
+        raw_dir = args.raw_dir or first / "data" / "samples"
+        minutes = args.quality_minutes if gpu is not None else 0.05
+        results["quality"] = check.run(f"quality on {raw_dir}", 60 * minutes + 60, lambda: run_quality(
+            check, work_root / "quality", raw_dir, minutes, overrides))
+    else:
+        results["quality"] = skipped("no --raw-dir given")
+    check.save()
+
+    # 5. enhance of a 12 MP photo (--cpu: a small one), GPU and CPU
     results["enhance"] = check.run("enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
     check.save()
 
-    # 4. torch.compile: off, default, reduce-overhead (--cpu: off and the eager backend)
-    compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
-    results["compile"] = compiled
-    compiled["off"] = check.run("compile off", 15, lambda: train_rate(
-        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup))
-    default_options = {} if gpu is not None else {"backend": "eager"}
-    reserve = 100 if gpu is not None else 0  # seconds kept for the batch sweep and the CPU pipeline after it
-    compiled["default"] = check.run("compile default", 60 + reserve, lambda: {**train_rate(
-        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup,
-        compile_options=default_options), "options": default_options or {"mode": "default"}})
-    check.save()
-    if gpu is not None:
-        compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60 + reserve, lambda: {**train_rate(
-            params, (pairs, strengths), gpu, sizes.compile_steps, sizes.compile_warmup,
-            compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
-    else:
-        compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
-    check.save()
-
-    # 5. the largest batch that fits, and its throughput
+    # 6. the largest batch that fits, and its throughput
     cap = args.batch_cap or (65536 if gpu is not None else 4 * params.batch_size)
-    limit = max(20.0, min(90.0, check.left() - 100)) if gpu is not None else 60.0  # seconds for the sweep
+    limit = max(20.0, min(45.0, check.left() - 120)) if gpu is not None else 60.0  # seconds for the sweep
     results["largest_batch"] = check.run("largest batch", 25, lambda: largest_batch(
         params, (pairs, strengths), main_device, sizes, cap, limit))
     check.save()
 
-    # 6. the pipeline again on the CPU (the GPU run's photos), the CPU training capped by what time is left
+    # 7. the pipeline again on the CPU (the GPU run's photos), the CPU training capped by what time is left
     if gpu is not None:
         def cpu_pipeline() -> dict[str, Any]:
             second = work_root / "cpu"
             (second / "data").mkdir(parents=True, exist_ok=True)
             shutil.copytree(first / "data" / "samples", second / "data" / "samples")
-            cap = max(0.5, min(3.0, (check.left() - 45) / 60))  # minutes; the stage stops there if not done
+            cap = max(0.25, min(0.75, (check.left() - 60) / 60))  # minutes; the stage stops there if not done
             result = run_pipeline(check, second, {"device": "cpu", "time_budget": round(cap, 2)}, TIMED_STAGES)
             planned = params.epochs * params.steps_per_epoch
             done = result["train"]["steps"]
@@ -560,13 +620,31 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
                 result["seconds_extrapolated"] = round(result["seconds"] - result["stages"]["train"]
                                                        + result["stages"]["train"] * planned / max(done, 1), 1)
             return result
-        pipeline["cpu"] = check.run("pipeline on the CPU", 75, cpu_pipeline)
+        pipeline["cpu"] = check.run("pipeline on the CPU", 60, cpu_pipeline)
         seconds = pipeline["cpu"].get("seconds_extrapolated", pipeline["cpu"].get("seconds"))
         if isinstance(seconds, (int, float)) and isinstance(pipeline["gpu"].get("seconds"), (int, float)):
             pipeline["ratio"] = round(seconds / pipeline["gpu"]["seconds"], 2)
         check.save()
 
-    # 7. torchrun with 2 processes, on a machine with 2 GPUs or more
+    # 8. torch.compile: off, default, reduce-overhead (--cpu: off and the eager backend), with what time is left
+    compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
+    results["compile"] = compiled
+    compiled["off"] = check.run("compile off", 15, lambda: train_rate(
+        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup))
+    default_options = {} if gpu is not None else {"backend": "eager"}
+    compiled["default"] = check.run("compile default", 60 if gpu is not None else 5, lambda: {**train_rate(
+        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup,
+        compile_options=default_options), "options": default_options or {"mode": "default"}})
+    check.save()
+    if gpu is not None:
+        compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60, lambda: {**train_rate(
+            params, (pairs, strengths), gpu, sizes.compile_steps, sizes.compile_warmup,
+            compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
+    else:
+        compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
+    check.save()
+
+    # 9. torchrun with 2 processes, on a machine with 2 GPUs or more
     gpus = torch.cuda.device_count() if gpu is not None else 0
     if gpu is None:
         results["torchrun"] = skipped("--cpu: no GPU")
@@ -610,6 +688,14 @@ def summary(results: dict[str, Any]) -> None:
         f"{figure(compiled.get('off'), 'tiles_per_s')}/{figure(compiled.get('default'), 'tiles_per_s')}/"
         f"{figure(compiled.get('reduce-overhead'), 'tiles_per_s')}; torchrun: {figure(results['torchrun'], 'seconds')}; "
         f"enhance GPU memory: {figure(enhance.get('gpu'), 'max_memory_allocated_mb')} MB")
+    loader, quality = results.get("loader", {}), results.get("quality", {})
+    log("loader alone, tiles/s (and the training tiles/s it feeds): " + "; ".join(
+        f"{name}: {figure(entry, 'tiles_per_s')} ({figure(entry, 'feeds_training_tiles_per_s')})" for name, entry in loader.items()))
+    log(f"GPU busy fraction at each batch: " + "; ".join(f"{name}: {figure(entry, 'busy_fraction')}"
+                                                       for name, entry in busy.get("at_batches", {}).items()))
+    log(f"quality ({figure(quality, 'minutes')} min of training on {figure(quality.get('overrides', {}), 'raw_dir')}): "
+        f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "
+        f"ladder {quality.get('ladder_gain', '-')}")
     log(f"errors: {len(results['errors'])}; {results['seconds']} s; results in gpu_check.json, on one line:")
     log(json.dumps(results, separators=(",", ":"), default=str))
 

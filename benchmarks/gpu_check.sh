@@ -56,6 +56,8 @@ fi
 
 versions=$("$PYTHON" -c 'import sys, torch; print(sys.version.split()[0], "torch", torch.__version__, "cuda", torch.cuda.is_available())' 2>&1)
 say "$(date -u +%FT%TZ) start: $PYTHON $versions"
+say "shared memory (DataLoader workers pass batches through it): $(df -h /dev/shm 2>/dev/null | tail -1)"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu_check: nvidia-smi: /' | tee -a "$LOG"
 timeout -k 10 "${GPU_CHECK_TIMEOUT:-470}" "$PYTHON" -u benchmarks/gpu_check.py --out "$OUT" "${args[@]}" 2>&1 | tee -a "$LOG"
 status=${PIPESTATUS[0]}
 [ "$status" -eq 124 ] && say "stopped at the ${GPU_CHECK_TIMEOUT:-470} s limit; gpu_check.json holds the parts done"

@@ -3,6 +3,7 @@
     stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=2000)          # what the train stage uses
     tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
     for tiles, strengths in stream.batches(epoch, batch_size=32): ...     # N×2×T×T uint8 (clean, degraded), (N,)
+    stream.batches(first_epoch, 32, steps_per_epoch=200)                  # epoch after epoch, one set of workers
 
 Both give ``fit`` (srcnn/train.py) the same thing: an endless stream of batches of whole paired
 tiles for one epoch, a pure function of (seed, epoch, rank), so a run killed mid-way resumes
@@ -16,6 +17,7 @@ flips/rotations are cut from a batch in one gather (``random_crops``).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -52,19 +54,37 @@ def tile_strength(meta: bytes | None) -> float:
 POOL = 512  # decoded tiles each reading process holds (32 KiB each at 128 px)
 
 
-class _EpochStream(IterableDataset):
-    """One rank's endless tile stream for one epoch; each DataLoader worker reads its own shards."""
+class _Stream(IterableDataset):
+    """One rank's batches, epoch after epoch from ``first_epoch``; each DataLoader worker reads its
+    own shards. With ``steps`` (batches per epoch), worker w of W makes batches w, w + W, ... of
+    each epoch, ``ceil(steps / W)`` of them (the caller drops the last few when W does not divide
+    ``steps``), so batch j of epoch e is the same however many epochs came before: a run resumed
+    at an epoch gets the batches of one that was never stopped. Without ``steps``: endless batches
+    of ``first_epoch``."""
 
-    def __init__(self, shards: list[str], seed: int, epoch: int, shuffle_buffer: int, rank: int, reuse: int) -> None:
+    def __init__(self, shards: list[str], seed: int, first_epoch: int, batch_size: int, steps: int | None,
+                 shuffle_buffer: int, rank: int, reuse: int) -> None:
         super().__init__()
-        self.shards, self.seed, self.epoch, self.buffer, self.rank = shards, seed, epoch, shuffle_buffer, rank
-        self.reuse = reuse
+        self.shards, self.seed, self.first_epoch, self.batch_size = shards, seed, first_epoch, batch_size
+        self.steps, self.buffer, self.rank, self.reuse = steps, shuffle_buffer, rank, reuse
 
-    def __iter__(self) -> Iterator[tuple[torch.Tensor, float]]:
+    def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        epoch = self.first_epoch
+        while True:
+            tiles = self._tiles(epoch, worker, workers)
+            count = itertools.count() if self.steps is None else range(-(-self.steps // workers))
+            for _ in count:
+                batch = list(itertools.islice(tiles, self.batch_size))
+                yield torch.stack([tile for tile, _ in batch]), torch.tensor([strength for _, strength in batch],
+                                                                             dtype=torch.float64)
+            epoch += 1
+
+    def _tiles(self, epoch: int, worker: int, workers: int) -> Iterator[tuple[torch.Tensor, float]]:
+        """This worker's endless tiles of ``epoch``, a pure function of (seed, epoch, rank, worker)."""
         mine = self.shards[worker::workers]
-        rng = random.Random(seed_of("stream", self.seed, self.epoch, self.rank, worker))
+        rng = random.Random(seed_of("stream", self.seed, epoch, self.rank, worker))
 
         def urls() -> Iterator[dict[str, str]]:
             while True:  # an epoch may need more tiles than the shards hold: go round again, reshuffled
@@ -112,19 +132,29 @@ class ShardTiles:
         self.workers, self.pin_memory = workers, pin_memory
         self.fingerprint = fingerprint or hashlib.sha256("\n".join(self.shards).encode()).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """Endless batches of ``batch_size`` whole tiles and their strengths for this rank: its own
-        shards, no other rank's."""
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
+                steps_per_epoch: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Batches of ``batch_size`` whole tiles and their strengths for this rank (its own shards,
+        no other rank's): endless ones of ``epoch``, or with ``steps_per_epoch`` that many of
+        ``epoch``, then of the next epoch and so on, from one set of loader workers that stays up
+        (starting them and filling their buffers costs about as much as a hundred GPU steps)."""
         mine = self.shards[rank::world]
         if not mine:
             raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "
                              f"raise params shards (tiles per split) to at least {world}")
         workers = min(self.workers, len(mine))
-        loader = DataLoader(_EpochStream(mine, self.seed, epoch, self.shuffle_buffer, rank, self.reuse), batch_size=batch_size,
-                            num_workers=workers, pin_memory=self.pin_memory,
-                            prefetch_factor=4 if workers else None, persistent_workers=False)
-        yield from loader
+        stream = _Stream(mine, self.seed, epoch, batch_size, steps_per_epoch, self.shuffle_buffer, rank, self.reuse)
+        # about 16 MiB of batches ready per worker (128 px tiles), to cover a worker's refill between epochs
+        prefetch = max(2, min(16, 512 // max(batch_size, 1))) if workers else None
+        loader = DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=self.pin_memory,
+                            prefetch_factor=prefetch, persistent_workers=False)
+        if steps_per_epoch is None:
+            yield from loader
+            return
+        per_epoch = -(-steps_per_epoch // max(workers, 1)) * max(workers, 1)  # what the workers make per epoch
+        for index, batch in enumerate(loader):
+            if index % per_epoch < steps_per_epoch:
+                yield batch
 
 
 class MemoryTiles:
@@ -136,13 +166,15 @@ class MemoryTiles:
         self.strengths = torch.zeros(len(pairs)) if strengths is None else strengths.float()
         self.fingerprint = hashlib.sha256(pairs.cpu().numpy().tobytes() + self.strengths.cpu().numpy().tobytes()).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0,
-                world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        generator = torch.Generator().manual_seed(seed_of("memory", self.seed, epoch))
+    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
+                steps_per_epoch: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """As ``ShardTiles.batches``: endless batches of ``epoch``, or ``steps_per_epoch`` of each epoch from it."""
         local = slice(rank * batch_size, (rank + 1) * batch_size)
-        while True:
-            index = torch.randint(len(self.pairs), (batch_size * world,), generator=generator)[local]
-            yield self.pairs[to_device(index, self.pairs.device)], self.strengths[index]
+        for current in itertools.count(epoch):
+            generator = torch.Generator().manual_seed(seed_of("memory", self.seed, current))
+            for _ in itertools.count() if steps_per_epoch is None else range(steps_per_epoch):
+                index = torch.randint(len(self.pairs), (batch_size * world,), generator=generator)[local]
+                yield self.pairs[to_device(index, self.pairs.device)], self.strengths[index]
 
 
 def load_pairs(folder: str | Path) -> torch.Tensor:

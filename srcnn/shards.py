@@ -5,11 +5,12 @@ A shard is a tar of samples; a sample is the members that share a key (``KEY.png
 so ``tar -xf train-0003.tar`` gives a plain folder of files and ``webdataset`` streams it. Each
 photo's samples go to the shard its content hash picks (``bucket_of``), grouped and sorted by
 photo name. ``update_shards`` rewrites only the shards whose photos changed, and even there
-copies the samples of every photo whose inputs (its bytes, the params, the code) are unchanged
-instead of computing them again; the result is byte for byte what a run from scratch writes.
+copies the bytes of every photo whose inputs (its bytes, the params, the code) are unchanged
+instead of computing, encoding and decoding its samples again; the result is byte for byte what a run from scratch writes.
 
 ``manifest.json`` beside the shards records, per shard, its photos (name, fingerprint of their
-inputs, sample count, report), its size and sha256; it is written last, and is itself the same
+inputs, sample count, report, and where their samples lie in the shard: offset and length), its
+size and sha256; it is written last, and is itself the same
 bytes as from scratch. A shard is reused only if it still matches the manifest: checked by size
 and mtime against a state file kept beside the folder (``.NAME.state.json``, not an output, as
 DVC keeps its own state), else by its sha256.
@@ -29,7 +30,7 @@ import webdataset
 from .files import atomic_path, write_text_atomic
 
 MANIFEST = "manifest.json"
-FORMAT = "srcnn-shards/1"
+FORMAT = "srcnn-shards/2"  # /2: each photo's byte span in its shard
 
 Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
 Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
@@ -84,18 +85,51 @@ class _HashingFile:
         return self.handle.write(data)
 
 
-def write_shard(path: Path, samples: Iterable[Sample]) -> tuple[int, str]:
-    """Write samples into a tar atomically, with fixed owner, mode and time: the same samples
-    always give the same bytes. Returns the number of samples and the file's sha256."""
-    count = 0
+@dataclass(frozen=True)
+class Span:
+    """A photo's samples as they lie in a shard: ``length`` bytes from ``offset`` (whole tar blocks)."""
+    source: Path
+    offset: int
+    length: int
+    samples: int
+
+
+def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int, str, list[tuple[int, int]]]:
+    """Write groups of samples (one photo's each) into a tar atomically, with fixed owner, mode and
+    time: the same samples always give the same bytes. A ``Span`` is copied as bytes from the shard
+    it lies in (a photo unchanged since that shard was written; its bytes are what writing its
+    samples again would give). Returns the number of samples, the file's sha256, and each group's
+    (offset, length) in the new tar."""
+    count, spans = 0, []
     with atomic_path(path) as temp, open(temp, "wb") as handle:
         stream = _HashingFile(handle)
         writer = webdataset.TarWriter(stream, user="srcnn", group="srcnn", mode=0o644, mtime=0.0, encoder=False)
-        for sample in samples:
-            writer.write(sample)
-            count += 1
+        tar = writer.tarstream
+        sources: dict[Path, Any] = {}
+        try:
+            for group in groups:
+                start = tar.offset
+                if isinstance(group, Span):
+                    if group.source not in sources:
+                        sources[group.source] = open(group.source, "rb")
+                    source = sources[group.source]
+                    source.seek(group.offset)
+                    data = source.read(group.length)
+                    if len(data) != group.length:
+                        raise OSError(f"{group.source}: shorter than its manifest says")
+                    tar.fileobj.write(data)  # whole 512-byte blocks: tarfile's own bookkeeping stays right
+                    tar.offset += group.length
+                    count += group.samples
+                else:
+                    for sample in group:
+                        writer.write(sample)
+                        count += 1
+                spans.append((start, tar.offset - start))
+        finally:
+            for source in sources.values():
+                source.close()
         writer.close()
-    return count, stream.sha256.hexdigest()
+    return count, stream.sha256.hexdigest(), spans
 
 
 def read_shard(path: Path | str) -> Iterator[Sample]:
@@ -182,15 +216,16 @@ def update_shards(folder: Path, entries: list[Entry],
     if len({entry.name for entry in entries}) != len(entries):
         raise ValueError("update_shards: entry names must be unique")
 
-    def reusable(shard: str) -> set[tuple[str, str]]:
-        return {(photo[0], photo[1]) for photo in old.get(shard, {"photos": []})["photos"]}
+    def kept_photos(shard: str) -> dict[tuple[str, str], list[Any]]:
+        """The old shard's photos by (name, fingerprint); once per shard: a shard may hold thousands."""
+        return {(photo[0], photo[1]): photo for photo in old.get(shard, {"photos": []})["photos"]}
 
     same = {shard for shard, items in wanted.items() if shard in old
             and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]}
     needed = []
     for shard, items in wanted.items():
         if shard not in same:
-            keep = reusable(shard)  # once per shard: a shard may hold thousands of entries
+            keep = kept_photos(shard)
             needed.extend(entry for entry in items if (entry.name, entry.fingerprint) not in keep)
     results = build(needed)
     manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
@@ -202,26 +237,24 @@ def update_shards(folder: Path, entries: list[Entry],
             stat = (folder / shard).stat()
             state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": old[shard]["sha256"]}
             continue
+        spans = kept_photos(shard)
         photos: list[list[Any]] = []
-        previous = iter(old[shard]["photos"]) if shard in old else iter(())
-        previous_samples = read_shard(folder / shard) if shard in old else iter(())
-        keep = reusable(shard)
 
-        def samples() -> Iterator[Sample]:
+        def groups() -> Iterator[list[Sample] | Span]:
             for entry in items:
-                if (entry.name, entry.fingerprint) in keep:
-                    for photo in previous:  # the old shard is in the same name order: skip to it
-                        group = [next(previous_samples) for _ in range(photo[2])]
-                        if (photo[0], photo[1]) == (entry.name, entry.fingerprint):
-                            break
-                    report = photo[3]
+                kept = spans.get((entry.name, entry.fingerprint))
+                if kept is not None:  # unchanged: its bytes are copied from the old shard, not decoded and encoded again
+                    _, _, count, report, offset, length = kept
                     stats["reused"] += 1
+                    photos.append([entry.name, entry.fingerprint, count, report])
+                    yield Span(folder / shard, offset, length, count)
                 else:
                     group, report = next(results)
-                photos.append([entry.name, entry.fingerprint, len(group), report])
-                yield from group
+                    photos.append([entry.name, entry.fingerprint, len(group), report])
+                    yield group
 
-        count, sha256 = write_shard(folder / shard, samples())
+        count, sha256, placed = write_shard(folder / shard, groups())
+        photos = [photo + list(span) for photo, span in zip(photos, placed)]
         stat = (folder / shard).stat()
         manifest["shards"][shard] = {"samples": count, "size": stat.st_size, "sha256": sha256, "photos": photos}
         state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}

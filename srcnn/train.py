@@ -159,65 +159,68 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     budget = params.time_budget * 60.0
     started = time.perf_counter() - history.seconds
     trained.train()
-    for epoch in range(first_epoch, params.epochs):
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        steps_in_epoch = 0
-        generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
-        batches = train.batches(epoch, params.batch_size // world, rank, world)
-        for _ in range(params.steps_per_epoch):
-            elapsed = time.perf_counter() - started
-            if budget and world == 1 and elapsed >= budget:
-                break  # the clock binds mid-epoch (processes under DDP stop at an epoch's end, in step)
-            done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
-            for group in optimizer.param_groups:
-                group["lr"] = learning_rate(params, done, history.steps)
-            tiles, strengths = next(batches)
-            if cuda:  # page-locked, asynchronous copies: no step waits for the GPU (no host sync in the step)
-                tiles, strengths = to_device(tiles, device), to_device(strengths.to(torch.float32), device)
-            else:
-                tiles, strengths = tiles.to(device, non_blocking=True), strengths.to(device, torch.float32, non_blocking=True)
-            degraded, clean = random_crops(tiles, params.crop, generator)
-            degraded = degraded.contiguous(memory_format=torch.channels_last)
-            clean = clean.contiguous(memory_format=torch.channels_last)
-            with autocast(device, dtype):
-                output = run_model(trained, degraded, strengths)
-            loss = criterion(output.float(), clean)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            loss_sum += loss.detach()
-            steps_in_epoch += 1
-            history.steps += 1
-            history.tiles_seen += params.batch_size
-            if device.type == "cpu" and not math.isfinite(loss.item()):
-                break
-            if on_step is not None:
-                on_step(history.steps)
-        batches.close()  # stops this epoch's loader workers
-        if steps_in_epoch == 0:
-            break  # the budget ran out exactly at an epoch's end
-        mean_loss = (loss_sum / steps_in_epoch).item()
-        if world > 1:
-            reduced = torch.tensor([mean_loss], device=device)
-            dist.all_reduce(reduced)
-            mean_loss = reduced.item() / world
-        if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
-            raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
-                                f"lower the learning rate: params lr={params.lr}")
-        record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
-                  "val_psnr": evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
-        if params.loss == "mse":
-            record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
-        history.epochs.append(record)
-        history.seconds = time.perf_counter() - started
-        if rank == 0:
-            if checkpoint is not None:
-                _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)
-            if on_epoch is not None:
-                on_epoch(record)
-        if budget and history.seconds >= budget:
-            break
+    # one stream for the whole run: loader workers start once, not once per epoch
+    batches = train.batches(first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch)
+    try:
+        for epoch in range(first_epoch, params.epochs):
+            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+            steps_in_epoch = 0
+            generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
+            for _ in range(params.steps_per_epoch):
+                elapsed = time.perf_counter() - started
+                if budget and world == 1 and elapsed >= budget:
+                    break  # the clock binds mid-epoch (processes under DDP stop at an epoch's end, in step)
+                done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
+                for group in optimizer.param_groups:
+                    group["lr"] = learning_rate(params, done, history.steps)
+                tiles, strengths = next(batches)
+                if cuda:  # page-locked, asynchronous copies: no step waits for the GPU (no host sync in the step)
+                    tiles, strengths = to_device(tiles, device), to_device(strengths, device).to(torch.float32)
+                else:
+                    tiles, strengths = tiles.to(device, non_blocking=True), strengths.to(device, torch.float32, non_blocking=True)
+                degraded, clean = random_crops(tiles, params.crop, generator)
+                degraded = degraded.contiguous(memory_format=torch.channels_last)
+                clean = clean.contiguous(memory_format=torch.channels_last)
+                with autocast(device, dtype):
+                    output = run_model(trained, degraded, strengths)
+                loss = criterion(output.float(), clean)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                loss_sum += loss.detach()
+                steps_in_epoch += 1
+                history.steps += 1
+                history.tiles_seen += params.batch_size
+                if device.type == "cpu" and not math.isfinite(loss.item()):
+                    break
+                if on_step is not None:
+                    on_step(history.steps)
+            if steps_in_epoch == 0:
+                break  # the budget ran out exactly at an epoch's end
+            mean_loss = (loss_sum / steps_in_epoch).item()
+            if world > 1:
+                reduced = torch.tensor([mean_loss], device=device)
+                dist.all_reduce(reduced)
+                mean_loss = reduced.item() / world
+            if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
+                raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
+                                    f"lower the learning rate: params lr={params.lr}")
+            record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
+                      "val_psnr": evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
+            if params.loss == "mse":
+                record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
+            history.epochs.append(record)
+            history.seconds = time.perf_counter() - started
+            if rank == 0:
+                if checkpoint is not None:
+                    _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)
+                if on_epoch is not None:
+                    on_epoch(record)
+            if steps_in_epoch < params.steps_per_epoch or (budget and history.seconds >= budget):
+                break  # stopped by the clock (or a non-finite loss): the stream is mid-epoch
+    finally:
+        batches.close()  # stops the loader workers
     return history
 
 

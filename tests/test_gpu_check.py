@@ -12,8 +12,8 @@ import time
 
 from conftest import ROOT
 
-PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "throughput", "gpu_busy", "enhance",
-         "largest_batch", "compile", "torchrun", "errors")
+PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "quality",
+         "enhance", "largest_batch", "compile", "torchrun", "errors")
 
 
 def positive(entry: dict, *keys: str) -> None:
@@ -52,6 +52,17 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     positive(throughput["cpu"], "tiles_per_s", "ms_per_step", "steps")
 
     assert "skipped" in report["gpu_busy"] and report["gpu_busy"]["cpu_profiler_ran"]
+
+    loader = report["loader"]
+    assert set(loader) == {"batch_8", "batch_16"}
+    for entry in loader.values():
+        assert entry["workers"] == 0 and entry["tile"] == [32, 32]
+        positive(entry, "batches", "tiles_per_s", "feeds_training_tiles_per_s")
+
+    quality = report["quality"]  # --cpu: the sample photos, training capped at 3 s
+    assert quality["minutes"] == 0.05 and quality["overrides"]["raw_dir"].endswith("samples")
+    assert list(quality["stages"]) == ["prepare", "tile", "train", "evaluate"]
+    assert set(quality["ladder_gain"]) == {"q20", "q60"} and isinstance(quality["q20_gain"], float)
 
     enhance = report["enhance"]
     assert set(enhance) >= {"gpu", "gpu_tile_2048", "cpu", "ratio"} and enhance["model"] == "pipeline"

@@ -57,7 +57,7 @@ def test_tile_photo_pairs_aligned_windows_and_a_shard_untars_to_the_seed_format(
     assert report == {"name": "street.jpg.png", "split": "train", "tiles": 3 * 4} and len(samples) == 12
     assert json.loads(samples[5]["json"]) == {"name": "street.jpg.png", "sha256": "ab" * 32, "jpeg_quality": 20,
                                               "y": 32, "x": 32}
-    write_shard(tmp_path / "train-0000.tar", samples)
+    write_shard(tmp_path / "train-0000.tar", [samples])
     assert [sample["__key__"] for sample in read_shard(tmp_path / "train-0000.tar")] == [s["__key__"] for s in samples]
     # `tar -xf` of a shard gives the seed's folder of paired images, which load_pairs reads
     (tmp_path / "seed").mkdir()
