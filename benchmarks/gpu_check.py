@@ -338,16 +338,20 @@ def gpu_busy(params: Params, data: tuple[torch.Tensor, torch.Tensor], device: to
     batch = batch_size or params.batch_size
     with (out / "profile.txt").open("a") as table:
         table.write(f"batch_size {batch}\n{caught.get('table', '(no table)')}\n\n")
+    # the GPU's own work only: user annotations ("ProfilerStep#N", "Optimizer.step#Adam.step") are
+    # mirrored onto the GPU's timeline as ranges that span whole steps, idle time included
     intervals = sorted((event.time_range.start, event.time_range.end) for event in caught.get("events", [])
-                       if event.device_type != DeviceType.CPU)
+                       if event.device_type != DeviceType.CPU and not getattr(event, "is_user_annotation", False)
+                       and not event.name.startswith(("ProfilerStep", "Optimizer.")))
     busy, end = 0.0, float("-inf")
     for start, stop in intervals:  # the union of the intervals, in microseconds
         if stop > end:
             busy += stop - max(start, end)
             end = stop
     busy_ms = busy / 1000 / steps
-    return {"method": "torch.profiler (CUPTI): the union of the GPU's activity intervals (kernels, copies, memsets) "
-                      "over the profiled steps, per step, against the wall time of a step without the profiler",
+    return {"method": "torch.profiler (CUPTI): the union of the GPU's activity intervals (kernels, copies, memsets; "
+                      "not the user annotations mirrored onto its timeline) over the profiled steps, per step, "
+                      "against the wall time of a step without the profiler",
             "batch_size": batch, "steps": steps, "busy_ms_per_step": round(busy_ms, 3), "wall_ms_per_step": unprofiled_ms,
             "profiled_wall_ms_per_step": profiled["ms_per_step"],
             "busy_fraction": round(busy_ms / unprofiled_ms, 3) if unprofiled_ms else None,

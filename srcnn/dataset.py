@@ -2,14 +2,15 @@
 
     stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=2000)          # what the train stage uses
     tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
-    for tiles, strengths in stream.batches(epoch, batch_size=32): ...     # N×2×T×T uint8 (clean, degraded), (N,)
-    stream.batches(first_epoch, 32, steps_per_epoch=200)                  # epoch after epoch, one set of workers
+    for tiles, strengths in stream.batches(0, batch_size=32): ...         # N×2×T×T uint8 (clean, degraded), (N,)
+    stream.batches(first_epoch, 32, steps_per_epoch=200)                  # a run resumed at first_epoch
 
-Both give ``fit`` (srcnn/train.py) the same thing: an endless stream of batches of whole paired
-tiles for one epoch, a pure function of (seed, epoch, rank), so a run killed mid-way resumes
-to the same model. ``ShardTiles`` reads each epoch's shards in an order shuffled from the seed,
-mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and each loader worker)
-its own shards: no process holds more than its buffer, whatever the size of the collection.
+Both give ``fit`` (srcnn/train.py) the same thing: batches of whole paired tiles, epoch after
+epoch, batch j of epoch e a pure function of (seed, e, j, rank), so a run killed mid-way resumes
+to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
+shuffled from the seed, mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and
+each loader worker) its own shards: no process holds more than its buffer, whatever the size of
+the collection.
 Each tile comes with the compression strength of its photo's JPEG step (``srcnn.jpeg``; 0 for
 none), read from the ``.json`` beside it, for a model conditioned on it. Random crops and the 8
 flips/rotations are cut from a batch in one gather (``random_crops``).
@@ -22,7 +23,7 @@ import json
 import os
 import random
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 import torch
@@ -51,16 +52,18 @@ def tile_strength(meta: bytes | None) -> float:
     return strength_for_quality(quality)
 
 
-POOL = 512  # decoded tiles each reading process holds (32 KiB each at 128 px)
+POOL = 512  # tiles each reading process holds, decoded on first use (32 KiB each at 128 px)
 
 
 class _Stream(IterableDataset):
-    """One rank's batches, epoch after epoch from ``first_epoch``; each DataLoader worker reads its
-    own shards. With ``steps`` (batches per epoch), worker w of W makes batches w, w + W, ... of
-    each epoch, ``ceil(steps / W)`` of them (the caller drops the last few when W does not divide
-    ``steps``), so batch j of epoch e is the same however many epochs came before: a run resumed
-    at an epoch gets the batches of one that was never stopped. Without ``steps``: endless batches
-    of ``first_epoch``."""
+    """One rank's batches for a whole run; each DataLoader worker reads its own shards.
+
+    Each worker's tiles are one stream that never restarts (refilling the shuffle buffer and the
+    pool at every epoch would cost more than the epoch itself on a GPU), a pure function of (seed,
+    rank, worker). With ``steps`` (batches per epoch), worker w of W makes ``ceil(steps / W)``
+    batches per epoch (the caller keeps batches w, w + W, ... up to ``steps``), and a run that
+    starts at ``first_epoch`` skips the batches of the epochs before it without decoding them: a
+    resumed run gets the batches of one that was never stopped. Without ``steps``: endless batches."""
 
     def __init__(self, shards: list[str], seed: int, first_epoch: int, batch_size: int, steps: int | None,
                  shuffle_buffer: int, rank: int, reuse: int) -> None:
@@ -71,43 +74,48 @@ class _Stream(IterableDataset):
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
-        epoch = self.first_epoch
+        entries = self._entries(worker, workers)
+        if self.steps is not None:  # a resumed run: pass over the tiles of the epochs done
+            for _ in range(self.first_epoch * -(-self.steps // workers) * self.batch_size):
+                next(entries)
         while True:
-            tiles = self._tiles(epoch, worker, workers)
-            count = itertools.count() if self.steps is None else range(-(-self.steps // workers))
-            for _ in count:
-                batch = list(itertools.islice(tiles, self.batch_size))
-                yield torch.stack([tile for tile, _ in batch]), torch.tensor([strength for _, strength in batch],
-                                                                             dtype=torch.float64)
-            epoch += 1
+            batch = [self._decoded(entry) for entry in itertools.islice(entries, self.batch_size)]
+            yield torch.stack([tile for tile, _ in batch]), torch.tensor([strength for _, strength in batch],
+                                                                         dtype=torch.float64)
 
-    def _tiles(self, epoch: int, worker: int, workers: int) -> Iterator[tuple[torch.Tensor, float]]:
-        """This worker's endless tiles of ``epoch``, a pure function of (seed, epoch, rank, worker)."""
+    @staticmethod
+    def _decoded(entry: list[Any]) -> tuple[torch.Tensor, float]:
+        if entry[1] is None:
+            sample = entry[0]
+            entry[1] = (decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"),
+                         tile_strength(sample.get("json")))
+        return entry[1]
+
+    def _entries(self, worker: int, workers: int) -> Iterator[list[Any]]:
+        """This worker's endless pool entries [sample, decoded tile or None, uses left]."""
         mine = self.shards[worker::workers]
-        rng = random.Random(seed_of("stream", self.seed, epoch, self.rank, worker))
+        rng = random.Random(seed_of("stream", self.seed, self.rank, worker))
 
         def urls() -> Iterator[dict[str, str]]:
-            while True:  # an epoch may need more tiles than the shards hold: go round again, reshuffled
+            while True:  # each pass over the shards in a new order
                 order = list(mine)
                 rng.shuffle(order)
                 yield from ({"url": url} for url in order)
 
-        pipeline = webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
-                                           webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng))
-        decoded = ((decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"),
-                    tile_strength(sample.get("json"))) for sample in pipeline)
-        # Each decoded tile is handed out ``reuse`` times, in random order among a pool of decoded
-        # tiles (a random crop and flip each time, cut later): decoding a PNG costs about as much
-        # as a tenth of a CPU training step per batch, and the in-memory path drew each tile
-        # several times too. Measured in benchmarks/scale.py.
-        pool = [[tile, strength, self.reuse] for (tile, strength), _ in zip(decoded, range(POOL))]
+        samples = iter(webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
+                                               webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng)))
+        # Each tile is handed out ``reuse`` times, in random order among a pool of tiles (a random
+        # crop and flip each time, cut later), and decoded once, when first handed out: decoding a
+        # PNG costs about as much as a tenth of a CPU training step per batch, and the in-memory
+        # path drew each tile several times too. Measured in benchmarks/scale.py.
+        pool = [[sample, None, self.reuse] for sample, _ in zip(samples, range(POOL))]
         while True:
             index = rng.randrange(len(pool))
             entry = pool[index]
-            yield entry[0], entry[1]
+            yield entry
             entry[2] -= 1
             if entry[2] == 0:
-                pool[index] = [*next(decoded), self.reuse]
+                pool[index] = [next(samples), None, self.reuse]
 
 
 class ShardTiles:
@@ -115,7 +123,7 @@ class ShardTiles:
 
     Args:
         shards: the shard files, all of them: each rank takes its share (rank::world).
-        seed: fixes every epoch's shard order, shuffle buffer and so the batches.
+        seed: fixes the shard order of every pass, the shuffle buffer and so the batches.
         shuffle_buffer: tiles held (still compressed) and mixed per reading process.
         reuse: batches each decoded tile goes into (a different random crop each time).
         workers: DataLoader worker processes decoding in the background (0: in this process).
@@ -135,9 +143,11 @@ class ShardTiles:
     def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
                 steps_per_epoch: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``batch_size`` whole tiles and their strengths for this rank (its own shards,
-        no other rank's): endless ones of ``epoch``, or with ``steps_per_epoch`` that many of
-        ``epoch``, then of the next epoch and so on, from one set of loader workers that stays up
-        (starting them and filling their buffers costs about as much as a hundred GPU steps)."""
+        no other rank's), from one set of loader workers that stays up: with ``steps_per_epoch``,
+        that many per epoch from ``epoch`` on (the same batches as a run that started at epoch 0);
+        without, endless batches from the run's start (``epoch`` must then be 0)."""
+        if steps_per_epoch is None and epoch:
+            raise ValueError("batches: a stream that starts at a later epoch needs steps_per_epoch")
         mine = self.shards[rank::world]
         if not mine:
             raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "

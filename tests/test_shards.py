@@ -93,14 +93,15 @@ def test_each_rank_and_worker_streams_its_own_shards(tmp_path):
     again = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
     first = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
     assert all(torch.equal(next(again)[0], next(first)[0]) for _ in range(6))  # a pure function of the seed
-    other = ShardTiles(shards, seed=0, shuffle_buffer=4, workers=2).batches(1, 4, 0, 2)
-    assert not all(torch.equal(next(other)[0], next(first)[0]) for _ in range(6))  # each epoch its own order
+    other = ShardTiles(shards, seed=1, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
+    assert not all(torch.equal(next(other)[0], next(first)[0]) for _ in range(6))  # another seed, another order
 
 
 @pytest.mark.parametrize("workers", [0, 2])
 def test_one_stream_for_the_whole_run_gives_each_epoch_the_batches_of_a_resumed_run(tmp_path, workers):
-    """fit reads one stream epoch after epoch (its loader workers start once); batch j of epoch e
-    must not depend on where the run started, or a resumed run would train on other batches."""
+    """fit reads one stream for the whole run (its loader workers start once and never refill);
+    batch j of epoch e must not depend on where the run started, or a resumed run would train on
+    other batches."""
     photos = {f"p{number}": number for number in range(8)}
     update_shards(tmp_path, entries(photos, shards=8), Builder(photos))
     stream = ShardTiles(sorted(tmp_path.glob("*.tar")), seed=0, shuffle_buffer=4, workers=workers)
@@ -112,8 +113,10 @@ def test_one_stream_for_the_whole_run_gives_each_epoch_the_batches_of_a_resumed_
 
     whole_run = take(stream.batches(0, 4, steps_per_epoch=3), 9)  # epochs 0, 1, 2; 3 steps do not divide by 2 workers
     assert take(stream.batches(1, 4, steps_per_epoch=3), 6) == whole_run[3:]
-    assert take(stream.batches(1, 4), 3) == whole_run[3:6]  # the same as epoch 1 read on its own
+    assert take(stream.batches(2, 4, steps_per_epoch=3), 3) == whole_run[6:]
     assert whole_run[:3] != whole_run[3:6]
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        next(stream.batches(1, 4))
 
 
 def test_too_few_shards_for_the_processes_is_a_clear_error(tmp_path):
