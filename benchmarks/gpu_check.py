@@ -506,6 +506,10 @@ def main() -> None:
     parser.add_argument("--raw-dir", type=Path, help="photos for the quality part (e.g. urban40, carried): the pipeline "
                         "on them with training capped at --quality-minutes (--cpu: the sample photos, 3 seconds)")
     parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
+    parser.add_argument("--quality-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a param of the quality part's run, e.g. batch_size=128 (repeatable)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("enhance", "largest_batch", "cpu_pipeline", "compile"),
+                        help="parts left out, for a second, shorter run")
     args = parser.parse_args()
     sizes = CPU_SIZES if args.cpu else GPU_SIZES
     args.out.mkdir(parents=True, exist_ok=True)
@@ -591,25 +595,31 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     if args.raw_dir is not None or gpu is None:
         raw_dir = args.raw_dir or first / "data" / "samples"
         minutes = args.quality_minutes if gpu is not None else 0.05
+        settings = {**overrides, **{key: yaml.safe_load(value) for key, value in
+                                    (item.split("=", 1) for item in args.quality_param)}}
         results["quality"] = check.run(f"quality on {raw_dir}", 60 * minutes + 60, lambda: run_quality(
-            check, work_root / "quality", raw_dir, minutes, overrides))
+            check, work_root / "quality", raw_dir, minutes, settings))
     else:
         results["quality"] = skipped("no --raw-dir given")
     check.save()
 
+    skip = set(args.skip)
     # 5. enhance of a 12 MP photo (--cpu: a small one), GPU and CPU
-    results["enhance"] = check.run("enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
+    results["enhance"] = skipped("--skip") if "enhance" in skip else check.run(
+        "enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
     check.save()
 
     # 6. the largest batch that fits, and its throughput
     cap = args.batch_cap or (65536 if gpu is not None else 4 * params.batch_size)
     limit = max(20.0, min(45.0, check.left() - 120)) if gpu is not None else 60.0  # seconds for the sweep
-    results["largest_batch"] = check.run("largest batch", 25, lambda: largest_batch(
-        params, (pairs, strengths), main_device, sizes, cap, limit))
+    results["largest_batch"] = skipped("--skip") if "largest_batch" in skip else check.run(
+        "largest batch", 25, lambda: largest_batch(params, (pairs, strengths), main_device, sizes, cap, limit))
     check.save()
 
     # 7. the pipeline again on the CPU (the GPU run's photos), the CPU training capped by what time is left
-    if gpu is not None:
+    if gpu is not None and "cpu_pipeline" in skip:
+        pipeline["cpu"] = skipped("--skip")
+    elif gpu is not None:
         def cpu_pipeline() -> dict[str, Any]:
             second = work_root / "cpu"
             (second / "data").mkdir(parents=True, exist_ok=True)
@@ -631,21 +641,24 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
         check.save()
 
     # 8. torch.compile: off, default, reduce-overhead (--cpu: off and the eager backend), with what time is left
-    compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
-    results["compile"] = compiled
-    compiled["off"] = check.run("compile off", 15, lambda: train_rate(
-        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup))
-    default_options = {} if gpu is not None else {"backend": "eager"}
-    compiled["default"] = check.run("compile default", 60 if gpu is not None else 5, lambda: {**train_rate(
-        params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup,
-        compile_options=default_options), "options": default_options or {"mode": "default"}})
-    check.save()
-    if gpu is not None:
-        compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60, lambda: {**train_rate(
-            params, (pairs, strengths), gpu, sizes.compile_steps, sizes.compile_warmup,
-            compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
+    if "compile" in skip:
+        results["compile"] = {"device": str(main_device), **{key: skipped("--skip") for key in ("off", "default", "reduce-overhead")}}
     else:
-        compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
+        compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
+        results["compile"] = compiled
+        compiled["off"] = check.run("compile off", 15, lambda: train_rate(
+            params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup))
+        default_options = {} if gpu is not None else {"backend": "eager"}
+        compiled["default"] = check.run("compile default", 60 if gpu is not None else 5, lambda: {**train_rate(
+            params, (pairs, strengths), main_device, sizes.compile_steps, sizes.compile_warmup,
+            compile_options=default_options), "options": default_options or {"mode": "default"}})
+        check.save()
+        if gpu is not None:
+            compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60, lambda: {**train_rate(
+                params, (pairs, strengths), gpu, sizes.compile_steps, sizes.compile_warmup,
+                compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
+        else:
+            compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
     check.save()
 
     # 9. torchrun with 2 processes, on a machine with 2 GPUs or more
