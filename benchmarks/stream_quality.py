@@ -48,7 +48,7 @@ def main() -> None:
     tiles = project / "data" / "tiles"
     manifest = load_manifest(tiles)
     train_shards = shard_paths(tiles, manifest, "train")
-    val_tiles = spread_tiles(shard_paths(tiles, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
+    val_tiles = spread_tiles(tiles, manifest, "val", CURVE_VAL_TILES)
     photos = val_photos(project)
     sources = {"streaming": ShardTiles(train_shards, params.seed, params.shuffle_buffer, params.tile_reuse),
                "in_memory": MemoryTiles(*read_tiles(train_shards), seed=params.seed)}

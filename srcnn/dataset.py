@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .images import decode_png, load_gray
 from .jpeg import strength_for_quality
-from .shards import read_shard
+from .shards import read_shard, read_span
 from .tiling import split_pair
 
 
@@ -205,23 +205,39 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
 def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Every tile of ``shards`` in one N×2×T×T uint8 tensor, and their strengths (N,): for small
     sets (benchmarks, notebooks)."""
-    return spread_tiles(shards, None, None)
-
-
-def spread_tiles(shards: list[Path | str], total: int | None, count: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` tiles spread evenly over all ``total`` tiles of ``shards`` (read in order; all of
-    them when ``count`` is None) as N×2×T×T uint8, and their strengths (N,): the fixed val tiles
-    of the training curve, without holding the val set."""
-    wanted = None if count is None else set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist())
-    tiles, strengths, index = [], [], 0
+    tiles, strengths = [], []
     for shard in shards:
         for sample in read_shard(shard):
-            if wanted is None or index in wanted:
-                tiles.append(decode_tile(sample["png"], f"{shard}:{sample['__key__']}"))
-                strengths.append(tile_strength(sample.get("json")))
-            index += 1
+            tiles.append(decode_tile(sample["png"], f"{shard}:{sample['__key__']}"))
+            strengths.append(tile_strength(sample.get("json")))
     if not tiles:
         raise FileNotFoundError(f"no tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
+    return torch.stack(tiles), torch.tensor(strengths)
+
+
+def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` tiles spread evenly over all the tiles of one split (in shard order), as N×2×T×T
+    uint8, and their strengths (N,): the fixed val tiles of the training curve. Only the photos that
+    hold them are read, from their spans in the shards, so this costs the same whatever the size of
+    the collection."""
+    photos = [(shard, photo) for shard, info in sorted(manifest["shards"].items())
+              if shard.startswith(f"{split}-") for photo in info["photos"] if photo[2]]
+    total = sum(photo[2] for _, photo in photos)
+    if not total:
+        raise FileNotFoundError(f"no {split} tiles in {folder}; run the tile stage first (dvc repro)")
+    wanted = sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist()))
+    tiles, strengths, first, next_wanted = [], [], 0, 0
+    for shard, (_, _, samples, _, offset, length) in photos:
+        picked = []
+        while next_wanted < len(wanted) and wanted[next_wanted] < first + samples:
+            picked.append(wanted[next_wanted] - first)
+            next_wanted += 1
+        if picked:
+            group = read_span(Path(folder) / shard, offset, length)
+            for index in picked:
+                tiles.append(decode_tile(group[index]["png"], f"{shard}:{group[index]['__key__']}"))
+                strengths.append(tile_strength(group[index].get("json")))
+        first += samples
     return torch.stack(tiles), torch.tensor(strengths)
 
 

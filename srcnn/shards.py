@@ -18,9 +18,11 @@ DVC keeps its own state), else by its sha256.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import sys
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -30,7 +32,7 @@ import webdataset
 from .files import atomic_path, write_text_atomic
 
 MANIFEST = "manifest.json"
-FORMAT = "srcnn-shards/2"  # /2: each photo's byte span in its shard
+FORMAT = "srcnn-shards/3"  # /2: each photo's byte span in its shard; /3: no pax headers
 
 Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
 Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
@@ -103,7 +105,9 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
     count, spans = 0, []
     with atomic_path(path) as temp, open(temp, "wb") as handle:
         stream = _HashingFile(handle)
-        writer = webdataset.TarWriter(stream, user="srcnn", group="srcnn", mode=0o644, mtime=0.0, encoder=False)
+        # mtime an int: a float (0.0) makes tarfile put a pax header before every member, twice the
+        # headers to parse when reading (measured: 45 % of the tar reading time)
+        writer = webdataset.TarWriter(stream, user="srcnn", group="srcnn", mode=0o644, mtime=0, encoder=False)
         tar = writer.tarstream
         sources: dict[Path, Any] = {}
         try:
@@ -137,6 +141,20 @@ def read_shard(path: Path | str) -> Iterator[Sample]:
     stream = webdataset.DataPipeline(webdataset.SimpleShardList([str(path)]), webdataset.tarfile_to_samples())
     for sample in stream:
         yield {key: value for key, value in sample.items() if key == "__key__" or not key.startswith("__")}
+
+
+def read_span(path: Path | str, offset: int, length: int) -> list[Sample]:
+    """The samples of one photo, read from its span of a shard (the manifest's offset and length)
+    without reading the rest of the shard."""
+    with open(path, "rb") as handle:
+        handle.seek(offset)
+        data = handle.read(length)
+    samples: dict[str, Sample] = {}
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:  # a span has no end blocks: it ends at EOF
+        for member in tar:
+            key, extension = member.name.split(".", 1)
+            samples.setdefault(key, {"__key__": key})[extension] = tar.extractfile(member).read()
+    return list(samples.values())
 
 
 def _sha256(path: Path) -> str:

@@ -27,7 +27,7 @@ from srcnn.inference import save_model
 from srcnn.model import SRCNN
 from srcnn.params import load_params
 from srcnn.progress import progress
-from srcnn.shards import MANIFEST, check_complete, samples_in, shard_paths
+from srcnn.shards import MANIFEST, check_complete, shard_paths
 from srcnn.train import CURVE_VAL_TILES, DivergedError, fit
 
 TILES = Path("data/tiles")
@@ -48,7 +48,7 @@ def main() -> None:
     train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer, params.tile_reuse,
                        auto_loader_workers(params.loader_workers, device), pin_memory=device.type == "cuda",
                        fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
-    val = spread_tiles(shard_paths(TILES, manifest, "val"), samples_in(manifest, "val"), CURVE_VAL_TILES)
+    val = spread_tiles(TILES, manifest, "val", CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
     model = SRCNN.from_params(params)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None

@@ -12,9 +12,9 @@ import torch
 from PIL import Image
 
 from conftest import dvc, run, synthetic_photo
-from srcnn.dataset import ShardTiles
+from srcnn.dataset import ShardTiles, read_tiles, spread_tiles
 from srcnn.images import encode_png
-from srcnn.shards import MANIFEST, Entry, fingerprint, read_shard, update_shards
+from srcnn.shards import MANIFEST, Entry, fingerprint, load_manifest, read_shard, shard_paths, update_shards
 
 
 def tile_sample(key: str, value: int) -> dict:
@@ -117,6 +117,25 @@ def test_one_stream_for_the_whole_run_gives_each_epoch_the_batches_of_a_resumed_
     assert whole_run[:3] != whole_run[3:6]
     with pytest.raises(ValueError, match="steps_per_epoch"):
         next(stream.batches(1, 4))
+
+
+def test_the_curve_tiles_are_read_from_their_photos_spans_alone(tmp_path):
+    """spread_tiles picks count tiles evenly over a split, reading only the photos that hold them:
+    the same tiles as picking them from the whole split read in order."""
+    photos = {f"p{number}": number for number in range(9)}
+
+    def build(needed):
+        for entry in needed:
+            value = 10 * photos[entry.name]
+            yield [tile_sample(f"{entry.name}_{index}", value + index) for index in range(1 + value % 4)], {}
+
+    update_shards(tmp_path, entries(photos), build)
+    manifest = load_manifest(tmp_path)
+    everything, _ = read_tiles(shard_paths(tmp_path, manifest, "train"))
+    for count in (1, 5, 7, len(everything), 100):
+        picked, strengths = spread_tiles(tmp_path, manifest, "train", count)
+        indices = np.linspace(0, len(everything) - 1, min(count, len(everything))).round().astype(int)
+        assert torch.equal(picked, everything[indices]) and len(strengths) == len(picked)
 
 
 def test_too_few_shards_for_the_processes_is_a_clear_error(tmp_path):
