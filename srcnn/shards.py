@@ -22,7 +22,6 @@ import io
 import json
 import re
 import sys
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -136,11 +135,17 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
     return count, stream.sha256.hexdigest(), spans
 
 
+def _samples(handle: Any, name: str) -> Iterator[Sample]:
+    """The samples of a tar stream, grouped by key (WebDataset's own reader)."""
+    files = ({**file, "__url__": name} for file in webdataset.tariterators.tar_file_iterator(handle))
+    for sample in webdataset.tariterators.group_by_keys(files):
+        yield {key: value for key, value in sample.items() if key == "__key__" or not key.startswith("__")}
+
+
 def read_shard(path: Path | str) -> Iterator[Sample]:
     """The samples of one tar, in order, as {"__key__", extension: bytes}."""
-    stream = webdataset.DataPipeline(webdataset.SimpleShardList([str(path)]), webdataset.tarfile_to_samples())
-    for sample in stream:
-        yield {key: value for key, value in sample.items() if key == "__key__" or not key.startswith("__")}
+    with open(path, "rb") as handle:
+        yield from _samples(handle, str(path))
 
 
 def read_span(path: Path | str, offset: int, length: int) -> list[Sample]:
@@ -149,12 +154,7 @@ def read_span(path: Path | str, offset: int, length: int) -> list[Sample]:
     with open(path, "rb") as handle:
         handle.seek(offset)
         data = handle.read(length)
-    samples: dict[str, Sample] = {}
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:  # a span has no end blocks: it ends at EOF
-        for member in tar:
-            key, extension = member.name.split(".", 1)
-            samples.setdefault(key, {"__key__": key})[extension] = tar.extractfile(member).read()
-    return list(samples.values())
+    return list(_samples(io.BytesIO(data), f"{path}@{offset}"))
 
 
 def _sha256(path: Path) -> str:
