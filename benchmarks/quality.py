@@ -18,8 +18,12 @@
 3. Evaluates all of them on the same val photos (ours', each at the quality prepare degraded it
    at; whole photos, MATLAB-style BT.601 luma, ``border`` pixels cropped); on the ladder: those
    photos clean, degraded afresh at each quality of ``eval_qualities`` (PSNR gain and photos made
-   worse per quality; a conditioned model is told each quality's strength, the others ignore it);
-   and with --eval-dirs on every image of those folders degraded the same way at --eval-quality
+   worse per quality; a conditioned model is told each quality's strength, the others ignore it),
+   restored as ``enhance`` restores them: only at the qualities where the model's gate allows it
+   (srcnn/gate.py; ours' and q20_only's as their evaluate stage wrote it, the others' decided on the
+   same val photos). As the gate is decided on those very photos, --ladder-dirs scores the ladder
+   again on held-out photos (e.g. Set5 and Set14) under the same gates: the test of the gate. And
+   with --eval-dirs on every image of those folders degraded the same way at --eval-quality
    (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
 
 Prints a table; the last line is one JSON object (ours, each peer, ``model``: our checkpoint, kept in
@@ -52,6 +56,7 @@ from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
+from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
 from srcnn.inference import load_model, trained_qualities  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
@@ -117,17 +122,19 @@ def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, flo
             "ssim_input": summary["ssim_input"], "ssim": summary["ssim_output"], "images": summary["photos"]}
 
 
-def ladder(model: torch.nn.Module, photos: list, params: Params,
-           trained: tuple[int, int] | None) -> dict[str, dict[str, float | int]]:
+def ladder(model: torch.nn.Module, photos: list, params: Params, trained: tuple[int, int] | None,
+           gate: Gate | None = None) -> tuple[dict[str, dict[str, float | int]], Gate]:
     """PSNR gain and photos made worse at each quality of eval_qualities, on the clean ``photos``, as
-    ``enhance`` restores them (left unchanged outside the ``trained`` qualities); and the model's
-    own gain there (``model_gain``)."""
-    table = evaluate_ladder(model, [(name, clean) for name, clean, _, _ in photos], params.border, params.scale,
-                            params.eval_qualities, trained=trained)
+    ``enhance`` restores them (only where ``gate`` allows: by default the gate these photos decide,
+    as the evaluate stage decides it); and the model's own figures there (``model_*``)."""
+    table, gate = evaluate_ladder(model, [(name, clean) for name, clean, _, _ in photos], params.border, params.scale,
+                                  params.eval_qualities, trained=trained, gate=gate)
     return {f"q{row['quality']}": {"gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
                                    "worst_gain": round(float(row["worst_gain"]), 4), "applied": bool(row["applied"]),
-                                   "model_gain": round(float(row["model_gain"]), 4)}
-            for row in table.to_dict("records")}
+                                   "model_gain": round(float(row["model_gain"]), 4),
+                                   "model_worse": int(row["model_photos_worse"]),
+                                   "model_worst_gain": round(float(row["model_worst_gain"]), 4)}
+            for row in table.to_dict("records")}, gate
 
 
 def degrade_folder(source: Path, params: Params, quality: int | None) -> list:
@@ -161,9 +168,10 @@ def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path)
             "parameters": sum(p.numel() for p in model.parameters())}
 
 
-def ladder_targets(results: dict[str, Any]) -> dict[str, bool]:
-    """Issue 13's targets on ours' ladder (and against q20_only's at quality 20, when it ran)."""
-    rungs = results["ours"]["ladder"]
+def ladder_targets(results: dict[str, Any], key: str = "ladder") -> dict[str, bool]:
+    """Issue 13's targets on ours' ladder (and against q20_only's at quality 20, when it ran), on the
+    val photos or (``key="held_out_ladder"``) on the held-out ones."""
+    rungs = results["ours"][key]
     checks = {"no_rung_below_0": all(rung["gain"] >= 0 for rung in rungs.values()),
               "q60_up_no_photo_below_-0.1": all(rung["worst_gain"] >= -0.1 for name, rung in rungs.items()
                                                 if int(name[1:]) >= 60)}
@@ -172,7 +180,7 @@ def ladder_targets(results: dict[str, Any]) -> dict[str, bool]:
     if "q40" in rungs:
         checks["q40_at_least_0.9"] = rungs["q40"]["gain"] >= 0.9
     if "q20_only" in results and "q20" in rungs:
-        checks["q20_within_0.1_of_q20_only"] = rungs["q20"]["gain"] >= results["q20_only"]["ladder"]["q20"]["gain"] - 0.1
+        checks["q20_within_0.1_of_q20_only"] = rungs["q20"]["gain"] >= results["q20_only"][key]["q20"]["gain"] - 0.1
     return checks
 
 
@@ -185,6 +193,9 @@ def main() -> None:
     parser.add_argument("--eval-quality", type=int, default=None,
                         help="JPEG quality of the --eval-dirs images (default: jpeg_quality when it is one "
                              "number, 20 for a range, none for --scale > 1)")
+    parser.add_argument("--ladder-dirs", nargs="*", type=Path, default=[],
+                        help="held-out photo folders (e.g. Set5, Set14): the ladder on them, restored under "
+                             "the gate each model's val photos decided, which those photos never saw")
     parser.add_argument("--only-ours", action="store_true", help="skip the peers (short experiments)")
     parser.add_argument("--peers", nargs="*", default=["q20_only", "plain_srcnn", "arcnn"],
                         choices=["q20_only", "plain_srcnn", "arcnn"], help="which peers to train (default: all)")
@@ -195,9 +206,9 @@ def main() -> None:
     args = parser.parse_args()
     if not args.raw_dir.is_dir():
         sys.exit(f"quality: --raw-dir {args.raw_dir} is not a folder")
-    for folder in args.eval_dirs:
+    for folder in args.eval_dirs + args.ladder_dirs:
         if not folder.is_dir():
-            sys.exit(f"quality: --eval-dirs {folder} is not a folder")
+            sys.exit(f"quality: {folder} (--eval-dirs / --ladder-dirs) is not a folder")
     settings: dict[str, Any] = {"raw_dir": str(args.raw_dir.resolve()), "time_budget": args.minutes,
                                 "epochs": 1_000_000}
     if args.scale > 1:
@@ -221,6 +232,7 @@ def main() -> None:
     models: dict[str, tuple[torch.nn.Module, dict[str, Any]]] = {
         "ours": (ours, {key: train_info.get(key) for key in ("steps", "seconds", "parameters")})}
     trained = {"ours": trained_qualities(ours_info)}  # each model's trained JPEG qualities, as enhance reads them
+    gates = {"ours": read_gate(gate_path(project / "models" / "srcnn.pt"), project / "models" / "srcnn.pt")}
     print(f"quality: ours trained and evaluated by dvc repro in {time.perf_counter() - started:.0f} s", flush=True)
     peers = set() if args.only_ours else set(args.peers)
     if "q20_only" in peers and params.jpeg_quality is not None:
@@ -229,6 +241,7 @@ def main() -> None:
         run([sys.executable, "-m", "dvc", "repro", "evaluate"], cwd=peer)
         peer_model, peer_checkpoint = load_model(peer / "models" / "srcnn.pt")
         trained["q20_only"] = trained_qualities(peer_checkpoint)
+        gates["q20_only"] = read_gate(gate_path(peer / "models" / "srcnn.pt"), peer / "models" / "srcnn.pt")
         peer_info = json.loads((peer / "metrics" / "train.json").read_text())
         models["q20_only"] = (peer_model, {key: peer_info.get(key) for key in ("steps", "seconds", "parameters")})
     if "plain_srcnn" in peers:
@@ -247,8 +260,14 @@ def main() -> None:
         trained.setdefault(name, trained_qualities({"params": {"jpeg_quality": params.jpeg_quality}}))
     for name, (model, extra) in models.items():
         print(f"quality: evaluating {name} ...", flush=True)
-        results[name] = {**evaluate(model, val, params.border), **extra,
-                         "ladder": ladder(model, val, params, trained[name])}
+        rungs, gates[name] = ladder(model, val, params, trained[name], gates.get(name))
+        results[name] = {**evaluate(model, val, params.border), **extra, "ladder": rungs,
+                         "unsafe_rungs": gates[name].unsafe()}
+    held_out = [photo for folder in args.ladder_dirs for photo in degrade_folder(folder, params, None)]
+    for name, (model, _) in models.items():
+        if held_out:
+            print(f"quality: the ladder of {name} on {len(held_out)} held-out photos ...", flush=True)
+            results[name]["held_out_ladder"] = ladder(model, held_out, params, trained[name], gates[name])[0]
     eval_quality = (args.eval_quality if args.eval_quality is not None
                     else None if params.jpeg_quality is None
                     else params.jpeg_quality if isinstance(params.jpeg_quality, int) else 20)
@@ -272,17 +291,22 @@ def main() -> None:
         print(f"{name:<14}{row['parameters']:>9}{row['steps']:>8}{row['psnr_input']:>10.2f}{row['psnr_output']:>10.2f}"
               f"{row['gain']:>+8.2f}{row['ssim_input']:>9.4f}{row['ssim']:>9.4f}")
     rungs = list(results["ours"]["ladder"])
-    print(f"\nladder: the {results['ours']['images']} val photos clean, degraded at each JPEG quality; "
-          f"PSNR gain in dB (photos made worse)")
-    print(f"{'model':<14}" + "".join(f"{rung:>14}" for rung in rungs))
-    for name, row in results.items():
-        cells = (f"{row['ladder'][rung]['gain']:+.2f} ({row['ladder'][rung]['worse']})"
-                 + ("" if row["ladder"][rung]["applied"] else "*") for rung in rungs)
-        print(f"{name:<14}" + "".join(f"{cell:>14}" for cell in cells))
-        print(f"{'  model alone':<14}" + "".join(f"{row['ladder'][rung]['model_gain']:>+14.2f}" for rung in rungs))
-    print("* outside the qualities the model was trained on: left unchanged, as enhance leaves such photos; "
-          "'model alone': the model's mean gain run there anyway")
-    ladder_checks = ladder_targets(results)
+    for key, photos in (("ladder", f"the {results['ours']['images']} val photos"),
+                        ("held_out_ladder", f"{len(held_out)} held-out photos of {', '.join(str(folder) for folder in args.ladder_dirs)}")):
+        if key not in results["ours"]:
+            continue
+        print(f"\n{key}: {photos} clean, degraded at each JPEG quality; PSNR gain in dB (photos made worse), "
+              f"as enhance restores them")
+        print(f"{'model':<14}" + "".join(f"{rung:>14}" for rung in rungs))
+        for name, row in results.items():
+            cells = (f"{row[key][rung]['gain']:+.2f} ({row[key][rung]['worse']})"
+                     + ("" if row[key][rung]["applied"] else "*") for rung in rungs)
+            print(f"{name:<14}" + "".join(f"{cell:>14}" for cell in cells))
+            cells = (f"{row[key][rung]['model_gain']:+.2f} ({row[key][rung]['model_worse']})" for rung in rungs)
+            print(f"{'  model alone':<14}" + "".join(f"{cell:>14}" for cell in cells))
+    print("* left unchanged, as enhance leaves such photos: outside the qualities the model was trained on, or where "
+          "the evaluation of the val photos found it unsafe (srcnn/gate.py); 'model alone': the model run there anyway")
+    ladder_checks = {key: ladder_targets(results, key) for key in ("ladder", "held_out_ladder") if key in results["ours"]}
     if params.scale == 1 and params.jpeg_quality == 20:
         print(f"papers: {PAPERS_JPEG}")
     for set_name, figures in sets.items():

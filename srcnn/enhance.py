@@ -14,7 +14,9 @@ How strongly each photo was compressed is read from its JPEG luma quantization t
 (``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
 photo. A photo with no JPEG history (PNG, TIFF, BMP, WebP) is written unchanged unless
 ``--quality Q`` says to treat it as a JPEG of quality Q; a JPEG whose quality lies outside the
-qualities the model was trained on (± 2) is written unchanged unless ``--force``. "Unchanged":
+qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
+(``models/srcnn.ladder.json`` beside ``models/srcnn.pt``, written by the evaluate stage for that
+very checkpoint; srcnn/gate.py), is written unchanged unless ``--force``. "Unchanged":
 the pixels as read, in the output's format (enlarged by ``scale``, bicubic, for a
 super-resolution model). A checkpoint that does not say which qualities it was trained on (or was
 trained with no JPEG step) has no range to check: every photo is restored, as before.
@@ -34,7 +36,8 @@ from PIL import Image
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, load_rgb
-from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, restores, trained_qualities
+from .gate import Gate, GateError, gate_path, in_trained, read_gate
+from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
 from .progress import progress
@@ -55,7 +58,8 @@ class Settings:
     scale: int
     quality: int | None = None  # --quality: for photos with no JPEG history
     trained: tuple[int, int] | None = None  # the JPEG qualities the model was trained on (trained_qualities)
-    force: bool = False  # --force: restore JPEGs outside the trained qualities too
+    force: bool = False  # --force: restore JPEGs outside the trained or evaluated-safe qualities too
+    gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
 
 
 @dataclass(frozen=True)
@@ -78,13 +82,19 @@ def decide(qtable: list[int] | None, settings: Settings) -> Decision:
     else:
         return Decision(None, "no JPEG history (not a JPEG); left unchanged "
                               "(pass --quality Q to restore it as a JPEG of quality Q)")
-    if not restores(quality, settings.trained):
+    if not in_trained(quality, settings.trained):
         low, high = settings.trained
         trained = f"{low}" if low == high else f"{low}–{high}"
         if not settings.force:
             return Decision(None, f"{said}, outside the qualities the model was trained on ({trained}); "
                                   f"left unchanged (pass --force to restore it anyway)")
         said += f", outside the qualities the model was trained on ({trained}); restored anyway (--force)"
+    elif settings.gate is not None and not settings.gate.allows(quality):
+        unsafe = ", ".join(str(rung) for rung in settings.gate.unsafe())
+        if not settings.force:
+            return Decision(None, f"{said}, where the model's evaluation did not find it safe (quality {unsafe}); "
+                                  f"left unchanged (pass --force to restore it anyway)")
+        said += f", where the model's evaluation did not find it safe (quality {unsafe}); restored anyway (--force)"
     return Decision(strength, said)
 
 
@@ -199,7 +209,8 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
                          help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
                               "(1-100); without it they are written unchanged. JPEGs use their own tables")
     command.add_argument("--force", action="store_true",
-                         help="also restore JPEGs whose quality is outside the qualities the model was trained on")
+                         help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
+                              "or where its evaluation (the .ladder.json beside the model) did not find it safe")
     return command
 
 
@@ -222,7 +233,14 @@ def run(args: argparse.Namespace) -> int:
     if args.quality is not None and not 1 <= args.quality <= 100:
         print(f"enhance: --quality {args.quality} is not a JPEG quality; use 1 to 100", file=sys.stderr)
         return 2
-    settings = Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info), args.force)
+    try:
+        gate = read_gate(gate_path(args.model), args.model)
+    except GateError as error:
+        gate = None
+        print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
+              f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
+    settings = Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info), args.force,
+                        gate)
     pairs, notes, empty = plan_outputs(args.photos, args.out, "." + args.format)
     for note in notes:
         print(f"enhance: {note}", file=sys.stderr)

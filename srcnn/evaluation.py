@@ -2,7 +2,7 @@
 
     table = evaluate_photos(model, [(name, clean, degraded, jpeg_quality), ...], border=0)   # one row a photo
     summary = summarize(table)                                                              # means over photos
-    ladder = evaluate_ladder(model, [(name, clean), ...], 0, 1, [10, 20, 90])               # one row a quality
+    ladder, gate = evaluate_ladder(model, [(name, clean), ...], 0, 1, [10, 20, 90])         # one row a quality
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
 8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
@@ -14,8 +14,10 @@ output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-
 A conditioned model is told each photo's compression strength: for the val photos' own
 degradation, that of the JPEG quality prepare used (in its report); on the ladder, the clean val
 photos are degraded afresh at each quality of ``eval_qualities`` and restored with that quality's
-strength, so one table shows where the model helps and where it makes photos worse. Photos come
-in as iterables, one at a time (the evaluate stage reads them from the prepared shards).
+strength, so one table shows where the model helps and where it makes photos worse; from it the
+gate (``srcnn.gate``) decides at which qualities ``enhance`` applies the model, and the ladder's
+output columns show the photos as ``enhance`` restores them. Photos come in as iterables, one at a
+time (the evaluate stage reads them from the prepared shards).
 """
 from __future__ import annotations
 
@@ -31,12 +33,14 @@ from torch import nn
 from . import metrics
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade
-from .inference import restore_luma, restores
+from .gate import Gate, decide_gate
+from .inference import restore_luma
 from .jpeg import strength_for_quality
 from .progress import progress
 
-LADDER_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse", "worst_gain",
-               "model_gain")
+LADDER_KEYS = ("applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse",
+               "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain")
+COUNTS = frozenset({"applied", "photos_worse", "model_photos_worse"})
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
                 "psnrb_input", "psnrb_output", "psnrb_gain")
 
@@ -86,50 +90,70 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
     return set(ranked[:count])
 
 
-def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
-                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
-                    trained: tuple[int, int] | None = None) -> pd.DataFrame:
-    """One row per JPEG quality: the clean val photos degraded afresh at that quality
-    (``degrade(clean, scale, quality)``), restored with its strength as ``enhance`` restores them,
-    and scored on luma: a quality outside the ``trained`` qualities is left unchanged
-    (``srcnn.inference.restores``), as ``enhance`` leaves such photos.
+def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
+                 qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None) -> pd.DataFrame:
+    """One row per (photo, JPEG quality): the clean photo degraded afresh at that quality
+    (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma.
 
-    Columns: quality, strength, ``applied`` (whether the model runs at that quality), photos, the
-    means over photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse``
-    (photos whose PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and
-    ``model_gain``: the mean gain of the model's own output, also where it is not applied.
-    """
+    Columns: photo, quality, psnr_input, psnr_model, ssim_input, ssim_model, model_gain (the PSNR
+    gain of the model's output, whether or not ``enhance`` would apply it there)."""
     qualities = list(dict.fromkeys(qualities))  # each quality once
-    gains: dict[int, list[dict[str, float]]] = {quality: [] for quality in qualities}
-    for _, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
+    rows = []
+    for name, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
         clean_y = to_luma_u8(clean).astype(np.float64)
         for quality in qualities:
             degraded_y = to_luma_u8(degrade(clean, scale, quality)).astype(np.float64)
             model_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
-            restored_y = model_y if restores(quality, trained) else degraded_y
-            psnr_input = metrics.psnr(clean_y, degraded_y, border)
-            gains[quality].append({"psnr_input": psnr_input, "psnr_output": metrics.psnr(clean_y, restored_y, border),
-                                   "ssim_input": metrics.ssim(clean_y, degraded_y, border),
-                                   "ssim_output": metrics.ssim(clean_y, restored_y, border),
-                                   "model_gain": metrics.psnr(clean_y, model_y, border) - psnr_input})
+            psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
+            rows.append({"photo": name, "quality": quality, "psnr_input": psnr_input, "psnr_model": psnr_model,
+                         "ssim_input": metrics.ssim(clean_y, degraded_y, border),
+                         "ssim_model": metrics.ssim(clean_y, model_y, border), "model_gain": psnr_model - psnr_input})
+    return pd.DataFrame(rows, columns=["photo", "quality", "psnr_input", "psnr_model", "ssim_input", "ssim_model",
+                                       "model_gain"])
+
+
+def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
+    """One row per quality of ``ladder_gains``' results, the photos restored as ``enhance`` restores
+    them: by the model where ``gate`` allows that quality, else left unchanged.
+
+    Columns: quality, strength, ``applied`` (whether the model runs at that quality), photos, the
+    means over photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse``
+    (photos whose PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and
+    the model's own figures, also where it is not applied: ``model_gain`` (mean),
+    ``model_photos_worse`` and ``model_worst_gain``.
+    """
     rows = []
-    for quality in qualities:
-        photos = pd.DataFrame(gains[quality])
-        gain = photos["psnr_output"] - photos["psnr_input"]
-        rows.append({"quality": quality, "strength": round(strength_for_quality(quality), 4),
-                     "applied": restores(quality, trained), "photos": len(photos),
-                     "psnr_input": photos["psnr_input"].mean(), "psnr_output": photos["psnr_output"].mean(),
-                     "psnr_gain": gain.mean(), "ssim_input": photos["ssim_input"].mean(),
-                     "ssim_output": photos["ssim_output"].mean(), "photos_worse": int((gain < 0).sum()),
-                     "worst_gain": gain.min(), "model_gain": photos["model_gain"].mean()})
+    for quality, photos in gains.groupby("quality", sort=False):
+        applied = gate.allows(quality)
+        output = photos["psnr_model"] if applied else photos["psnr_input"]
+        gain = output - photos["psnr_input"]
+        rows.append({"quality": int(quality), "strength": round(strength_for_quality(int(quality)), 4),
+                     "applied": applied, "photos": len(photos), "psnr_input": photos["psnr_input"].mean(),
+                     "psnr_output": output.mean(), "psnr_gain": gain.mean(),
+                     "ssim_input": photos["ssim_input"].mean(),
+                     "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
+                     "photos_worse": int((gain < 0).sum()), "worst_gain": gain.min(),
+                     "model_gain": photos["model_gain"].mean(), "model_photos_worse": int((photos["model_gain"] < 0).sum()),
+                     "model_worst_gain": photos["model_gain"].min()})
     return pd.DataFrame(rows)
+
+
+def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
+                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
+                    trained: tuple[int, int] | None = None, gate: Gate | None = None) -> tuple[pd.DataFrame, Gate]:
+    """The ladder of ``photos`` (``ladder_table``) and the gate it was restored under: ``gate`` when
+    given (one decided on other photos), else the one these photos decide (``srcnn.gate``), as the
+    evaluate stage decides it for ``enhance``."""
+    gains = ladder_gains(model, photos, border, scale, qualities, dtype=dtype, total=total)
+    gate = gate or decide_gate(gains, trained)
+    return ladder_table(gains, gate), gate
 
 
 def ladder_metrics(ladder: pd.DataFrame) -> dict[str, dict[str, float | int]]:
     """The ladder as nested metrics, ``{"q10": {"psnr_gain": ..., ...}, ...}``, rounded like the summary."""
     nested = {}
     for row in ladder.to_dict("records"):
-        values = {key: int(row[key]) if key == "photos_worse" else round(float(row[key]), 4) for key in LADDER_KEYS}
+        values = {key: int(row[key]) if key in COUNTS else round(float(row[key]), 4) for key in LADDER_KEYS}
         bad = [key for key, value in values.items() if not math.isfinite(value)]
         if bad:
             raise ValueError(f"the ladder at quality {row['quality']} gave non-finite {', '.join(bad)}")

@@ -75,19 +75,6 @@ def trained_qualities(info: dict[str, Any]) -> tuple[int, int] | None:
     return low, high
 
 
-QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities is still restored (the estimate's ±2)
-
-
-def restores(quality: float | None, trained: tuple[int, int] | None) -> bool:
-    """Whether a photo of JPEG ``quality`` is run through a model trained on ``trained`` qualities:
-    not when it lies outside them (by more than QUALITY_MARGIN), since the model was never shown such
-    photos and could make them worse. No known range, or no quality, means yes."""
-    if trained is None or quality is None:
-        return True
-    low, high = trained
-    return low - QUALITY_MARGIN <= quality <= high + QUALITY_MARGIN
-
-
 def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]]]:
     """Cover an image with ``tile``×``tile`` blocks, each read with ``margin`` pixels of context.
 

@@ -7,8 +7,11 @@ they are read one at a time from the prepared val shards.
 Writes metrics/eval.json (means over photos of PSNR, SSIM and PSNR-B on luma of the degraded input
 and of the restored output, and the counts; under "ladder", the same photos degraded afresh at each
 quality of eval_qualities, one entry a quality), metrics/eval_photos.csv (one row a photo),
-metrics/eval_ladder.csv (one row a quality) and plots/before_after/*.png (clean | degraded |
-restored, with a zoomed detail). The logic lives in srcnn/evaluation.py.
+metrics/eval_ladder.csv (one row a quality), plots/before_after/*.png (clean | degraded |
+restored, with a zoomed detail) and models/srcnn.ladder.json: the qualities at which the ladder
+found the model safe, which ``enhance`` reads beside the model (srcnn/gate.py). The ladder's
+output columns are the photos as ``enhance`` restores them; ``model_*`` the model alone. The
+logic lives in srcnn/evaluation.py.
 
     python -m stages.evaluate
 """
@@ -19,8 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
+from srcnn.evaluation import evaluate_photos, ladder_gains, ladder_metrics, ladder_table, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
+from srcnn.gate import decide_gate, file_sha256, gate_path, write_gate
 from srcnn.images import save_png
 from srcnn.inference import load_model, trained_qualities
 from srcnn.params import load_params
@@ -30,7 +34,7 @@ from srcnn.shards import load_manifest, samples_in
 
 PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
 METRICS, TABLE, PICTURES = "metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after"
-LADDER = "metrics/eval_ladder.csv"
+LADDER, GATE = "metrics/eval_ladder.csv", gate_path(MODEL)
 MAX_PICTURES = 6
 
 
@@ -53,20 +57,26 @@ def main() -> None:
     summary = summarize(table)
     summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
     cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
-    ladder = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen),
-                             trained=trained_qualities(info))
+    gains = ladder_gains(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen))
+    gate = decide_gate(gains, trained_qualities(info), file_sha256(MODEL))
+    ladder = ladder_table(gains, gate)
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
     with atomic_path(LADDER) as temp:
         ladder.round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
-    gains = ladder["psnr_gain"]
+    write_gate(GATE, gate)
+    gains, rungs = ladder["psnr_gain"], sorted(gate.rungs.items())
+    safe, unsafe = ([f"q{quality}" for quality, ok in rungs if ok is wanted] for wanted in (True, False))
+    restored = (f"restores JPEGs near {', '.join(safe) or 'no rung'}"
+                + (f", leaves those near {', '.join(unsafe)} unchanged" if unsafe else ""))
     print(f"evaluate: {summary['photos']} val photos, PSNR {summary['psnr_input']:.2f} → {summary['psnr_output']:.2f} dB "
           f"({summary['psnr_gain']:+.2f} dB), SSIM {summary['ssim_input']:.4f} → {summary['ssim_output']:.4f}; "
-          f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: gain {gains.min():+.2f} to {gains.max():+.2f} dB, "
-          f"{int(ladder['photos_worse'].sum())} photo results worse than their input (metrics/eval_ladder.csv)")
-
+          f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: model gain {ladder['model_gain'].min():+.2f} "
+          f"to {ladder['model_gain'].max():+.2f} dB, {int(ladder['model_photos_worse'].sum())} photo results worse "
+          f"than their input (metrics/eval_ladder.csv); enhance {restored} ({GATE}), "
+          f"gain {gains.min():+.2f} to {gains.max():+.2f} dB")
 
 if __name__ == "__main__":
     main()

@@ -374,3 +374,31 @@ def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "q20.jpg: JPEG quality ~20 (from its quantization table)\n" in result.stdout
     assert "q80.jpg: JPEG quality ~80" in result.stdout and "1 restored, 1 unchanged" in result.stdout
+
+
+def test_enhance_follows_the_gate_the_evaluate_stage_wrote_for_that_very_model(tmp_path):
+    from srcnn.gate import Gate, file_sha256, gate_path, write_gate
+    model_path = tmp_path / "model.pt"
+    save_model(model_path, SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
+               info={"params": {"scale": 1, "jpeg_quality": [10, 90]}})
+    for quality in (20, 85):
+        Image.fromarray(synthetic_photo(quality, 40, 56)).save(tmp_path / f"q{quality}.jpg", quality=quality)
+    photos = [str(tmp_path / "q20.jpg"), str(tmp_path / "q85.jpg")]
+
+    def enhance_both(*extra: str):
+        return enhance(*photos, "-o", str(tmp_path / "out"), "--overwrite", "--model", str(model_path), *extra,
+                       cwd=ROOT, check=True)
+
+    result = enhance_both()  # no evaluation: the trained range alone, and a note that says so
+    assert result.returncode == 0 and "2 restored, 0 unchanged" in result.stdout
+    assert "model.ladder.json is missing: this model's evaluation is unknown" in result.stderr
+    write_gate(gate_path(model_path), Gate((10, 90), {20: True, 80: True, 90: False}, file_sha256(model_path), 7))
+    result = enhance_both()
+    assert result.returncode == 0 and "1 restored, 1 unchanged" in result.stdout and "note" not in result.stderr
+    assert ("q85.jpg: JPEG quality ~85 (from its quantization table), where the model's evaluation did not find it "
+            "safe (quality 90); left unchanged (pass --force to restore it anyway)") in result.stdout
+    assert "2 restored" in enhance_both("--force").stdout
+    save_model(model_path, SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),  # retrained, not evaluated
+               info={"params": {"scale": 1, "jpeg_quality": [10, 80]}})
+    result = enhance_both()
+    assert "was written for another model" in result.stderr and "1 restored, 1 unchanged" in result.stdout

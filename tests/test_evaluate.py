@@ -16,6 +16,7 @@ from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
+from srcnn.gate import Gate
 from srcnn.inference import save_model
 from srcnn.jpeg import strength_for_quality
 from srcnn.model import SRCNN
@@ -96,7 +97,8 @@ def test_the_photos_scored_are_capped_and_the_same_in_every_run():
 
 def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
     cleans = [synthetic_photo(3, 40, 48), synthetic_photo(4, 40, 48)]
-    ladder = evaluate_ladder(identity_model(), [("a", cleans[0]), ("b", cleans[1])], 0, 1, [10, 50, 90])
+    ladder, gate = evaluate_ladder(identity_model(), [("a", cleans[0]), ("b", cleans[1])], 0, 1, [10, 50, 90])
+    assert gate.unsafe() == [10, 50, 90]  # a model that gains nothing is not worth running anywhere
     assert list(ladder["quality"]) == [10, 50, 90] and list(ladder["photos"]) == [2, 2, 2]
     expected = np.mean([metrics.psnr(to_luma_u8(clean).astype(np.float64),
                                      to_luma_u8(degrade(clean, 1, 10)).astype(np.float64), 0) for clean in cleans])
@@ -106,8 +108,8 @@ def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
     assert list(ladder["strength"]) == [round(strength_for_quality(q), 4) for q in (10, 50, 90)]
     nested = ladder_metrics(ladder)
     assert list(nested) == ["q10", "q50", "q90"]
-    assert set(nested["q10"]) == {"psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
-                                  "photos_worse", "worst_gain", "model_gain"}
+    assert set(nested["q10"]) == {"applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
+                                  "photos_worse", "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain"}
 
 
 def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_strength(tmp_path):
@@ -121,9 +123,10 @@ def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_
             seen.append(float(strength))
             return (x + 0.05).clamp(0, 1)  # brighter: worse for every photo
 
-    ladder = evaluate_ladder(Spy(), val, 0, 1, [20, 80])
+    ladder, gate = evaluate_ladder(Spy(), val, 0, 1, [20, 80], gate=Gate(None, {}))  # a gate that allows all
     assert sorted(set(seen)) == sorted({strength_for_quality(20), strength_for_quality(80)})
     assert list(ladder["photos_worse"]) == [2, 2] and (ladder["worst_gain"] < 0).all()
+    assert list(ladder["model_photos_worse"]) == [2, 2] and (ladder["model_worst_gain"] == ladder["worst_gain"]).all()
 
 
 def test_val_photos_are_restored_with_the_strength_of_the_quality_prepare_used():
@@ -150,12 +153,15 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     torch.manual_seed(0)
     save_model(project / "models" / "srcnn.pt", SRCNN.from_params(params), info={"params": vars(params)})
     result = run([sys.executable, "-m", "stages.evaluate"], cwd=project)
-    assert "JPEG q20–q90: gain" in result.stdout
+    assert "JPEG q20–q90: model gain" in result.stdout
     scores = json.loads((project / "metrics" / "eval.json").read_text())
     assert list(scores["ladder"]) == ["q20", "q90"] and scores["photos"] == 1 and scores["val_photos"] >= 1
     assert scores["ladder"]["q90"]["psnr_input"] > scores["ladder"]["q20"]["psnr_input"]
     ladder = pd.read_csv(project / "metrics" / "eval_ladder.csv")
     assert list(ladder["quality"]) == [20, 90] and "photos_worse" in ladder.columns
+    gate = json.loads((project / "models" / "srcnn.ladder.json").read_text())
+    assert gate["rungs"].keys() == {"20", "90"} and gate["trained"] == [10, 95]
+    assert "enhance restores JPEGs near" in result.stdout and "(models/srcnn.ladder.json)" in result.stdout
     shown = dvc("metrics", "show", "--json", cwd=project).stdout
     assert '"q90"' in shown and '"worst_gain"' in shown  # each rung is a metric of its own
     plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
@@ -170,8 +176,43 @@ def test_the_ladder_leaves_qualities_outside_the_trained_range_unchanged_as_enha
             return (x + 0.05).clamp(0, 1)  # worse for every photo
 
     val = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 48))]
-    ladder = evaluate_ladder(Brighter(), val, 0, 1, [20, 90, 95], trained=(10, 90))
+    ladder, _ = evaluate_ladder(Brighter(), val, 0, 1, [20, 90, 95], trained=(10, 90), gate=Gate((10, 90), {}))
     assert list(ladder["applied"]) == [True, True, False]
     outside = ladder.iloc[2]
     assert outside["psnr_gain"] == 0 and outside["photos_worse"] == 0  # left unchanged, as enhance leaves it
     assert outside["model_gain"] < 0 and ladder.iloc[1]["psnr_gain"] == ladder.iloc[1]["model_gain"] < 0
+
+
+class Sharpener(torch.nn.Module):
+    """Undoes part of the JPEG loss of strong compression (it is told the strength): a model that
+    helps at low qualities and makes photos worse at high ones, as trained ones can."""
+    conditioned, radius = True, 0
+
+    def __init__(self, clean_of: dict) -> None:
+        super().__init__()
+        self.clean_of = clean_of
+
+    def forward(self, x, strength):
+        clean = self.clean_of.get(tuple(x.shape[-2:]))
+        if float(strength) > 0.65:  # quality below 30: halfway to the clean photo
+            return x + 0.5 * (clean - x)
+        return (x + 0.02).clamp(0, 1)  # above: a little brighter, worse
+
+
+def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
+    from srcnn.gate import MAX_LOSS_DB, MIN_MEAN_GAIN_DB, decide_gate
+    photos = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 56))]
+    clean_of = {clean.shape[:2]: torch.from_numpy(to_luma_u8(clean).astype(np.float32) / 255)[None, None]
+                for _, clean in photos}
+    ladder, gate = evaluate_ladder(Sharpener(clean_of), photos, 0, 1, [10, 20, 40, 90], trained=(10, 90))
+    assert gate.rungs == {10: True, 20: True, 40: False, 90: False}
+    assert list(ladder["applied"]) == [True, True, False, False]
+    assert (ladder["psnr_gain"].iloc[:2] > 1).all() and (ladder["psnr_gain"].iloc[2:] == 0).all()
+    assert (ladder["model_gain"].iloc[2:] < 0).all() and (ladder["model_photos_worse"].iloc[2:] == 2).all()
+    # between rungs both sides decide; near a rung (±2) that rung; outside the trained range never
+    assert gate.allows(9) and gate.allows(15) and not gate.allows(30) and gate.allows(22) and not gate.allows(38)
+    assert not gate.allows(5) and not gate.allows(95)
+    # the rule itself: a mean gain of at least 0.1 dB and no photo below -0.1 dB
+    gains = pd.DataFrame({"quality": [50, 50, 60, 60, 70, 70],
+                          "model_gain": [1.0, -MAX_LOSS_DB - 0.01, 0.5, -MAX_LOSS_DB, MIN_MEAN_GAIN_DB - 0.01, 0.09]})
+    assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}

@@ -1,0 +1,127 @@
+"""Which JPEG qualities a trained model may restore, as its own evaluation measured them.
+
+    gate = decide_gate(gains, trained=(10, 90), model_sha256=file_sha256("models/srcnn.pt"))
+    write_gate("models/srcnn.ladder.json", gate)                  # the evaluate stage, beside the model
+    gate = read_gate("models/srcnn.ladder.json", "models/srcnn.pt")   # enhance; None: missing or another model's
+    gate.allows(87.4)                                              # False when the rungs around 87 were not safe
+
+A model trained on a range of qualities helps less and less towards the top of the range, where
+a JPEG is already close to its original, and whether it makes a photo a little worse there
+changes from one training run to the next. So the trained range alone does not decide. The
+evaluate stage degrades the clean val photos at each quality of ``eval_qualities`` (the ladder)
+and runs the model on them; a rung is **safe** when there the model gained at least
+``MIN_MEAN_GAIN_DB`` on average and made no photo worse by more than ``MAX_LOSS_DB`` (a change
+too small to see). A photo of quality q is restored only when it lies in the trained range and
+the rungs around q are safe: the rung itself when q is within ``QUALITY_MARGIN`` of one (the
+quality estimate's precision), else the rungs on both sides; below the lowest rung the lowest
+decides, above the highest the highest. The gate is written beside the checkpoint with the
+checkpoint's sha256, so a retrained model is never judged by an older model's evaluation.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .files import write_text_atomic
+
+FORMAT = "srcnn-gate/1"
+MIN_MEAN_GAIN_DB = 0.1
+MAX_LOSS_DB = 0.1
+QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities, or from a rung, counts as there (the estimate's ±2)
+
+
+def in_trained(quality: float | None, trained: tuple[int, int] | None) -> bool:
+    """Whether a photo of JPEG ``quality`` lies in a model's ``trained`` qualities (± QUALITY_MARGIN):
+    outside them the model was never shown such photos. No known range, or no quality, means yes."""
+    if trained is None or quality is None:
+        return True
+    low, high = trained
+    return low - QUALITY_MARGIN <= quality <= high + QUALITY_MARGIN
+
+
+@dataclass(frozen=True)
+class Gate:
+    """The trained qualities and the verdict of each evaluated rung (quality → safe)."""
+    trained: tuple[int, int] | None
+    rungs: dict[int, bool]
+    model_sha256: str = ""
+    photos: int = 0
+
+    def allows(self, quality: float | None) -> bool:
+        """Whether a photo of JPEG ``quality`` (None: no JPEG step) is restored (see the module docstring)."""
+        if not in_trained(quality, self.trained):
+            return False
+        if quality is None or not self.rungs:
+            return True
+        qualities = sorted(self.rungs)
+        near = [rung for rung in qualities if abs(rung - quality) <= QUALITY_MARGIN]
+        if near:
+            return all(self.rungs[rung] for rung in near)
+        below = [rung for rung in qualities if rung < quality]
+        above = [rung for rung in qualities if rung > quality]
+        around = ([below[-1]] if below else []) + ([above[0]] if above else [])
+        return all(self.rungs[rung] for rung in around)
+
+    def unsafe(self) -> list[int]:
+        return [quality for quality, safe in sorted(self.rungs.items()) if not safe]
+
+
+def rung_is_safe(model_gains: pd.Series) -> bool:
+    """The rule for one rung, on the per-photo PSNR gains of the model's output there."""
+    return bool(len(model_gains) and model_gains.mean() >= MIN_MEAN_GAIN_DB and model_gains.min() >= -MAX_LOSS_DB)
+
+
+def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None, model_sha256: str = "") -> Gate:
+    """The gate from per-photo ladder results (columns ``quality`` and ``model_gain``, one row a
+    photo and quality, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
+    qualities is never safe."""
+    rungs = {int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
+             for quality, rows in gains.groupby("quality", sort=True)}
+    photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
+    return Gate(trained, rungs, model_sha256, photos)
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def gate_path(model: str | Path) -> Path:
+    """Where the gate of a checkpoint lives: ``models/srcnn.pt`` → ``models/srcnn.ladder.json``."""
+    return Path(model).with_suffix(".ladder.json")
+
+
+def write_gate(path: str | Path, gate: Gate) -> None:
+    content: dict[str, Any] = {
+        "format": FORMAT, "model_sha256": gate.model_sha256, "trained": list(gate.trained) if gate.trained else None,
+        "photos": gate.photos, "rule": f"safe: mean gain >= {MIN_MEAN_GAIN_DB} dB and no photo below "
+                                       f"-{MAX_LOSS_DB} dB, in the trained qualities",
+        "rungs": {str(quality): safe for quality, safe in sorted(gate.rungs.items())}}
+    write_text_atomic(path, json.dumps(content, indent=2) + "\n")
+
+
+class GateError(ValueError):
+    """A gate file that cannot be used for a checkpoint (says why)."""
+
+
+def read_gate(path: str | Path, model: str | Path) -> Gate:
+    """The gate of checkpoint ``model`` from ``path``; GateError when the file is missing, is not a
+    gate, or was written for another checkpoint (a model retrained since its evaluation)."""
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GateError(f"{path} is missing") from None
+    except (OSError, ValueError) as error:
+        raise GateError(f"{path} is unreadable ({error})") from None
+    if not isinstance(content, dict) or content.get("format") != FORMAT:
+        raise GateError(f"{path} is not a gate file ('{FORMAT}')")
+    if content.get("model_sha256") != file_sha256(model):
+        raise GateError(f"{path} was written for another model than {model} (retrained since it was evaluated)")
+    trained = tuple(content["trained"]) if content.get("trained") else None
+    return Gate(trained, {int(quality): bool(safe) for quality, safe in content["rungs"].items()},
+                content["model_sha256"], int(content.get("photos", 0)))
