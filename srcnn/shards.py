@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -61,18 +60,6 @@ def sample_key(name: str, digest: str) -> str:
 
 def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def code_fingerprint(root: Path = Path(__file__).resolve().parents[1], packages: tuple[str, ...] = ("srcnn", "stages")) -> str:
-    """sha256 of the source of every project module loaded in this process: a stage's samples
-    are recomputed whenever the code that made them changes."""
-    digest = hashlib.sha256()
-    files = sorted({Path(module.__file__).resolve() for module in list(sys.modules.values())
-                    if getattr(module, "__file__", None)} & {path.resolve() for package in packages
-                                                             for path in (root / package).glob("*.py")})
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
-    return digest.hexdigest()
 
 
 class _HashingFile:

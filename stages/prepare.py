@@ -18,11 +18,12 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
 from srcnn.progress import progress
-from srcnn.shards import Entry, bucket_of, code_fingerprint, fingerprint, photo_reports, shard_name, update_shards
+from srcnn.shards import Entry, bucket_of, fingerprint, photo_reports, shard_name, update_shards
 
 OUT_DIR = Path("data/prepared")
 
@@ -36,7 +37,7 @@ def main() -> None:
     (OUT_DIR / "report.json").unlink(missing_ok=True)  # written last: its presence says the run completed
     split = assign_split(photos, params.val_fraction, params.seed)
     by_name = {photo.name: photo for photo in photos}
-    code = code_fingerprint()
+    code = code_fingerprint("stages.prepare")
     entries = [Entry(shard_name(split[photo.name], bucket_of(photo.digest, params.shards)), photo.name,
                      fingerprint(photo.digest, split[photo.name], params.max_side, params.scale,
                                  params.jpeg_quality, params.seed, code))

@@ -15,11 +15,12 @@ import json
 import sys
 from pathlib import Path
 
+from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.shards import Entry, check_complete, code_fingerprint, fingerprint, photo_reports, read_shard, update_shards
+from srcnn.shards import Entry, check_complete, fingerprint, photo_reports, read_span, update_shards
 from srcnn.tiling import tile_photo
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
@@ -36,20 +37,19 @@ def main() -> None:
     except (OSError, ValueError) as error:
         sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); "
                  f"run the prepare stage first (dvc repro)")
-    code = code_fingerprint()
+    code = code_fingerprint("stages.tile")
     entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, code))
                for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
 
-    def build(needed: list[Entry]):
-        wanted = {entry.name for entry in needed}
-        shards = sorted({entry.shard for entry in needed})
+    spans = {photo[0]: (shard, photo[4], photo[5]) for shard, info in prepared["shards"].items()
+             for photo in info["photos"] if photo[2]}
 
-        def jobs():  # in the order of ``needed``: shard by shard, photos in name order
-            for shard in shards:
-                photos = iter(photo for photo in prepared["shards"][shard]["photos"] if photo[2])
-                for sample in read_shard(PREPARED / shard):
-                    if next(photos)[0] in wanted:
-                        yield sample, params.tile, params.stride
+    def build(needed: list[Entry]):
+        def jobs():  # in the order of ``needed``; only those photos' bytes are read from the prepared shards
+            for entry in needed:
+                shard, offset, length = spans[entry.name]
+                sample, = read_span(PREPARED / shard, offset, length)
+                yield sample, params.tile, params.stride
 
         return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
                              desc="tile", unit="photo"))

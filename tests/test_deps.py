@@ -8,7 +8,6 @@ inside functions).
 """
 from __future__ import annotations
 
-import ast
 import copy
 import re
 from pathlib import Path
@@ -17,56 +16,7 @@ import pytest
 import yaml
 
 from conftest import ROOT
-
-PACKAGES = ("srcnn", "stages")
-
-
-def module_file(name: str, root: Path = ROOT) -> Path | None:
-    """The project file of a dotted module name, or None when it is not the project's."""
-    if name.split(".")[0] not in PACKAGES:
-        return None
-    base = root.joinpath(*name.split("."))
-    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
-    """Dotted names of every module that ``path`` imports, resolved against the project."""
-    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
-    if path.name == "__init__.py":
-        package = ".".join(path.relative_to(root).parts[:-1])
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
-                module = f"{base}.{node.module}" if node.module else base
-            else:
-                module = node.module or ""
-            names.add(module)
-            names.update(f"{module}.{alias.name}" for alias in node.names)  # `from srcnn import metrics`
-    return names
-
-
-def code_of(entry_module: str, root: Path = ROOT) -> set[str]:
-    """Project files (relative paths) that ``python -m entry_module`` runs: the module, the
-    modules it imports, transitively, and the packages' ``__init__.py`` on the way."""
-    found: set[Path] = set()
-    queue = [entry_module]
-    while queue:
-        name = queue.pop()
-        parts = name.split(".")
-        for depth in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__.py and a/b/__init__.py
-            path = module_file(".".join(parts[:depth]), root)
-            if path is not None and path not in found:
-                found.add(path)
-                queue.extend(imported_modules(path, root))
-    return {path.relative_to(root).as_posix() for path in found}
+from srcnn.code import code_fingerprint, code_of
 
 
 def stale_deps(pipeline: dict, root: Path = ROOT) -> dict[str, dict[str, set[str]]]:
@@ -126,6 +76,12 @@ def test_imports_are_followed_through_every_form(tmp_path):
     for name, text in files.items():
         (tmp_path / name).write_text(text)
     assert code_of("stages.go", tmp_path) == set(files) - {"srcnn/unused.py"}
+    # the fingerprint that makes cached samples stale (srcnn/shards.py) covers exactly that code
+    before = code_fingerprint("stages.go", tmp_path)
+    (tmp_path / "srcnn/unused.py").write_text("x = 1\n")
+    assert code_fingerprint("stages.go", tmp_path) == before
+    (tmp_path / "srcnn/d.py").write_text("z = 2\n")  # imported only inside a function
+    assert code_fingerprint("stages.go", tmp_path) != before
 
 
 @pytest.mark.parametrize("stage", ["samples", "prepare", "tile", "train", "evaluate"])
