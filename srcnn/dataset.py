@@ -1,6 +1,6 @@
 """Training tiles, streamed from tar shards with flat memory, or held in memory for small sets.
 
-    stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=2000)          # what the train stage uses
+    stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=8000)          # what the train stage uses
     tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
     for tiles, strengths in stream.batches(0, batch_size=32): ...         # N×2×T×T uint8 (clean, degraded), (N,)
     stream.batches(first_epoch, 32, steps_per_epoch=200)                  # a run resumed at first_epoch
@@ -131,7 +131,7 @@ class ShardTiles:
         fingerprint: identifies the data, for resuming (e.g. the sha256 of the shards' manifest).
     """
 
-    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 2000, reuse: int = 1,
+    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 8000, reuse: int = 1,
                  workers: int = 0, pin_memory: bool = False, fingerprint: str = "") -> None:
         if not shards:
             raise FileNotFoundError("no tile shards to train on; run the tile stage first (dvc repro)")
