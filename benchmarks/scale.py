@@ -15,7 +15,7 @@ The baselines, in the same run: prepare + tile seconds per photo and train-stage
 smallest N; training steps per second of the in-memory path the train stage had before sharding
 (every train tile of the smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the
 same params) against ``fit`` on the largest N's shards streamed as the train stage streams them,
-both in this process with nothing sampling them, taking turns twice, the best of two each (the
+both in this process with nothing sampling them, taking turns (``--turns``, 3), the best of each (the
 stage's own steps/s in the table also counts its stream's start and the memory sampling beside
 it); and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
 per second per CPU core at the largest N. Prints a table; the last line is one JSON object.
@@ -167,6 +167,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 400, 1600], metavar="N")
     parser.add_argument("--train-steps", type=int, default=200)
+    parser.add_argument("--turns", type=int, default=3, help="turns of each path in the steps/s comparison")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     args = parser.parse_args()
     counts = sorted(args.counts)
@@ -218,10 +219,10 @@ def main() -> None:
                   f"+{extra[count]} photos: dvc repro tile {incremental['seconds']:.1f} s "
                   f"({100 * incremental['seconds'] / row['prepare_tile_s']:.1f} % of the full prepare + tile)", flush=True)
         small, large = counts[0], counts[-1]
-        # the same loop on both paths, in this process, taking turns, the best of two each: the stage's own
+        # the same loop on both paths, in this process, taking turns, the best of each: the stage's own
         # figure (in the table) also counts its stream's start and the 50 ms memory sampling beside it
         turns = [(streaming, fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
-                 for _ in range(2) for streaming in (False, True)]
+                 for _ in range(args.turns) for streaming in (False, True)]
         in_memory = max(rate for streaming, rate in turns if not streaming)
         streamed = max(rate for streaming, rate in turns if streaming)
         loader = loader_tiles_per_second(work / f"project_{large}")
