@@ -13,8 +13,8 @@ and runs the model on them; a rung is **safe** when there the model gained at le
 ``MIN_MEAN_GAIN_DB`` on average and made no photo worse by more than ``MAX_LOSS_DB`` (a change
 too small to see). A photo of quality q is restored only when it lies in the trained range and
 the rungs around q are safe: the rung itself when q is within ``QUALITY_MARGIN`` of one (the
-quality estimate's precision), else the rungs on both sides; below the lowest rung the lowest
-decides, above the highest the highest. The gate is written beside the checkpoint with the
+quality estimate's precision), else the rungs on both sides; a quality beyond the ladder's ends
+was never measured and is not restored. The gate is written beside the checkpoint with the
 checkpoint's sha256, so a retrained model is never judged by an older model's evaluation.
 """
 from __future__ import annotations
@@ -64,8 +64,9 @@ class Gate:
             return all(self.rungs[rung] for rung in near)
         below = [rung for rung in qualities if rung < quality]
         above = [rung for rung in qualities if rung > quality]
-        around = ([below[-1]] if below else []) + ([above[0]] if above else [])
-        return all(self.rungs[rung] for rung in around)
+        if not below or not above:  # beyond the ladder: never measured
+            return False
+        return self.rungs[below[-1]] and self.rungs[above[0]]
 
     def unsafe(self) -> list[int]:
         return [quality for quality, safe in sorted(self.rungs.items()) if not safe]

@@ -211,7 +211,8 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     assert (ladder["model_gain"].iloc[2:] < 0).all() and (ladder["model_photos_worse"].iloc[2:] == 2).all()
     # between rungs both sides decide; near a rung (±2) that rung; outside the trained range never
     assert gate.allows(9) and gate.allows(15) and not gate.allows(30) and gate.allows(22) and not gate.allows(38)
-    assert not gate.allows(5) and not gate.allows(95)
+    assert not gate.allows(5) and not gate.allows(95)  # outside the trained range
+    assert not Gate((1, 100), {20: True, 40: True}).allows(60)  # beyond the ladder: never measured
     # the rule itself: a mean gain of at least 0.1 dB and no photo below -0.1 dB
     gains = pd.DataFrame({"quality": [50, 50, 60, 60, 70, 70],
                           "model_gain": [1.0, -MAX_LOSS_DB - 0.01, 0.5, -MAX_LOSS_DB, MIN_MEAN_GAIN_DB - 0.01, 0.09]})
