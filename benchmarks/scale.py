@@ -15,9 +15,10 @@ The baselines, in the same run: prepare + tile seconds per photo and train-stage
 smallest N; training steps per second of the in-memory path the train stage had before sharding
 (every train tile of the smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the
 same params) against ``fit`` on the largest N's shards streamed as the train stage streams them,
-both in this process with nothing sampling them, taking turns (``--turns``, 3), the best of each (the
-stage's own steps/s in the table also counts its stream's start and the memory sampling beside
-it); and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
+both in this process with nothing sampling them, taking turns (``--turns``, 3), the best of each,
+counted once running (from step 20 to the end; each path's start is reported beside it: all the
+tiles decoded into memory, or the stream's shuffle buffer filled); the stage's own steps/s in the
+table counts its start and the memory sampling beside it; and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
 per second per CPU core at the largest N. Prints a table; the last line is one JSON object.
 """
 from __future__ import annotations
@@ -129,14 +130,20 @@ def tracked_files(project: Path) -> int:
                if path.is_file())
 
 
-def fit_steps_per_second(project: Path, streaming: bool) -> float:
+WARM_STEPS = 20  # steps left out of the rate: the stream's start (its shuffle buffer filling) and the first steps
+
+
+def fit_steps_per_second(project: Path, streaming: bool) -> tuple[float, float]:
     """The train stage's loop (``fit``) in this process, nothing sampling it: on the shards streamed
-    as the stage streams them, or on the pre-sharding path (every train tile decoded into one tensor)."""
+    as the stage streams them, or on the pre-sharding path (every train tile decoded into one tensor).
+    Returns (steps per second once running, from step WARM_STEPS to the last; seconds to get there
+    from the start: the tiles decoded into memory, or the stream started and its buffer filled)."""
     os.chdir(project)
     try:
         params = load_params("params.yaml")
         tiles = project / "data" / "tiles"
         manifest = load_manifest(tiles)
+        started = time.perf_counter()
         if streaming:
             train = ShardTiles(shard_paths(tiles, manifest, "train"), params.seed, params.shuffle_buffer, params.tile_reuse,
                                auto_loader_workers(params.loader_workers, pick_device(params.device)))
@@ -144,8 +151,10 @@ def fit_steps_per_second(project: Path, streaming: bool) -> float:
             train = MemoryTiles(*read_tiles(shard_paths(tiles, manifest, "train")), seed=params.seed)
         val = spread_tiles(tiles, manifest, "val", CURVE_VAL_TILES)
         torch.manual_seed(params.seed)
-        history = fit(SRCNN.from_params(params), train, val, params)
-        return history.steps / history.seconds
+        times: dict[int, float] = {}
+        fit(SRCNN.from_params(params), train, val, params, on_step=lambda step: times.setdefault(step, time.perf_counter()))
+        last = max(times)
+        return (last - WARM_STEPS) / (times[last] - times[WARM_STEPS]), times[WARM_STEPS] - started
     finally:
         os.chdir(ROOT)
 
@@ -221,15 +230,16 @@ def main() -> None:
         small, large = counts[0], counts[-1]
         # the same loop on both paths, in this process, taking turns, the best of each: the stage's own
         # figure (in the table) also counts its stream's start and the 50 ms memory sampling beside it
-        turns = [(streaming, fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
+        turns = [(streaming, *fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
                  for _ in range(args.turns) for streaming in (False, True)]
-        in_memory = max(rate for streaming, rate in turns if not streaming)
-        streamed = max(rate for streaming, rate in turns if streaming)
+        in_memory = max(rate for streaming, rate, _ in turns if not streaming)
+        streamed = max(rate for streaming, rate, _ in turns if streaming)
         loader = loader_tiles_per_second(work / f"project_{large}")
-        print(f"\nfit, taking turns: in-memory path at N = {small}: "
-              + ", ".join(f"{rate:.2f}" for streaming, rate in turns if not streaming)
-              + f" steps/s; streaming at N = {large}: " + ", ".join(f"{rate:.2f}" for streaming, rate in turns if streaming)
-              + f" steps/s; the train stage at N = {large}: {rows[large]['train_steps_per_s']:.2f} steps/s; "
+        print(f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): in-memory path at N = {small}: "
+              + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if not streaming)
+              + f"; streaming at N = {large}: "
+              + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if streaming)
+              + f"; the train stage at N = {large}: {rows[large]['train_steps_per_s']:.2f} steps/s; "
               f"loader alone: {loader:.0f} tiles/s per core")
         result = {
             "counts": counts, "train_steps": args.train_steps,
@@ -242,7 +252,8 @@ def main() -> None:
             "incremental_fraction": round(rows[large]["incremental_s"] / rows[large]["prepare_tile_s"], 4),
             "steps_per_s_ratio": round(streamed / in_memory, 3),
             "in_memory_steps_per_s": round(in_memory, 3), "streaming_steps_per_s": round(streamed, 3),
-            "fit_turns": [{"streaming": streaming, "steps_per_s": round(rate, 3)} for streaming, rate in turns], "loader_tiles_per_s_per_core": round(loader, 1),
+            "fit_turns": [{"streaming": streaming, "steps_per_s": round(rate, 3), "ready_s": round(ready, 2)}
+                          for streaming, rate, ready in turns], "loader_tiles_per_s_per_core": round(loader, 1),
             "rows": {n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
                      for n, row in rows.items()},
             "targets": TARGETS,
