@@ -60,6 +60,7 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert quality["minutes"] == 0.05 and quality["overrides"]["raw_dir"].endswith("samples")
     assert list(quality["stages"]) == ["prepare", "tile", "train", "evaluate"]
     assert set(quality["ladder_gain"]) == {"q20", "q60"} and isinstance(quality["q20_gain"], float)
+    assert set(quality["ladder_model_gain"]) == {"q20", "q60"} and isinstance(quality["ladder_model_gain"]["q20"], float)
 
     enhance = report["enhance"]
     assert set(enhance) >= {"gpu", "gpu_tile_2048", "cpu", "ratio"} and enhance["model"] == "pipeline"
