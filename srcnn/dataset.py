@@ -40,16 +40,13 @@ def seed_of(*parts: object) -> int:
     return int(hashlib.sha256(repr(parts).encode()).hexdigest()[:15], 16)
 
 
-def decode_tile(png: bytes, name: str = "tile") -> torch.Tensor:
-    """A seed-format paired tile as a 2×T×T uint8 tensor (channel 0 clean, channel 1 degraded)."""
-    clean, degraded = split_pair(decode_png(png, name))
-    return torch.from_numpy(np.stack([clean, degraded]))
-
-
-def tile_strength(meta: bytes | None) -> float:
-    """The compression strength of a tile's photo, from the tile's ``.json`` (0.0: no JPEG step)."""
-    quality = json.loads(meta).get("jpeg_quality") if meta else None
-    return strength_for_quality(quality)
+def decode_sample(sample: dict[str, Any], source: str) -> tuple[torch.Tensor, float]:
+    """A tile sample of a shard as a 2×T×T uint8 tensor (channel 0 clean, channel 1 degraded) and
+    the compression strength of its photo, read from the ``.json`` beside it (0.0: no JPEG step);
+    ``source`` names the shard in errors."""
+    clean, degraded = split_pair(decode_png(sample["png"], f"{source}:{sample['__key__']}"))
+    quality = json.loads(sample["json"]).get("jpeg_quality") if sample.get("json") else None
+    return torch.from_numpy(np.stack([clean, degraded])), strength_for_quality(quality)
 
 
 POOL = 512  # tiles each reading process holds, decoded on first use (32 KiB each at 128 px)
@@ -87,8 +84,7 @@ class _Stream(IterableDataset):
     def _decoded(entry: list[Any]) -> tuple[torch.Tensor, float]:
         if entry[1] is None:
             sample = entry[0]
-            entry[1] = (decode_tile(sample["png"], f"{sample['__url__']}:{sample['__key__']}"),
-                         tile_strength(sample.get("json")))
+            entry[1] = decode_sample(sample, sample["__url__"])
         return entry[1]
 
     def _entries(self, worker: int, workers: int) -> Iterator[list[Any]]:
@@ -208,8 +204,9 @@ def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
     tiles, strengths = [], []
     for shard in shards:
         for sample in read_shard(shard):
-            tiles.append(decode_tile(sample["png"], f"{shard}:{sample['__key__']}"))
-            strengths.append(tile_strength(sample.get("json")))
+            tile, strength = decode_sample(sample, str(shard))
+            tiles.append(tile)
+            strengths.append(strength)
     if not tiles:
         raise FileNotFoundError(f"no tiles in {len(shards)} shards; run the tile stage first (dvc repro)")
     return torch.stack(tiles), torch.tensor(strengths)
@@ -235,8 +232,9 @@ def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int)
         if picked:
             group = read_span(Path(folder) / shard, offset, length)
             for index in picked:
-                tiles.append(decode_tile(group[index]["png"], f"{shard}:{group[index]['__key__']}"))
-                strengths.append(tile_strength(group[index].get("json")))
+                tile, strength = decode_sample(group[index], shard)
+                tiles.append(tile)
+                strengths.append(strength)
         first += samples
     return torch.stack(tiles), torch.tensor(strengths)
 

@@ -84,17 +84,14 @@ def decide(qtable: list[int] | None, settings: Settings) -> Decision:
                               "(pass --quality Q to restore it as a JPEG of quality Q)")
     if not in_trained(quality, settings.trained):
         low, high = settings.trained
-        trained = f"{low}" if low == high else f"{low}–{high}"
-        if not settings.force:
-            return Decision(None, f"{said}, outside the qualities the model was trained on ({trained}); "
-                                  f"left unchanged (pass --force to restore it anyway)")
-        said += f", outside the qualities the model was trained on ({trained}); restored anyway (--force)"
+        why = f"outside the qualities the model was trained on ({low if low == high else f'{low}–{high}'})"
     elif settings.gate is not None and not settings.gate.allows(quality):
-        unsafe = ", ".join(str(rung) for rung in settings.gate.unsafe())
-        if not settings.force:
-            return Decision(None, f"{said}, where the model's evaluation did not find it safe (quality {unsafe}); "
-                                  f"left unchanged (pass --force to restore it anyway)")
-        said += f", where the model's evaluation did not find it safe (quality {unsafe}); restored anyway (--force)"
+        why = f"where the model's evaluation did not find it safe (quality {', '.join(map(str, settings.gate.unsafe()))})"
+    else:
+        return Decision(strength, said)
+    if not settings.force:
+        return Decision(None, f"{said}, {why}; left unchanged (pass --force to restore it anyway)")
+    said += f", {why}; restored anyway (--force)"
     return Decision(strength, said)
 
 

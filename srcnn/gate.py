@@ -1,6 +1,7 @@
 """Which JPEG qualities a trained model may restore, as its own evaluation measured them.
 
-    gate = decide_gate(gains, trained=(10, 90), model_sha256=file_sha256("models/srcnn.pt"))
+    gate = decide_gate(gains, trained=(10, 90))                    # from srcnn.evaluation.ladder_gains
+    gate = dataclasses.replace(gate, model_sha256=file_sha256("models/srcnn.pt"))
     write_gate("models/srcnn.ladder.json", gate)                  # the evaluate stage, beside the model
     gate = read_gate("models/srcnn.ladder.json", "models/srcnn.pt")   # enhance; None: missing or another model's
     gate.allows(87.4)                                              # False when the rungs around 87 were not safe
@@ -77,14 +78,14 @@ def rung_is_safe(model_gains: pd.Series) -> bool:
     return bool(len(model_gains) and model_gains.mean() >= MIN_MEAN_GAIN_DB and model_gains.min() >= -MAX_LOSS_DB)
 
 
-def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None, model_sha256: str = "") -> Gate:
+def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
     """The gate from per-photo ladder results (columns ``quality`` and ``model_gain``, one row a
     photo and quality, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
     qualities is never safe."""
     rungs = {int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
              for quality, rows in gains.groupby("quality", sort=True)}
     photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
-    return Gate(trained, rungs, model_sha256, photos)
+    return Gate(trained, rungs, photos=photos)
 
 
 def file_sha256(path: str | Path) -> str:

@@ -17,14 +17,15 @@ logic lives in srcnn/evaluation.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 
-from srcnn.evaluation import evaluate_photos, ladder_gains, ladder_metrics, ladder_table, pick_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
-from srcnn.gate import decide_gate, file_sha256, gate_path, write_gate
+from srcnn.gate import file_sha256, gate_path, write_gate
 from srcnn.images import save_png
 from srcnn.inference import load_model, trained_qualities
 from srcnn.params import load_params
@@ -57,9 +58,9 @@ def main() -> None:
     summary = summarize(table)
     summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
     cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
-    gains = ladder_gains(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen))
-    gate = decide_gate(gains, trained_qualities(info), file_sha256(MODEL))
-    ladder = ladder_table(gains, gate)
+    ladder, gate = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen),
+                                   trained=trained_qualities(info))
+    gate = dataclasses.replace(gate, model_sha256=file_sha256(MODEL))  # the gate belongs to this very checkpoint
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
