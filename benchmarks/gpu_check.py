@@ -93,7 +93,7 @@ TIMED_STAGES = ("prepare", "tile", "train", "evaluate")  # the pipeline's wall t
 TILE = 128  # throughput is counted in 128 px tile equivalents
 QUALITY = 20  # the enhance photo's JPEG quality
 # --cpu: params small enough for the whole check to run in well under a minute on 2 cores
-TINY_PARAMS = {"max_side": 160, "tile": 32, "stride": 32, "shards": 2, "kernel1": 5, "kernel2": 1, "kernel3": 3,
+TINY_PARAMS = {"max_side": 160, "tile": 32, "stride": 32, "photos_per_shard": 1, "kernel1": 5, "kernel2": 1, "kernel3": 3,
                "filters1": 8, "filters2": 4, "epochs": 2, "steps_per_epoch": 3, "batch_size": 8, "crop": 24,
                "warmup_steps": 2, "shuffle_buffer": 64, "eval_qualities": [20, 60], "device": "cpu"}
 

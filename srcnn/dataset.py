@@ -9,9 +9,10 @@ Both give ``fit`` (srcnn/train.py) the same thing: batches of whole paired tiles
 epoch, batch j of epoch e a pure function of (seed, e, j, rank), so a run killed mid-way resumes
 to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
 shuffled from the seed, mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and
-each loader worker) its own shards: no process holds more than its buffer, whatever the size of
+each loader worker) its own shards, or its share of the tiles when there are fewer shards than
+loader workers: no process holds more than its buffer, whatever the size of
 the collection.
-Each tile comes with the compression strength of its photo's JPEG step (``srcnn.jpeg``; 0 for
+Each tile comes with the compression strength of its JPEG step (``srcnn.jpeg``; 0 for
 none), read from the ``.json`` beside it, for a model conditioned on it. Random crops and the 8
 flips/rotations are cut from a batch in one gather (``random_crops``).
 """
@@ -88,9 +89,15 @@ class _Stream(IterableDataset):
         return entry[1]
 
     def _entries(self, worker: int, workers: int) -> Iterator[list[Any]]:
-        """This worker's endless pool entries [sample, decoded tile or None, uses left]."""
-        mine = self.shards[worker::workers]
+        """This worker's endless pool entries [sample, decoded tile or None, uses left]. Each worker
+        reads its own shards; with fewer shards than workers (a small collection), every worker
+        reads them all and keeps its own share of the samples (the w-th of every W)."""
+        by_shard = len(self.shards) >= workers
+        mine = self.shards[worker::workers] if by_shard else self.shards
         rng = random.Random(seed_of("stream", self.seed, self.rank, worker))
+
+        def own_share(samples: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            return samples if by_shard else itertools.islice(samples, worker, None, workers)
 
         def urls() -> Iterator[dict[str, str]]:
             while True:  # each pass over the shards in a new order
@@ -98,7 +105,7 @@ class _Stream(IterableDataset):
                 rng.shuffle(order)
                 yield from ({"url": url} for url in order)
 
-        samples = iter(webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(),
+        samples = iter(webdataset.DataPipeline(urls, webdataset.tarfile_to_samples(), own_share,
                                                webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng)))
         # Each tile is handed out ``reuse`` times, in random order among a pool of tiles (a random
         # crop and flip each time, cut later), and decoded once, when first handed out: decoding a
@@ -146,9 +153,9 @@ class ShardTiles:
             raise ValueError("batches: a stream that starts at a later epoch needs steps_per_epoch")
         mine = self.shards[rank::world]
         if not mine:
-            raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; "
-                             f"raise params shards (tiles per split) to at least {world}")
-        workers = min(self.workers, len(mine))
+            raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; lower params "
+                             f"photos_per_shard so that the train photos make at least {world} shards")
+        workers = self.workers
         stream = _Stream(mine, self.seed, epoch, batch_size, steps_per_epoch, self.shuffle_buffer, rank, self.reuse)
         # about 16 MiB of batches ready per worker (128 px tiles), to cover a worker's refill between epochs
         prefetch = max(2, min(16, 512 // max(batch_size, 1))) if workers else None

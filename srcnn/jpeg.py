@@ -5,6 +5,7 @@
     compression_strength(table)              # 0.33: what the model is told (0 = never compressed)
     strength_for_quality(20)                 # the same for a photo we compress at quality 20
     photo_quality(digest, seed, [10, 95])    # the quality a training photo is degraded at
+    tile_quality(digest, 64, 128, seed, [10, 95])   # ... and one of its tiles (by its position)
 
 Tables are lists of 64 ints in natural order: row-major over the 8×8 block of DCT frequencies
 (index ``8 * v + u``: row ``v`` = vertical frequency, column ``u`` = horizontal; index 0 is DC).
@@ -154,3 +155,11 @@ def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | No
     mixed = hashlib.sha256(f"quality:{seed}:{digest}".encode()).digest()
     return low + int.from_bytes(mixed[:8], "big") % (high - low + 1)
 
+
+
+def tile_quality(digest: str, top: int, left: int, seed: int, jpeg_quality: int | Sequence[int] | None) -> int | None:
+    """The JPEG quality of the training tile at (``top``, ``left``) of the photo with ``digest``:
+    as ``photo_quality``, drawn from the photo and the tile's position, so that the tiles of one
+    photo cover the range too (each quality is then seen on many photos, not on the few whose
+    own draw fell near it)."""
+    return photo_quality(f"{digest}@{top},{left}", seed, jpeg_quality)

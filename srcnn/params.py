@@ -35,7 +35,7 @@ class Params:
     seed: int
     strict: bool
     workers: int
-    shards: int
+    photos_per_shard: int
     # tile
     tile: int
     stride: int
@@ -85,7 +85,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "seed": ("int", (0, 2**31 - 1)),
     "strict": ("bool", None),
     "workers": ("int", (0, 1024)),
-    "shards": ("int", (1, 100_000)),
+    "photos_per_shard": ("int", (1, 1_000_000)),
     "tile": ("int", (8, 4096)),
     "stride": ("int", (1, 4096)),
     "kernel1": ("odd", (1, 31)),

@@ -1,12 +1,13 @@
 """The seed's own dataset (a loose folder of paired tiles) packed into the shards the train stage reads.
 
-    python -m srcnn pack-tiles seed_tiles/ -o data/tiles [--val-fraction 0.2] [--shards 16] [--jpeg-quality 20]
+    python -m srcnn pack-tiles seed_tiles/ -o data/tiles [--val-fraction 0.2] [--tiles-per-shard 4096] [--jpeg-quality 20]
     python -m stages.train                       # then train on them, outside `dvc repro` (see docs/data.md)
 
 Every PNG of the folder (subfolders too) must be a seed-format tile: ``2·T`` wide and ``T`` high,
-clean left, degraded right. Each goes whole to train or val and to a shard by the hash of its
-bytes, exactly as the tile stage places photos, so the result is the same layout as
-``data/tiles/``: ``{train,val}-NNNN.tar`` and ``manifest.json``. Grey PNGs are stored byte for
+clean left, degraded right. Each goes whole to train or val by the hash of its
+bytes and to a shard with the tiles next to it in name order, as the prepare stage places photos
+(``srcnn.shards.place``), so the result is the same layout as ``data/tiles/``:
+``{train,val}-*.tar`` and ``manifest.json``. Grey PNGs are stored byte for
 byte; others are stored as their 8-bit luma. ``--jpeg-quality`` records the quality the degraded
 halves were made at (the seed used 20), for a model conditioned on it; without it, none is recorded.
 """
@@ -22,7 +23,7 @@ from PIL import Image
 
 from .images import ImageError, encode_png, load_gray
 from .photos import RawDirError, assign_split, find_photos
-from .shards import Entry, bucket_of, fingerprint, sample_key, shard_name, update_shards
+from .shards import Entry, fingerprint, place, sample_key, update_shards
 from .tiling import split_pair
 
 
@@ -39,7 +40,7 @@ def tile_sample(path: Path, name: str, digest: str, jpeg_quality: int | None) ->
             "json": json.dumps({"name": name, "sha256": digest, "jpeg_quality": jpeg_quality}, sort_keys=True).encode()}
 
 
-def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, shards: int = 16, seed: int = 0,
+def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, tiles_per_shard: int = 4096, seed: int = 0,
                jpeg_quality: int | None = None) -> dict[str, Any]:
     """Pack every tile of ``folder`` into ``out``; returns the shards' manifest (with counts)."""
     tiles, others = find_photos(folder)
@@ -47,8 +48,9 @@ def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, shards: int =
     if not pngs:
         raise RawDirError(f"{folder} holds no PNG tiles")
     split = assign_split(pngs, val_fraction, seed)
-    entries = [Entry(shard_name(split[tile.name], bucket_of(tile.digest, shards)), tile.name,
-                     fingerprint(tile.digest, jpeg_quality)) for tile in pngs]
+    shard = {name: file for part in ("train", "val") for name, file in
+             place([name for name in split if split[name] == part], part, tiles_per_shard).items()}
+    entries = [Entry(shard[tile.name], tile.name, fingerprint(tile.digest, jpeg_quality)) for tile in pngs]
     by_name = {tile.name: tile for tile in pngs}
 
     def build(needed: list[Entry]):
@@ -65,7 +67,8 @@ def parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     command.add_argument("folder", type=Path, help="folder of paired tiles (clean left, degraded right)")
     command.add_argument("-o", "--out", type=Path, default=Path("data/tiles"), help="default %(default)s")
     command.add_argument("--val-fraction", type=float, default=0.2)
-    command.add_argument("--shards", type=int, default=16, help="shards per split")
+    command.add_argument("--tiles-per-shard", type=int, default=4096,
+                         help="about this many tiles a shard, in name order (default %(default)s)")
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--jpeg-quality", type=int, default=None, help="the quality the degraded halves were made at")
     return command
@@ -73,7 +76,7 @@ def parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        manifest = pack_tiles(args.folder, args.out, args.val_fraction, args.shards, args.seed, args.jpeg_quality)
+        manifest = pack_tiles(args.folder, args.out, args.val_fraction, args.tiles_per_shard, args.seed, args.jpeg_quality)
     except (RawDirError, ImageError) as error:
         print(f"pack-tiles: error: {error}", file=sys.stderr)
         return 2

@@ -2,11 +2,18 @@
 bytes on every run, and updated in place when photos are added or removed.
 
 A shard is a tar of samples; a sample is the members that share a key (``KEY.png``, ``KEY.json``),
-so ``tar -xf train-0003.tar`` gives a plain folder of files and ``webdataset`` streams it. Each
-photo's samples go to the shard its content hash picks (``bucket_of``), grouped and sorted by
-photo name. ``update_shards`` rewrites only the shards whose photos changed, and even there
-copies the bytes of every photo whose inputs (its bytes, the params, the code) are unchanged
-instead of computing, encoding and decoding its samples again; the result is byte for byte what a run from scratch writes.
+so ``tar -xf train-3fa2c1d09b.tar`` gives a plain folder of files and ``webdataset`` streams it.
+
+Which shard a photo goes to (``place``): the photos of a split in name order, cut into runs of
+about ``photos_per_shard``, each run starting at a photo whose name hashes to a cut; so the shards
+are a function of the set of names alone, and a photo added or removed changes only the run it
+falls in. Photos added under names that sort after the others (``IMG_0412.jpg`` after
+``IMG_0411.jpg``, a new dated folder) all go to the last run: the rest of the collection is not
+touched, and ``dvc push`` uploads one shard a split. (By a hash of the content alone, 1 % more
+photos would fall into most shards of a few hundred photos each.) ``update_shards`` rewrites only
+the shards whose photos changed, and even there copies the bytes of every photo whose inputs (its
+bytes, the params, the code) are unchanged instead of computing, encoding and decoding its
+samples again; the result is byte for byte what a run from scratch writes.
 
 ``manifest.json`` beside the shards records, per shard, its photos (name, fingerprint of their
 inputs, sample count, report, and where their samples lie in the shard: offset and length), its
@@ -20,17 +27,17 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import re
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-import webdataset
-
 from .files import atomic_path, write_text_atomic
 
 MANIFEST = "manifest.json"
-FORMAT = "srcnn-shards/3"  # /2: each photo's byte span in its shard; /3: no pax headers
+FORMAT = "srcnn-shards/4"  # /2: each photo's byte span in its shard; /3: no pax headers; /4: placed by name runs
 
 Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
 Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
@@ -44,13 +51,24 @@ class Entry:
     fingerprint: str  # of everything its samples are made from
 
 
-def bucket_of(digest: str, shards: int) -> int:
-    """The shard a photo goes to, from the sha256 of its bytes: stable as photos come and go."""
-    return int(hashlib.sha256(f"shard:{digest}".encode()).hexdigest()[:15], 16) % shards
+def _name_hash(name: str) -> int:
+    return int(hashlib.sha256(f"shard:{name}".encode()).hexdigest()[:15], 16)
 
 
-def shard_name(split: str, bucket: int) -> str:
-    return f"{split}-{bucket:04d}.tar"
+def place(names: Iterable[str], split: str, photos_per_shard: int) -> dict[str, str]:
+    """The shard file of each photo of one split: the names in order, a new shard starting at each
+    name whose hash is 0 modulo ``photos_per_shard`` (1: every photo its own shard), named after
+    that hash (``train-3fa2c1d09b.tar``; the run before the first cut is ``train-0000000000.tar``).
+    A pure function of the set of names: a run from scratch places every photo where an update does."""
+    if photos_per_shard < 1:
+        raise ValueError(f"photos_per_shard must be at least 1, got {photos_per_shard}")
+    shard, placed = f"{split}-{0:010x}.tar", {}
+    for name in sorted(names):
+        hashed = _name_hash(name)
+        if hashed % photos_per_shard == 0:
+            shard = f"{split}-{hashed >> 20:010x}.tar"
+        placed[name] = shard
+    return placed
 
 
 def sample_key(name: str, digest: str) -> str:
@@ -82,19 +100,24 @@ class Span:
     samples: int
 
 
+def _member(name: str, size: int) -> tarfile.TarInfo:
+    """A tar header with fixed owner, mode and time (an int: a float mtime, 0.0, makes tarfile put a
+    pax header before every member, twice the headers to read), as WebDataset's TarWriter writes."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode, info.uname, info.gname = size, 0, 0o644, "srcnn", "srcnn"
+    return info
+
+
 def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int, str, list[tuple[int, int]]]:
-    """Write groups of samples (one photo's each) into a tar atomically, with fixed owner, mode and
-    time: the same samples always give the same bytes. A ``Span`` is copied as bytes from the shard
-    it lies in (a photo unchanged since that shard was written; its bytes are what writing its
-    samples again would give). Returns the number of samples, the file's sha256, and each group's
-    (offset, length) in the new tar."""
+    """Write groups of samples (one photo's each) into a tar atomically, in the WebDataset layout
+    (``KEY.EXT`` members, each sample's members sorted by extension): the same samples always give
+    the same bytes. A ``Span`` is copied as bytes from the shard it lies in (a photo unchanged since
+    that shard was written; its bytes are what writing its samples again would give). Returns the
+    number of samples, the file's sha256, and each group's (offset, length) in the new tar."""
     count, spans = 0, []
     with atomic_path(path) as temp, open(temp, "wb") as handle:
         stream = _HashingFile(handle)
-        # mtime an int: a float (0.0) makes tarfile put a pax header before every member, twice the
-        # headers to parse when reading (measured: 45 % of the tar reading time)
-        writer = webdataset.TarWriter(stream, user="srcnn", group="srcnn", mode=0o644, mtime=0, encoder=False)
-        tar = writer.tarstream
+        tar = tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT)
         sources: dict[Path, Any] = {}
         try:
             for group in groups:
@@ -112,21 +135,42 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
                     count += group.samples
                 else:
                     for sample in group:
-                        writer.write(sample)
+                        key = sample["__key__"]
+                        for extension in sorted(name for name in sample if not name.startswith("_")):
+                            data = sample[extension]
+                            tar.addfile(_member(f"{key}.{extension}", len(data)), io.BytesIO(data))
                         count += 1
                 spans.append((start, tar.offset - start))
         finally:
             for source in sources.values():
                 source.close()
-        writer.close()
+        tar.close()
     return count, stream.sha256.hexdigest(), spans
 
 
 def _samples(handle: Any, name: str) -> Iterator[Sample]:
-    """The samples of a tar stream, grouped by key (WebDataset's own reader)."""
-    files = ({**file, "__url__": name} for file in webdataset.tariterators.tar_file_iterator(handle))
-    for sample in webdataset.tariterators.group_by_keys(files):
-        yield {key: value for key, value in sample.items() if key == "__key__" or not key.startswith("__")}
+    """The samples of a tar stream: consecutive members that share a key (the name up to the first
+    dot of its last part), as WebDataset groups them. Read with ``tarfile`` here rather than
+    WebDataset's reader, which imports torch: 2 s at the start of each data stage."""
+    sample: Sample | None = None
+    with tarfile.open(fileobj=handle, mode="r|") as tar:
+        for member in tar:
+            if not member.isfile():
+                continue
+            folder, _, base = member.name.rpartition("/")
+            if "." not in base:
+                continue
+            stem, extension = base.split(".", 1)
+            key = f"{folder}/{stem}" if folder else stem
+            if sample is None or sample["__key__"] != key:
+                if sample is not None:
+                    yield sample
+                sample = {"__key__": key}
+            if extension in sample:
+                raise ValueError(f"{name}: {member.name} appears twice in one sample")
+            sample[extension] = tar.extractfile(member).read()
+    if sample is not None:
+        yield sample
 
 
 def read_shard(path: Path | str) -> Iterator[Sample]:
@@ -209,11 +253,15 @@ def update_shards(folder: Path, entries: list[Entry],
     ``build(needed)`` gets the entries whose samples must be computed, in the order they are
     written, and yields each one's (samples, report) in that order. Shards whose photos are
     unchanged are left alone; in the others, unchanged photos' samples are copied from the old
-    shard. Shards no longer wanted are deleted; the manifest is written last. Returns the
-    manifest, plus "written", "kept", "built" and "reused" counts (not saved).
+    shards they lay in. New shards are written beside the old ones (``.NAME.partial``) and take
+    their names only when all are written, since one may copy from another's old bytes. Shards no
+    longer wanted are deleted; the manifest is written last. Returns the manifest, plus
+    "written", "kept", "built" and "reused" counts (not saved).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    for leftover in folder.glob(".*.partial"):  # a run killed before its renames
+        leftover.unlink()
     old = _unchanged(folder)
     wanted: dict[str, list[Entry]] = {}
     for entry in sorted(entries, key=lambda entry: (entry.shard, entry.name)):
@@ -221,49 +269,48 @@ def update_shards(folder: Path, entries: list[Entry],
     if len({entry.name for entry in entries}) != len(entries):
         raise ValueError("update_shards: entry names must be unique")
 
-    def kept_photos(shard: str) -> dict[tuple[str, str], list[Any]]:
-        """The old shard's photos by (name, fingerprint); once per shard: a shard may hold thousands."""
-        return {(photo[0], photo[1]): photo for photo in old.get(shard, {"photos": []})["photos"]}
-
+    # every unchanged photo of the old shards, wherever it lay: a photo moves to another shard when
+    # a run of photos is cut anew (a photo added or removed where a run starts)
+    kept = {(photo[0], photo[1]): (shard, photo) for shard, info in old.items() for photo in info["photos"]}
     same = {shard for shard, items in wanted.items() if shard in old
             and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]}
-    needed = []
-    for shard, items in wanted.items():
-        if shard not in same:
-            keep = kept_photos(shard)
-            needed.extend(entry for entry in items if (entry.name, entry.fingerprint) not in keep)
+    needed = [entry for shard, items in wanted.items() if shard not in same
+              for entry in items if (entry.name, entry.fingerprint) not in kept]
     results = build(needed)
     manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
     state: dict[str, dict[str, Any]] = {}
     stats = {"written": 0, "kept": len(same), "built": len(needed), "reused": 0}
+    written: list[tuple[Path, Path]] = []
     for shard, items in wanted.items():
         if shard in same:
             manifest["shards"][shard] = old[shard]
             stat = (folder / shard).stat()
             state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": old[shard]["sha256"]}
             continue
-        spans = kept_photos(shard)
         photos: list[list[Any]] = []
 
         def groups() -> Iterator[list[Sample] | Span]:
             for entry in items:
-                kept = spans.get((entry.name, entry.fingerprint))
-                if kept is not None:  # unchanged: its bytes are copied from the old shard, not decoded and encoded again
-                    _, _, count, report, offset, length = kept
+                if (entry.name, entry.fingerprint) in kept:  # unchanged: its bytes are copied, not decoded and encoded again
+                    source, (_, _, count, report, offset, length) = kept[entry.name, entry.fingerprint]
                     stats["reused"] += 1
                     photos.append([entry.name, entry.fingerprint, count, report])
-                    yield Span(folder / shard, offset, length, count)
+                    yield Span(folder / source, offset, length, count)
                 else:
                     group, report = next(results)
                     photos.append([entry.name, entry.fingerprint, len(group), report])
                     yield group
 
-        count, sha256, placed = write_shard(folder / shard, groups())
+        partial = folder / f".{shard}.partial"
+        count, sha256, placed = write_shard(partial, groups())
+        written.append((partial, folder / shard))
         photos = [photo + list(span) for photo, span in zip(photos, placed)]
-        stat = (folder / shard).stat()
+        stat = partial.stat()  # a rename keeps size and mtime
         manifest["shards"][shard] = {"samples": count, "size": stat.st_size, "sha256": sha256, "photos": photos}
         state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
         stats["written"] += 1
+    for partial, path in written:
+        os.replace(partial, path)
     for stale in folder.glob("*.tar"):
         if stale.name not in wanted:
             stale.unlink()

@@ -1,6 +1,7 @@
 """Aligned tiles and the seed's paired-tile format: one image ``2·tile`` wide, clean left, degraded right.
 
     samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
+    tile_photo(prepared_sample, 128, 64, jpeg_quality=[10, 90], seed=0)  # each tile at its own quality
     clean, degraded = split_pair(decode_png(samples[0]["png"]))
 """
 from __future__ import annotations
@@ -10,7 +11,9 @@ import json
 import numpy as np
 
 from .color import to_luma_u8
+from .degrade import bicubic_down_up, jpeg_roundtrip
 from .images import decode_png, encode_png
+from .jpeg import tile_quality
 
 
 def tile_origins(length: int, tile: int, stride: int) -> list[int]:
@@ -35,23 +38,44 @@ def split_pair(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pair[:, :height], pair[:, height:]
 
 
-def tile_photo(sample: dict, tile: int, stride: int) -> tuple[list[dict], dict]:
+def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[int] | tuple[int, int] | None = None,
+               seed: int = 0, scale: int = 1) -> tuple[list[dict], dict]:
     """Cut one prepared photo (a shard sample: ``clean.png``, ``degraded.png``, ``json``) into
     paired luma tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
-    ``.json`` (photo, position, and what the photo was degraded with); and the photo's report."""
+    ``.json`` (photo, position, and the JPEG quality of its degraded half); and the photo's report.
+
+    With one quality (or none) the degraded half is cut from the prepared degraded photo. With a
+    ``[low, high]`` range of ``jpeg_quality``, each tile gets its own quality (``tile_quality``,
+    from the photo's hash, the tile's position and ``seed``): its window of the clean photo
+    (bicubic down and up first for ``scale`` > 1, on the whole photo) goes through a JPEG of its
+    own, a whole image whose 8×8 blocks start at the tile's corner. One photo's tiles then span the
+    range, so each quality is learnt from every photo rather than from the few whose own draw fell
+    near it."""
     photo = json.loads(sample["json"])
     where = f"{photo['name']} ({sample['__key__']})"
-    clean = to_luma_u8(decode_png(sample["clean.png"], where))
-    degraded = to_luma_u8(decode_png(sample["degraded.png"], where))
+    per_tile = jpeg_quality is not None and not isinstance(jpeg_quality, (int, np.integer))
+    clean_rgb = decode_png(sample["clean.png"], where)
+    clean = to_luma_u8(clean_rgb)
     height, width = clean.shape
     if min(height, width) < tile:
         return [], {"name": photo["name"], "split": photo["split"], "tiles": 0,
                     "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile"}
+    if per_tile:
+        source = bicubic_down_up(clean_rgb, scale)
+    else:
+        degraded = to_luma_u8(decode_png(sample["degraded.png"], where))
     info = {key: photo[key] for key in ("name", "sha256", "jpeg_quality") if key in photo}
     samples = []
     for top in tile_origins(height, tile, stride):
         for left in tile_origins(width, tile, stride):
-            pair = join_pair(clean[top:top + tile, left:left + tile], degraded[top:top + tile, left:left + tile])
+            window = (slice(top, top + tile), slice(left, left + tile))
+            if per_tile:
+                quality = tile_quality(photo["sha256"], top, left, seed, jpeg_quality)
+                half = to_luma_u8(jpeg_roundtrip(np.ascontiguousarray(source[window]), quality))
+                meta = {**info, "jpeg_quality": quality}
+            else:
+                half, meta = degraded[window], info
+            pair = join_pair(clean[window], half)
             samples.append({"__key__": f"{sample['__key__']}_y{top:05d}_x{left:05d}", "png": encode_png(pair),
-                            "json": json.dumps({**info, "y": top, "x": left}, sort_keys=True).encode()})
+                            "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode()})
     return samples, {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}

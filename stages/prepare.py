@@ -1,9 +1,9 @@
-"""Stage prepare: every photo of raw_dir → data/prepared/{train,val}-NNNN.tar, clean/degraded pairs.
+"""Stage prepare: every photo of raw_dir → data/prepared/{train,val}-*.tar, clean/degraded pairs.
 
 Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one quality,
 or a range from which each photo's own is drawn by its hash and seed), sent whole
-to train or val by a hash of its bytes, and stored in the shard that its hash picks (``shards`` per
-split), over ``workers`` processes. Reruns are incremental: only photos that are new or whose
+to train or val by a hash of its bytes, and stored in a shard with the photos next to it in name
+order (about ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are incremental: only photos that are new or whose
 params changed are computed again, only the shards they fall in are rewritten, and the result is
 byte for byte that of a run from scratch (srcnn/shards.py). Every file of raw_dir is accounted for:
 used, or skipped with its reason (a warning on stderr and an entry in data/prepared/report.json).
@@ -21,9 +21,9 @@ from pathlib import Path
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
-from srcnn.photos import SKIP_KINDS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
+from srcnn.photos import SKIP_KINDS, SPLITS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
 from srcnn.progress import progress
-from srcnn.shards import Entry, bucket_of, fingerprint, photo_reports, shard_name, update_shards
+from srcnn.shards import Entry, fingerprint, photo_reports, place, update_shards
 
 OUT_DIR = Path("data/prepared")
 
@@ -38,7 +38,9 @@ def main() -> None:
     split = assign_split(photos, params.val_fraction, params.seed)
     by_name = {photo.name: photo for photo in photos}
     code = code_fingerprint("stages.prepare")
-    entries = [Entry(shard_name(split[photo.name], bucket_of(photo.digest, params.shards)), photo.name,
+    shard = {name: file for part in SPLITS for name, file in
+             place([name for name in split if split[name] == part], part, params.photos_per_shard).items()}
+    entries = [Entry(shard[photo.name], photo.name,
                      fingerprint(photo.digest, split[photo.name], params.max_side, params.scale,
                                  params.jpeg_quality, params.seed, code))
                for photo in photos]

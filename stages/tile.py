@@ -1,8 +1,9 @@
-"""Stage tile: data/prepared → data/tiles/{train,val}-NNNN.tar, paired luma tiles (clean | degraded).
+"""Stage tile: data/prepared → data/tiles/{train,val}-*.tar, paired luma tiles (clean | degraded).
 
 Every tile is a seed-format paired PNG (``2·tile`` wide, clean left) with a small ``.json`` beside
 it, in the WebDataset layout: ``tar -xf data/tiles/train-0003.tar`` gives the seed's folder of
-paired images. Tile shard N of a split holds the tiles of prepared shard N, so a rerun rewrites
+paired images. With a range of ``jpeg_quality``, each tile's degraded half is a JPEG of its own, at
+a quality drawn for that tile (srcnn/tiling.py). Tile shard N of a split holds the tiles of prepared shard N, so a rerun rewrites
 only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes. Writes
 metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
 photos and tiles per split).
@@ -38,7 +39,8 @@ def main() -> None:
         sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); "
                  f"run the prepare stage first (dvc repro)")
     code = code_fingerprint("stages.tile")
-    entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, code))
+    entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, params.jpeg_quality,
+                                                      params.seed, params.scale, code))
                for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
 
     spans = {photo[0]: (shard, photo[4], photo[5]) for shard, info in prepared["shards"].items()
@@ -49,7 +51,7 @@ def main() -> None:
             for entry in needed:
                 shard, offset, length = spans[entry.name]
                 sample, = read_span(PREPARED / shard, offset, length)
-                yield sample, params.tile, params.stride
+                yield sample, params.tile, params.stride, params.jpeg_quality, params.seed, params.scale
 
         return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
                              desc="tile", unit="photo"))

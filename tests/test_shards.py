@@ -14,7 +14,7 @@ from PIL import Image
 from conftest import dvc, run, synthetic_photo
 from srcnn.dataset import ShardTiles, read_tiles, spread_tiles
 from srcnn.images import encode_png
-from srcnn.shards import MANIFEST, Entry, fingerprint, load_manifest, read_shard, shard_paths, update_shards
+from srcnn.shards import MANIFEST, Entry, fingerprint, load_manifest, place, read_shard, shard_paths, update_shards
 
 
 def tile_sample(key: str, value: int) -> dict:
@@ -64,6 +64,44 @@ def test_updates_rebuild_only_what_changed_and_equal_a_run_from_scratch(tmp_path
     assert update_shards(tmp_path / "inc", entries(photos_now), nothing)["written"] == 0 and nothing.built == []
 
 
+def test_photos_go_in_name_order_runs_so_photos_named_after_the_others_touch_only_the_last_shard():
+    names = [f"2026/IMG_{number:05d}.jpg.png" for number in range(2000)]
+    placed = place(names, "train", 50)
+    assert place(reversed(names), "train", 50) == placed  # a function of the set of names alone
+    in_order = [placed[name] for name in sorted(names)]
+    shards = list(dict.fromkeys(in_order))
+    assert len(shards) == len(set(in_order)) and 20 <= len(shards) <= 80  # contiguous runs of about 50
+    assert all(shard.startswith("train-") and shard.endswith(".tar") for shard in shards)
+
+    added = [f"2026/IMG_{number:05d}.jpg.png" for number in range(2000, 2020)]  # 1 % more, named after the others
+    after = place(names + added, "train", 50)
+    assert all(after[name] == placed[name] for name in names)  # no photo moves
+    assert {after[name] for name in added} - {shards[-1]} == set(after.values()) - set(shards)  # the last run, or new ones
+
+    between = "2026/IMG_00999_edit.jpg.png"  # one photo that sorts in the middle: only its run changes
+    inserted = place(names + [between], "train", 50)
+    moved = {placed[name] for name in names if inserted[name] != placed[name]}
+    assert moved <= {placed["2026/IMG_00999.jpg.png"]}
+    assert len(set(place(names[:10], "val", 1).values())) == 10  # photos_per_shard 1: a shard each
+
+
+def test_photos_that_move_to_another_shard_are_copied_not_built_again(tmp_path):
+    """A photo added where a run starts cuts the run in two: the photos after it move to the new
+    shard, copied from the old one's bytes (which must still be there when they are copied)."""
+    photos = {f"p{number}": number for number in range(6)}
+
+    def placed(cut: bool) -> list[Entry]:
+        return [Entry("train-a.tar" if not cut or name < "p3" else "train-b.tar", name, fingerprint(name, value))
+                for name, value in photos.items()]
+
+    update_shards(tmp_path / "inc", placed(cut=False), Builder(photos))
+    moved = Builder(photos)
+    result = update_shards(tmp_path / "inc", placed(cut=True), moved)
+    assert moved.built == [] and (result["written"], result["reused"]) == (2, 6)
+    update_shards(tmp_path / "scratch", placed(cut=True), Builder(photos))
+    assert files(tmp_path / "inc") == files(tmp_path / "scratch")
+
+
 def test_a_shard_changed_behind_its_back_is_rebuilt(tmp_path):
     photos = {f"p{number}": number for number in range(6)}
     update_shards(tmp_path / "tiles", entries(photos), Builder(photos))
@@ -95,6 +133,17 @@ def test_each_rank_and_worker_streams_its_own_shards(tmp_path):
     assert all(torch.equal(next(again)[0], next(first)[0]) for _ in range(6))  # a pure function of the seed
     other = ShardTiles(shards, seed=1, shuffle_buffer=4, workers=2).batches(0, 4, 0, 2)
     assert not all(torch.equal(next(other)[0], next(first)[0]) for _ in range(6))  # another seed, another order
+
+
+def test_loader_workers_share_the_samples_of_fewer_shards_than_there_are_workers(tmp_path):
+    photos = {f"p{number}": number for number in range(6)}
+    update_shards(tmp_path, entries(photos, shards=1), Builder(photos))
+    batches = ShardTiles(sorted(tmp_path.glob("*.tar")), seed=0, shuffle_buffer=4, workers=3).batches(0, 4)
+    values = torch.cat([next(batches)[0] for _ in range(30)])[:, 0, 0, 0].tolist()
+    batches.close()
+    assert set(values) == set(photos.values())  # every tile, from three workers on one shard
+    assert len(values) == 120 and max(values.count(value) for value in set(values)) <= 2 * min(
+        values.count(value) for value in set(values))  # evenly: no worker hands out the whole shard again
 
 
 @pytest.mark.parametrize("workers", [0, 2])
@@ -141,12 +190,12 @@ def test_the_curve_tiles_are_read_from_their_photos_spans_alone(tmp_path):
 def test_too_few_shards_for_the_processes_is_a_clear_error(tmp_path):
     photos = {"p0": 0}
     update_shards(tmp_path, entries(photos), Builder(photos))
-    with pytest.raises(ValueError, match="raise params shards"):
+    with pytest.raises(ValueError, match="lower params photos_per_shard"):
         next(ShardTiles(sorted(tmp_path.glob("*.tar")), seed=0).batches(0, 4, rank=1, world=2))
 
 
 def test_adding_photos_reruns_prepare_and_tile_on_them_only_and_equals_a_fresh_run(make_project):
-    project = make_project(shards=4)
+    project = make_project(photos_per_shard=2)
     for number in range(4, 8):
         Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
     dvc("repro", "tile", cwd=project)
@@ -163,4 +212,4 @@ def test_adding_photos_reruns_prepare_and_tile_on_them_only_and_equals_a_fresh_r
     for folder in ("data/prepared", "data/tiles"):
         assert files(project / folder) == files(fresh / folder), folder
     manifest = json.loads((project / "data/tiles" / MANIFEST).read_text())
-    assert len(manifest["shards"]) <= 2 * 4
+    assert 2 <= len(manifest["shards"]) <= 9  # runs of about 2 of the 9 photos, in each split

@@ -6,7 +6,11 @@ import json
 import sys
 import subprocess
 
+from conftest import synthetic_photo
+from srcnn.color import to_luma_u8
 from srcnn.dataset import load_pairs, random_crops
+from srcnn.degrade import jpeg_roundtrip
+from srcnn.jpeg import tile_quality
 from srcnn.images import decode_png, encode_png
 from srcnn.shards import read_shard, write_shard
 from srcnn.tiling import join_pair, split_pair, tile_origins, tile_photo
@@ -69,6 +73,27 @@ def test_tile_photo_pairs_aligned_windows_and_a_shard_untars_to_the_seed_format(
     assert total.min() >= 250 and total.max() <= 252
 
 
+def test_with_a_quality_range_each_tile_is_a_jpeg_of_its_own_at_a_quality_drawn_for_it():
+    clean = synthetic_photo(5, 96, 160)
+    sample = prepared_sample(clean, clean)
+    samples, report = tile_photo(sample, 32, 32, jpeg_quality=[10, 90], seed=3)
+    assert report["tiles"] == 3 * 5
+    qualities = []
+    for tile in samples:
+        meta = json.loads(tile["json"])
+        top, left, quality = meta["y"], meta["x"], meta["jpeg_quality"]
+        assert quality == tile_quality("ab" * 32, top, left, 3, [10, 90]) and 10 <= quality <= 90
+        crop = np.ascontiguousarray(clean[top:top + 32, left:left + 32])
+        pair = decode_png(tile["png"])
+        assert np.array_equal(pair[:, :32], to_luma_u8(crop))
+        assert np.array_equal(pair[:, 32:], to_luma_u8(jpeg_roundtrip(crop, quality)))
+        qualities.append(quality)
+    assert len(set(qualities)) > 5  # one photo's tiles spread over the range
+    assert tile_photo(sample, 32, 32, jpeg_quality=[10, 90], seed=3) == (samples, report)  # deterministic
+    other_seed = [json.loads(tile["json"])["jpeg_quality"] for tile in tile_photo(sample, 32, 32, [10, 90], seed=4)[0]]
+    assert other_seed != qualities
+
+
 def test_a_photo_smaller_than_a_tile_gives_no_tiles_and_says_why():
     small = np.zeros((20, 30, 3), dtype=np.uint8)
     samples, report = tile_photo(prepared_sample(small, small), 32, 32)
@@ -109,7 +134,7 @@ def test_the_seeds_own_tile_folder_packs_into_shards_the_train_stage_reads(tmp_p
         Image.fromarray(rng.integers(0, 256, (32, 64), dtype=np.uint8), "L").save(folder / f"tile_{number}.png")
     Image.fromarray(np.zeros((32, 32), np.uint8), "L").save(tmp_path / "square.png")
     result = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(tmp_path / "tiles"),
-                  "--shards", "4", "--jpeg-quality", "20"], cwd=ROOT)
+                  "--tiles-per-shard", "3", "--jpeg-quality", "20"], cwd=ROOT)
     assert "train and" in result.stdout and (tmp_path / "tiles" / "manifest.json").is_file()
     from srcnn.dataset import read_tiles
     from srcnn.shards import load_manifest, shard_paths
@@ -118,6 +143,7 @@ def test_the_seeds_own_tile_folder_packs_into_shards_the_train_stage_reads(tmp_p
     pairs, strengths = read_tiles(shard_paths(tmp_path / "tiles", manifest, "train") +
                                   shard_paths(tmp_path / "tiles", manifest, "val"))
     assert pairs.shape == (12, 2, 32, 32) and (strengths > 0).all()
+    assert len(manifest["shards"]) > 2  # about 3 tiles a shard
     originals = {Image.open(path).tobytes() for path in (tmp_path / "seed").rglob("*.png")}
     assert {torch.cat([pair[0], pair[1]], dim=1).numpy().tobytes() for pair in pairs} == originals
     (tmp_path / "seed2").mkdir()

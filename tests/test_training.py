@@ -124,7 +124,7 @@ def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_p
 
     from conftest import synthetic_photo
 
-    project = make_project(precision="fp32", epochs=4, steps_per_epoch=15, batch_size=8, shards=4)
+    project = make_project(precision="fp32", epochs=4, steps_per_epoch=15, batch_size=8, photos_per_shard=1)
     for number in range(4, 12):
         Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
     dvc("repro", cwd=project)
