@@ -17,7 +17,7 @@ The baselines, in the same run: prepare + tile seconds per photo and train-stage
 smallest N; training steps per second of the in-memory path the train stage had before sharding
 (every train tile of the smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the
 same params) against ``fit`` on the largest N's shards streamed as the train stage streams them,
-both in this process with nothing sampling them, taking turns (``--turns``, 3), the best of each,
+both in this process with nothing sampling them, taking turns (``--turns``, 5), the best of each,
 counted once running (from step 20 to the end; each path's start is reported beside it: all the
 tiles decoded into memory, or the stream's shuffle buffer filled); the stage's own steps/s in the
 table counts its start and the memory sampling beside it; and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
@@ -178,7 +178,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 400, 1600], metavar="N")
     parser.add_argument("--train-steps", type=int, default=200)
-    parser.add_argument("--turns", type=int, default=3, help="turns of each path in the steps/s comparison")
+    parser.add_argument("--turns", type=int, default=5, help="turns of each path in the steps/s comparison")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
     args = parser.parse_args()
     counts = sorted(args.counts)

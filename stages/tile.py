@@ -1,10 +1,11 @@
 """Stage tile: data/prepared → data/tiles/{train,val}-*.tar, paired luma tiles (clean | degraded).
 
 Every tile is a seed-format paired PNG (``2·tile`` wide, clean left) with a small ``.json`` beside
-it, in the WebDataset layout: ``tar -xf data/tiles/train-0003.tar`` gives the seed's folder of
+it, in the WebDataset layout: ``tar -xf data/tiles/train-0000000000.tar`` gives the seed's folder of
 paired images. With a range of ``jpeg_quality``, each tile's degraded half is a JPEG of its own, at
-a quality drawn for that tile (srcnn/tiling.py). Tile shard N of a split holds the tiles of prepared shard N, so a rerun rewrites
-only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes. Writes
+a quality drawn for that tile (srcnn/tiling.py). Each tile shard holds the tiles of the prepared
+shard of the same name, so a rerun rewrites only the shards whose photos changed
+(srcnn/shards.py), over ``workers`` processes. Writes
 metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
 photos and tiles per split).
 
