@@ -11,9 +11,11 @@ a JPEG is already close to its original, and whether it makes a photo a little w
 changes from one training run to the next. So the trained range alone does not decide. The
 evaluate stage degrades the clean val photos at each quality of ``eval_qualities`` (the ladder)
 and runs the model on them; a rung is **safe** when there the model gained at least
-``MIN_MEAN_GAIN_DB`` on average and made no photo worse by more than ``MAX_LOSS_DB`` (a change
-too small to see). A photo of quality q is restored only when it lies in the trained range and
-the rungs around q are safe: the rung itself when q is within ``QUALITY_MARGIN`` of one (the
+``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
+photos are few, and where one of them barely gains, photos the evaluation did not see lose
+(docs/quality.md: a rung whose worst val photo gained +0.01 dB made 5 of 19 held-out photos
+worse, one by 1.9 dB). A photo of quality q is restored only when it lies in the trained range
+and the rungs around q are safe: the rung itself when q is within ``QUALITY_MARGIN`` of one (the
 quality estimate's precision), else the rungs on both sides; a quality beyond the ladder's ends
 was never measured and is not restored. The gate is written beside the checkpoint with the
 checkpoint's sha256, so a retrained model is never judged by an older model's evaluation.
@@ -30,9 +32,8 @@ import pandas as pd
 
 from .files import write_text_atomic
 
-FORMAT = "srcnn-gate/1"
-MIN_MEAN_GAIN_DB = 0.1
-MAX_LOSS_DB = 0.1
+FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
+MIN_PHOTO_GAIN_DB = 0.1
 QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities, or from a rung, counts as there (the estimate's ±2)
 
 
@@ -75,7 +76,7 @@ class Gate:
 
 def rung_is_safe(model_gains: pd.Series) -> bool:
     """The rule for one rung, on the per-photo PSNR gains of the model's output there."""
-    return bool(len(model_gains) and model_gains.mean() >= MIN_MEAN_GAIN_DB and model_gains.min() >= -MAX_LOSS_DB)
+    return bool(len(model_gains) and model_gains.min() >= MIN_PHOTO_GAIN_DB)
 
 
 def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
@@ -100,8 +101,8 @@ def gate_path(model: str | Path) -> Path:
 def write_gate(path: str | Path, gate: Gate) -> None:
     content: dict[str, Any] = {
         "format": FORMAT, "model_sha256": gate.model_sha256, "trained": list(gate.trained) if gate.trained else None,
-        "photos": gate.photos, "rule": f"safe: mean gain >= {MIN_MEAN_GAIN_DB} dB and no photo below "
-                                       f"-{MAX_LOSS_DB} dB, in the trained qualities",
+        "photos": gate.photos, "rule": f"safe: every photo's gain >= {MIN_PHOTO_GAIN_DB} dB, "
+                                       f"in the trained qualities",
         "rungs": {str(quality): safe for quality, safe in sorted(gate.rungs.items())}}
     write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 

@@ -200,7 +200,7 @@ class Sharpener(torch.nn.Module):
 
 
 def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
-    from srcnn.gate import MAX_LOSS_DB, MIN_MEAN_GAIN_DB, decide_gate
+    from srcnn.gate import MIN_PHOTO_GAIN_DB, decide_gate
     photos = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 56))]
     clean_of = {clean.shape[:2]: torch.from_numpy(to_luma_u8(clean).astype(np.float32) / 255)[None, None]
                 for _, clean in photos}
@@ -213,7 +213,7 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     assert gate.allows(9) and gate.allows(15) and not gate.allows(30) and gate.allows(22) and not gate.allows(38)
     assert not gate.allows(5) and not gate.allows(95)  # outside the trained range
     assert not Gate((1, 100), {20: True, 40: True}).allows(60)  # beyond the ladder: never measured
-    # the rule itself: a mean gain of at least 0.1 dB and no photo below -0.1 dB
+    # the rule itself: at least 0.1 dB on every photo, whatever the mean
     gains = pd.DataFrame({"quality": [50, 50, 60, 60, 70, 70],
-                          "model_gain": [1.0, -MAX_LOSS_DB - 0.01, 0.5, -MAX_LOSS_DB, MIN_MEAN_GAIN_DB - 0.01, 0.09]})
+                          "model_gain": [1.0, MIN_PHOTO_GAIN_DB - 0.01, 0.5, MIN_PHOTO_GAIN_DB, 2.0, -0.05]})
     assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}
