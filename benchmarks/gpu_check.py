@@ -712,7 +712,7 @@ def summary(results: dict[str, Any]) -> None:
     loader, quality = results.get("loader", {}), results.get("quality", {})
     log("loader alone, tiles/s (and the training tiles/s it feeds): " + "; ".join(
         f"{name}: {figure(entry, 'tiles_per_s')} ({figure(entry, 'feeds_training_tiles_per_s')})" for name, entry in loader.items()))
-    log(f"GPU busy fraction at each batch: " + "; ".join(f"{name}: {figure(entry, 'busy_fraction')}"
+    log("GPU busy fraction at each batch: " + "; ".join(f"{name}: {figure(entry, 'busy_fraction')}"
                                                        for name, entry in busy.get("at_batches", {}).items()))
     log(f"quality ({figure(quality, 'minutes')} min of training on {figure(quality.get('overrides', {}), 'raw_dir')}): "
         f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "

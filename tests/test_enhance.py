@@ -1,7 +1,6 @@
 """Tiled inference equals whole-image inference; `python -m srcnn enhance` on real files; safe loading."""
 from __future__ import annotations
 
-import io
 import pickle
 import sys
 from pathlib import Path
