@@ -48,8 +48,7 @@ def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, tiles_per_sha
     if not pngs:
         raise RawDirError(f"{folder} holds no PNG tiles")
     split = assign_split(pngs, val_fraction, seed)
-    shard = {name: file for part in ("train", "val") for name, file in
-             place([name for name in split if split[name] == part], part, tiles_per_shard).items()}
+    shard = place(split, tiles_per_shard)
     entries = [Entry(shard[tile.name], tile.name, fingerprint(tile.digest, jpeg_quality)) for tile in pngs]
     by_name = {tile.name: tile for tile in pngs}
 

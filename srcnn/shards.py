@@ -32,7 +32,7 @@ import re
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from .files import atomic_path, write_text_atomic
 
@@ -55,19 +55,20 @@ def _name_hash(name: str) -> int:
     return int(hashlib.sha256(f"shard:{name}".encode()).hexdigest()[:15], 16)
 
 
-def place(names: Iterable[str], split: str, photos_per_shard: int) -> dict[str, str]:
-    """The shard file of each photo of one split: the names in order, a new shard starting at each
-    name whose hash is 0 modulo ``photos_per_shard`` (1: every photo its own shard), named after
-    that hash (``train-3fa2c1d09b.tar``; the run before the first cut is ``train-0000000000.tar``).
-    A pure function of the set of names: a run from scratch places every photo where an update does."""
+def place(splits: Mapping[str, str], photos_per_shard: int) -> dict[str, str]:
+    """The shard file of each photo, from its split (photo name → "train" or "val"): each split's
+    names in order, a new shard starting at each name whose hash is 0 modulo ``photos_per_shard``
+    (1: every photo its own shard), named after that hash (``train-3fa2c1d09b.tar``; the run
+    before a split's first cut is ``train-0000000000.tar``). A pure function of the names and
+    their splits: a run from scratch places every photo where an update does."""
     if photos_per_shard < 1:
         raise ValueError(f"photos_per_shard must be at least 1, got {photos_per_shard}")
-    shard, placed = f"{split}-{0:010x}.tar", {}
-    for name in sorted(names):
-        hashed = _name_hash(name)
+    placed, current = {}, {}
+    for name in sorted(splits):
+        split, hashed = splits[name], _name_hash(name)
         if hashed % photos_per_shard == 0:
-            shard = f"{split}-{hashed >> 20:010x}.tar"
-        placed[name] = shard
+            current[split] = f"{split}-{hashed >> 20:010x}.tar"
+        placed[name] = current.setdefault(split, f"{split}-{0:010x}.tar")
     return placed
 
 

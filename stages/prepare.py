@@ -21,7 +21,7 @@ from pathlib import Path
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
-from srcnn.photos import SKIP_KINDS, SPLITS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
+from srcnn.photos import SKIP_KINDS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
 from srcnn.progress import progress
 from srcnn.shards import Entry, fingerprint, photo_reports, place, update_shards
 
@@ -38,8 +38,7 @@ def main() -> None:
     split = assign_split(photos, params.val_fraction, params.seed)
     by_name = {photo.name: photo for photo in photos}
     code = code_fingerprint("stages.prepare")
-    shard = {name: file for part in SPLITS for name, file in
-             place([name for name in split if split[name] == part], part, params.photos_per_shard).items()}
+    shard = place(split, params.photos_per_shard)
     entries = [Entry(shard[photo.name], photo.name,
                      fingerprint(photo.digest, split[photo.name], params.max_side, params.scale,
                                  params.jpeg_quality, params.seed, code))

@@ -66,23 +66,25 @@ def test_updates_rebuild_only_what_changed_and_equal_a_run_from_scratch(tmp_path
 
 def test_photos_go_in_name_order_runs_so_photos_named_after_the_others_touch_only_the_last_shard():
     names = [f"2026/IMG_{number:05d}.jpg.png" for number in range(2000)]
-    placed = place(names, "train", 50)
-    assert place(reversed(names), "train", 50) == placed  # a function of the set of names alone
+    placed = place({name: "train" for name in names}, 50)
+    assert place({name: "train" for name in reversed(names)}, 50) == placed  # a function of the set of names alone
     in_order = [placed[name] for name in sorted(names)]
     shards = list(dict.fromkeys(in_order))
     assert len(shards) == len(set(in_order)) and 20 <= len(shards) <= 80  # contiguous runs of about 50
     assert all(shard.startswith("train-") and shard.endswith(".tar") for shard in shards)
 
     added = [f"2026/IMG_{number:05d}.jpg.png" for number in range(2000, 2020)]  # 1 % more, named after the others
-    after = place(names + added, "train", 50)
+    after = place({name: "train" for name in names + added}, 50)
     assert all(after[name] == placed[name] for name in names)  # no photo moves
     assert {after[name] for name in added} - {shards[-1]} == set(after.values()) - set(shards)  # the last run, or new ones
 
     between = "2026/IMG_00999_edit.jpg.png"  # one photo that sorts in the middle: only its run changes
-    inserted = place(names + [between], "train", 50)
+    inserted = place({name: "train" for name in names + [between]}, 50)
     moved = {placed[name] for name in names if inserted[name] != placed[name]}
     assert moved <= {placed["2026/IMG_00999.jpg.png"]}
-    assert len(set(place(names[:10], "val", 1).values())) == 10  # photos_per_shard 1: a shard each
+    assert len(set(place({name: "val" for name in names[:10]}, 1).values())) == 10  # photos_per_shard 1: a shard each
+    both = place({name: "val" if number % 4 == 0 else "train" for number, name in enumerate(names)}, 50)
+    assert all(both[name].startswith("val-" if number % 4 == 0 else "train-") for number, name in enumerate(names))
 
 
 def test_photos_that_move_to_another_shard_are_copied_not_built_again(tmp_path):
