@@ -8,6 +8,8 @@ import io
 import numpy as np
 from PIL import Image
 
+from .jpeg import is_range
+
 
 def fit_long_side(rgb: np.ndarray, max_side: int) -> np.ndarray:
     """Shrink (antialiased, never enlarge) so that the long side is at most ``max_side``."""
@@ -50,7 +52,7 @@ def degrade(clean: np.ndarray, scale: int = 1, jpeg_quality: int | None = 20) ->
     """The degraded version of a clean photo (whose sides divide by ``scale``), at one JPEG quality
     (or none). For a ``jpeg_quality`` range in params, draw each photo's quality with
     ``srcnn.jpeg.photo_quality`` first."""
-    if jpeg_quality is not None and (isinstance(jpeg_quality, bool) or not isinstance(jpeg_quality, (int, np.integer))):
+    if is_range(jpeg_quality):
         raise TypeError(f"degrade takes one JPEG quality (a whole number) or None, got {jpeg_quality!r}; "
                         f"for a range, draw the photo's quality with srcnn.jpeg.photo_quality")
     degraded = bicubic_down_up(clean, scale)

@@ -137,6 +137,12 @@ def strength_for_quality(quality: int | None) -> float:
     return compression_strength(standard_qtable(quality))
 
 
+def is_range(jpeg_quality: int | Sequence[int] | None) -> bool:
+    """Whether the ``jpeg_quality`` param is a ``[low, high]`` range (not one quality, not None)."""
+    return jpeg_quality is not None and not (isinstance(jpeg_quality, (int, np.integer))
+                                             and not isinstance(jpeg_quality, bool))
+
+
 def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | None) -> int | None:
     """The JPEG quality a training photo is degraded at, for the ``jpeg_quality`` param.
 
@@ -147,7 +153,7 @@ def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | No
     """
     if jpeg_quality is None:
         return None
-    if isinstance(jpeg_quality, (int, np.integer)) and not isinstance(jpeg_quality, bool):
+    if not is_range(jpeg_quality):
         return int(jpeg_quality)
     low, high = (int(value) for value in jpeg_quality)
     if not 1 <= low <= high <= 100:

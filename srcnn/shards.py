@@ -6,7 +6,7 @@ so ``tar -xf train-3fa2c1d09b.tar`` gives a plain folder of files and ``webdatas
 
 Which shard a photo goes to (``place``): the photos of a split in name order, cut into runs of
 about ``photos_per_shard``, each run starting at a photo whose name hashes to a cut; so the shards
-are a function of the set of names alone, and a photo added or removed changes only the run it
+are a function of the photos' names and splits alone, and a photo added or removed changes only the run it
 falls in. Photos added under names that sort after the others (``IMG_0412.jpg`` after
 ``IMG_0411.jpg``, a new dated folder) all go to the last run: the rest of the collection is not
 touched, and ``dvc push`` uploads one shard a split. (By a hash of the content alone, 1 % more

@@ -13,7 +13,7 @@ import numpy as np
 from .color import to_luma_u8
 from .degrade import bicubic_down_up, jpeg_roundtrip
 from .images import decode_png, encode_png
-from .jpeg import tile_quality
+from .jpeg import is_range, tile_quality
 
 
 def tile_origins(length: int, tile: int, stride: int) -> list[int]:
@@ -53,7 +53,7 @@ def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[in
     near it."""
     photo = json.loads(sample["json"])
     where = f"{photo['name']} ({sample['__key__']})"
-    per_tile = jpeg_quality is not None and not isinstance(jpeg_quality, (int, np.integer))
+    per_tile = is_range(jpeg_quality)
     clean_rgb = decode_png(sample["clean.png"], where)
     clean = to_luma_u8(clean_rgb)
     height, width = clean.shape
