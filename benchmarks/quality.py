@@ -22,7 +22,9 @@
    restored as ``enhance`` restores them: only at the qualities where the model's gate allows it
    (srcnn/gate.py; ours' and q20_only's as their evaluate stage wrote it, the others' decided on the
    same val photos). As the gate is decided on those very photos, --ladder-dirs scores the ladder
-   again on held-out photos (e.g. Set5 and Set14) under the same gates: the test of the gate. And
+   again on held-out photos (e.g. Set5 and Set14) under the same gates: the test of the gate;
+   and once more on those of them whose reference is no decoded JPEG already (``jpeg_history``:
+   Set5's woman.png was saved at quality 75, and removing those artifacts is no loss). And
    with --eval-dirs on every image of those folders degraded the same way at --eval-quality
    (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
 
@@ -45,6 +47,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 
@@ -53,7 +56,8 @@ sys.path.insert(0, str(ROOT))
 
 from srcnn.arcnn import ARCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
-from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
+from srcnn.color import to_luma_u8  # noqa: E402
+from srcnn.degrade import crop_to_multiple, degrade, jpeg_roundtrip  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
@@ -148,6 +152,28 @@ def degrade_folder(source: Path, params: Params, quality: int | None) -> list:
         clean = crop_to_multiple(load_rgb(path), params.scale)
         photos.append((f"{path.stem}.png", clean, degrade(clean, params.scale, quality), quality))
     return photos
+
+
+def jpeg_history(clean: np.ndarray, qualities: range = range(30, 96), size: int = 256,
+                 excess_db: float = 6.0) -> int | None:
+    """The JPEG quality a "clean" reference was already saved at, or None when it shows no such history.
+
+    A decoded JPEG saved again at its own quality (and 8×8 grid) comes back nearly unchanged, so
+    the luma PSNR of re-saving it jumps at that one quality above its neighbours' (Set5's
+    woman.png: 67.2 dB at quality 75, 47.9 and 48.0 dB at 72 and 78); a photo never compressed
+    gives a smooth curve. Checked on the top-left ``size`` px (the grid starts there): the quality
+    whose PSNR is at least ``excess_db`` above the mean of the qualities 3 below and 3 above it."""
+    crop = clean[:size - size % 16, :size - size % 16]
+    luma = to_luma_u8(crop).astype(np.float64)
+
+    def psnr(quality: int) -> float:
+        mse = float(np.mean((to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64) - luma) ** 2))
+        return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
+
+    curve = {quality: psnr(quality) for quality in range(qualities.start - 3, qualities.stop + 3)}
+    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in qualities}
+    best = max(excess, key=excess.get)
+    return best if excess[best] >= excess_db else None
 
 
 def val_photos(project: Path) -> list:
@@ -264,10 +290,16 @@ def main() -> None:
         results[name] = {**evaluate(model, val, params.border), **extra, "ladder": rungs,
                          "unsafe_rungs": gates[name].unsafe()}
     held_out = [photo for folder in args.ladder_dirs for photo in degrade_folder(folder, params, None)]
+    # references that are decoded JPEGs already: a model that removes their artifacts moves away
+    # from them, so their "gain" is no gain against the scene (docs/quality.md)
+    history = {name: jpeg_history(clean) for name, clean, _, _ in val + held_out}
+    fresh = [photo for photo in held_out if history[photo[0]] is None]
     for name, (model, _) in models.items():
         if held_out:
             print(f"quality: the ladder of {name} on {len(held_out)} held-out photos ...", flush=True)
             results[name]["held_out_ladder"] = ladder(model, held_out, params, trained[name], gates[name])[0]
+        if 0 < len(fresh) < len(held_out):
+            results[name]["held_out_fresh_ladder"] = ladder(model, fresh, params, trained[name], gates[name])[0]
     eval_quality = (args.eval_quality if args.eval_quality is not None
                     else None if params.jpeg_quality is None
                     else params.jpeg_quality if isinstance(params.jpeg_quality, int) else 20)
@@ -291,8 +323,12 @@ def main() -> None:
         print(f"{name:<14}{row['parameters']:>9}{row['steps']:>8}{row['psnr_input']:>10.2f}{row['psnr_output']:>10.2f}"
               f"{row['gain']:>+8.2f}{row['ssim_input']:>9.4f}{row['ssim']:>9.4f}")
     rungs = list(results["ours"]["ladder"])
+    saved = {name: quality for name, quality in history.items() if quality is not None}
+    print("references that are decoded JPEGs already (quality): "
+          + (", ".join(f"{name} ({quality})" for name, quality in saved.items()) or "none"))
     for key, photos in (("ladder", f"the {results['ours']['images']} val photos"),
-                        ("held_out_ladder", f"{len(held_out)} held-out photos of {', '.join(str(folder) for folder in args.ladder_dirs)}")):
+                        ("held_out_ladder", f"{len(held_out)} held-out photos of {', '.join(str(folder) for folder in args.ladder_dirs)}"),
+                        ("held_out_fresh_ladder", f"the {len(fresh)} of them whose reference is no decoded JPEG")):
         if key not in results["ours"]:
             continue
         print(f"\n{key}: {photos} clean, degraded at each JPEG quality; PSNR gain in dB (photos made worse), "
@@ -306,7 +342,8 @@ def main() -> None:
             print(f"{'  model alone':<14}" + "".join(f"{cell:>14}" for cell in cells))
     print("* left unchanged, as enhance leaves such photos: outside the qualities the model was trained on, or where "
           "the evaluation of the val photos found it unsafe (srcnn/gate.py); 'model alone': the model run there anyway")
-    ladder_checks = {key: ladder_targets(results, key) for key in ("ladder", "held_out_ladder") if key in results["ours"]}
+    ladder_checks = {key: ladder_targets(results, key) for key in ("ladder", "held_out_ladder", "held_out_fresh_ladder")
+                     if key in results["ours"]}
     if params.scale == 1 and params.jpeg_quality == 20:
         print(f"papers: {PAPERS_JPEG}")
     for set_name, figures in sets.items():
@@ -319,6 +356,7 @@ def main() -> None:
                "eval_qualities": list(params.eval_qualities), "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
                "val_photos": results["ours"]["images"], **results, "sets": sets, "target_gain": TARGET_GAIN,
                "target_met": results["ours"]["gain"] >= TARGET_GAIN and ahead, "ladder_targets": ladder_checks,
+               "jpeg_history": saved,
                "model": str(checkpoint),
                "work": str(project), "seconds": round(time.perf_counter() - started, 1)}
     with open(OUT / "experiments.jsonl", "a") as log:
