@@ -23,7 +23,7 @@
    (srcnn/gate.py; ours' and q20_only's as their evaluate stage wrote it, the others' decided on the
    same val photos). As the gate is decided on those very photos, --ladder-dirs scores the ladder
    again on held-out photos (e.g. Set5 and Set14) under the same gates: the test of the gate;
-   and once more on those of them whose reference is no decoded JPEG already (``jpeg_history``:
+   and once more on those of them whose reference is no decoded JPEG already (``srcnn.degrade.jpeg_history``:
    Set5's woman.png was saved at quality 75, and removing those artifacts is no loss). And
    with --eval-dirs on every image of those folders degraded the same way at --eval-quality
    (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
@@ -47,7 +47,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import yaml
 
@@ -56,8 +55,7 @@ sys.path.insert(0, str(ROOT))
 
 from srcnn.arcnn import ARCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.degrade import crop_to_multiple, degrade, jpeg_roundtrip  # noqa: E402
+from srcnn.degrade import crop_to_multiple, degrade, jpeg_history  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
@@ -152,28 +150,6 @@ def degrade_folder(source: Path, params: Params, quality: int | None) -> list:
         clean = crop_to_multiple(load_rgb(path), params.scale)
         photos.append((f"{path.stem}.png", clean, degrade(clean, params.scale, quality), quality))
     return photos
-
-
-def jpeg_history(clean: np.ndarray, qualities: range = range(30, 96), size: int = 256,
-                 excess_db: float = 6.0) -> int | None:
-    """The JPEG quality a "clean" reference was already saved at, or None when it shows no such history.
-
-    A decoded JPEG saved again at its own quality (and 8×8 grid) comes back nearly unchanged, so
-    the luma PSNR of re-saving it jumps at that one quality above its neighbours' (Set5's
-    woman.png: 67.2 dB at quality 75, 47.9 and 48.0 dB at 72 and 78); a photo never compressed
-    gives a smooth curve. Checked on the top-left ``size`` px (the grid starts there): the quality
-    whose PSNR is at least ``excess_db`` above the mean of the qualities 3 below and 3 above it."""
-    crop = clean[:size - size % 16, :size - size % 16]
-    luma = to_luma_u8(crop).astype(np.float64)
-
-    def psnr(quality: int) -> float:
-        mse = float(np.mean((to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64) - luma) ** 2))
-        return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
-
-    curve = {quality: psnr(quality) for quality in range(qualities.start - 3, qualities.stop + 3)}
-    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in qualities}
-    best = max(excess, key=excess.get)
-    return best if excess[best] >= excess_db else None
 
 
 def val_photos(project: Path) -> list:

@@ -12,8 +12,10 @@ a temporary name and renamed when complete; existing outputs are kept unless ``-
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
 (``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
-photo. A photo with no JPEG history (PNG, TIFF, BMP, WebP) is written unchanged unless
-``--quality Q`` says to treat it as a JPEG of quality Q; a JPEG whose quality lies outside the
+photo. A photo that is no JPEG file (PNG, TIFF, BMP, WebP) but whose pixels are a decoded JPEG
+(saved from one, uncropped: ``srcnn.degrade.jpeg_history``) is restored as that JPEG; one with no
+JPEG history is written unchanged unless ``--quality Q`` says to treat it as a JPEG of quality Q
+(which also overrides the quality its pixels show); a JPEG whose quality lies outside the
 qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
 (``models/srcnn.ladder.json`` beside ``models/srcnn.pt``, written by the evaluate stage for that
 very checkpoint; srcnn/gate.py), is written unchanged unless ``--force``. "Unchanged":
@@ -33,6 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .degrade import jpeg_history
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, load_rgb
@@ -68,8 +71,9 @@ class Decision:
     line: str  # what enhance says about the photo
 
 
-def decide(qtable: list[int] | None, settings: Settings) -> Decision:
-    """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: no JPEG history)."""
+def decide(qtable: list[int] | None, settings: Settings, history: int | None = None) -> Decision:
+    """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: not a JPEG file)
+    whose pixels show a JPEG of quality ``history`` (``jpeg_history``; None: none)."""
     if qtable is not None:
         quality = estimate_quality(qtable)
         said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
@@ -77,6 +81,10 @@ def decide(qtable: list[int] | None, settings: Settings) -> Decision:
     elif settings.quality is not None:
         quality, strength = settings.quality, strength_for_quality(settings.quality)
         said = f"JPEG quality {quality} (from --quality)"
+    elif history is not None:
+        quality, strength = history, strength_for_quality(history)
+        said = (f"JPEG quality ~{history} (not a JPEG file, but its pixels are a decoded JPEG: "
+                f"saved again at {history} they barely change)")
     elif settings.trained is None:
         return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")
     else:
@@ -161,8 +169,10 @@ def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Im
 def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: Settings) -> Decision:
     """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says); returns the decision."""
     gray, icc, exif, qtable = _metadata(photo)
-    rgb = upscale(load_rgb(photo), settings.scale)
-    decision = decide(qtable, settings)
+    rgb = load_rgb(photo)
+    looked = qtable is None and settings.quality is None and settings.trained is not None
+    decision = decide(qtable, settings, jpeg_history(rgb) if looked else None)
+    rgb = upscale(rgb, settings.scale)
     if decision.strength is None:
         restored = rgb
     else:

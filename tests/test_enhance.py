@@ -1,6 +1,7 @@
 """Tiled inference equals whole-image inference; `python -m srcnn enhance` on real files; safe loading."""
 from __future__ import annotations
 
+import io
 import pickle
 import sys
 from pathlib import Path
@@ -326,6 +327,27 @@ def test_a_png_is_left_unchanged_unless_quality_is_given(tmp_path):
     bad = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "0",
                   cwd=ROOT)
     assert bad.returncode == 2 and "--quality 0" in bad.stderr
+
+
+def test_a_png_saved_from_a_jpeg_is_restored_as_that_jpeg_unless_quality_says_otherwise(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    buffer = io.BytesIO()
+    Image.fromarray(synthetic_photo(14, 48, 64)).save(buffer, "JPEG", quality=35)
+    decoded = np.asarray(Image.open(buffer).convert("RGB"))
+    Image.fromarray(decoded).save(tmp_path / "export.png")  # a screenshot or export of a JPEG
+    result = enhance(str(tmp_path / "export.png"), "-o", str(tmp_path / "out"), "--model", str(model),
+                     "--precision", "fp32", cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "export.png: JPEG quality ~35 (not a JPEG file, but its pixels are a decoded JPEG" in result.stdout
+    from srcnn.jpeg import strength_for_quality
+    assert np.array_equal(pixels(tmp_path / "out" / "export.png"),
+                          restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(35)))
+
+    result = enhance(str(tmp_path / "export.png"), "-o", str(tmp_path / "q60"), "--model", str(model), "--quality", "60",
+                     "--precision", "fp32", cwd=ROOT)
+    assert "export.png: JPEG quality 60 (from --quality)" in result.stdout
+    assert np.array_equal(pixels(tmp_path / "q60" / "export.png"),
+                          restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(60)))
 
 
 def test_a_jpeg_outside_the_trained_qualities_is_left_unchanged_unless_forced(tmp_path):
