@@ -31,6 +31,13 @@ budget has too little left for it):
 - ``quality``: with ``--raw-dir`` (urban40, carried), prepare → tile → train → evaluate on those
   photos with training capped at ``--quality-minutes`` (epochs made large, as benchmarks/quality.py
   does): the val photos' gain at every quality of the ladder (metrics/eval.json's ``ladder``).
+- ``seeds``: with ``--raw-dir`` and ``--seeds``, the price of one model for every quality at equal
+  steps: for each seed, ours (params.yaml as it is) and q20_only (benchmarks/quality.py's peer:
+  jpeg_quality 20, not conditioned) trained for ``--seed-steps`` steps each, all of them at once
+  (the GPU idles at batch 32, see ``gpu_busy``); per seed, both models' gain on the val photos
+  (which the seed picks) at every quality, and ours' shortfall at quality 20. Equal steps take
+  the CPU's time budget out of the comparison, and several seeds show how much one run's
+  shortfall is luck.
 - ``enhance``: ``srcnn.inference.restore_rgb`` (what ``python -m srcnn enhance`` runs on each photo,
   without the file reading and writing) on a generated 12 MP photo compressed at JPEG quality 20,
   with the pipeline's model: on the GPU (enhance's default tile of 512 px, and 2048 px) with
@@ -51,6 +58,7 @@ without code generation), and the JSON has every key. tests/test_gpu_check.py ru
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime
 import gc
@@ -74,6 +82,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles  # noqa: E402
@@ -132,7 +141,7 @@ class Check:
         self.results: dict[str, Any] = {
             "mode": mode, "complete": False, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
             "seconds": 0.0, "budget_s": budget, "machine": {}, "pipeline": {}, "loader": {}, "throughput": {},
-            "gpu_busy": {}, "quality": {}, "enhance": {}, "largest_batch": {}, "compile": {}, "torchrun": {},
+            "gpu_busy": {}, "quality": {}, "seeds": {}, "enhance": {}, "largest_batch": {}, "compile": {}, "torchrun": {},
             "errors": []}
 
     def left(self) -> float:
@@ -417,6 +426,50 @@ def loader_rate(work: Path, params: Params, device: torch.device, batch_size: in
             "feeds_training_tiles_per_s": round(tiles_per_s * (params.crop / TILE) ** 2, 1)}
 
 
+def ladder_of(work: Path) -> dict[str, dict[str, Any]]:
+    """metrics/eval.json's ladder: each quality's gain as enhance restores (``gain``, photos ``worse``)
+    and the model's own there (``model_gain``, ``model_worse``)."""
+    ladder = json.loads((work / "metrics/eval.json").read_text()).get("ladder", {})
+    return {name: {"gain": rung["psnr_gain"], "worse": rung["photos_worse"], "model_gain": rung.get("model_gain"),
+                   "model_worse": rung.get("model_photos_worse")} for name, rung in ladder.items()}
+
+
+def run_seeds(check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: int,
+              overrides: dict[str, Any]) -> dict[str, Any]:
+    """Ours and q20_only trained for ``steps`` each, for every seed, all pipelines at once (each a
+    share of the cores); the val ladders, and ours' shortfall at quality 20 per seed."""
+    from quality import Q20_ONLY  # the peer exactly as benchmarks/quality.py trains it
+
+    steps_per_epoch = min(int(overrides.get("steps_per_epoch", 200)), steps)
+    common = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": 0, "steps_per_epoch": steps_per_epoch,
+              "epochs": max(1, steps // steps_per_epoch), "loader_workers": min(2, int(overrides.get("loader_workers", 2)))}
+    runs = {f"{model}_seed{seed}": {**common, **extra, "seed": seed}
+            for seed in seeds for model, extra in (("ours", {}), ("q20_only", Q20_ONLY))}
+    cores = max(1, (os.cpu_count() or 1) // len(runs))
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(cores)  # the stages' processes share the cores
+    try:
+        with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+            futures = {name: pool.submit(run_pipeline, check, work / name, {**settings, "workers": cores}, TIMED_STAGES)
+                       for name, settings in runs.items()}
+            done = {name: future.result() for name, future in futures.items()}
+    finally:
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
+    per_seed = {}
+    for seed in seeds:
+        ours, peer = ladder_of(work / f"ours_seed{seed}"), ladder_of(work / f"q20_only_seed{seed}")
+        per_seed[str(seed)] = {"ours": ours, "q20_only": peer,
+                               "steps": {name: done[f"{name}_seed{seed}"]["train"]["steps"] for name in ("ours", "q20_only")},
+                               "q20_shortfall": round(peer["q20"]["gain"] - ours["q20"]["gain"], 4)
+                               if "q20" in ours and "q20" in peer else None}
+    shortfalls = [entry["q20_shortfall"] for entry in per_seed.values() if entry["q20_shortfall"] is not None]
+    return {"steps": steps, "seeds": per_seed, "q20_shortfall_mean": round(float(np.mean(shortfalls)), 4) if shortfalls else None,
+            "stage_seconds": {name: result["stages"] for name, result in done.items()}}
+
+
 def run_quality(check: Check, work: Path, raw_dir: Path, minutes: float, overrides: dict[str, Any]) -> dict[str, Any]:
     """The pipeline on ``raw_dir`` (urban40) with training capped at ``minutes`` (epochs made large so
     the clock binds, as benchmarks/quality.py does); the val photos' gain at each quality of the ladder."""
@@ -512,6 +565,10 @@ def main() -> None:
     parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
     parser.add_argument("--quality-param", action="append", default=[], metavar="KEY=VALUE",
                         help="a param of the quality part's run, e.g. batch_size=128 (repeatable)")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[],
+                        help="the seeds part: ours and q20_only at equal steps on --raw-dir, one pair per seed (--cpu: seed 0)")
+    parser.add_argument("--seed-steps", type=int, default=9600,
+                        help="the seeds part's training steps (default 9600: about what 15 CPU minutes make)")
     parser.add_argument("--skip", nargs="*", default=[], choices=("enhance", "largest_batch", "cpu_pipeline", "compile"),
                         help="parts left out, for a second, shorter run")
     args = parser.parse_args()
@@ -605,6 +662,16 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
             check, work_root / "quality", raw_dir, minutes, settings))
     else:
         results["quality"] = skipped("no --raw-dir given")
+    check.save()
+
+    # 4b. seeds: ours and q20_only at equal steps, several seeds at once
+    if args.seeds or gpu is None:
+        raw_dir = args.raw_dir or first / "data" / "samples"
+        seeds, steps = (args.seeds, args.seed_steps) if gpu is not None else ([0], 6)
+        results["seeds"] = check.run(f"seeds {seeds} at {steps} steps on {raw_dir}", 60, lambda: run_seeds(
+            check, work_root / "seeds", raw_dir, seeds, steps, overrides))
+    else:
+        results["seeds"] = skipped("no --seeds given")
     check.save()
 
     skip = set(args.skip)
@@ -717,6 +784,10 @@ def summary(results: dict[str, Any]) -> None:
     log(f"quality ({figure(quality, 'minutes')} min of training on {figure(quality.get('overrides', {}), 'raw_dir')}): "
         f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "
         f"ladder {quality.get('ladder_gain', '-')}")
+    seeds = results.get("seeds", {})
+    log(f"seeds ({figure(seeds, 'steps')} steps each): q20 shortfall of ours against q20_only per seed "
+        + ", ".join(f"{seed}: {entry.get('q20_shortfall')}" for seed, entry in seeds.get("seeds", {}).items())
+        + f"; mean {figure(seeds, 'q20_shortfall_mean')} dB")
     log(f"errors: {len(results['errors'])}; {results['seconds']} s; results in gpu_check.json, on one line:")
     log(json.dumps(results, separators=(",", ":"), default=str))
 

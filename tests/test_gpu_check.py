@@ -12,7 +12,7 @@ import sys
 from conftest import ROOT
 
 PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "quality",
-         "enhance", "largest_batch", "compile", "torchrun", "errors")
+         "seeds", "enhance", "largest_batch", "compile", "torchrun", "errors")
 
 
 def positive(entry: dict, *keys: str) -> None:
@@ -61,6 +61,16 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert list(quality["stages"]) == ["prepare", "tile", "train", "evaluate"]
     assert set(quality["ladder_gain"]) == {"q20", "q60"} and isinstance(quality["q20_gain"], float)
     assert set(quality["ladder_model_gain"]) == {"q20", "q60"} and isinstance(quality["ladder_model_gain"]["q20"], float)
+
+    seeds = report["seeds"]  # --cpu: seed 0, ours and q20_only for 6 steps each, side by side
+    assert seeds["steps"] == 6 and list(seeds["seeds"]) == ["0"]
+    pair = seeds["seeds"]["0"]
+    assert pair["steps"] == {"ours": 6, "q20_only": 6}
+    assert set(pair["ours"]) == set(pair["q20_only"]) == {"q20", "q60"}
+    assert pair["q20_only"]["q60"]["gain"] == 0.0  # q20_only was trained at 20 alone: enhance leaves q60 as it is
+    assert pair["q20_shortfall"] == round(pair["q20_only"]["q20"]["gain"] - pair["ours"]["q20"]["gain"], 4)
+    assert seeds["q20_shortfall_mean"] == pair["q20_shortfall"]
+    assert set(seeds["stage_seconds"]) == {"ours_seed0", "q20_only_seed0"}
 
     enhance = report["enhance"]
     assert set(enhance) >= {"gpu", "gpu_tile_2048", "cpu", "ratio"} and enhance["model"] == "pipeline"
