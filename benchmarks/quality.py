@@ -23,7 +23,7 @@
    (srcnn/gate.py; ours' and q20_only's as their evaluate stage wrote it, the others' decided on the
    same val photos). As the gate is decided on those very photos, --ladder-dirs scores the ladder
    again on held-out photos (e.g. Set5 and Set14) under the same gates: the test of the gate;
-   and once more on those of them whose reference is no decoded JPEG already (``srcnn.degrade.jpeg_history``:
+   and once more on those of them whose reference is no decoded JPEG already (``srcnn.history.jpeg_history``:
    Set5's woman.png was saved at quality 75, and removing those artifacts is no loss). And
    with --eval-dirs on every image of those folders degraded the same way at --eval-quality
    (whole images; bicubic is the input for --scale > 1), next to the papers' figures.
@@ -55,7 +55,8 @@ sys.path.insert(0, str(ROOT))
 
 from srcnn.arcnn import ARCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
-from srcnn.degrade import crop_to_multiple, degrade, jpeg_history  # noqa: E402
+from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
+from srcnn.history import jpeg_history  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402

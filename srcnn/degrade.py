@@ -1,6 +1,5 @@
 """The degradation a photo goes through: resize to a working size, optional super-resolution loss
-(bicubic down and up by ``scale``), then JPEG compression at ``jpeg_quality``, decoded back; and
-``jpeg_history``, which tells a photo that went through a JPEG already from its pixels alone.
+(bicubic down and up by ``scale``), then JPEG compression at ``jpeg_quality``, decoded back.
 """
 from __future__ import annotations
 
@@ -9,7 +8,6 @@ import io
 import numpy as np
 from PIL import Image
 
-from .color import to_luma_u8
 from .jpeg import is_range
 
 
@@ -61,27 +59,3 @@ def degrade(clean: np.ndarray, scale: int = 1, jpeg_quality: int | None = 20) ->
     if jpeg_quality is not None:
         degraded = jpeg_roundtrip(degraded, jpeg_quality)
     return degraded
-
-
-def jpeg_history(rgb: np.ndarray, qualities: range = range(5, 98), size: int = 256,
-                 excess_db: float = 6.0) -> int | None:
-    """The JPEG quality whose decoded pixels ``rgb`` are (a PNG or screenshot saved from a JPEG,
-    uncropped and unscaled), or None when its pixels show no such history.
-
-    A decoded JPEG saved again at its own quality (on the same 8×8 grid) comes back nearly as it
-    was, so the luma PSNR of saving it again jumps at that quality above its neighbours'. Set5's
-    woman.png: 67.2 dB at quality 75, 47.9 and 48.0 dB at 72 and 78; a photo never compressed
-    gives a smooth curve. Read from the top-left ``size`` px (where the grid starts): the quality
-    whose PSNR is at least ``excess_db`` above the mean of those 3 below and 3 above it."""
-    crop = np.ascontiguousarray(rgb[:size - size % 16, :size - size % 16])
-    luma = to_luma_u8(crop).astype(np.float64)
-
-    def psnr(quality: int) -> float:
-        mse = float(np.mean((to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64) - luma) ** 2))
-        return 10 * np.log10(255.0 ** 2 / max(mse, 1e-10))
-
-    curve = {quality: psnr(quality) for quality in range(max(1, qualities.start - 3), min(100, qualities.stop + 2) + 1)}
-    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2
-              for quality in qualities if quality - 3 in curve and quality + 3 in curve}
-    best = max(excess, key=excess.get)
-    return best if excess[best] >= excess_db else None

@@ -13,7 +13,7 @@ a temporary name and renamed when complete; existing outputs are kept unless ``-
 How strongly each photo was compressed is read from its JPEG luma quantization table
 (``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
 photo. A photo that is no JPEG file (PNG, TIFF, BMP, WebP) but whose pixels are a decoded JPEG
-(saved from one, uncropped: ``srcnn.degrade.jpeg_history``) is restored as that JPEG; one with no
+(saved from one, uncropped: ``srcnn.history.jpeg_history``) is restored as that JPEG; one with no
 JPEG history is written unchanged unless ``--quality Q`` says to treat it as a JPEG of quality Q
 (which also overrides the quality its pixels show); a JPEG whose quality lies outside the
 qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
@@ -35,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .degrade import jpeg_history
+from .history import jpeg_history
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, load_rgb

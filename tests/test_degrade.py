@@ -2,7 +2,7 @@ import numpy as np
 
 from conftest import synthetic_photo
 from srcnn.color import rgb_to_y
-from srcnn.degrade import bicubic_down_up, crop_to_multiple, degrade, fit_long_side, jpeg_history, jpeg_roundtrip
+from srcnn.degrade import bicubic_down_up, crop_to_multiple, degrade, fit_long_side
 from srcnn.metrics import psnr
 
 
@@ -28,10 +28,3 @@ def test_super_resolution_loss_keeps_the_size_and_blurs():
     assert blurred.shape == clean.shape
     assert np.abs(np.diff(blurred.astype(float), axis=1)).mean() < np.abs(np.diff(clean.astype(float), axis=1)).mean()
     assert degrade(clean, 3, None).shape == clean.shape
-
-
-def test_a_photo_saved_as_a_jpeg_before_is_found_at_its_quality_and_a_fresh_one_is_not():
-    photo = synthetic_photo(3, 256, 256)
-    assert jpeg_history(photo) is None
-    for quality in (10, 40, 75, 90):
-        assert jpeg_history(jpeg_roundtrip(photo, quality)) == quality

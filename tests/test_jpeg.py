@@ -1,4 +1,5 @@
-"""A JPEG's compression read from its quantization table; the quality a training photo gets."""
+"""A JPEG's compression read from its quantization table, or from the pixels of a photo saved from
+a JPEG; the quality a training photo gets."""
 from __future__ import annotations
 
 import hashlib
@@ -9,6 +10,8 @@ import pytest
 from PIL import Image
 
 from conftest import synthetic_photo
+from srcnn.degrade import jpeg_roundtrip
+from srcnn.history import jpeg_history
 from srcnn.jpeg import (compression_strength, estimate_quality, luma_qtable, photo_quality, standard_qtable,
                         strength_for_quality)
 
@@ -101,3 +104,11 @@ def test_photo_quality_is_independent_of_the_split_hash():
     val = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if is_val]
     train = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if not is_val]
     assert abs(np.mean(val) - np.mean(train)) < 5 and min(val) < 20 and max(val) > 85
+
+
+def test_pixels_saved_from_a_jpeg_show_its_quality_and_a_fresh_photo_shows_none():
+    photo = synthetic_photo(3, 256, 256)
+    assert jpeg_history(photo) is None
+    for quality in (10, 40, 75, 90):
+        assert jpeg_history(jpeg_roundtrip(photo, quality)) == quality
+    assert jpeg_history(jpeg_roundtrip(photo, 75)[3:, 5:]) is None  # cropped off the grid: the jump is gone
