@@ -476,13 +476,13 @@ def run_quality(check: Check, work: Path, raw_dir: Path, minutes: float, overrid
     settings = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": minutes,
                 "epochs": overrides.get("epochs", 1_000_000)}
     result = run_pipeline(check, work, settings, TIMED_STAGES)
-    ladder = json.loads((work / "metrics/eval.json").read_text()).get("ladder", {})
-    result["ladder_gain"] = {name: rung["psnr_gain"] for name, rung in ladder.items()}
-    result["ladder_photos_worse"] = {name: rung["photos_worse"] for name, rung in ladder.items()}
+    ladder = ladder_of(work)
+    result["ladder_gain"] = {name: rung["gain"] for name, rung in ladder.items()}
+    result["ladder_photos_worse"] = {name: rung["worse"] for name, rung in ladder.items()}
     # the gains above are the photos as enhance restores them (unchanged where the gate keeps the model off);
     # the model run at every rung:
-    result["ladder_model_gain"] = {name: rung.get("model_gain") for name, rung in ladder.items()}
-    result["ladder_model_photos_worse"] = {name: rung.get("model_photos_worse") for name, rung in ladder.items()}
+    result["ladder_model_gain"] = {name: rung["model_gain"] for name, rung in ladder.items()}
+    result["ladder_model_photos_worse"] = {name: rung["model_worse"] for name, rung in ladder.items()}
     result["q20_gain"] = result["ladder_gain"].get("q20")
     result["minutes"] = minutes
     return result

@@ -56,10 +56,10 @@ sys.path.insert(0, str(ROOT))
 from srcnn.arcnn import ARCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
-from srcnn.history import jpeg_history  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
+from srcnn.history import jpeg_history  # noqa: E402
 from srcnn.inference import load_model, trained_qualities  # noqa: E402
 from srcnn.model import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402

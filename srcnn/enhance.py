@@ -170,8 +170,9 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
     """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says); returns the decision."""
     gray, icc, exif, qtable = _metadata(photo)
     rgb = load_rgb(photo)
-    looked = qtable is None and settings.quality is None and settings.trained is not None
-    decision = decide(qtable, settings, jpeg_history(rgb) if looked else None)
+    # a file with no table may still be a decoded JPEG: looked for only where the answer is used
+    needs_history = qtable is None and settings.quality is None and settings.trained is not None
+    decision = decide(qtable, settings, jpeg_history(rgb) if needs_history else None)
     rgb = upscale(rgb, settings.scale)
     if decision.strength is None:
         restored = rgb
