@@ -9,10 +9,11 @@ import sys
 import numpy as np
 import pytest
 import torch
+import webdataset
 from PIL import Image
 
 from conftest import dvc, run, synthetic_photo
-from srcnn.dataset import ShardTiles, read_tiles, spread_tiles
+from srcnn.dataset import ShardTiles, read_tiles, share_of_samples, spread_tiles
 from srcnn.images import encode_png
 from srcnn.shards import MANIFEST, Entry, fingerprint, load_manifest, place, read_shard, shard_paths, update_shards
 
@@ -146,6 +147,23 @@ def test_loader_workers_share_the_samples_of_fewer_shards_than_there_are_workers
     assert set(values) == set(photos.values())  # every tile, from three workers on one shard
     assert len(values) == 120 and max(values.count(value) for value in set(values)) <= 2 * min(
         values.count(value) for value in set(values))  # evenly: no worker hands out the whole shard again
+
+
+def test_a_workers_share_of_a_shard_is_read_by_seeking_and_is_the_samples_webdataset_would_give(tmp_path):
+    photos = {f"p{number}": number for number in range(7)}
+    update_shards(tmp_path, entries(photos, shards=2), Builder(photos))
+    shards = sorted(str(path) for path in tmp_path.glob("*.tar"))
+
+    def urls():  # two passes, the shards in another order the second time
+        return iter([{"url": url} for url in shards + shards[::-1]])
+
+    everything = list(webdataset.DataPipeline(urls, webdataset.tarfile_to_samples()))
+    for worker in range(3):
+        share = list(share_of_samples(urls(), worker, 3))
+        expected = everything[worker::3]
+        assert [sample["__key__"] for sample in share] == [sample["__key__"] for sample in expected]
+        assert all(mine[suffix] == theirs[suffix] for mine, theirs in zip(share, expected) for suffix in ("png", "json"))
+        assert all(mine["__url__"] == theirs["__url__"] for mine, theirs in zip(share, expected))
 
 
 @pytest.mark.parametrize("workers", [0, 2])
