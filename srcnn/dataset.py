@@ -134,7 +134,7 @@ class _Stream(IterableDataset):
     def _entries(self, worker: int, workers: int) -> Iterator[list[Any]]:
         """This worker's endless pool entries [sample, decoded tile or None, uses left]. Each worker
         reads its own shards; with fewer shards than workers (a small collection), every worker
-        reads them all and keeps its own share of the samples (the w-th of every W)."""
+        reads its own share of their samples, the w-th of every W (``share_of_samples``)."""
         by_shard = len(self.shards) >= workers
         mine = self.shards[worker::workers] if by_shard else self.shards
         rng = random.Random(seed_of("stream", self.seed, self.rank, worker))
