@@ -442,7 +442,7 @@ def run_seeds(check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: 
 
     steps_per_epoch = min(int(overrides.get("steps_per_epoch", 200)), steps)
     common = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": 0, "steps_per_epoch": steps_per_epoch,
-              "epochs": max(1, steps // steps_per_epoch), "loader_workers": min(2, int(overrides.get("loader_workers", 2)))}
+              "epochs": max(1, steps // steps_per_epoch), "loader_workers": 2}  # 2 each: the pipelines share the cores
     runs = {f"{model}_seed{seed}": {**common, **extra, "seed": seed}
             for seed in seeds for model, extra in (("ours", {}), ("q20_only", Q20_ONLY))}
     cores = max(1, (os.cpu_count() or 1) // len(runs))

@@ -23,7 +23,6 @@ import itertools
 import json
 import os
 import random
-import tarfile
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,7 +33,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .images import decode_png, load_gray
 from .jpeg import strength_for_quality
-from .shards import read_shard, read_span
+from .shards import list_samples, read_shard, read_span
 from .tiling import split_pair
 
 
@@ -58,8 +57,8 @@ def share_of_samples(urls: Iterator[dict[str, str]], worker: int, workers: int) 
     """Worker ``worker``'s share of the samples of the tar shards at ``urls``: the samples
     ``webdataset.tarfile_to_samples`` would give, numbered on through every shard and pass, those
     whose number is ``worker`` modulo ``workers``. Only those are read: each shard's members are
-    listed once (``tarfile`` reads the headers alone) and a sample is read by seeking to its
-    members, where the WebDataset stream reads every byte of every shard in every worker (the
+    listed once (``srcnn.shards.list_samples``: the headers alone) and a sample is read by seeking
+    to its members, where the WebDataset stream reads every byte of every shard in every worker (the
     loader alone ran 40 % slower on an H100 for it, docs/gpu.md). For the few shards of a small
     collection, the case it is used for: the lists are about 100 bytes a sample."""
     listed: dict[str, list[tuple[str, list[tuple[str, int, int]]]]] = {}
@@ -67,7 +66,7 @@ def share_of_samples(urls: Iterator[dict[str, str]], worker: int, workers: int) 
     for item in urls:
         url = item["url"]
         if url not in listed:
-            listed[url] = _listing(url)
+            listed[url] = list_samples(url)
         with open(url, "rb") as shard:
             for key, members in listed[url]:
                 number += 1
@@ -78,22 +77,6 @@ def share_of_samples(urls: Iterator[dict[str, str]], worker: int, workers: int) 
                     shard.seek(offset)
                     sample[suffix] = shard.read(size)
                 yield sample
-
-
-def _listing(url: str) -> list[tuple[str, list[tuple[str, int, int]]]]:
-    """A tar shard's samples as webdataset groups them (consecutive files sharing the name up to
-    the first dot of their base name), each with its members' (lowercased suffix, data offset, size)."""
-    samples: list[tuple[str, list[tuple[str, int, int]]]] = []
-    with tarfile.open(url, "r:") as tar:
-        for member in tar:
-            name = member.name
-            dot = name.find(".", name.rfind("/") + 1)
-            if not member.isfile() or dot < 0:
-                continue  # webdataset skips a name with no extension too
-            if not samples or samples[-1][0] != name[:dot]:
-                samples.append((name[:dot], []))
-            samples[-1][1].append((name[dot + 1:].lower(), member.offset_data, member.size))
-    return samples
 
 
 class _Stream(IterableDataset):

@@ -35,11 +35,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .history import jpeg_history
 from .device import pick_device, pick_precision
 from .files import atomic_path
 from .images import ImageError, load_rgb
 from .gate import Gate, GateError, gate_path, in_trained, read_gate
+from .history import jpeg_history
 from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files

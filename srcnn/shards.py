@@ -149,20 +149,42 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
     return count, stream.sha256.hexdigest(), spans
 
 
+def _key_and_extension(member: tarfile.TarInfo) -> tuple[str, str] | None:
+    """A tar member's sample key (its name up to the first dot of its last part) and extension, as
+    WebDataset groups members into samples; None for what WebDataset skips (not a file, no dot)."""
+    folder, _, base = member.name.rpartition("/")
+    if not member.isfile() or "." not in base:
+        return None
+    stem, extension = base.split(".", 1)
+    return (f"{folder}/{stem}" if folder else stem), extension
+
+
+def list_samples(path: Path | str) -> list[tuple[str, list[tuple[str, int, int]]]]:
+    """Each sample of a tar shard, in order, with its members' (extension, data offset, size):
+    ``tarfile`` reads the headers alone, so a sample can then be read by seeking to its members."""
+    samples: list[tuple[str, list[tuple[str, int, int]]]] = []
+    with tarfile.open(path, "r:") as tar:
+        for member in tar:
+            named = _key_and_extension(member)
+            if named is None:
+                continue
+            if not samples or samples[-1][0] != named[0]:
+                samples.append((named[0], []))
+            samples[-1][1].append((named[1], member.offset_data, member.size))
+    return samples
+
+
 def _samples(handle: Any, name: str) -> Iterator[Sample]:
-    """The samples of a tar stream: consecutive members that share a key (the name up to the first
-    dot of its last part), as WebDataset groups them. Read with ``tarfile`` here rather than
-    WebDataset's reader, which imports torch: 2 s at the start of each data stage."""
+    """The samples of a tar stream: consecutive members that share a key (``_key_and_extension``),
+    as WebDataset groups them. Read with ``tarfile`` here rather than WebDataset's reader, which
+    imports torch: 2 s at the start of each data stage."""
     sample: Sample | None = None
     with tarfile.open(fileobj=handle, mode="r|") as tar:
         for member in tar:
-            if not member.isfile():
+            named = _key_and_extension(member)
+            if named is None:
                 continue
-            folder, _, base = member.name.rpartition("/")
-            if "." not in base:
-                continue
-            stem, extension = base.split(".", 1)
-            key = f"{folder}/{stem}" if folder else stem
+            key, extension = named
             if sample is None or sample["__key__"] != key:
                 if sample is not None:
                     yield sample
