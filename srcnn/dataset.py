@@ -255,7 +255,7 @@ def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int)
         raise FileNotFoundError(f"no {split} tiles in {folder}; run the tile stage first (dvc repro)")
     wanted = sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist()))
     tiles, strengths, first, next_wanted = [], [], 0, 0
-    for shard, (_, _, samples, _, offset, length) in photos:
+    for shard, (_, _, samples, _, offset, length, _) in photos:
         picked = []
         while next_wanted < len(wanted) and wanted[next_wanted] < first + samples:
             picked.append(wanted[next_wanted] - first)

@@ -23,7 +23,7 @@ from PIL import Image
 
 from .images import ImageError, encode_png, load_gray
 from .photos import RawDirError, assign_split, find_photos
-from .shards import Entry, fingerprint, place, sample_key, update_shards
+from .shards import Entry, ShardFolderError, fingerprint, place, sample_key, update_shards
 from .tiling import split_pair
 
 
@@ -76,7 +76,7 @@ def parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     try:
         manifest = pack_tiles(args.folder, args.out, args.val_fraction, args.tiles_per_shard, args.seed, args.jpeg_quality)
-    except (RawDirError, ImageError) as error:
+    except (RawDirError, ImageError, ShardFolderError) as error:
         print(f"pack-tiles: error: {error}", file=sys.stderr)
         return 2
     counts = {split: sum(info["samples"] for shard, info in manifest["shards"].items() if shard.startswith(split))

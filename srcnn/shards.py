@@ -16,31 +16,46 @@ bytes, the params, the code) are unchanged instead of computing, encoding and de
 samples again; the result is byte for byte what a run from scratch writes.
 
 ``manifest.json`` beside the shards records, per shard, its photos (name, fingerprint of their
-inputs, sample count, report, and where their samples lie in the shard: offset and length), its
-size and sha256; it is written last, and is itself the same
+inputs, sample count, report, and where their samples lie in the shard: offset, length and sha256),
+its size and sha256; it is written last, and is itself the same
 bytes as from scratch. A shard is reused only if it still matches the manifest: checked by size
 and mtime against a state file kept beside the folder (``.NAME.state.json``, not an output, as
-DVC keeps its own state), else by its sha256.
+DVC keeps its own state), else by its sha256; each photo copied out of it is checked by its own.
+
+Nothing else is ever lost: ``update_shards`` writes only into a folder that holds nothing but what
+this project wrote there (``writing``), one process at a time (an OS lock on ``.NAME.lock`` beside
+the folder), and from before its first shard takes its name until the new manifest is written, the
+manifest says the folder is being updated, so a run killed half-way leaves nothing that looks complete.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import io
 import json
 import os
 import re
+import shlex
+import sys
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
 
 from .files import atomic_path, write_text_atomic
 
 MANIFEST = "manifest.json"
-FORMAT = "srcnn-shards/4"  # /2: each photo's byte span in its shard; /3: no pax headers; /4: placed by name runs
+FORMATS = "srcnn-shards/"  # every version of the manifest starts so
+FORMAT = "srcnn-shards/5"  # /2: each photo's byte span in its shard; /3: no pax headers; /4: placed by name runs; /5: spans' sha256
 
 Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
 Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
+
+
+class ShardFolderError(Exception):
+    """A folder ``update_shards`` must not write now: it holds files this project did not write, another
+    process is writing it, or a shard changed while it was being copied."""
 
 
 @dataclass(frozen=True)
@@ -94,11 +109,13 @@ class _HashingFile:
 
 @dataclass(frozen=True)
 class Span:
-    """A photo's samples as they lie in a shard: ``length`` bytes from ``offset`` (whole tar blocks)."""
+    """A photo's samples as they lie in a shard: ``length`` bytes from ``offset`` (whole tar blocks),
+    whose sha256 the manifest records."""
     source: Path
     offset: int
     length: int
     samples: int
+    sha256: str
 
 
 def _member(name: str, size: int) -> tarfile.TarInfo:
@@ -109,12 +126,26 @@ def _member(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int, str, list[tuple[int, int]]]:
+def _group_bytes(group: list[Sample]) -> bytes:
+    """One photo's samples as the tar members ``tarfile`` would write (header, data, zeros to a whole
+    block), each sample's members sorted by extension."""
+    parts = []
+    for sample in group:
+        key = sample["__key__"]
+        for extension in sorted(name for name in sample if not name.startswith("_")):
+            data = sample[extension]
+            header = _member(f"{key}.{extension}", len(data)).tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+            parts += [header, data, bytes(-len(data) % tarfile.BLOCKSIZE)]
+    return b"".join(parts)
+
+
+def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int, str, list[tuple[int, int, str]]]:
     """Write groups of samples (one photo's each) into a tar atomically, in the WebDataset layout
     (``KEY.EXT`` members, each sample's members sorted by extension): the same samples always give
     the same bytes. A ``Span`` is copied as bytes from the shard it lies in (a photo unchanged since
-    that shard was written; its bytes are what writing its samples again would give). Returns the
-    number of samples, the file's sha256, and each group's (offset, length) in the new tar."""
+    that shard was written; its bytes are what writing its samples again would give), once they
+    match their sha256: ShardFolderError if not. Returns the number of samples, the file's sha256,
+    and each group's (offset, length, sha256) in the new tar."""
     count, spans = 0, []
     with atomic_path(path) as temp, open(temp, "wb") as handle:
         stream = _HashingFile(handle)
@@ -122,26 +153,22 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
         sources: dict[Path, Any] = {}
         try:
             for group in groups:
-                start = tar.offset
                 if isinstance(group, Span):
                     if group.source not in sources:
                         sources[group.source] = open(group.source, "rb")
-                    source = sources[group.source]
-                    source.seek(group.offset)
-                    data = source.read(group.length)
-                    if len(data) != group.length:
-                        raise OSError(f"{group.source}: shorter than its manifest says")
-                    tar.fileobj.write(data)  # whole 512-byte blocks: tarfile's own bookkeeping stays right
-                    tar.offset += group.length
-                    count += group.samples
+                    sources[group.source].seek(group.offset)
+                    data, count = sources[group.source].read(group.length), count + group.samples
                 else:
-                    for sample in group:
-                        key = sample["__key__"]
-                        for extension in sorted(name for name in sample if not name.startswith("_")):
-                            data = sample[extension]
-                            tar.addfile(_member(f"{key}.{extension}", len(data)), io.BytesIO(data))
-                        count += 1
-                spans.append((start, tar.offset - start))
+                    data, count = _group_bytes(group), count + len(group)
+                digest = hashlib.sha256(data).hexdigest()
+                if isinstance(group, Span) and digest != group.sha256:
+                    raise ShardFolderError(
+                        f"{group.source}: {group.length} bytes at {group.offset} differ from "
+                        f"{group.source.parent / MANIFEST} (changed since they were written: by another process, "
+                        f"an edit, a bad disk?); run again: every shard will be checked")
+                spans.append((tar.offset, len(data), digest))
+                tar.fileobj.write(data)  # whole 512-byte blocks: tarfile's own bookkeeping stays right
+                tar.offset += len(data)
         finally:
             for source in sources.values():
                 source.close()
@@ -216,8 +243,22 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
+def _read_manifest(folder: Path) -> dict[str, Any] | None:
+    """The manifest as it is, of any version of this project, whole or being updated; None when
+    there is none of this project's."""
+    try:
+        manifest = json.loads((Path(folder) / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return None
+    if not (isinstance(manifest, dict) and str(manifest.get("format")).startswith(FORMATS)
+            and isinstance(manifest.get("shards"), dict)):
+        return None
+    return manifest
+
+
 def load_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of a sharded folder; FileNotFoundError naming it when missing or unreadable."""
+    """The manifest of a sharded folder; FileNotFoundError naming it when missing or unreadable, or
+    when the folder is being updated (or its update was killed)."""
     path = Path(folder) / MANIFEST
     try:
         manifest = json.loads(path.read_text())
@@ -225,12 +266,20 @@ def load_manifest(folder: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"{path} is missing or unreadable: {folder} is incomplete") from None
     if manifest.get("format") != FORMAT:
         raise FileNotFoundError(f"{path}: not a shard manifest of this project")
+    if "updating" in manifest:
+        raise FileNotFoundError(f"{path}: {folder} is being updated, or its update was stopped half-way: "
+                                f"{folder} is incomplete")
     return manifest
 
 
 def check_complete(folder: Path) -> dict[str, Any]:
     """The manifest, after checking that every shard it lists is there with its size (cheap: no read).
-    Raises FileNotFoundError naming what is missing, e.g. after a run that was killed."""
+    Raises FileNotFoundError naming what is missing, e.g. after a run that was killed.
+
+    Sizes alone would not catch a run killed half-way (a tar is whole 10,240-byte records, so a
+    rewritten shard often keeps its old size): ``update_shards`` marks the manifest "updating"
+    before the first shard is renamed, which ``load_manifest`` refuses. Checking each shard's
+    sha256 here instead would read the whole folder before every training run."""
     folder = Path(folder)
     manifest = load_manifest(folder)
     for shard, info in manifest["shards"].items():
@@ -245,18 +294,80 @@ def _state_path(folder: Path) -> Path:
     return folder.parent / f".{folder.name}.state.json"
 
 
-def _unchanged(folder: Path) -> dict[str, dict[str, Any]]:
+def _owned(manifest: dict[str, Any] | None) -> set[str]:
+    """The files of a folder its manifest says this project wrote: the manifest, its shards, and
+    those an update stopped half-way was to delete."""
+    return {MANIFEST, *manifest["shards"], *manifest.get("updating", [])} if manifest else set()
+
+
+def _temporary(name: str) -> bool:
+    """A file this project writes under a temporary name (``.NAME.partial``, ``atomic_path``'s
+    ``.NAME.*.tmp.json``), left behind only by a run that was killed."""
+    return name.startswith(".") and name.endswith((".partial", ".tmp.json"))
+
+
+def _refuse_strangers(folder: Path, also: Collection[str]) -> None:
+    """ShardFolderError naming the files of ``folder`` that this project did not write (its
+    temporaries and ``also`` aside)."""
+    if not folder.is_dir():
+        if folder.exists():
+            raise ShardFolderError(f"{folder} is not a folder")
+        return
+    ours = _owned(_read_manifest(folder)) | set(also)
+    strangers = sorted(name for name in os.listdir(folder) if name not in ours and not _temporary(name))
+    if strangers:
+        raise ShardFolderError(
+            f"{folder} holds files this project did not write: {', '.join(strangers[:5])}"
+            f"{f' and {len(strangers) - 5} more' if len(strangers) > 5 else ''}; it writes shards only into a "
+            f"new or empty folder or one it wrote itself (its shards would replace or delete files there): "
+            f"choose another folder, or move those files out")
+
+
+_held: set[Path] = set()  # the folders this process is writing
+
+
+@contextlib.contextmanager
+def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
+    """Hold ``folder`` for writing, or raise ShardFolderError: when it holds files this project did
+    not write (``also``: names of files the caller writes there beside the shards), or when another
+    process is writing it, naming that process. The lock is the OS's (flock) on ``.NAME.lock``
+    beside the folder, so the OS releases it when its holder ends, even killed. Re-entrant."""
+    folder = Path(folder)
+    where = folder.resolve()
+    if where in _held:
+        yield
+        return
+    _refuse_strangers(folder, also)  # before a lock file is made beside a folder that is not ours
+    where.parent.mkdir(parents=True, exist_ok=True)
+    with open(where.parent / f".{where.name}.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise ShardFolderError(f"{folder} is being written by {lock.read().strip() or 'another process'}; "
+                                   f"run again when it has finished") from None
+        lock.truncate(0)
+        lock.write(f"pid {os.getpid()} ({shlex.join(sys.orig_argv)})\n")
+        lock.flush()
+        try:
+            _refuse_strangers(folder, also)  # again: another writer may have held it until now
+            _held.add(where)
+            yield
+        finally:
+            _held.discard(where)
+            lock.truncate(0)
+
+
+def _unchanged(folder: Path, manifest: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
     """The manifest's shards that are still exactly as written (by size and mtime, else by sha256)."""
-    try:
-        shards = load_manifest(folder)["shards"]
-    except FileNotFoundError:
+    if manifest is None or manifest["format"] != FORMAT:
         return {}
     try:
         state = json.loads(_state_path(folder).read_text())
     except (OSError, ValueError):
         state = {}
     trusted = {}
-    for shard, info in shards.items():
+    for shard, info in manifest["shards"].items():
         path = folder / shard
         if not path.is_file():
             continue
@@ -279,13 +390,22 @@ def update_shards(folder: Path, entries: list[Entry],
     shards they lay in. New shards are written beside the old ones (``.NAME.partial``) and take
     their names only when all are written, since one may copy from another's old bytes. Shards no
     longer wanted are deleted; the manifest is written last. Returns the manifest, plus
-    "written", "kept", "built" and "reused" counts (not saved).
+    "written", "kept", "built" and "reused" counts (not saved). Raises ShardFolderError when the
+    folder is not this project's or is being written (``writing``), or a copied photo's bytes
+    differ from the manifest.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    for leftover in folder.glob(".*.partial"):  # a run killed before its renames
-        leftover.unlink()
-    old = _unchanged(folder)
+    with writing(folder):
+        folder.mkdir(parents=True, exist_ok=True)
+        return _update(folder, entries, build)
+
+
+def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], Iterator[Result]]) -> dict[str, Any]:
+    previous = _read_manifest(folder)
+    for name in os.listdir(folder):
+        if _temporary(name):  # left by a run that was killed
+            (folder / name).unlink()
+    old = _unchanged(folder, previous)
     wanted: dict[str, list[Entry]] = {}
     for entry in sorted(entries, key=lambda entry: (entry.shard, entry.name)):
         wanted.setdefault(entry.shard, []).append(entry)
@@ -315,28 +435,34 @@ def update_shards(folder: Path, entries: list[Entry],
         def groups() -> Iterator[list[Sample] | Span]:
             for entry in items:
                 if (entry.name, entry.fingerprint) in kept:  # unchanged: its bytes are copied, not decoded and encoded again
-                    source, (_, _, count, report, offset, length) = kept[entry.name, entry.fingerprint]
+                    source, (_, _, count, report, offset, length, sha256) = kept[entry.name, entry.fingerprint]
                     stats["reused"] += 1
                     photos.append([entry.name, entry.fingerprint, count, report])
-                    yield Span(folder / source, offset, length, count)
+                    yield Span(folder / source, offset, length, count, sha256)
                 else:
                     group, report = next(results)
                     photos.append([entry.name, entry.fingerprint, len(group), report])
                     yield group
 
         partial = folder / f".{shard}.partial"
-        count, sha256, placed = write_shard(partial, groups())
+        try:
+            count, sha256, placed = write_shard(partial, groups())
+        except ShardFolderError:
+            _state_path(folder).unlink(missing_ok=True)  # so that the next run checks every shard by its sha256
+            raise
         written.append((partial, folder / shard))
         photos = [photo + list(span) for photo, span in zip(photos, placed)]
         stat = partial.stat()  # a rename keeps size and mtime
         manifest["shards"][shard] = {"samples": count, "size": stat.st_size, "sha256": sha256, "photos": photos}
         state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
         stats["written"] += 1
+    stale = sorted(_owned(previous) - set(wanted) - {MANIFEST})
+    if written or stale:  # until the new manifest is written, the folder says it is being updated (check_complete)
+        write_text_atomic(folder / MANIFEST, json.dumps({**manifest, "updating": stale}, separators=(",", ":")) + "\n")
     for partial, path in written:
         os.replace(partial, path)
-    for stale in folder.glob("*.tar"):
-        if stale.name not in wanted:
-            stale.unlink()
+    for name in stale:
+        (folder / name).unlink(missing_ok=True)
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, separators=(",", ":")) + "\n")
     write_text_atomic(_state_path(folder), json.dumps(state) + "\n")
     return {**manifest, **stats}

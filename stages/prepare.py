@@ -20,12 +20,13 @@ from pathlib import Path
 
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
-from srcnn.params import ParamsError, load_params
-from srcnn.photos import SKIP_KINDS, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
+from srcnn.params import Params, ParamsError, load_params
+from srcnn.photos import SKIP_KINDS, Photo, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
 from srcnn.progress import progress
-from srcnn.shards import Entry, fingerprint, photo_reports, place, update_shards
+from srcnn.shards import Entry, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
 
 OUT_DIR = Path("data/prepared")
+REPORT = OUT_DIR / "report.json"
 
 
 def main() -> None:
@@ -34,7 +35,16 @@ def main() -> None:
         photos, others = find_photos(params.raw_dir)
     except (ParamsError, RawDirError) as error:
         sys.exit(f"prepare: error: {error}")
-    (OUT_DIR / "report.json").unlink(missing_ok=True)  # written last: its presence says the run completed
+    try:
+        with writing(OUT_DIR, also={REPORT.name}):  # the report too: one run at a time, from deleting it to writing it
+            prepare(params, photos, others)
+    except ShardFolderError as error:
+        sys.exit(f"prepare: error: {error}")
+
+
+def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -> None:
+    """Every photo into data/prepared (shards, manifest, report.json), the files left out reported."""
+    REPORT.unlink(missing_ok=True)  # written last: its presence says the run completed
     split = assign_split(photos, params.val_fraction, params.seed)
     by_name = {photo.name: photo for photo in photos}
     code = code_fingerprint("stages.prepare")
@@ -77,11 +87,11 @@ def main() -> None:
               "photos_found": len(photos), "photos_used": len(used), "photos_train": counts["train"],
               "photos_val": counts["val"], "skipped": {kind: kinds[kind] for kind in SKIP_KINDS},
               "skipped_files": skipped, "duplicates": duplicates, "photos": used}
-    write_text_atomic(OUT_DIR / "report.json", json.dumps(report, indent=2) + "\n")
+    write_text_atomic(REPORT, json.dumps(report, indent=2) + "\n")
     print(f"prepare: {len(used)} of {len(photos)} photos used ({counts['train']} train, {counts['val']} val) "
           f"in {len(manifest['shards'])} shards ({manifest['built']} photos computed, {manifest['reused']} reused, "
           f"{manifest['written']} shards written, {manifest['kept']} kept); skipped: "
-          + ", ".join(f"{kinds[kind]} {kind}" for kind in SKIP_KINDS) + f"; details in {OUT_DIR}/report.json")
+          + ", ".join(f"{kinds[kind]} {kind}" for kind in SKIP_KINDS) + f"; details in {REPORT}")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.shards import Entry, check_complete, fingerprint, photo_reports, read_span, update_shards
+from srcnn.shards import (Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span,
+                          update_shards)
 from srcnn.tiling import tile_photo
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
@@ -57,7 +58,10 @@ def main() -> None:
         return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
                              desc="tile", unit="photo"))
 
-    manifest = update_shards(OUT_DIR, entries, build)
+    try:
+        manifest = update_shards(OUT_DIR, entries, build)
+    except ShardFolderError as error:
+        sys.exit(f"tile: error: {error}")
     photos, tiles, too_small = {}, {}, 0
     reports = photo_reports(manifest)
     files = {photo["name"]: photo["file"] for photo in report["photos"]}

@@ -1,0 +1,178 @@
+"""Nothing lost, ever: a shard folder is written only where it holds nothing else, by one process at
+a time, from bytes checked against its manifest; and a writer killed at any point leaves a folder
+that the next stage refuses until it is written again."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import ROOT, run, synthetic_photo
+from srcnn.shards import MANIFEST, check_complete
+
+STOP_AT = str(ROOT / "tests" / "stop_at.py")
+
+
+def tree(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``folder``: bytes and modification time."""
+    return {str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mtime_ns)
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def contents(folder: Path) -> dict[str, bytes]:
+    return {name: data for name, (data, _) in tree(folder).items()}
+
+
+def stage(name: str, project: Path) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", f"stages.{name}"], cwd=project, check=False)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def prepared_project(make_project) -> Path:
+    project = make_project(workers=1, photos_per_shard=2)
+    assert stage("prepare", project).returncode == 0
+    return project
+
+
+def change_photo(project: Path, number: int = 2) -> None:
+    """One pixel of a photo changed: a few bytes of its tiles change, and its tile shard keeps its
+    size (a tar is whole 10,240-byte records), as most small changes do."""
+    path = project / f"photos/photo_{number}.png"
+    photo = np.asarray(Image.open(path)).copy()
+    photo[40, 40] = 255 - photo[40, 40]
+    Image.fromarray(photo).save(path)
+
+
+def test_pack_tiles_refuses_a_folder_of_files_it_did_not_write(tmp_path):
+    (tmp_path / "seed").mkdir()
+    rng = np.random.default_rng(0)
+    for number in range(3):
+        Image.fromarray(rng.integers(0, 256, (8, 16), dtype=np.uint8), "L").save(tmp_path / f"seed/tile_{number}.png")
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    (backups / "photos-2023.tar").write_bytes(b"the user's archive")
+    (backups / "notes.txt").write_text("keep")
+    before = tree(tmp_path)
+    result = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(backups)],
+                 cwd=ROOT, check=False)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert f"{backups} holds files this project did not write" in result.stderr and "photos-2023.tar" in result.stderr
+    assert tree(tmp_path) == before  # not a file written, changed or deleted, beside the folder either
+
+
+def test_the_data_stages_refuse_output_folders_holding_files_they_did_not_write(make_project):
+    project = make_project(workers=1)
+    mine = project / "data/prepared/mine.tar"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"not a shard")
+    refused = stage("prepare", project)
+    assert refused.returncode != 0 and "data/prepared holds files this project did not write: mine.tar" in refused.stderr
+    assert [path.name for path in mine.parent.iterdir()] == ["mine.tar"] and mine.read_bytes() == b"not a shard"
+
+    mine.unlink()
+    assert stage("prepare", project).returncode == 0 and stage("tile", project).returncode == 0
+    assert stage("prepare", project).returncode == 0  # its own report.json beside the shards is no stranger
+    (project / "data/tiles/mine.tar").write_bytes(b"not a shard")
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    (project / "params.yaml").write_text(yaml.safe_dump({**params, "stride": 16}))  # every tile shard to rewrite
+    before = tree(project / "data")
+    refused = stage("tile", project)
+    assert refused.returncode != 0 and "data/tiles holds files this project did not write: mine.tar" in refused.stderr
+    assert tree(project / "data") == before
+
+
+def test_a_second_writer_stops_naming_the_first_and_a_killed_writer_frees_the_folder(make_project):
+    project = prepared_project(make_project)
+    tiles = project / "data/tiles"
+    first = subprocess.Popen([sys.executable, STOP_AT, str(tiles), "*", "1", "pause", "stages.tile"], cwd=project,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert first.stdout.readline() == "paused\n"  # half-way through writing its first shard
+        before = tree(project / "data")
+        second = stage("tile", project)
+        assert second.returncode != 0, "a second tile stage wrote data/tiles while the first was writing it"
+        assert f"data/tiles is being written by pid {first.pid}" in second.stderr, second.stderr
+        assert tree(project / "data") == before
+    finally:
+        first.kill()
+        first.wait()
+    third = stage("tile", project)  # the OS released the lock of the killed one
+    assert third.returncode == 0, third.stderr
+    manifest = check_complete(tiles)
+    assert all(sha256(tiles / shard) == info["sha256"] for shard, info in manifest["shards"].items())
+
+
+def test_bytes_copied_from_an_old_shard_are_checked_against_its_manifest(make_project):
+    """A shard whose bytes changed under the same size and mtime (another writer, a bad disk) is
+    trusted as a whole, but the photos copied out of it are checked one by one."""
+    project = prepared_project(make_project)
+    assert stage("tile", project).returncode == 0
+    tiles = project / "data/tiles"
+    for shard, info in json.loads((tiles / MANIFEST).read_text())["shards"].items():
+        path, stat = tiles / shard, (tiles / shard).stat()
+        data = bytearray(path.read_bytes())
+        for photo in info["photos"]:
+            data[photo[4] + 600] ^= 0xFF  # inside the first tile's PNG of every photo
+        path.write_bytes(bytes(data))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    change_photo(project)
+    assert stage("prepare", project).returncode == 0
+    refused = stage("tile", project)
+    assert refused.returncode != 0 and "differ from" in refused.stderr, refused.stdout + refused.stderr
+    assert stage("tile", project).returncode == 0  # the next run checks every shard and rebuilds what changed
+    updated = contents(tiles)
+    shutil.rmtree(tiles)
+    (project / "data/.tiles.state.json").unlink()
+    assert stage("tile", project).returncode == 0
+    assert contents(tiles) == updated
+
+
+def test_a_tile_stage_killed_at_any_point_leaves_nothing_that_looks_complete(make_project):
+    """Killed before each rename or deletion of a shard or the manifest, the folder either passes
+    check_complete (what train checks first) with every shard as its manifest says, or is refused."""
+    project = prepared_project(make_project)
+    assert stage("tile", project).returncode == 0
+    change_photo(project)
+    assert stage("prepare", project).returncode == 0
+    data, tiles = project / "data", project / "data/tiles"
+    shutil.copytree(data, project / "before")
+    refused = None
+    for point in range(1, 20):
+        shutil.rmtree(data)
+        shutil.copytree(project / "before", data)
+        killed = subprocess.run([sys.executable, STOP_AT, str(tiles), "[!.]*", str(point), "kill", "stages.tile"],
+                                cwd=project, capture_output=True, text=True)
+        if killed.returncode == 0:
+            break
+        assert killed.returncode == -9, killed.stderr
+        try:
+            manifest = check_complete(tiles)
+        except FileNotFoundError:
+            refused = point
+            shutil.rmtree(project / "refused", ignore_errors=True)
+            shutil.copytree(data, project / "refused")
+            continue
+        stale = [shard for shard, info in manifest["shards"].items() if sha256(tiles / shard) != info["sha256"]]
+        assert not stale, f"killed before change {point}: {stale} differ from a manifest that check_complete passed"
+    else:
+        pytest.fail("the tile stage never finished")
+    assert refused, "never killed half-way"
+    finished = contents(tiles)
+    shutil.rmtree(data)
+    shutil.copytree(project / "refused", data)  # as the last kill that was refused left it
+    train = stage("train", project)
+    assert train.returncode != 0 and "run the tile stage first" in train.stderr, train.stderr
+    assert stage("tile", project).returncode == 0
+    assert contents(tiles) == finished
