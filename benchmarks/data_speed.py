@@ -1,8 +1,8 @@
 """Speed and memory of the data stages (prepare + tile) on camera-sized photos, 1 worker against 2.
 
-    flock /tmp/cpu.lock python benchmarks/data_speed.py                 # N = 8 and 32 generated photos
-    flock /tmp/cpu.lock python benchmarks/data_speed.py --counts 4 16   # other N
-    flock /tmp/cpu.lock python benchmarks/data_speed.py --photos ~/Pictures/skylines --counts 8 32
+    python benchmarks/data_speed.py                 # N = 8 and 32 generated photos
+    python benchmarks/data_speed.py --counts 4 16   # other N
+    python benchmarks/data_speed.py --photos ~/Pictures/skylines --counts 8 32
 
 Generates N distinct photo-like JPEGs of 4032×3024 (12 MP, like a DSLR or a phone; every other one
 stored on its side with EXIF orientation 6, as phones do) — or, with --photos, takes the first N

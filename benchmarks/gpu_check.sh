@@ -1,23 +1,24 @@
 #!/usr/bin/env bash
-# The GPU check: one script, run from the repository root on a lent device machine (docs/gpu.md has
-# the exact device call), done in at most 8 minutes, everything written to $OUT:
-#   $OUT/gpu_check.json   every figure (rewritten after each part: a run cut short keeps what it measured)
-#   $OUT/gpu_check.log    this script's whole output, the stages' output included
-#   $OUT/profile.txt      torch.profiler's table of the profiled training steps
+# The GPU check: training and enhance on a CUDA GPU, each against the same code on that machine's
+# CPU, in at most 8 minutes (docs/gpu.md). Run from anywhere in the repository; writes to $OUT:
+#   gpu_check.json   every figure (rewritten after each part: a run cut short keeps what it measured)
+#   gpu_check.log    this script's whole output, the stages' output included
+#   profile.txt      torch.profiler's table of the profiled training steps
 #
-#   bash benchmarks/gpu_check.sh            # on the device machine: the GPU against its own CPU
+#   bash benchmarks/gpu_check.sh            # on a machine with a CUDA GPU: the GPU against its own CPU
 #   bash benchmarks/gpu_check.sh --cpu      # anywhere: every part on the CPU with tiny sizes (tests/test_gpu_check.py)
 #
-# What it measures and how: benchmarks/gpu_check.py's docstring and docs/gpu.md. The device machine
-# has PyTorch, Pillow, NumPy, scikit-image, pandas, PyYAML and tqdm but not DVC, DVCLive or
-# webdataset, and downloads nothing: webdataset and braceexpand travel as wheels in .wheels/
-# (benchmarks/gpu_wheels.sh fills it), installed here into a temporary folder. DVC and DVCLive are
-# not carried: the check runs the stages of dvc.yaml itself, in its order, each stage's cmd read
-# from dvc.yaml, and runs the train stage with DVCLive's Live replaced by a no-op
-# (benchmarks/gpu_check_train.py): no dvclive/ curves, everything else as the stage.
+# The parts and how each is measured: benchmarks/gpu_check/ (one module per kind of part) and
+# docs/gpu.md. It needs PyTorch, Pillow, NumPy, scikit-image, PyYAML and webdataset, not DVC or
+# DVCLive: it runs the stages of dvc.yaml itself, each stage's cmd read from dvc.yaml, the train
+# stage with DVCLive's Live replaced by a no-op (benchmarks/gpu_check/train_stage.py). Where
+# webdataset is missing and nothing can be downloaded, benchmarks/gpu_wheels.sh fills .wheels/
+# beforehand (on a machine with the package index), and this script installs those wheels into a
+# temporary folder.
 #
 # Environment: OUT (default benchmarks/out/gpu_check), PYTHON (default python3),
-# GPU_CHECK_TIMEOUT (hard limit in seconds, default 470); other arguments go to benchmarks/gpu_check.py.
+# GPU_CHECK_TIMEOUT (hard limit in seconds, default 470); other arguments go to
+# python -m benchmarks.gpu_check (--help lists them).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,7 +41,7 @@ if ! "$PYTHON" -c "import webdataset" 2>/dev/null; then
   shopt -s nullglob
   wheels=(.wheels/*.whl)
   if [ ${#wheels[@]} -eq 0 ]; then
-    say "error: $PYTHON has no webdataset and .wheels/ holds no wheels; run bash benchmarks/gpu_wheels.sh first and carry .wheels"
+    say "error: $PYTHON has no webdataset and .wheels/ holds no wheels; run bash benchmarks/gpu_wheels.sh where pip reaches the package index and copy .wheels/ here"
     exit 2
   fi
   SITE="$(mktemp -d "${TMPDIR:-/tmp}/gpu_check_site.XXXXXX")"
@@ -58,7 +59,7 @@ versions=$("$PYTHON" -c 'import sys, torch; print(sys.version.split()[0], "torch
 say "$(date -u +%FT%TZ) start: $PYTHON $versions"
 say "shared memory (DataLoader workers pass batches through it): $(df -h /dev/shm 2>/dev/null | tail -1)"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv,noheader 2>&1 | sed 's/^/gpu_check: nvidia-smi: /' | tee -a "$LOG"
-timeout -k 10 "${GPU_CHECK_TIMEOUT:-470}" "$PYTHON" -u benchmarks/gpu_check.py --out "$OUT" "${args[@]}" 2>&1 | tee -a "$LOG"
+timeout -k 10 "${GPU_CHECK_TIMEOUT:-470}" "$PYTHON" -u -m benchmarks.gpu_check --out "$OUT" "${args[@]}" 2>&1 | tee -a "$LOG"
 status=${PIPESTATUS[0]}
 [ "$status" -eq 124 ] && say "stopped at the ${GPU_CHECK_TIMEOUT:-470} s limit; gpu_check.json holds the parts done"
 say "$(date -u +%FT%TZ) exit status $status"

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Fills .wheels/ (git-ignored) with what the GPU check needs on the device machine and the machine
-# lacks: webdataset and its one dependency beyond NumPy and PyYAML, braceexpand, at the exact
-# versions pinned in requirements.txt; both are pure-Python wheels (about 80 kB together).
-# Run it here, where pip reaches the package index, then name .wheels in the device call's carry
-# (docs/gpu.md); benchmarks/gpu_check.sh installs them there into a temporary folder.
+# Fills .wheels/ (git-ignored) with what the GPU check needs on a GPU machine that has PyTorch but
+# not webdataset and cannot download it: webdataset and its one dependency beyond NumPy and PyYAML,
+# braceexpand, at the exact versions pinned in requirements.txt; both are pure-Python wheels (about
+# 80 kB together). Run it where pip reaches the package index, copy the checkout with .wheels/ to
+# the GPU machine; benchmarks/gpu_check.sh installs them there into a temporary folder.
 #
 #   bash benchmarks/gpu_wheels.sh          # PYTHON=... to use another interpreter's pip
 set -euo pipefail
@@ -17,7 +17,7 @@ for name in webdataset braceexpand; do
 done
 rm -rf .wheels
 mkdir -p .wheels
-# --no-deps: the device has NumPy and PyYAML; the two wheels are py3-none-any, so any platform takes them
+# --no-deps: the GPU machine has NumPy and PyYAML; the two wheels are py3-none-any, so any platform takes them
 "$PYTHON" -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
   --platform manylinux2014_x86_64 -d .wheels "${pins[@]}"
 ls -l .wheels

@@ -1,15 +1,17 @@
 """Restoration quality of the real pipeline against three peers, each trained for the same time.
 
-    flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15
-    flock /tmp/cpu.lock python benchmarks/quality.py --raw-dir ../shared/benchmark/urban40 --minutes 15 \\
-        --scale 3 --eval-dirs ../shared/benchmark/set5 ../shared/benchmark/set14
+    python benchmarks/quality.py --raw-dir BENCH/urban40 --minutes 15
+    python benchmarks/quality.py --raw-dir BENCH/urban40 --minutes 15 \\
+        --scale 3 --eval-dirs BENCH/set5 BENCH/set14
+
+BENCH: a folder of benchmark photos, urban40 (Urban100's img_001–040), set5 and set14.
 
 1. Copies the project (git-tracked and untracked-not-ignored files, no data or outputs) into a work
    folder, sets raw_dir, time_budget=--minutes (epochs made large so the clock binds), and for
    --scale N > 1 scale=N, jpeg_quality=null; then runs ``dvc repro evaluate`` there: that is "ours",
    the default params.
 2. Trains the peers for the same minutes:
-   - "q20_only", the model before issue 13: the same params but jpeg_quality 20 and conditioned
+   - "q20_only", the model of before: the same params but jpeg_quality 20 and conditioned
      false, by ``dvc repro evaluate`` in a second work folder (WORK-q20-only; its own prepare and
      tiles, at quality 20); not for --scale > 1, which has no JPEG step;
    - with ``srcnn.train.fit`` on ours' tiles: plain SRCNN 9-1-5 the seed's way (no residual, Adam at
@@ -78,7 +80,7 @@ PAPERS = {  # Y channel, dB; scale 3, `scale` pixels cropped (Dong et al. 2014/2
     "set14": {"bicubic": 27.54, "SRCNN (ImageNet)": 29.30},
 }
 PAPERS_JPEG = "LIVE1, JPEG 20, luma: JPEG 30.07 dB, AR-CNN 31.40 dB (+1.33), DnCNN-3 31.59 dB (+1.52)"
-# the model before issue 13: trained at JPEG quality 20 only, not told a photo's compression
+# the model of before: trained at JPEG quality 20 only, not told a photo's compression
 Q20_ONLY = dict(jpeg_quality=20, conditioned=False)
 
 
@@ -172,7 +174,7 @@ def train_peer(name: str, model: torch.nn.Module, params: Params, project: Path)
 
 
 def ladder_targets(results: dict[str, Any], key: str = "ladder") -> dict[str, bool]:
-    """Issue 13's targets on ours' ladder (and against q20_only's at quality 20, when it ran), on the
+    """The quality targets on ours' ladder (and against q20_only's at quality 20, when it ran), on the
     val photos or (``key="held_out_ladder"``) on the held-out ones."""
     rungs = results["ours"][key]
     checks = {"no_rung_below_0": all(rung["gain"] >= 0 for rung in rungs.values()),

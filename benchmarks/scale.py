@@ -1,9 +1,9 @@
 """How the pipeline scales with the number of photos: the real `dvc repro` at N = 100, 400, 1600.
 
-    flock /tmp/cpu.lock python benchmarks/scale.py                        # N = 100 400 1600
-    flock /tmp/cpu.lock python benchmarks/scale.py --counts 20 80 --train-steps 50   # a quick look
+    python benchmarks/scale.py                        # N = 100 400 1600
+    python benchmarks/scale.py --counts 20 80 --train-steps 50   # a quick look
 
-Generates distinct photo-like 1024×768 JPEGs (no photos from ../shared needed) and, for each N, copies
+Generates distinct photo-like 1024×768 JPEGs (no photos needed) and, for each N, copies
 the project into a throwaway git repo, points ``raw_dir`` at N of them and runs the real ``dvc repro``
 (default params but ``epochs: 1``, ``steps_per_epoch: --train-steps``, ``eval_photos: 10`` and
 ``eval_qualities: [20, 90]``, so that training and evaluation take the same time at every N). While it runs, every stage's process

@@ -1,7 +1,9 @@
 """The streaming train path against the in-memory one it replaced: same tiles, seed and steps, same quality?
 
-    flock /tmp/cpu.lock python benchmarks/stream_quality.py --raw-dir ../shared/benchmark/urban40
-    flock /tmp/cpu.lock python benchmarks/stream_quality.py --raw-dir ../shared/benchmark/urban40 --seeds 0 1 2
+    python benchmarks/stream_quality.py --raw-dir BENCH/urban40
+    python benchmarks/stream_quality.py --raw-dir BENCH/urban40 --seeds 0 1 2
+
+BENCH: a folder of benchmark photos; urban40 is Urban100's img_001–040.
 
 Copies the project into a throwaway git repo, points ``raw_dir`` at the photos and runs the real
 ``dvc repro tile`` (prepare and tile into shards). Then trains two models with ``srcnn.train.fit``

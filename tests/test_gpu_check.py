@@ -1,14 +1,20 @@
-"""The GPU check (benchmarks/gpu_check.sh) runs only when a session is lent a GPU, which is seldom:
-here it runs end to end in its ``--cpu`` mode, tiny sizes, so that the script cannot rot between
-those sessions. Every part the GPU run reports must be in the JSON, the GPU-only ones as skipped,
-and every CPU figure must be positive."""
+"""The GPU check (benchmarks/gpu_check.sh) needs a CUDA machine to measure anything; here it runs end
+to end in its ``--cpu`` mode, tiny sizes, so that it keeps working on machines without one. Every
+part a GPU run reports must be in the JSON, the GPU-only ones as skipped, every CPU figure must be
+positive, and the figures read from the stages' metrics must be those the stages wrote. The
+arithmetic of the results (GPU busy time, the seeds' shortfalls) is checked on figures worked out by hand."""
 from __future__ import annotations
 
 import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from benchmarks.gpu_check.busy import busy_time
+from benchmarks.gpu_check.pipeline import TRAIN_RUNNER, compare_seeds, pipeline_metrics, stage_command
 from conftest import ROOT
 
 PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "quality",
@@ -20,11 +26,15 @@ def positive(entry: dict, *keys: str) -> None:
         assert isinstance(entry.get(key), (int, float)) and entry[key] > 0, (key, entry)
 
 
+def metrics(work: Path, name: str) -> dict:
+    return json.loads((work / "metrics" / name).read_text())
+
+
 def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
-    out = tmp_path / "out"
+    out, work = tmp_path / "out", tmp_path / "work"
     # one thread: on a small machine shared with other work, spinning OpenMP threads can make a step 50× slower
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
-    finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu"], cwd=ROOT, env=env,
+    finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--work", str(work)], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
     assert sorted(path.name for path in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "profile.txt"]
@@ -40,7 +50,11 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert list(cpu["stages"]) == ["samples", "prepare", "tile", "train", "evaluate"]
     positive(cpu["stages"], *cpu["stages"])
     positive(cpu, "seconds")
-    assert isinstance(cpu["psnr_gain"], float) and cpu["psnr_gain_positive"] == (cpu["psnr_gain"] > 0)
+    # the figures the stages wrote in the pipeline's folder (--work keeps it)
+    evaluation = metrics(work / "cpu", "eval.json")
+    assert cpu["psnr_gain"] == evaluation["psnr_gain"] and cpu["eval"]["psnr_output"] == evaluation["psnr_output"]
+    assert cpu["psnr_gain_positive"] is (evaluation["psnr_gain"] > 0)
+    assert cpu["train"] == metrics(work / "cpu", "train.json")
     assert cpu["train"]["steps"] == 6  # the tiny params: 2 epochs of 3 steps
 
     throughput = report["throughput"]
@@ -66,10 +80,15 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert seeds["steps"] == 6 and list(seeds["seeds"]) == ["0"]
     pair = seeds["seeds"]["0"]
     assert pair["steps"] == {"ours": 6, "q20_only": 6}
-    assert set(pair["ours"]) == set(pair["q20_only"]) == {"q20", "q60"}
+    for model in ("ours", "q20_only"):  # each model's ladder as its own evaluate stage wrote it
+        ladder = metrics(work / "seeds" / f"{model}_seed0", "eval.json")["ladder"]
+        assert set(pair[model]) == set(ladder) == {"q20", "q60"}
+        for rung, figures in ladder.items():
+            assert pair[model][rung]["gain"] == figures["psnr_gain"], (model, rung)
+            assert pair[model][rung]["model_gain"] == figures["model_gain"], (model, rung)
+        assert metrics(work / "seeds" / f"{model}_seed0", "train.json")["steps"] == 6
     assert pair["q20_only"]["q60"]["gain"] == 0.0  # q20_only was trained at 20 alone: enhance leaves q60 as it is
-    assert pair["q20_shortfall"] == round(pair["q20_only"]["q20"]["gain"] - pair["ours"]["q20"]["gain"], 4)
-    assert seeds["q20_shortfall_mean"] == pair["q20_shortfall"]
+    assert isinstance(pair["q20_shortfall"], float) and isinstance(seeds["q20_shortfall_mean"], float)
     assert set(seeds["stage_seconds"]) == {"ours_seed0", "q20_only_seed0"}
 
     enhance = report["enhance"]
@@ -89,10 +108,54 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
 
 
 def test_stage_commands_from_dvc_yaml_run_without_dvc():
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from gpu_check import TRAIN_RUNNER, stage_command
-
     assert stage_command("python -m stages.samples data/samples") == [sys.executable, "-m", "stages.samples", "data/samples"]
     assert stage_command("python -m stages.train") == [sys.executable, str(TRAIN_RUNNER)]
     assert stage_command("torchrun --standalone --nproc_per_node 4 -m stages.train") == [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4", str(TRAIN_RUNNER)]
+
+
+def write_eval(folder: Path, psnr_gain: float, ladder: dict[str, float]) -> None:
+    """A metrics/eval.json with ``psnr_gain`` and a ladder of the given gains (no photo worse)."""
+    (folder / "metrics").mkdir(parents=True)
+    rungs = {name: {"psnr_gain": gain, "photos_worse": 0, "model_gain": gain, "model_photos_worse": 0}
+             for name, gain in ladder.items()}
+    (folder / "metrics" / "eval.json").write_text(json.dumps(
+        {"psnr_input": 30.0, "psnr_output": round(30.0 + psnr_gain, 4), "psnr_gain": psnr_gain, "ladder": rungs}))
+
+
+@pytest.mark.parametrize("gain, positive", [(-0.0123, False), (0.0, False), (0.4821, True)])
+def test_the_pipeline_figures_are_the_metrics_the_stages_wrote(tmp_path, gain, positive):
+    write_eval(tmp_path, gain, {"q20": 1.0})
+    train = {"steps": 1000, "val_psnr": 37.02, "parameters": 62465}
+    (tmp_path / "metrics" / "train.json").write_text(json.dumps(train))
+
+    figures = pipeline_metrics(tmp_path)
+
+    assert figures["psnr_gain"] == gain and figures["psnr_gain_positive"] is positive
+    assert figures["train"] == train
+    assert figures["eval"] == {"psnr_input": 30.0, "psnr_output": round(30.0 + gain, 4), "psnr_gain": gain}
+
+
+def test_the_q20_shortfall_per_seed_and_its_mean(tmp_path):
+    # ours and q20_only at quality 20 for three seeds, worked out by hand: 1.52 − 1.45 = 0.07,
+    # 2.26 − 2.13 = 0.13, 1.82 − 1.75 = 0.07; mean 0.27 / 3 = 0.09. Seed 3's ladder has no quality 20.
+    gains = {0: (1.45, 1.52), 1: (2.13, 2.26), 2: (1.75, 1.82)}
+    for seed, (ours, peer) in gains.items():
+        write_eval(tmp_path / f"ours_seed{seed}", 0.5, {"q20": ours, "q60": 0.9})
+        write_eval(tmp_path / f"q20_only_seed{seed}", 0.5, {"q20": peer, "q60": 0.0})
+    write_eval(tmp_path / "ours_seed3", 0.5, {"q60": 0.9})
+    write_eval(tmp_path / "q20_only_seed3", 0.5, {"q60": 0.0})
+
+    compared = compare_seeds(tmp_path, [0, 1, 2, 3])
+
+    assert {seed: entry["q20_shortfall"] for seed, entry in compared["seeds"].items()} == {
+        "0": 0.07, "1": 0.13, "2": 0.07, "3": None}
+    assert compared["q20_shortfall_mean"] == 0.09
+    assert compared["seeds"]["1"]["ours"]["q20"]["gain"] == 2.13 and compared["seeds"]["1"]["q20_only"]["q20"]["gain"] == 2.26
+
+
+def test_gpu_busy_time_is_the_union_of_the_gpu_intervals():
+    # 0–10 and 5–15 overlap (15 µs), 25–26 lies within 20–30 (10 µs), 40–40 is empty: 25 µs busy
+    assert busy_time([(20, 30), (0, 10), (25, 26), (5, 15), (40, 40)]) == 25
+    assert busy_time([(0, 4), (4, 6)]) == 6  # back to back
+    assert busy_time([]) == 0

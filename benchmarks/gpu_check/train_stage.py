@@ -1,14 +1,14 @@
 """The train stage as the GPU check runs it: ``stages/train.py``'s own ``main()``, with DVCLive's
 ``Live`` replaced by an object that accepts every call and does nothing.
 
-The device machine has no DVC or DVCLive and cannot download them (docs/gpu.md, "Wheels"), and
-``stages/train.py`` imports ``dvclive``. Everything else is the stage itself: the same shards,
-loader workers, ``srcnn.train.fit``, ``models/srcnn.pt`` and ``metrics/train.json``; only the
-per-epoch curves in ``dvclive/`` are not written. Run it from a project folder (one holding
+``stages/train.py`` imports ``dvclive``; a GPU machine with PyTorch but without DVC or DVCLive
+(docs/gpu.md, "Without DVC") runs the stage this way. Everything else is the stage itself: the same
+shards, loader workers, ``srcnn.train.fit``, ``models/srcnn.pt`` and ``metrics/train.json``; only
+the per-epoch curves in ``dvclive/`` are not written. Run it from a project folder (one holding
 params.yaml and data/tiles), as ``python -m stages.train`` would be:
 
-    python /path/to/benchmarks/gpu_check_train.py
-    python -m torch.distributed.run --standalone --nproc_per_node 2 /path/to/benchmarks/gpu_check_train.py
+    python /path/to/benchmarks/gpu_check/train_stage.py
+    python -m torch.distributed.run --standalone --nproc_per_node 2 /path/to/benchmarks/gpu_check/train_stage.py
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import sys
 import types
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class NoLive:
@@ -31,7 +31,7 @@ class NoLive:
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
+    sys.path[0] = str(ROOT)  # the project, not this script's folder, whose module names are the check's
     stub = types.ModuleType("dvclive")
     stub.Live = NoLive
     sys.modules["dvclive"] = stub

@@ -1,0 +1,224 @@
+"""The GPU check's command line: ``python -m benchmarks.gpu_check --out DIR`` from the repository root
+(``bash benchmarks/gpu_check.sh`` runs it so, after making webdataset importable, and keeps the log).
+
+The parts, most wanted first (``measure``); each is skipped, saying so in the JSON, when the budget
+has too little left for it:
+
+1. ``pipeline``: samples, then prepare → tile → train → evaluate timed, params.yaml as it is
+   (``device: auto`` finds the GPU); the stages of dvc.yaml run without DVC (pipeline.py)
+2. ``loader``: the train stage's loader alone, at params.yaml's batch and a big one (speed.py)
+3. ``throughput``: ``fit`` on the pipeline's train tiles in memory, GPU and CPU (speed.py), and
+   ``gpu_busy``: how busy the GPU is during those steps (busy.py)
+4. ``quality`` (with ``--raw-dir``): the pipeline on those photos, training capped at
+   ``--quality-minutes``; the val photos' gain at every JPEG quality of the ladder (pipeline.py)
+5. ``seeds`` (with ``--raw-dir`` and ``--seeds``): ours and q20_only at equal steps, per seed (pipeline.py)
+6. ``enhance``: a 12 MP photo, GPU and CPU (enhance.py)
+7. ``largest_batch``: batch_size doubled until out of memory (speed.py)
+8. the ``pipeline`` again on the CPU, its training capped by what time is left (pipeline.py)
+9. ``compile``: ``model.compile()`` off, default and ``reduce-overhead`` (speed.py)
+10. ``torchrun``: the train stage under ``torch.distributed.run``, on a machine with 2 GPUs or more
+
+``--cpu`` runs every part on the CPU with tiny sizes: what needs a GPU (every ``gpu`` entry,
+``gpu_busy``, ``reduce-overhead``, ``torchrun``) is reported as ``{"skipped": reason}``, the
+compiled variant uses dynamo's ``eager`` backend, and the JSON has every key of a GPU run.
+tests/test_gpu_check.py runs it so.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from srcnn.params import load_params
+
+from . import __doc__ as PACKAGE_DOC
+from .busy import gpu_busy
+from .check import CPU_SIZES, GPU_SIZES, TINY_PARAMS, Check, log, machine, skipped
+from .enhance import run_enhance
+from .pipeline import TIMED_STAGES, run_cpu_pipeline, run_pipeline, run_quality, run_seeds, run_torchrun, write_params
+from .report import ratio, summary
+from .speed import largest_batch, loader_rate, train_rate, training_tiles
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=PACKAGE_DOC.split("\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="folder for gpu_check.json and profile.txt")
+    parser.add_argument("--cpu", action="store_true", help="everything on the CPU with tiny sizes (the test)")
+    parser.add_argument("--budget", type=float, help="seconds for the whole check (default: 420, --cpu 240); "
+                        "parts that would not fit are reported as skipped")
+    parser.add_argument("--batch-cap", type=int, help="largest batch_size tried (default: 65536, --cpu 4× params')")
+    parser.add_argument("--work", type=Path, help="scratch folder for the pipelines, kept (default: a temporary one, removed)")
+    parser.add_argument("--raw-dir", type=Path, help="photos for the quality part (e.g. urban40): the pipeline "
+                        "on them with training capped at --quality-minutes (--cpu: the sample photos, 3 seconds)")
+    parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
+    parser.add_argument("--quality-param", action="append", default=[], metavar="KEY=VALUE",
+                        help="a param of the quality part's run, e.g. batch_size=128 (repeatable)")
+    parser.add_argument("--seeds", nargs="*", type=int, default=[],
+                        help="the seeds part: ours and q20_only at equal steps on --raw-dir, one pair per seed (--cpu: seed 0)")
+    parser.add_argument("--seed-steps", type=int, default=9600,
+                        help="the seeds part's training steps (default 9600: about what 15 CPU minutes make)")
+    parser.add_argument("--skip", nargs="*", default=[], choices=("enhance", "largest_batch", "cpu_pipeline", "compile"),
+                        help="parts left out, for a second, shorter run")
+    args = parser.parse_args()
+    sizes = CPU_SIZES if args.cpu else GPU_SIZES
+    args.out.mkdir(parents=True, exist_ok=True)
+    check = Check(args.out, "cpu" if args.cpu else "gpu", sizes, args.budget or sizes.budget_s)
+    check.results["machine"] = machine()
+    log(json.dumps(check.results["machine"]))
+    check.save()
+    gpu = None if args.cpu else torch.device("cuda", 0)
+    if gpu is not None and not torch.cuda.is_available():
+        check.results["errors"].append({"part": "preflight", "error": "no CUDA GPU visible; use --cpu on a CPU machine"})
+        check.save()
+        sys.exit("gpu_check: no CUDA GPU visible; run with --cpu on a machine without one")
+    cpu = torch.device("cpu")
+    work_root = args.work or Path(tempfile.mkdtemp(prefix="gpu_check."))
+    try:
+        measure(check, work_root, gpu, cpu, args)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work_root, ignore_errors=True)
+    check.results["complete"] = True
+    check.save()
+    summary(check.results)
+
+
+def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.device, args: argparse.Namespace) -> None:
+    """The parts, most wanted first: a part the budget has no room left for is skipped, saying so."""
+    results, sizes = check.results, check.sizes
+    first = work_root / ("gpu" if gpu is not None else "cpu")
+    overrides = {} if gpu is not None else dict(TINY_PARAMS)
+    skip = set(args.skip)
+
+    # 1. the default pipeline on the GPU (--cpu: the tiny pipeline on the CPU)
+    pipeline: dict[str, Any] = {"gpu": skipped("--cpu: no GPU"), "cpu": {}, "ratio": None}
+    results["pipeline"] = pipeline
+    side = "gpu" if gpu is not None else "cpu"
+    pipeline[side] = check.run(f"pipeline on the {side.upper()}", 60 if gpu is not None else 10,
+                               lambda: run_pipeline(check, first, overrides, ("samples",) + TIMED_STAGES))
+    check.save()
+    params = load_params(first / "params.yaml") if (first / "params.yaml").exists() else write_params(first, overrides)
+    pairs, strengths, source = training_tiles(first)
+    data = (pairs, strengths)
+    model_path = first / "models" / "srcnn.pt"
+    model_path = model_path if model_path.exists() else None
+    log(f"   training data for the speed parts: {source}")
+    main_device = gpu or cpu
+
+    # 2. the train stage's loader alone: can it feed the GPU?
+    loader_seconds = 5.0 if gpu is not None else 0.5
+    results["loader"] = {f"batch_{batch}": check.run(f"loader, batch {batch}", 15, lambda batch=batch: loader_rate(
+        first, params, main_device, batch, loader_seconds)) for batch in (params.batch_size, sizes.big_batch)}
+    check.save()
+
+    # 3. training throughput, GPU and CPU, and how busy the GPU is, at params' batch and a big one
+    throughput: dict[str, Any] = {"gpu": skipped("--cpu: no GPU"), "cpu": {}, "ratio": None, "data": source}
+    results["throughput"] = throughput
+    big = f"gpu_batch_{sizes.big_batch}"
+    if gpu is not None:
+        throughput["gpu"] = check.run("throughput on the GPU", 20, lambda: train_rate(
+            params, data, gpu, sizes.throughput_steps, sizes.throughput_warmup))
+        throughput[big] = check.run(f"throughput on the GPU, batch {sizes.big_batch}", 20, lambda: train_rate(
+            params, data, gpu, sizes.throughput_steps // 2, sizes.throughput_warmup, batch_size=sizes.big_batch))
+    throughput["cpu"] = check.run("throughput on the CPU", 15, lambda: train_rate(
+        params, data, cpu, sizes.cpu_throughput_steps, min(3, sizes.throughput_warmup)))
+    throughput["ratio"] = ratio(throughput["cpu"], throughput["gpu"], "tiles_per_s", higher_is_faster=True)
+    check.save()
+    if gpu is not None and "ms_per_step" in throughput["gpu"]:
+        busy = {"batch_default": check.run("GPU busy time", 20, lambda: gpu_busy(
+            params, data, gpu, sizes, throughput["gpu"]["ms_per_step"], check.out))}
+        if "ms_per_step" in throughput.get(big, {}):
+            busy[f"batch_{sizes.big_batch}"] = check.run(f"GPU busy time, batch {sizes.big_batch}", 20, lambda: gpu_busy(
+                params, data, gpu, sizes, throughput[big]["ms_per_step"], check.out, batch_size=sizes.big_batch))
+        results["gpu_busy"] = {**busy["batch_default"], "at_batches": busy} if isinstance(busy["batch_default"], dict) else busy
+    else:
+        reason = "--cpu: no GPU" if gpu is None else "no GPU throughput to compare with"
+        plumbing = check.run("profiler plumbing on the CPU", 5, lambda: gpu_busy(
+            params, data, cpu, sizes, throughput["cpu"].get("ms_per_step", 0.0), check.out))
+        results["gpu_busy"] = {**skipped(reason), "cpu_profiler_ran": "error" not in plumbing}
+    check.save()
+
+    # 4. quality: the pipeline on real photos (--raw-dir) with training capped at --quality-minutes
+    if args.raw_dir is not None or gpu is None:
+        raw_dir = args.raw_dir or first / "data" / "samples"
+        minutes = args.quality_minutes if gpu is not None else 0.05
+        settings = {**overrides, **{key: yaml.safe_load(value) for key, value in
+                                    (item.split("=", 1) for item in args.quality_param)}}
+        results["quality"] = check.run(f"quality on {raw_dir}", 60 * minutes + 60, lambda: run_quality(
+            check, work_root / "quality", raw_dir, minutes, settings))
+    else:
+        results["quality"] = skipped("no --raw-dir given")
+    check.save()
+
+    # 5. seeds: ours and q20_only at equal steps, several seeds at once
+    if args.seeds or gpu is None:
+        raw_dir = args.raw_dir or first / "data" / "samples"
+        seeds, steps = (args.seeds, args.seed_steps) if gpu is not None else ([0], 6)
+        results["seeds"] = check.run(f"seeds {seeds} at {steps} steps on {raw_dir}", 60, lambda: run_seeds(
+            check, work_root / "seeds", raw_dir, seeds, steps, overrides))
+    else:
+        results["seeds"] = skipped("no --seeds given")
+    check.save()
+
+    # 6. enhance of a 12 MP photo (--cpu: a small one), GPU and CPU
+    results["enhance"] = skipped("--skip") if "enhance" in skip else check.run(
+        "enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
+    check.save()
+
+    # 7. the largest batch that fits, and its throughput
+    cap = args.batch_cap or (65536 if gpu is not None else 4 * params.batch_size)
+    limit = max(20.0, min(45.0, check.left() - 120)) if gpu is not None else 60.0  # seconds for the sweep
+    results["largest_batch"] = skipped("--skip") if "largest_batch" in skip else check.run(
+        "largest batch", 25, lambda: largest_batch(params, data, main_device, sizes, cap, limit))
+    check.save()
+
+    # 8. the pipeline again on the CPU (the GPU run's photos), the CPU training capped by what time is left
+    if gpu is not None:
+        pipeline["cpu"] = skipped("--skip") if "cpu_pipeline" in skip else check.run(
+            "pipeline on the CPU", 60, lambda: run_cpu_pipeline(check, first, work_root / "cpu", params))
+        seconds = pipeline["cpu"].get("seconds_extrapolated", pipeline["cpu"].get("seconds"))
+        if isinstance(seconds, (int, float)) and isinstance(pipeline["gpu"].get("seconds"), (int, float)):
+            pipeline["ratio"] = round(seconds / pipeline["gpu"]["seconds"], 2)
+        check.save()
+
+    # 9. torch.compile: off, default, reduce-overhead (--cpu: off and the eager backend)
+    if "compile" in skip:
+        results["compile"] = {"device": str(main_device), **{key: skipped("--skip") for key in ("off", "default", "reduce-overhead")}}
+    else:
+        compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
+        results["compile"] = compiled
+        compiled["off"] = check.run("compile off", 15, lambda: train_rate(
+            params, data, main_device, sizes.compile_steps, sizes.compile_warmup))
+        default_options = {} if gpu is not None else {"backend": "eager"}
+        compiled["default"] = check.run("compile default", 60 if gpu is not None else 5, lambda: {**train_rate(
+            params, data, main_device, sizes.compile_steps, sizes.compile_warmup,
+            compile_options=default_options), "options": default_options or {"mode": "default"}})
+        check.save()
+        if gpu is not None:
+            compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60, lambda: {**train_rate(
+                params, data, gpu, sizes.compile_steps, sizes.compile_warmup,
+                compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
+        else:
+            compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
+    check.save()
+
+    # 10. torchrun with 2 processes, on a machine with 2 GPUs or more
+    gpus = torch.cuda.device_count() if gpu is not None else 0
+    if gpu is None:
+        results["torchrun"] = skipped("--cpu: no GPU")
+    elif gpus < 2:
+        results["torchrun"] = skipped(f"{gpus} GPU on this machine; torchrun needs 2 or more")
+    else:
+        results["torchrun"] = check.run("torchrun", 45, lambda: run_torchrun(check, first, overrides))
+    check.save()
+
+
+if __name__ == "__main__":
+    main()
