@@ -66,9 +66,9 @@ def learning_rate(params: Params, progress: float, step: int) -> float:
     return params.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int) -> str:
-    """Identifies a training run: its params, its data and its processes. A checkpoint resumes only the same run."""
-    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world]).encode())
+def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int, code: str) -> str:
+    """Identifies a training run: its params, its data, its processes and its code. A checkpoint resumes only the same run."""
+    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world, code]).encode())
     digest.update(val_pairs.cpu().numpy().tobytes())
     return digest.hexdigest()
 
@@ -107,13 +107,13 @@ def _world() -> tuple[int, int]:
 def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
         val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
-        on_step: Callable[[int], None] | None = None) -> History:
+        on_step: Callable[[int], None] | None = None, code: str = "") -> History:
     """Train ``model`` in place on tiles (shards, or an N×2×T×T uint8 tensor); returns the per-epoch history.
 
     ``val``: N×2×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
-    per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params and
-    data), and rewrites it atomically after every epoch. Raises DivergedError when the loss stops
-    being finite.
+    per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params, data
+    and ``code``: the fingerprint of the code that trains, ``srcnn.code.code_fingerprint``), and
+    rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
     """
     rank, world = _world()
     if params.batch_size % world:
@@ -136,7 +136,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     if isinstance(train, torch.Tensor):
         train = MemoryTiles(train.to(device), seed=params.seed)
     val_pairs, val_strengths = val if isinstance(val, tuple) else (val, torch.zeros(len(val)))
-    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world)
+    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world, code)
     curve = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
     curve_val, curve_strengths = val_pairs[curve], val_strengths[curve].float()
     history = History()

@@ -19,14 +19,9 @@ def loss_curve(project) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(handle, delimiter="\t")]
 
 
-def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
-    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
-    dvc("repro", cwd=project)
-    uninterrupted = json.loads((project / "metrics/train.json").read_text())
-    model_bytes = (project / "models/srcnn.pt").read_bytes()
+def kill_training_after_its_first_checkpoint(project) -> None:
+    """`dvc repro -f train`, killed (SIGKILL, the whole process group) once the first epoch's checkpoint is written."""
     checkpoint = project / "data/train_checkpoint.pt"
-    assert not checkpoint.exists()  # removed once training is complete
-
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
     killed = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "train"], cwd=project, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -38,6 +33,16 @@ def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     killed.wait()
     assert not (project / "models/srcnn.pt").exists()
 
+
+def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
+    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
+    dvc("repro", cwd=project)
+    uninterrupted = json.loads((project / "metrics/train.json").read_text())
+    model_bytes = (project / "models/srcnn.pt").read_bytes()
+    assert not (project / "data/train_checkpoint.pt").exists()  # removed once training is complete
+
+    kill_training_after_its_first_checkpoint(project)
+
     resumed = dvc("repro", cwd=project)
     assert "resuming" in resumed.stdout + resumed.stderr
     result = json.loads((project / "metrics/train.json").read_text())
@@ -47,6 +52,19 @@ def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     before = torch.load(__import__("io").BytesIO(model_bytes), weights_only=True)["state_dict"]
     after = torch.load(project / "models/srcnn.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(before[key], after[key]) for key in before)
+
+
+def test_a_code_change_starts_training_afresh(make_project):
+    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
+    dvc("repro", "tile", cwd=project)
+    kill_training_after_its_first_checkpoint(project)
+    model_code = project / "srcnn/model.py"
+    model_code.write_text(model_code.read_text() + "\n# the same network, but other code\n")
+    rerun = dvc("repro", cwd=project)
+    assert "Running stage 'train'" in rerun.stdout
+    assert "resuming" not in rerun.stdout + rerun.stderr  # the checkpoint was made by other code
+    assert len(loss_curve(project)) == 8
+    assert json.loads((project / "metrics/train.json").read_text())["steps"] == 8 * 15
 
 
 def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
