@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,25 +68,61 @@ def test_a_code_change_starts_training_afresh(make_project):
     assert json.loads((project / "metrics/train.json").read_text())["steps"] == 8 * 15
 
 
+class Interrupted(Exception):
+    """Stands for a kill right after an epoch's checkpoint was written."""
+
+
 def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
     import dataclasses
 
     import torch
 
     from srcnn.model import SRCNN
-    from srcnn.params import params_with
+    from srcnn.params import Params, params_with
     from srcnn.train import fit
 
-    pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8)
+    pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24,
-                         stride=24, filters1=4, filters2=4, precision="fp32")
+                         stride=24, filters1=4, filters2=4, precision="fp32", device="cpu")
+
+    def train(params: Params, checkpoint: Path | None = None, on_epoch=None, code: str = "") -> tuple[SRCNN, int]:
+        """A model trained by fit from the same initial weights, and the steps this call ran."""
+        torch.manual_seed(0)
+        model, steps = SRCNN(5, 1, 3, 4, 4), []
+        fit(model, pairs, pairs, params, checkpoint, on_epoch=on_epoch, on_step=steps.append, code=code)
+        return model, len(steps)
+
+    def interrupt(record: dict[str, float]) -> None:
+        raise Interrupted
+
     checkpoint = tmp_path / "checkpoint.pt"
-    fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
-    assert checkpoint.exists()
-    again = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
-    assert "resuming" in capsys.readouterr().err and again.steps == 6
-    other = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, dataclasses.replace(params, lr=0.002), checkpoint)
-    assert "resuming" not in capsys.readouterr().err and other.steps == 6 and len(other.epochs) == 2
+
+    def killed_after_its_first_epoch(params: Params) -> None:
+        checkpoint.unlink(missing_ok=True)
+        with pytest.raises(Interrupted):
+            train(params, checkpoint, on_epoch=interrupt)
+        capsys.readouterr()
+
+    def same_weights(a: SRCNN, b: SRCNN) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    uninterrupted, steps = train(params)
+    assert steps == 6
+    killed_after_its_first_epoch(params)
+    resumed, steps = train(params, checkpoint)
+    assert "resuming" in capsys.readouterr().err and steps == 3  # only the second epoch ran
+    assert same_weights(resumed, uninterrupted)  # bit for bit on a CPU in fp32
+
+    killed_after_its_first_epoch(params)
+    other_code, steps = train(params, checkpoint, code="other code")
+    assert "resuming" not in capsys.readouterr().err and steps == 6
+    assert same_weights(other_code, uninterrupted)  # from scratch: the same as a run never interrupted
+
+    other_lr = dataclasses.replace(params, lr=0.002)
+    killed_after_its_first_epoch(params)
+    other, steps = train(other_lr, checkpoint)
+    assert "resuming" not in capsys.readouterr().err and steps == 6
+    assert same_weights(other, train(other_lr)[0])
 
 
 def test_divergence_stops_with_a_message_naming_lr_and_leaves_no_model(make_project):
