@@ -36,6 +36,9 @@ TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual
 CURVE_VAL_TILES = 128
 # Images are in [0, 1], so even a constant guess has a loss below 1: above it, training has blown up.
 DIVERGED_LOSS = 1.0
+# Under a time budget, processes read one shared clock (``_shared_seconds``) every this many steps
+# and at each epoch's end: each read is a collective, a host sync on a GPU.
+CLOCK_STEPS = 16
 
 
 class DivergedError(RuntimeError):
@@ -104,6 +107,18 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
+def _shared_seconds(started: float, device: torch.device, world: int) -> float:
+    """Seconds since ``started`` by rank 0's clock, the same number in every process: under a time
+    budget they must set the same learning rate and stop at the same step, or their weights drift
+    apart and the ones still training wait forever for the one that stopped."""
+    seconds = time.perf_counter() - started
+    if world == 1:
+        return seconds
+    shared = torch.tensor([seconds], dtype=torch.float64, device=device)
+    dist.broadcast(shared, src=0)
+    return shared.item()
+
+
 def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
         val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
@@ -158,6 +173,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     total_steps = params.epochs * params.steps_per_epoch
     budget = params.time_budget * 60.0
     started = time.perf_counter() - history.seconds
+    elapsed = history.seconds  # the shared clock, as last read
     trained.train()
     # one stream for the whole run: loader workers start once, not once per epoch
     batches = train.batches(first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch)
@@ -167,9 +183,10 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
             steps_in_epoch = 0
             generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
             for _ in range(params.steps_per_epoch):
-                elapsed = time.perf_counter() - started
-                if budget and world == 1 and elapsed >= budget:
-                    break  # the clock binds mid-epoch (processes under DDP stop at an epoch's end, in step)
+                if budget and (world == 1 or history.steps % CLOCK_STEPS == 0):
+                    elapsed = _shared_seconds(started, device, world)
+                    if elapsed >= budget:
+                        break  # the clock binds mid-epoch, at the same step in every process
                 done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(params, done, history.steps)
@@ -211,7 +228,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
             if params.loss == "mse":
                 record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
             history.epochs.append(record)
-            history.seconds = time.perf_counter() - started
+            history.seconds = elapsed = _shared_seconds(started, device, world)
             if rank == 0:
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)

@@ -189,3 +189,54 @@ def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_p
     double = json.loads((project / "metrics/train.json").read_text())
     assert len(loss_curve(project)) == 4 and double["steps"] == single["steps"] == 60
     assert abs(double["val_psnr"] - single["val_psnr"]) < 0.3, (single, double)
+
+
+# Two processes whose clocks disagree: right before the processes read the clock (every
+# CLOCK_STEPS steps), the second is held up (in on_step) for longer than the whole budget, so that
+# by its own clock the time is up while by the first's it is not.
+RANKS_WITH_A_SLOW_ONE = """
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+from srcnn.model import SRCNN
+from srcnn.params import params_with
+from srcnn.train import CLOCK_STEPS, fit
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+params = params_with(epochs=1000, steps_per_epoch=5, batch_size=4, crop=16, tile=24, stride=24, filters1=4,
+                     filters2=4, precision="fp32", device="cpu", time_budget=0.05)  # 3 s
+pairs = torch.randint(0, 256, (16, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+torch.manual_seed(0)
+model = SRCNN(5, 1, 3, 4, 4)
+history = fit(model, pairs, pairs, params, on_step=lambda step: time.sleep(4) if rank == 1 and step == CLOCK_STEPS else None)
+torch.save({"weights": model.state_dict(), "steps": history.steps}, f"{sys.argv[1]}/rank{rank}.pt")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
+def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_path):
+    import torch
+
+    from conftest import ROOT
+
+    script = tmp_path / "ranks.py"
+    script.write_text(RANKS_WITH_A_SLOW_ONE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    ranks = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                              str(script), str(tmp_path)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = ranks.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(ranks.pid, signal.SIGKILL)
+        output, _ = ranks.communicate()
+        pytest.fail(f"the processes hung (one left training while the other waited for it):\n{output}")
+    assert ranks.returncode == 0, output
+    first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1))
+    assert first["steps"] == second["steps"] < 1000 * 5, (first["steps"], second["steps"])  # the clock stopped both
+    assert all(torch.equal(first["weights"][key], second["weights"][key]) for key in first["weights"])
