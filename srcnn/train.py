@@ -36,6 +36,9 @@ TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual
 CURVE_VAL_TILES = 128
 # Images are in [0, 1], so even a constant guess has a loss below 1: above it, training has blown up.
 DIVERGED_LOSS = 1.0
+# Under a time budget, processes read one shared clock (``_shared_seconds``) every this many steps
+# and at each epoch's end: each read is a collective, a host sync on a GPU.
+CLOCK_STEPS = 16
 
 
 class DivergedError(RuntimeError):
@@ -66,9 +69,9 @@ def learning_rate(params: Params, progress: float, step: int) -> float:
     return params.lr * warm * 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int) -> str:
-    """Identifies a training run: its params, its data and its processes. A checkpoint resumes only the same run."""
-    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world]).encode())
+def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int, code: str) -> str:
+    """Identifies a training run: its params, its data, its processes and its code. A checkpoint resumes only the same run."""
+    digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world, code]).encode())
     digest.update(val_pairs.cpu().numpy().tobytes())
     return digest.hexdigest()
 
@@ -104,16 +107,28 @@ def _world() -> tuple[int, int]:
     return 0, 1
 
 
+def _shared_seconds(started: float, device: torch.device, world: int) -> float:
+    """Seconds since ``started`` by rank 0's clock, the same number in every process: under a time
+    budget they must set the same learning rate and stop at the same step, or their weights drift
+    apart and the ones still training wait forever for the one that stopped."""
+    seconds = time.perf_counter() - started
+    if world == 1:
+        return seconds
+    shared = torch.tensor([seconds], dtype=torch.float64, device=device)
+    dist.broadcast(shared, src=0)
+    return shared.item()
+
+
 def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
         val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
-        on_step: Callable[[int], None] | None = None) -> History:
+        on_step: Callable[[int], None] | None = None, code: str = "") -> History:
     """Train ``model`` in place on tiles (shards, or an N×2×T×T uint8 tensor); returns the per-epoch history.
 
     ``val``: N×2×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
-    per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params and
-    data), and rewrites it atomically after every epoch. Raises DivergedError when the loss stops
-    being finite.
+    per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params, data
+    and ``code``: the fingerprint of the code that trains, ``srcnn.code.code_fingerprint``), and
+    rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
     """
     rank, world = _world()
     if params.batch_size % world:
@@ -136,7 +151,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     if isinstance(train, torch.Tensor):
         train = MemoryTiles(train.to(device), seed=params.seed)
     val_pairs, val_strengths = val if isinstance(val, tuple) else (val, torch.zeros(len(val)))
-    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world)
+    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world, code)
     curve = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
     curve_val, curve_strengths = val_pairs[curve], val_strengths[curve].float()
     history = History()
@@ -158,6 +173,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     total_steps = params.epochs * params.steps_per_epoch
     budget = params.time_budget * 60.0
     started = time.perf_counter() - history.seconds
+    elapsed = history.seconds  # the shared clock, as last read
     trained.train()
     # one stream for the whole run: loader workers start once, not once per epoch
     batches = train.batches(first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch)
@@ -167,9 +183,10 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
             steps_in_epoch = 0
             generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
             for _ in range(params.steps_per_epoch):
-                elapsed = time.perf_counter() - started
-                if budget and world == 1 and elapsed >= budget:
-                    break  # the clock binds mid-epoch (processes under DDP stop at an epoch's end, in step)
+                if budget and (world == 1 or history.steps % CLOCK_STEPS == 0):
+                    elapsed = _shared_seconds(started, device, world)
+                    if elapsed >= budget:
+                        break  # the clock binds mid-epoch, at the same step in every process
                 done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
                 for group in optimizer.param_groups:
                     group["lr"] = learning_rate(params, done, history.steps)
@@ -211,7 +228,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
             if params.loss == "mse":
                 record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
             history.epochs.append(record)
-            history.seconds = time.perf_counter() - started
+            history.seconds = elapsed = _shared_seconds(started, device, world)
             if rank == 0:
                 if checkpoint is not None:
                     _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)

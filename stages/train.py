@@ -6,7 +6,8 @@ training curve's val PSNR is taken on 128 val tiles spread over the val shards.
     python -m stages.train                               # one process: GPU if there is one
     torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel, each rank its own shards
 
-A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params.
+A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params,
+tiles and code (every project file this stage runs, srcnn/code.py).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import torch
 import torch.distributed as dist
 from dvclive import Live
 
+from srcnn.code import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import write_text_atomic
@@ -67,7 +69,7 @@ def main() -> None:
     try:
         history = fit(model, train, val, params, CHECKPOINT,
                       on_epoch=log_epoch if is_main else None,
-                      on_step=lambda step: bar.update(1))
+                      on_step=lambda step: bar.update(1), code=code_fingerprint("stages.train"))
     except DivergedError as error:
         CHECKPOINT.unlink(missing_ok=True)
         sys.exit(f"train: {error}")

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,14 +20,9 @@ def loss_curve(project) -> list[float]:
         return [float(row["loss"]) for row in csv.DictReader(handle, delimiter="\t")]
 
 
-def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
-    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
-    dvc("repro", cwd=project)
-    uninterrupted = json.loads((project / "metrics/train.json").read_text())
-    model_bytes = (project / "models/srcnn.pt").read_bytes()
+def kill_training_after_its_first_checkpoint(project) -> None:
+    """`dvc repro -f train`, killed (SIGKILL, the whole process group) once the first epoch's checkpoint is written."""
     checkpoint = project / "data/train_checkpoint.pt"
-    assert not checkpoint.exists()  # removed once training is complete
-
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
     killed = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "train"], cwd=project, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -37,6 +33,16 @@ def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     os.killpg(killed.pid, signal.SIGKILL)
     killed.wait()
     assert not (project / "models/srcnn.pt").exists()
+
+
+def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
+    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
+    dvc("repro", cwd=project)
+    uninterrupted = json.loads((project / "metrics/train.json").read_text())
+    model_bytes = (project / "models/srcnn.pt").read_bytes()
+    assert not (project / "data/train_checkpoint.pt").exists()  # removed once training is complete
+
+    kill_training_after_its_first_checkpoint(project)
 
     resumed = dvc("repro", cwd=project)
     assert "resuming" in resumed.stdout + resumed.stderr
@@ -49,25 +55,74 @@ def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     assert all(torch.equal(before[key], after[key]) for key in before)
 
 
+def test_a_code_change_starts_training_afresh(make_project):
+    project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
+    dvc("repro", "tile", cwd=project)
+    kill_training_after_its_first_checkpoint(project)
+    model_code = project / "srcnn/model.py"
+    model_code.write_text(model_code.read_text() + "\n# the same network, but other code\n")
+    rerun = dvc("repro", cwd=project)
+    assert "Running stage 'train'" in rerun.stdout
+    assert "resuming" not in rerun.stdout + rerun.stderr  # the checkpoint was made by other code
+    assert len(loss_curve(project)) == 8
+    assert json.loads((project / "metrics/train.json").read_text())["steps"] == 8 * 15
+
+
+class Interrupted(Exception):
+    """Stands for a kill right after an epoch's checkpoint was written."""
+
+
 def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
     import dataclasses
 
     import torch
 
     from srcnn.model import SRCNN
-    from srcnn.params import params_with
+    from srcnn.params import Params, params_with
     from srcnn.train import fit
 
-    pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8)
+    pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24,
-                         stride=24, filters1=4, filters2=4, precision="fp32")
+                         stride=24, filters1=4, filters2=4, precision="fp32", device="cpu")
+
+    def train(params: Params, checkpoint: Path | None = None, on_epoch=None, code: str = "") -> tuple[SRCNN, int]:
+        """A model trained by fit from the same initial weights, and the steps this call ran."""
+        torch.manual_seed(0)
+        model, steps = SRCNN(5, 1, 3, 4, 4), []
+        fit(model, pairs, pairs, params, checkpoint, on_epoch=on_epoch, on_step=steps.append, code=code)
+        return model, len(steps)
+
+    def interrupt(record: dict[str, float]) -> None:
+        raise Interrupted
+
     checkpoint = tmp_path / "checkpoint.pt"
-    fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
-    assert checkpoint.exists()
-    again = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, params, checkpoint)
-    assert "resuming" in capsys.readouterr().err and again.steps == 6
-    other = fit(SRCNN(5, 1, 3, 4, 4), pairs, pairs, dataclasses.replace(params, lr=0.002), checkpoint)
-    assert "resuming" not in capsys.readouterr().err and other.steps == 6 and len(other.epochs) == 2
+
+    def killed_after_its_first_epoch(params: Params) -> None:
+        checkpoint.unlink(missing_ok=True)
+        with pytest.raises(Interrupted):
+            train(params, checkpoint, on_epoch=interrupt)
+        capsys.readouterr()
+
+    def same_weights(a: SRCNN, b: SRCNN) -> bool:
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+    uninterrupted, steps = train(params)
+    assert steps == 6
+    killed_after_its_first_epoch(params)
+    resumed, steps = train(params, checkpoint)
+    assert "resuming" in capsys.readouterr().err and steps == 3  # only the second epoch ran
+    assert same_weights(resumed, uninterrupted)  # bit for bit on a CPU in fp32
+
+    killed_after_its_first_epoch(params)
+    other_code, steps = train(params, checkpoint, code="other code")
+    assert "resuming" not in capsys.readouterr().err and steps == 6
+    assert same_weights(other_code, uninterrupted)  # from scratch: the same as a run never interrupted
+
+    other_lr = dataclasses.replace(params, lr=0.002)
+    killed_after_its_first_epoch(params)
+    other, steps = train(other_lr, checkpoint)
+    assert "resuming" not in capsys.readouterr().err and steps == 6
+    assert same_weights(other, train(other_lr)[0])
 
 
 def test_divergence_stops_with_a_message_naming_lr_and_leaves_no_model(make_project):
@@ -134,3 +189,54 @@ def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_p
     double = json.loads((project / "metrics/train.json").read_text())
     assert len(loss_curve(project)) == 4 and double["steps"] == single["steps"] == 60
     assert abs(double["val_psnr"] - single["val_psnr"]) < 0.3, (single, double)
+
+
+# Two processes whose clocks disagree: right before the processes read the clock (every
+# CLOCK_STEPS steps), the second is held up (in on_step) for longer than the whole budget, so that
+# by its own clock the time is up while by the first's it is not.
+RANKS_WITH_A_SLOW_ONE = """
+import sys
+import time
+
+import torch
+import torch.distributed as dist
+
+from srcnn.model import SRCNN
+from srcnn.params import params_with
+from srcnn.train import CLOCK_STEPS, fit
+
+dist.init_process_group("gloo")
+rank = dist.get_rank()
+params = params_with(epochs=1000, steps_per_epoch=5, batch_size=4, crop=16, tile=24, stride=24, filters1=4,
+                     filters2=4, precision="fp32", device="cpu", time_budget=0.05)  # 3 s
+pairs = torch.randint(0, 256, (16, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+torch.manual_seed(0)
+model = SRCNN(5, 1, 3, 4, 4)
+history = fit(model, pairs, pairs, params, on_step=lambda step: time.sleep(4) if rank == 1 and step == CLOCK_STEPS else None)
+torch.save({"weights": model.state_dict(), "steps": history.steps}, f"{sys.argv[1]}/rank{rank}.pt")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
+def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_path):
+    import torch
+
+    from conftest import ROOT
+
+    script = tmp_path / "ranks.py"
+    script.write_text(RANKS_WITH_A_SLOW_ONE)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    ranks = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                              str(script), str(tmp_path)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        output, _ = ranks.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(ranks.pid, signal.SIGKILL)
+        output, _ = ranks.communicate()
+        pytest.fail(f"the processes hung (one left training while the other waited for it):\n{output}")
+    assert ranks.returncode == 0, output
+    first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1))
+    assert first["steps"] == second["steps"] < 1000 * 5, (first["steps"], second["steps"])  # the clock stopped both
+    assert all(torch.equal(first["weights"][key], second["weights"][key]) for key in first["weights"])
