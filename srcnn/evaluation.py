@@ -3,6 +3,7 @@
     table = evaluate_photos(model, [(name, clean, degraded, jpeg_quality), ...], border=0)   # one row a photo
     summary = summarize(table)                                                              # means over photos
     ladder, gate = evaluate_ladder(model, [(name, clean), ...], 0, 1, [10, 20, 90])         # one row a quality
+    figures = headline({**summary, "ladder": ladder_metrics(ladder)}, trained=info)         # what runs compare on
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
 8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
@@ -18,6 +19,10 @@ strength, so one table shows where the model helps and where it makes photos wor
 gate (``srcnn.gate``) decides at which qualities ``enhance`` applies the model, and the ladder's
 output columns show the photos as ``enhance`` restores them. Photos come in as iterables, one at a
 time (the evaluate stage reads them from the prepared shards).
+
+Of all these figures, ``headline`` keeps the few one compares runs on, the columns of ``dvc exp show``:
+the val photos' PSNR gain, PSNR and SSIM gain, the worst photo's gain, the model's gain at a few
+rungs of the ladder, and the training's steps, seconds and size.
 """
 from __future__ import annotations
 
@@ -43,6 +48,10 @@ LADDER_KEYS = ("applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input"
 COUNTS = frozenset({"applied", "photos_worse", "model_photos_worse"})
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
                 "psnrb_input", "psnrb_output", "psnrb_gain")
+# the rungs whose gain the headline shows: heavy, the papers' reference, medium and light compression
+HEADLINE_QUALITIES = (10, 20, 40, 90)
+HEADLINE_KEYS = ("psnr_gain", "psnr_output", "ssim_gain", "worst_gain")
+TRAINING_KEYS = ("steps", "seconds", "parameters")  # of the train stage's summary, kept in the checkpoint's info
 
 # called with (photo name, clean RGB, degraded RGB, restored RGB, the photo's row) for pictures
 PhotoHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray, dict], None]
@@ -162,10 +171,27 @@ def ladder_metrics(ladder: pd.DataFrame) -> dict[str, dict[str, float | int]]:
 
 
 def summarize(table: pd.DataFrame) -> dict[str, float | int]:
-    """Means over photos of every score, and the counts; finite values only (ValueError otherwise)."""
+    """Means over photos of every score, the smallest PSNR gain of a photo (``worst_gain``) and the
+    counts; finite values only (ValueError otherwise)."""
     summary: dict[str, float | int] = {key: round(float(table[key].mean()), 4) for key in SUMMARY_KEYS}
-    summary.update(photos=len(table), pixels=int((table["width"] * table["height"]).sum()))
+    summary.update(worst_gain=round(float(table["psnr_gain"].min()), 4), photos=len(table),
+                   pixels=int((table["width"] * table["height"]).sum()))
     bad = [key for key, value in summary.items() if not math.isfinite(value)]
     if bad:
         raise ValueError(f"evaluation gave non-finite {', '.join(bad)}")
     return summary
+
+
+def headline(evaluation: dict, trained: dict) -> dict[str, float | int]:
+    """The figures runs are compared on, from the evaluation (``summarize``'s, with ``ladder_metrics``'
+    under "ladder") and the checkpoint's ``info`` (the train stage's summary): ``HEADLINE_KEYS``, the
+    model's own PSNR gain at each rung of ``HEADLINE_QUALITIES`` on the ladder (``q20_gain``; also
+    where ``enhance`` leaves such photos unchanged), and ``TRAINING_KEYS`` that ``trained`` holds.
+    Flat, and named apart from every param, so that ``dvc exp show`` heads each column with its name
+    alone."""
+    figures = {key: evaluation[key] for key in HEADLINE_KEYS}
+    rungs = evaluation.get("ladder", {})
+    figures.update({f"q{quality}_gain": rungs[f"q{quality}"]["model_gain"] for quality in HEADLINE_QUALITIES
+                    if f"q{quality}" in rungs})
+    figures.update({key: trained[key] for key in TRAINING_KEYS if key in trained})
+    return figures

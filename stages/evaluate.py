@@ -4,14 +4,15 @@ At most ``eval_photos`` val photos are scored, the same ones in every run and ex
 with the lowest hash of their bytes and ``seed``), so evaluation stays bounded on large collections;
 they are read one at a time from the prepared val shards.
 
-Writes metrics/eval.json (means over photos of PSNR, SSIM and PSNR-B on luma of the degraded input
-and of the restored output, and the counts; under "ladder", the same photos degraded afresh at each
-quality of eval_qualities, one entry a quality), metrics/eval_photos.csv (one row a photo),
-metrics/eval_ladder.csv (one row a quality), plots/before_after/*.png (clean | degraded |
-restored, with a zoomed detail) and models/srcnn.ladder.json: the qualities at which the ladder
-found the model safe, which ``enhance`` reads beside the model (srcnn/gate.py). The ladder's
-output columns are the photos as ``enhance`` restores them; ``model_*`` the model alone. The
-logic lives in srcnn/evaluation.py.
+Writes metrics/summary.json (the figures runs are compared on, the metrics of ``dvc exp show`` and
+``dvc metrics diff``), metrics/eval.json (the whole evaluation: means over photos of PSNR, SSIM and
+PSNR-B on luma of the degraded input and of the restored output, the worst photo's gain and the
+counts; under "ladder", the same photos degraded afresh at each quality of eval_qualities, one entry
+a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
+quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail) and
+models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
+reads beside the model (srcnn/gate.py). The ladder's output columns are the photos as ``enhance``
+restores them; ``model_*`` the model alone. The logic lives in srcnn/evaluation.py.
 
     python -m stages.evaluate
 """
@@ -23,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos, summarize
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
 from srcnn.gate import file_sha256, gate_path, write_gate
 from srcnn.images import save_png
@@ -34,7 +35,8 @@ from srcnn.pictures import before_after
 from srcnn.shards import load_manifest, samples_in
 
 PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
-METRICS, TABLE, PICTURES = "metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after"
+SUMMARY, METRICS, TABLE = "metrics/summary.json", "metrics/eval.json", "metrics/eval_photos.csv"
+PICTURES = "plots/before_after"
 LADDER, GATE = "metrics/eval_ladder.csv", gate_path(MODEL)
 MAX_PICTURES = 6
 
@@ -67,6 +69,7 @@ def main() -> None:
     with atomic_path(LADDER) as temp:
         ladder.round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
+    write_text_atomic(SUMMARY, json.dumps(headline(summary, trained=info), indent=2) + "\n")
     write_gate(GATE, gate)
     gains, rungs = ladder["psnr_gain"], sorted(gate.rungs.items())
     safe, unsafe = ([f"q{quality}" for quality, ok in rungs if ok is wanted] for wanted in (True, False))

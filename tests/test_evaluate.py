@@ -9,18 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+import yaml
 from skimage.metrics import peak_signal_noise_ratio
 
 from conftest import dvc, run, synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_ladder, evaluate_photos, ladder_metrics, pick_photos, summarize
+from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos, summarize
 from srcnn.gate import Gate
 from srcnn.inference import save_model
 from srcnn.jpeg import strength_for_quality
 from srcnn.model import SRCNN
-from srcnn.params import load_params
+from srcnn.params import DEFAULTS, load_params
 
 
 def identity_model() -> SRCNN:
@@ -162,10 +163,35 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     gate = json.loads((project / "models" / "srcnn.ladder.json").read_text())
     assert gate["rungs"].keys() == {"20", "90"} and gate["trained"] == [10, 95]
     assert "enhance restores JPEGs near" in result.stdout and "(models/srcnn.ladder.json)" in result.stdout
-    shown = dvc("metrics", "show", "--json", cwd=project).stdout
-    assert '"q90"' in shown and '"worst_gain"' in shown  # each rung is a metric of its own
+    # the metrics are the headline: the ladder's rungs among HEADLINE_QUALITIES, no training figures
+    # (this checkpoint's info has none); the whole evaluation is one --targets away
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=project).stdout)
+    metrics = {path: file["data"] for row in shown.values() for path, file in row["data"].items()}
+    assert list(metrics) == ["metrics/summary.json"], metrics
+    assert list(metrics["metrics/summary.json"]) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain",
+                                                     "q20_gain", "q90_gain"]
+    assert metrics["metrics/summary.json"]["q90_gain"] == scores["ladder"]["q90"]["model_gain"]
+    detail = dvc("metrics", "show", "--json", "metrics/eval.json", cwd=project).stdout
+    assert '"q90"' in detail and '"model_worst_gain"' in detail
     plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
     assert "metrics/eval_ladder.csv" in json.dumps(plots)
+
+
+def test_the_headline_keeps_the_figures_runs_are_compared_on_under_names_of_their_own():
+    smooth, busy = np.full((40, 48, 3), 120, dtype=np.uint8), synthetic_photo(2, 40, 48)
+    table = evaluate_photos(identity_model(), write_val([smooth, busy], jpeg_quality=20), border=0)
+    table.loc[1, "psnr_gain"] = -0.5  # a photo made worse
+    ladder, _ = evaluate_ladder(identity_model(), [("a", busy)], 0, 1, [10, 20, 30, 90], gate=Gate(None, {}))
+    evaluation = {**summarize(table), "ladder": ladder_metrics(ladder)}
+    trained = {"params": {"lr": 0.001}, "epochs": 2, "steps": 6, "loss": 0.01, "seconds": 3.5, "parameters": 481}
+    figures = headline(evaluation, trained)
+    assert list(figures) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain", "q10_gain", "q20_gain", "q90_gain",
+                             "steps", "seconds", "parameters"]  # q30 is not a headline rung, q40 not on this ladder
+    assert figures["worst_gain"] == evaluation["worst_gain"] == -0.5 and figures["seconds"] == 3.5
+    assert figures["q20_gain"] == evaluation["ladder"]["q20"]["model_gain"]
+    assert list(headline(evaluation, {})) == list(figures)[:7]  # a checkpoint that does not say how it was trained
+    # a figure named like a param would be headed "metrics/summary.json:NAME" in `dvc exp show`
+    assert not set(figures) & set(yaml.safe_load(DEFAULTS.read_text()))
 
 
 def test_the_ladder_leaves_qualities_outside_the_trained_range_unchanged_as_enhance_does():

@@ -8,13 +8,35 @@ import stat
 from conftest import dvc, run
 
 STAGES = {"samples", "prepare", "tile", "train", "evaluate"}
+# the docs' command for the experiments table (docs/experiments.md)
+EXP_TABLE = ("exp", "show", "--no-pager", "--only-changed", "--keep", ".*_gain$", "--drop", ".*/")
 
 
 def stale_stages(project) -> set[str]:
     return set(json.loads(dvc("status", "--json", cwd=project).stdout))
 
 
-def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project):
+def leaves(tree: dict, prefix: str = "") -> set[str]:
+    """The dotted names of a nested dict's leaves, as `dvc exp show` names its columns."""
+    names = set()
+    for key, value in tree.items():
+        names |= leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else {f"{prefix}{key}"}
+    return names
+
+
+def metric_columns(shown: list[dict]) -> set[str]:
+    """Every metric column of `dvc exp show --json`'s rows (commits and their experiments), as PATH:NAME."""
+    columns = set()
+    rows = list(shown)
+    while rows:
+        row = rows.pop()
+        for path, file in ((row.get("data") or {}).get("metrics") or {}).items():
+            columns |= {f"{path}:{name}" for name in leaves(file.get("data") or {})}
+        rows += [rev for experiment in row.get("experiments") or [] for rev in experiment["revs"]]
+    return columns
+
+
+def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project, monkeypatch):
     project = make_project()
 
     old_umask = os.umask(0o022)
@@ -47,10 +69,24 @@ def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project):
 
     diff = dvc("metrics", "diff", "--json", cwd=project)
     changes = json.loads(diff.stdout)
-    assert "psnr_output" in changes["metrics/eval.json"], diff.stdout
+    assert "psnr_output" in changes["metrics/summary.json"], diff.stdout
+    # the whole evaluation, ladder included, one option away
+    detail = json.loads(dvc("metrics", "diff", "--all", "--json", "--targets", "metrics/eval.json", cwd=project).stdout)
+    assert "ladder.q10.model_gain" in detail["metrics/eval.json"], detail
 
     shown = dvc("exp", "show", "--json", cwd=project)
     assert "psnr_output" in shown.stdout and "0.002" in shown.stdout
+    shown = json.loads(shown.stdout)
+    columns = metric_columns(shown)
+    assert "metrics/summary.json:psnr_gain" in columns and len(columns) <= 12, sorted(columns)
+
+    # The docs' table fits a 160-column terminal: the experiment and the headline figures, nothing cut.
+    monkeypatch.setenv("COLUMNS", "160")
+    table = dvc(*EXP_TABLE, cwd=project).stdout
+    name = next(row for row in shown if row["rev"] != "workspace")["experiments"][0]["revs"][0]["name"]
+    assert name in table and "psnr_gain" in table and "…" not in table, table
+    assert max(len(line) for line in table.splitlines()) <= 160, table
+    monkeypatch.delenv("COLUMNS")
 
     again = dvc("repro", cwd=project)
     assert "Running stage" not in again.stdout, again.stdout

@@ -142,7 +142,7 @@ def queued_results(project) -> dict[float, float]:
             for revision in experiment["revs"]:
                 data = revision["data"]
                 lr = data["params"]["params.yaml"]["data"]["lr"]
-                results[lr] = data["metrics"]["metrics/eval.json"]["data"]["psnr_output"]
+                results[lr] = data["metrics"]["metrics/summary.json"]["data"]["psnr_output"]
     return results
 
 
