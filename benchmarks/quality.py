@@ -9,7 +9,7 @@ BENCH: a folder of benchmark photos, urban40 (Urban100's img_001–040), set5 an
 1. Copies the project (git-tracked and untracked-not-ignored files, no data or outputs) into a work
    folder, sets raw_dir, time_budget=--minutes (epochs made large so the clock binds), and for
    --scale N > 1 scale=N, jpeg_quality=null; then runs ``dvc repro evaluate`` there: that is "ours",
-   the default params.
+   the default params but SRCNN 9-5-5 at batch 32 (``LONG_RUN_MODEL``).
 2. Trains the peers for the same minutes:
    - "q20_only", the model of before: the same params but jpeg_quality 20 and conditioned
      false, by ``dvc repro evaluate`` in a second work folder (WORK-q20-only; its own prepare and
@@ -80,6 +80,9 @@ PAPERS = {  # Y channel, dB; scale 3, `scale` pixels cropped (Dong et al. 2014/2
     "set14": {"bicubic": 27.54, "SRCNN (ImageNet)": 29.30},
 }
 PAPERS_JPEG = "LIVE1, JPEG 20, luma: JPEG 30.07 dB, AR-CNN 31.40 dB (+1.33), DnCNN-3 31.59 dB (+1.52)"
+# a run of many minutes trains the larger SRCNN 9-5-5 at batch 32: the quick start's 9-3-5 at batch 16
+# is sized for a short run on a CPU without bf16 units (docs/training.md)
+LONG_RUN_MODEL = dict(kernel2=5, batch_size=32)
 # the model of before: trained at JPEG quality 20 only, not told a photo's compression
 Q20_ONLY = dict(jpeg_quality=20, conditioned=False)
 
@@ -215,7 +218,7 @@ def main() -> None:
         if not folder.is_dir():
             sys.exit(f"quality: {folder} (--eval-dirs / --ladder-dirs) is not a folder")
     settings: dict[str, Any] = {"raw_dir": str(args.raw_dir.resolve()), "time_budget": args.minutes,
-                                "epochs": 1_000_000}
+                                "epochs": 1_000_000, **LONG_RUN_MODEL}
     if args.scale > 1:
         settings.update(scale=args.scale, jpeg_quality=None)
     for item in args.settings:
