@@ -16,12 +16,17 @@ import os
 import torch
 
 
-def pick_device(name: str) -> torch.device:
-    """``auto``, ``cpu``, ``cuda`` or ``mps``; under torchrun, CUDA means this rank's GPU (LOCAL_RANK)."""
+class DeviceError(RuntimeError):
+    """A device that this machine does not have; the message names the setting."""
+
+
+def pick_device(name: str, setting: str = "device") -> torch.device:
+    """``auto``, ``cpu``, ``cuda`` or ``mps``; under torchrun, CUDA means this rank's GPU (LOCAL_RANK).
+    DeviceError, naming ``setting`` (the param or option that asked), for one this machine lacks."""
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device=cuda but no CUDA GPU is visible; use device auto or cpu")
+        raise DeviceError(f"{setting} cuda: no CUDA GPU is visible; use auto or cpu")
     if name == "mps" and not torch.backends.mps.is_available():
-        raise RuntimeError("device=mps but MPS is not available; use device auto or cpu")
+        raise DeviceError(f"{setting} mps: MPS is not available; use auto or cpu")
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"

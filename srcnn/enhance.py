@@ -18,16 +18,24 @@ JPEG history is written unchanged unless ``--quality Q`` says to treat it as a J
 (which also overrides the quality its pixels show); a JPEG whose quality lies outside the
 qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
 (``models/srcnn.ladder.json`` beside ``models/srcnn.pt``, written by the evaluate stage for that
-very checkpoint; srcnn/gate.py), is written unchanged unless ``--force``. "Unchanged":
-the pixels as read, in the output's format (enlarged by ``scale``, bicubic, for a
-super-resolution model). A checkpoint that does not say which qualities it was trained on (or was
-trained with no JPEG step) has no range to check: every photo is restored, as before.
+very checkpoint; srcnn/gate.py), is written unchanged unless ``--force``. "Unchanged": the
+very bytes of the file when the output has its format (and no ``scale`` enlarges it), else the
+pixels as read, alpha included where the output's format holds it (enlarged by ``scale``, bicubic,
+for a super-resolution model). A checkpoint that does not say which qualities it was trained on
+(or was trained with no JPEG step) has no range to check: every photo is restored, as before.
+
+Nothing lossy happens that was not asked for: WebP outputs are lossless and JPEG outputs quality
+95 unless ``--output-quality``. No run writes over one of its own input photos, with or without
+``--overwrite``, and two photos with the same output are both refused. A photo the model fails on
+(out of memory, a backend error) is named and skipped; the others are still done (exit status 1).
 """
 from __future__ import annotations
 
 import argparse
 import math
+import shutil
 import sys
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,10 +43,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .device import pick_device, pick_precision
+from .device import DeviceError, pick_device, pick_precision
 from .files import atomic_path
-from .images import ImageError, load_rgb
-from .gate import Gate, GateError, gate_path, in_trained, read_gate
+from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
+from .images import ImageError, load_pixels, load_rgb
 from .history import jpeg_history
 from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
@@ -50,6 +58,8 @@ FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".ti
            ".bmp": "BMP"}
 KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
+KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
+JPEG_QUALITY = 95  # JPEG outputs without --output-quality
 ORIENTATION = 0x0112
 
 
@@ -63,6 +73,7 @@ class Settings:
     trained: tuple[int, int] | None = None  # the JPEG qualities the model was trained on (trained_qualities)
     force: bool = False  # --force: restore JPEGs outside the trained or evaluated-safe qualities too
     gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
+    output_quality: int | None = None  # --output-quality: JPEG and WebP outputs (None: 95, lossless WebP)
 
 
 @dataclass(frozen=True)
@@ -135,27 +146,45 @@ def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
 
 
-def _metadata(photo: Path) -> tuple[bool, bytes | None, Image.Exif | None, list[int] | None]:
-    """Whether the photo is grayscale, its ICC profile, its EXIF (orientation removed: it is
-    applied) and its JPEG luma quantization table (None: not a JPEG)."""
+@dataclass(frozen=True)
+class Header:
+    """What a photo file says about itself, read without decoding its pixels."""
+    format: str | None  # Pillow's name for its format (a multi-picture JPEG counts as JPEG); None: unreadable
+    gray: bool
+    icc: bytes | None
+    exif: Image.Exif | None  # orientation removed: it is applied
+    qtable: list[int] | None  # JPEG luma quantization table; None: not a JPEG
+
+
+def read_header(photo: Path) -> Header:
     try:
         with Image.open(photo) as image:  # header only: the pixels come from load_rgb
             exif = image.getexif()
             exif.pop(ORIENTATION, None)
             icc = image.info.get("icc_profile") if image.mode != "CMYK" else None  # a CMYK profile would lie about RGB
-            return image.mode in GRAY_MODES, icc, exif if len(exif) else None, luma_qtable(image)
+            kind = "JPEG" if image.format == "MPO" else image.format
+            return Header(kind, image.mode in GRAY_MODES, icc, exif if len(exif) else None, luma_qtable(image))
     except Exception:
-        return False, None, None, None  # load_rgb names the problem
+        return Header(None, False, None, None, None)  # load_rgb names the problem
 
 
-def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None) -> None:
-    """Write an image in the format its extension names, atomically, keeping ICC and EXIF where the format can."""
+def output_format(path: Path) -> str:
     kind = FORMATS.get(path.suffix.lower())
     if kind is None:
         raise ValueError(f"{path}: unknown output format {path.suffix!r}; use one of {', '.join(sorted(FORMATS))}")
+    return kind
+
+
+def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None,
+               quality: int | None = None) -> None:
+    """Write an image in the format its extension names, atomically, keeping ICC and EXIF where the
+    format can. JPEG at ``quality`` (default 95); WebP lossless unless a ``quality`` is given."""
+    kind = output_format(path)
     options: dict = {"format": kind}
     if kind == "JPEG":
-        options.update(quality=95, subsampling=0)
+        options.update(quality=quality or JPEG_QUALITY, subsampling=0)
+    if kind == "WEBP":
+        options.update({"quality": quality} if quality else {"lossless": True, "exact": True})
     if kind == "PNG":
         options.update(compress_level=3)
     if icc and kind in KEEPS_ICC:
@@ -168,19 +197,36 @@ def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Im
 
 def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: Settings) -> Decision:
     """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says); returns the decision."""
-    gray, icc, exif, qtable = _metadata(photo)
+    header = read_header(photo)
+    output_format(target)  # an unknown format is refused before any work
     rgb = load_rgb(photo)
     # a file with no table may still be a decoded JPEG: looked for only where the answer is used
-    needs_history = qtable is None and settings.quality is None and settings.trained is not None
-    decision = decide(qtable, settings, jpeg_history(rgb) if needs_history else None)
-    rgb = upscale(rgb, settings.scale)
+    needs_history = header.qtable is None and settings.quality is None and settings.trained is not None
+    decision = decide(header.qtable, settings, jpeg_history(rgb) if needs_history else None)
     if decision.strength is None:
-        restored = rgb
-    else:
-        restored = restore_rgb(model, rgb, settings.device, settings.dtype, settings.tile, strength=decision.strength)
+        write_unchanged(photo, header, rgb, target, settings)
+        return decision
+    rgb = upscale(rgb, settings.scale)
+    restored = restore_rgb(model, rgb, settings.device, settings.dtype, settings.tile, strength=decision.strength)
     del rgb
-    save_photo(target, restored[..., 0].copy() if gray else restored, icc, exif)
+    save_photo(target, restored[..., 0].copy() if header.gray else restored, header.icc, header.exif,
+               settings.output_quality)
     return decision
+
+
+def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, settings: Settings) -> None:
+    """The photo as it is: its very bytes when ``target`` has its format and nothing is enlarged,
+    else its pixels (alpha too where the format holds it; ``rgb``, as read, where not)."""
+    kind = output_format(target)
+    if header.format == kind and settings.scale == 1:
+        with atomic_path(target) as temp:
+            shutil.copyfile(photo, temp)
+        return
+    if kind in KEEPS_ALPHA:
+        pixels = load_pixels(photo)
+    else:
+        pixels = rgb[..., 0].copy() if header.gray else rgb
+    save_photo(target, upscale(pixels, settings.scale), header.icc, header.exif, settings.output_quality)
 
 
 def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
@@ -206,7 +252,11 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument("--model", type=Path, default=Path("models/srcnn.pt"), help="checkpoint (default %(default)s)")
     command.add_argument("--format", default="png", choices=sorted({suffix[1:] for suffix in FORMATS}),
                          help="output format in a folder (default %(default)s)")
-    command.add_argument("--overwrite", action="store_true", help="replace outputs that already exist")
+    command.add_argument("--output-quality", type=int, metavar="Q",
+                         help="quality (1-100) of JPEG and WebP outputs; without it JPEG is written at "
+                              f"{JPEG_QUALITY} and WebP lossless")
+    command.add_argument("--overwrite", action="store_true",
+                         help="replace outputs that already exist (never one of the input photos)")
     command.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
                          help="auto: int8 on a CPU that has a quantized backend, else bf16 where the "
                               "hardware has it, else fp32; each within 0.05 dB of fp32 "
@@ -222,67 +272,117 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     return command
 
 
-def run(args: argparse.Namespace) -> int:
-    """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept; 1: some failed; 2: no model)."""
-    try:
-        model, info = load_model(args.model)
-    except CheckpointError as error:
-        print(f"enhance: {error}", file=sys.stderr)
-        return 2
+def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
+    """The model and the settings of a run; CheckpointError, DeviceError, DamagedGateError or
+    ValueError (a bad option) say why there is none."""
+    model, info = load_model(args.model)
     if args.tile < 16:
-        print(f"enhance: --tile {args.tile} is too small; use 16 or more", file=sys.stderr)
-        return 2
-    device = pick_device(args.device)
-    try:
-        dtype = pick_dtype(args.precision, device)
-    except ValueError as error:
-        print(f"enhance: {error}", file=sys.stderr)
-        return 2
-    if args.quality is not None and not 1 <= args.quality <= 100:
-        print(f"enhance: --quality {args.quality} is not a JPEG quality; use 1 to 100", file=sys.stderr)
-        return 2
+        raise ValueError(f"--tile {args.tile} is too small; use 16 or more")
+    for option, value in (("--quality", args.quality), ("--output-quality", args.output_quality)):
+        if value is not None and not 1 <= value <= 100:
+            raise ValueError(f"{option} {value} is not a JPEG quality; use 1 to 100")
+    device = pick_device(args.device, "--device")
+    dtype = pick_dtype(args.precision, device)
     try:
         gate = read_gate(gate_path(args.model), args.model)
+    except DamagedGateError:
+        raise
     except GateError as error:
         gate = None
         print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
               f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
-    settings = Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info), args.force,
-                        gate)
+    return model, Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info),
+                           args.force, gate, args.output_quality)
+
+
+def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
+    """The (photo, output) pairs that must not be written, with why: an output that is one of the
+    run's input photos (with or without --overwrite), or the output of two photos (neither is
+    written, so the result never depends on their order). Decided before anything is written."""
+    def identity(path: Path) -> tuple[int, int] | None:  # the file itself, whatever the path (links too)
+        try:
+            status = path.stat()
+        except OSError:
+            return None
+        return status.st_dev, status.st_ino
+
+    inputs: dict[tuple[int, int], Path] = {}
+    for photo, _ in pairs:
+        if (key := identity(photo)) is not None:
+            inputs.setdefault(key, photo)
+    why: dict[tuple[Path, Path], str] = {}
+    photos_of: dict[Path, list[Path]] = defaultdict(list)
+    for photo, target in pairs:
+        existing = identity(target)
+        if existing in inputs:
+            other = "the photo itself" if existing == identity(photo) else f"the input photo {inputs[existing]}"
+            why[photo, target] = f"its output {target} is {other}; input photos are never written over"
+        photos_of[target.resolve()].append(photo)
+    for photo, target in pairs:
+        others = [other for other in dict.fromkeys(photos_of[target.resolve()]) if other != photo]
+        if others and (photo, target) not in why:
+            why[photo, target] = (f"its output {target} would also be the output of {', '.join(map(str, others))}; "
+                                  f"none of them is written (restore them into different folders)")
+    return why
+
+
+def model_failure(error: BaseException, settings: Settings) -> str:
+    """What to tell about a photo the model failed on (out of memory, a backend error)."""
+    first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    if settings.device.type == "cuda":
+        torch.cuda.empty_cache()  # what the failed photo held, for the next one
+    if isinstance(error, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in first_line.lower():
+        return f"out of memory ({first_line}); a smaller --tile (now {settings.tile}) needs less"
+    return (f"the model failed on it ({type(error).__name__}: {first_line}); "
+            f"--precision fp32 or --device cpu may avoid it")
+
+
+def run(args: argparse.Namespace) -> int:
+    """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept;
+    1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
+    try:
+        model, settings = setup(args)
+    except (CheckpointError, DeviceError, DamagedGateError, ValueError) as error:
+        print(f"enhance: {error}", file=sys.stderr)
+        return 2
     pairs, notes, empty = plan_outputs(args.photos, args.out, "." + args.format)
+    pairs = list(dict.fromkeys(pairs))  # a photo named twice is done once
     for note in notes:
         print(f"enhance: {note}", file=sys.stderr)
     failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
-    kept, done, unchanged, seen = [], 0, 0, set()
+    refused = refusals(pairs)
+    kept, done, unchanged = [], 0, 0
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
         if not photo.is_file():
             failed.append(f"{photo}: no such file")
             continue
-        if target.resolve() in seen or (target.exists() and target.resolve() == photo.resolve()):
-            failed.append(f"{photo}: its output {target} would replace "
-                          f"{'the photo itself' if target.exists() and target.resolve() == photo.resolve() else 'another output of this run'}")
+        if (photo, target) in refused:
+            failed.append(f"{photo}: {refused[photo, target]}")
             continue
-        seen.add(target.resolve())
         if target.exists() and not args.overwrite:
             kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
             continue
         try:
             decision = enhance_photo(model, photo, target, settings)
-            bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
-            if decision.strength is None:
-                unchanged += 1
-            else:
-                done += 1
         except (ImageError, OSError, ValueError) as error:
             failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
+            continue
+        except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
+            failed.append(f"{photo}: {model_failure(error, settings)}")
+            continue
+        bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
+        if decision.strength is None:
+            unchanged += 1
+        else:
+            done += 1
     bar.close()
     for message in kept:
         print(f"enhance: {message}", file=sys.stderr)
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
-    precision = {None: "fp32", INT8: "int8", torch.bfloat16: "bf16", torch.float16: "fp16"}[dtype]
+    precision = {None: "fp32", INT8: "int8", torch.bfloat16: "bf16", torch.float16: "fp16"}[settings.dtype]
     print(f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
           f"(model {args.model}, scale {settings.scale}, {precision}, tiles of {args.tile})")
     return 1 if failed else 0

@@ -111,6 +111,10 @@ class GateError(ValueError):
     """A gate file that cannot be used for a checkpoint (says why)."""
 
 
+class DamagedGateError(GateError):
+    """A gate file of this very checkpoint whose verdicts cannot be read: not to be taken as "no evaluation"."""
+
+
 def read_gate(path: str | Path, model: str | Path) -> Gate:
     """The gate of checkpoint ``model`` from ``path``; GateError when the file is missing, is not a
     gate, or was written for another checkpoint (a model retrained since its evaluation)."""
@@ -125,6 +129,32 @@ def read_gate(path: str | Path, model: str | Path) -> Gate:
         raise GateError(f"{path} is not a gate file ('{FORMAT}')")
     if content.get("model_sha256") != file_sha256(model):
         raise GateError(f"{path} was written for another model than {model} (retrained since it was evaluated)")
-    trained = tuple(content["trained"]) if content.get("trained") else None
-    return Gate(trained, {int(quality): bool(safe) for quality, safe in content["rungs"].items()},
-                content["model_sha256"], int(content.get("photos", 0)))
+    try:
+        return Gate(_trained(content.get("trained")), _rungs(content.get("rungs")), content["model_sha256"],
+                    _integer(content.get("photos", 0), "photos"))
+    except (TypeError, ValueError) as error:
+        raise DamagedGateError(f"{path}: a damaged gate file ({error}); 'dvc repro evaluate' writes it again") from None
+
+
+def _integer(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
+        raise ValueError(f"{what}: {value!r} is not a whole number")
+    return int(value)
+
+
+def _trained(value: Any) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) != 2:
+        raise ValueError(f"trained: {value!r} is not [low, high]")
+    low, high = (_integer(quality, "trained") for quality in value)
+    return low, high
+
+
+def _rungs(value: Any) -> dict[int, bool]:
+    if not isinstance(value, dict):
+        raise ValueError(f"rungs: {value!r} is not a mapping of quality to verdict")
+    for safe in value.values():
+        if not isinstance(safe, bool):
+            raise ValueError(f"rungs: {safe!r} is not a verdict (true or false)")
+    return {_integer(quality, "rungs"): safe for quality, safe in value.items()}

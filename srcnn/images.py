@@ -10,6 +10,9 @@ would only warn about), applies the EXIF orientation (1–8) and returns 8-bit R
 - CMYK (Adobe-inverted in JPEGs, as Photoshop writes them) goes through Pillow's CMYK → RGB formula,
   ignoring any ICC profile, as it does for RGB photos.
 
+``load_pixels`` reads a photo the same way but keeps what it is: 8-bit grey, grey+alpha, RGB or RGBA
+(a photo passed on unchanged keeps its alpha).
+
 Given ``max_side``, a JPEG is decoded straight at 1/2, 1/4 or 1/8 of its size (the codec's DCT
 scaling) when that still leaves the long side at least ``max_side``: a 12 MP photo wanted at
 1024 px decodes several times faster and in a quarter of the memory.
@@ -20,6 +23,7 @@ import io
 import re
 import warnings
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFile
@@ -50,6 +54,16 @@ def is_photo_name(path: Path) -> bool:
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
+    image = _to_8bit(image)
+    if image.mode in ("RGBA", "LA"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
+        image = Image.alpha_composite(background, rgba)
+    return image if image.mode == "RGB" else image.convert("RGB")
+
+
+def _to_8bit(image: Image.Image) -> Image.Image:
+    """The image as 8-bit L, LA, RGB or RGBA (premultiplied alpha undone, a palette expanded)."""
     if image.mode.startswith("I;16"):
         array = np.asarray(image).astype(np.float32)
         image = Image.fromarray(np.round(array / 257.0).astype(np.uint8), "L")
@@ -60,11 +74,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         image = Image.fromarray(np.round(array.clip(0, full) * (255.0 / full)).astype(np.uint8), "L")
     if image.mode == "P":
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, ALPHA_BACKGROUND + (255,))
-        image = Image.alpha_composite(background, rgba)
-    return image if image.mode == "RGB" else image.convert("RGB")
+    if image.mode in ("L", "LA", "RGB", "RGBA"):
+        return image
+    if image.mode == "La":
+        return image.convert("LA")
+    if image.mode == "1":
+        return image.convert("L")
+    return image.convert("RGBA" if image.mode in ("PA", "RGBa") else "RGB")  # CMYK, YCbCr, LAB, ...
 
 
 def _orient(image: Image.Image) -> Image.Image:
@@ -146,6 +162,17 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | Non
     ``max_side`` (nor below its stored size if that is smaller). Raises ImageError naming the file
     for anything that is not a readable photo, TooManyPixelsError for a decompression bomb.
     """
+    return _load(path, _to_rgb, max_pixels, max_side)
+
+
+def load_pixels(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a photo as it is, EXIF orientation applied: uint8 H×W (grey), H×W×2 (grey and alpha),
+    H×W×3 (RGB) or H×W×4 (RGBA); 16-bit scaled to 8. Errors as ``load_rgb``."""
+    return _load(path, _to_8bit, max_pixels)
+
+
+def _load(path: str | Path, convert: Callable[[Image.Image], Image.Image], max_pixels: int,
+          max_side: int | None = None) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():  # Pillow warns from 89 MP on; the limit here is max_pixels
@@ -164,7 +191,7 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | Non
                 if max_side is not None:
                     image.draft(None, (max_side, max_side))
             image.load()
-            return np.array(_to_rgb(_orient(image)), dtype=np.uint8)
+            return np.array(convert(_orient(image)), dtype=np.uint8)
     except ImageError:
         raise
     except Image.DecompressionBombError as error:  # Pillow's own, larger limit, hit before ours

@@ -1,4 +1,4 @@
-"""SRCNN with 8-bit integer convolutions for fast CPU inference (oneDNN, AVX-512 VNNI / AMX).
+"""SRCNN with 8-bit integer convolutions for fast CPU inference (oneDNN; fbgemm where there is none).
 
     fast = quantize(model, samples)        # samples: luma blocks of the photo to restore, N×1×H×W in [0, 1]
     output = fast(block)                   # like model(block), float32
@@ -12,9 +12,23 @@ unquantized input. Integer convolutions are exact, so tiles of one photo agree w
 pass. A conditioned model's strength plane goes in as a second input channel quantized with the
 same steps (strengths from 0 to 1 fit; a stronger one is refused, and inference falls back to
 bf16). ``benchmarks/enhance_speed.py`` measures the cost against fp32 in dB.
+
+Exact on every CPU: an int8 convolution multiplies unsigned 8-bit activations by signed 8-bit
+weights. With VNNI (AVX-512 VNNI, AVX-VNNI, AMX) the products go straight into 32-bit sums; without
+it (AVX2, AVX-512 without VNNI: oneDNN's and fbgemm's kernels alike) each two neighbouring products
+are first added in 16 bits with saturation (vpmaddubsw), which 255 × 127 × 2 = 64,770 overflows:
+those sums come out wrong, silently. ``full_range_is_exact`` asks the kernel itself (one tiny
+convolution whose right answer needs more than 16 bits), so it also sees a CPU that oneDNN is
+told to treat as an older one. Where the answer is no, the ranges shrink so that no pair can
+saturate (PyTorch's ``reduce_range``): the first layer keeps the photo's 8-bit steps and gets
+weights of 7 bits (255 × 63 × 2 = 32,130), the later ones get 7-bit activations (127 × 127 × 2 =
+32,258). Then every kernel computes the exact integer sums, and the int8 output is the same on every
+CPU: the price is a little precision (on 19 benchmark photos at JPEG quality 20, −0.010 dB
+against fp32 where full range gives −0.007 dB).
 """
 from __future__ import annotations
 
+import functools
 import warnings
 
 import torch
@@ -33,15 +47,33 @@ def engine() -> str | None:
     return None
 
 
-def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int) -> nn.Module:
+def _conv(in_channels: int, out_channels: int, kernel_size: int | tuple[int, int], relu: bool,
+          padding: int | tuple[int, int] = 0) -> nn.Module:
     from torch.ao.nn.intrinsic.quantized import ConvReLU2d
     from torch.ao.nn.quantized import Conv2d
     with warnings.catch_warnings():  # PyTorch notes that eager-mode quantization is moving to torchao
         warnings.simplefilter("ignore")
-        quantized = (ConvReLU2d if relu else Conv2d)(conv.in_channels, conv.out_channels, conv.kernel_size,
-                                                     padding=conv.padding)
+        return (ConvReLU2d if relu else Conv2d)(in_channels, out_channels, kernel_size, padding=padding)
+
+
+@functools.cache
+def full_range_is_exact(name: str) -> bool:
+    """Whether engine ``name``'s int8 convolution adds 8-bit products without saturating (VNNI, AMX):
+    asked of the kernel itself, on a sum of 2 × 255 × 127 products that 16 bits cannot hold."""
+    torch.backends.quantized.engine = name
+    conv = _conv(2, 1, 1, relu=False)
+    weight = torch.quantize_per_channel(torch.full((1, 2, 1, 1), 127.0), torch.ones(1, dtype=torch.double),
+                                        torch.zeros(1, dtype=torch.long), 0, torch.qint8)
+    conv.set_weight_bias(weight, torch.zeros(1))
+    conv.scale, conv.zero_point = 1000.0, 0  # 64,770 → step 65 (saturated: 32,767 → 33)
+    pixel = torch.quantize_per_tensor(torch.full((1, 2, 1, 1), 255.0), 1.0, 0, torch.quint8)
+    return round(conv(pixel).dequantize().item()) == 65_000
+
+
+def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int, weight_max: int = 127) -> nn.Module:
+    quantized = _conv(conv.in_channels, conv.out_channels, conv.kernel_size, relu, conv.padding)
     weight = conv.weight.detach().float().cpu()
-    scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / 127.0
+    scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / weight_max
     qweight = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0,
                                          torch.qint8)
     quantized.set_weight_bias(qweight, conv.bias.detach().float().cpu())
@@ -63,16 +95,19 @@ class QuantizationError(RuntimeError):
 
 
 class QuantizedSRCNN(nn.Module):
-    """The three SRCNN convolutions in int8 (the first two fused with their ReLU)."""
+    """The three SRCNN convolutions in int8 (the first two fused with their ReLU); ``full_range``
+    False: the ranges that no kernel can saturate (see the module docstring)."""
 
-    def __init__(self, model: SRCNN, ranges: tuple[float, float, float]) -> None:
+    def __init__(self, model: SRCNN, ranges: tuple[float, float, float], full_range: bool = True) -> None:
         super().__init__()
         extract_max, map_max, correction_max = ranges
         self.residual = model.residual
         self.conditioned = model.conditioned
         self.radius = model.radius
-        self.extract = _qconv(model.extract, True, max(extract_max, 1e-6) / 255.0, 0)
-        self.map = _qconv(model.map, True, max(map_max, 1e-6) / 255.0, 0)
+        self.full_range = full_range
+        first_weight_max, activation_max = (127, 255) if full_range else (63, 127)
+        self.extract = _qconv(model.extract, True, max(extract_max, 1e-6) / activation_max, 0, first_weight_max)
+        self.map = _qconv(model.map, True, max(map_max, 1e-6) / activation_max, 0)
         self.reconstruct = _qconv(model.reconstruct, False, max(correction_max, 1e-6) / 127.0, 128)
 
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
@@ -124,7 +159,8 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
         features = torch.relu(model.map(features))
         map_max = max(map_max, features.max().item())
         correction_max = max(correction_max, model.reconstruct(features).abs().max().item())
-    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom)).eval()
+    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom),
+                               full_range_is_exact(name)).eval()
     squared = sum(((quantized(batch, strength) - model(batch, strength)) ** 2).sum().item() for batch in batches)
     count = sum(batch.numel() for batch in batches)
     agreement = psnr_from_mse(squared / count * 255.0**2)
