@@ -1,0 +1,41 @@
+"""The numerical tests again as each older kind of x86 CPU runs them, emulated on this one.
+
+PyTorch's kernels (``ATEN_CPU_CAPABILITY``), oneDNN (``ONEDNN_MAX_CPU_ISA``) and MKL
+(``MKL_ENABLE_INSTRUCTIONS``) can be kept to an older instruction set; the tests that compare
+numbers (the model, tiled against whole-photo inference, int8 against fp32, bf16 training and resume)
+then run on the kernels an AMD Zen 3 (AVX2 only) or Zen 4 (AVX-512 with bf16, no AMX) would pick.
+On a CPU that is itself of that kind, or older, the variables change nothing and the run simply
+repeats. The whole suite can be run this way too:
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 pytest``.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+KINDS = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
+}
+# the tests whose figures depend on the kernels and that take seconds, not minutes
+NUMERICAL = ["tests/test_model.py", "tests/test_metrics.py",
+             "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
+             "tests/test_enhance.py", "-k", "not enhance_ and not png and not jpeg and not folder and not model_refuses"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_numerical_tests_pass_on_an_older_cpu(kind):
+    if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):
+        pytest.skip("the suite already runs under an emulated CPU")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NUMERICAL],
+                            cwd=ROOT, env={**os.environ, **KINDS[kind]}, capture_output=True, text=True)
+    assert result.returncode == 0, f"under {kind}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+                           env={**os.environ, **KINDS[kind]}, capture_output=True, text=True, check=True)
+    if kind == "avx2":
+        assert probe.stdout.strip() == "AVX2"
