@@ -30,6 +30,7 @@ manifest says the folder is being updated, so a run killed half-way leaves nothi
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -330,8 +331,10 @@ _held: set[Path] = set()  # the folders this process is writing
 def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
     """Hold ``folder`` for writing, or raise ShardFolderError: when it holds files this project did
     not write (``also``: names of files the caller writes there beside the shards), or when another
-    process is writing it, naming that process. The lock is the OS's (flock) on ``.NAME.lock``
-    beside the folder, so the OS releases it when its holder ends, even killed. Re-entrant."""
+    process is writing it, naming that process. The lock is the OS's on ``.NAME.lock`` beside the
+    folder, so the OS releases it when its holder ends, even killed. A POSIX record lock (lockf), not
+    flock: it belongs to this process alone, so worker processes it starts, which outlive it for a
+    moment when it alone is killed (by the OOM killer), do not keep it. Re-entrant."""
     folder = Path(folder)
     where = folder.resolve()
     if where in _held:
@@ -341,8 +344,10 @@ def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
     where.parent.mkdir(parents=True, exist_ok=True)
     with open(where.parent / f".{where.name}.lock", "a+") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             lock.seek(0)
             raise ShardFolderError(f"{folder} is being written by {lock.read().strip() or 'another process'}; "
                                    f"run again when it has finished") from None

@@ -3,12 +3,15 @@ a time, from bytes checked against its manifest; and a writer killed at any poin
 that the next stage refuses until it is written again."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +179,32 @@ def test_a_tile_stage_killed_at_any_point_leaves_nothing_that_looks_complete(mak
     assert train.returncode != 0 and "run the tile stage first" in train.stderr, train.stderr
     assert stage("tile", project).returncode == 0
     assert contents(tiles) == finished
+
+
+def test_a_data_stage_whose_main_process_alone_is_killed_leaves_no_worker_holding_the_folder(make_project):
+    """The OOM killer kills one process, not its workers: they must neither keep the folder locked
+    (the next run would stop naming a dead process) nor live on, waiting for work forever."""
+    project = make_project(workers=2, photos_per_shard=1)
+    prepared = project / "data/prepared"
+    killed = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.partial", "1", "kill", "stages.prepare"],
+                              cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert killed.wait() == -9  # its first shard written, its workers busy with the next photos
+        again = stage("prepare", project)
+        assert again.returncode == 0, again.stderr
+        left = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if session_of(pid) == killed.pid]
+        deadline = time.monotonic() + 60  # not a speed target: workers notice within a second or two
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [pid for pid in left if session_of(pid) == killed.pid]
+        assert not left, f"the killed stage's workers {left} are still running"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+
+
+def session_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
