@@ -173,7 +173,7 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
         finally:
             for source in sources.values():
                 source.close()
-        tar.close()
+            tar.close()  # stopped half-way too (the temporary is then deleted), not later by the garbage collector
     return count, stream.sha256.hexdigest(), spans
 
 
@@ -230,12 +230,22 @@ def read_shard(path: Path | str) -> Iterator[Sample]:
         yield from _samples(handle, str(path))
 
 
-def read_span(path: Path | str, offset: int, length: int) -> list[Sample]:
-    """The samples of one photo, read from its span of a shard (the manifest's offset and length)
-    without reading the rest of the shard."""
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        data = handle.read(length)
+def read_span(path: Path | str, offset: int, length: int, sha256: str) -> list[Sample]:
+    """The samples of one photo, read from its span of a shard (the manifest's offset, length and
+    sha256) without reading the rest of the shard. ShardFolderError when those bytes are not the
+    ones the manifest names: the folder was rewritten since the manifest was read (by a stage
+    running at the same time), and the span may now hold part of another photo."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(length)
+    except FileNotFoundError:
+        data = b""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ShardFolderError(f"{path}: {length} bytes at {offset} differ from {path.parent / MANIFEST}: "
+                               f"{path.parent} was rewritten while this stage read it (by another stage running "
+                               f"at the same time?); run again when it has finished")
     return list(_samples(io.BytesIO(data), f"{path}@{offset}"))
 
 

@@ -134,6 +134,7 @@ def test_bytes_copied_from_an_old_shard_are_checked_against_its_manifest(make_pr
     assert stage("prepare", project).returncode == 0
     refused = stage("tile", project)
     assert refused.returncode != 0 and "differ from" in refused.stderr, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
     assert stage("tile", project).returncode == 0  # the next run checks every shard and rebuilds what changed
     updated = contents(tiles)
     shutil.rmtree(tiles)
@@ -208,3 +209,32 @@ def session_of(pid: int) -> int | None:
         return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
     except (OSError, IndexError, ValueError):
         return None
+
+
+def test_a_tile_stage_reading_data_prepared_while_a_prepare_rewrites_it_stops_writing_nothing(make_project):
+    """Two terminals (dvc repro runs one stage at a time): tile reads each photo's samples where the
+    manifest said when it started; a prepare that rewrites that shard meanwhile moves them. Tile must
+    notice (each span has its sha256), not crash or tile the wrong bytes under the photo's name."""
+    project = prepared_project(make_project)
+    prepared = project / "data/prepared"
+    shards = sorted(json.loads((prepared / MANIFEST).read_text())["shards"].items())
+    before, (shard, _) = next((sum(len(other["photos"]) for _, other in shards[:index]), shards[index])
+                                 for index in range(len(shards)) if len(shards[index][1]["photos"]) >= 2)
+    paused = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.tar", str(before + 2), "pause-open",
+                               "stages.tile"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert paused.stdout.readline() == "paused\n"  # about to read the second photo of that shard
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        (project / "params.yaml").write_text(yaml.safe_dump({**params, "max_side": 128}))
+        assert stage("prepare", project).returncode == 0  # every photo smaller: all but the first of a shard move
+        out, err = paused.communicate("")
+    finally:
+        paused.kill()
+    assert paused.returncode == 1 and "Traceback" not in err, err
+    assert f"data/prepared/{shard}" in err and "was rewritten while" in err, err
+    with pytest.raises(FileNotFoundError):
+        check_complete(project / "data/tiles")
+    assert stage("tile", project).returncode == 0
+    manifest = check_complete(project / "data/tiles")
+    assert all(sha256(project / "data/tiles" / name) == entry["sha256"] for name, entry in manifest["shards"].items())
