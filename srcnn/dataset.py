@@ -255,13 +255,13 @@ def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int)
         raise FileNotFoundError(f"no {split} tiles in {folder}; run the tile stage first (dvc repro)")
     wanted = sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist()))
     tiles, strengths, first, next_wanted = [], [], 0, 0
-    for shard, (_, _, samples, _, offset, length, _) in photos:
+    for shard, (_, _, samples, _, offset, length, digest) in photos:
         picked = []
         while next_wanted < len(wanted) and wanted[next_wanted] < first + samples:
             picked.append(wanted[next_wanted] - first)
             next_wanted += 1
         if picked:
-            group = read_span(Path(folder) / shard, offset, length)
+            group = read_span(Path(folder) / shard, offset, length, digest)
             for index in picked:
                 tile, strength = decode_sample(group[index], shard)
                 tiles.append(tile)

@@ -13,6 +13,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
+import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -194,18 +196,31 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
+def _end_with(parent: int) -> None:
+    """In each worker: end it once ``parent``, the process that started it, has died. Killed alone (by
+    the OOM killer, say), a parent leaves its workers waiting forever to hand over results that no
+    one will read; PyTorch's DataLoader workers watch their parent the same way."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
+
+
 def parallel_map(function: Callable[..., Any], jobs: Iterable[tuple], workers: int) -> Iterator[Any]:
     """``function(*args)`` for each args in ``jobs``, in order, over ``workers`` processes (0: all cores).
 
     Jobs are taken from the iterable lazily, a few per worker ahead, so they may carry data (a
-    photo's bytes) without all of it being in memory at once; each worker runs one job at a time.
+    photo's bytes) without all of it being in memory at once; each worker runs one job at a time,
+    and ends when this process does, even killed.
     """
     workers = workers or cpu_count()
     jobs = iter(jobs)
     if workers == 1:
         yield from (function(*args) for args in jobs)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_end_with, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
         for args in jobs:
             pending.append(pool.submit(function, *args))

@@ -30,6 +30,7 @@ manifest says the folder is being updated, so a run killed half-way leaves nothi
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import hashlib
 import io
@@ -172,7 +173,7 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
         finally:
             for source in sources.values():
                 source.close()
-        tar.close()
+            tar.close()  # stopped half-way too (the temporary is then deleted), not later by the garbage collector
     return count, stream.sha256.hexdigest(), spans
 
 
@@ -229,12 +230,22 @@ def read_shard(path: Path | str) -> Iterator[Sample]:
         yield from _samples(handle, str(path))
 
 
-def read_span(path: Path | str, offset: int, length: int) -> list[Sample]:
-    """The samples of one photo, read from its span of a shard (the manifest's offset and length)
-    without reading the rest of the shard."""
-    with open(path, "rb") as handle:
-        handle.seek(offset)
-        data = handle.read(length)
+def read_span(path: Path | str, offset: int, length: int, sha256: str) -> list[Sample]:
+    """The samples of one photo, read from its span of a shard (the manifest's offset, length and
+    sha256) without reading the rest of the shard. ShardFolderError when those bytes are not the
+    ones the manifest names: the folder was rewritten since the manifest was read (by a stage
+    running at the same time), and the span may now hold part of another photo."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(length)
+    except FileNotFoundError:
+        data = b""
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise ShardFolderError(f"{path}: {length} bytes at {offset} differ from {path.parent / MANIFEST}: "
+                               f"{path.parent} was rewritten while this stage read it (by another stage running "
+                               f"at the same time?); run again when it has finished")
     return list(_samples(io.BytesIO(data), f"{path}@{offset}"))
 
 
@@ -330,8 +341,10 @@ _held: set[Path] = set()  # the folders this process is writing
 def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
     """Hold ``folder`` for writing, or raise ShardFolderError: when it holds files this project did
     not write (``also``: names of files the caller writes there beside the shards), or when another
-    process is writing it, naming that process. The lock is the OS's (flock) on ``.NAME.lock``
-    beside the folder, so the OS releases it when its holder ends, even killed. Re-entrant."""
+    process is writing it, naming that process. The lock is the OS's on ``.NAME.lock`` beside the
+    folder, so the OS releases it when its holder ends, even killed. A POSIX record lock (lockf), not
+    flock: it belongs to this process alone, so worker processes it starts, which outlive it for a
+    moment when it alone is killed (by the OOM killer), do not keep it. Re-entrant."""
     folder = Path(folder)
     where = folder.resolve()
     if where in _held:
@@ -341,8 +354,10 @@ def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
     where.parent.mkdir(parents=True, exist_ok=True)
     with open(where.parent / f".{where.name}.lock", "a+") as lock:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            fcntl.lockf(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as error:
+            if error.errno not in (errno.EACCES, errno.EAGAIN):
+                raise
             lock.seek(0)
             raise ShardFolderError(f"{folder} is being written by {lock.read().strip() or 'another process'}; "
                                    f"run again when it has finished") from None

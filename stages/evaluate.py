@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,11 @@ from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_
 from srcnn.files import atomic_dir, atomic_path, write_text_atomic
 from srcnn.gate import file_sha256, gate_path, write_gate
 from srcnn.images import save_png
-from srcnn.inference import load_model, trained_qualities
+from srcnn.inference import CheckpointError, load_model, trained_qualities
 from srcnn.params import load_params
 from srcnn.photos import read_prepared
 from srcnn.pictures import before_after
-from srcnn.shards import load_manifest, samples_in
+from srcnn.shards import check_complete, samples_in
 
 PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
 SUMMARY, METRICS, TABLE = "metrics/summary.json", "metrics/eval.json", "metrics/eval_photos.csv"
@@ -43,7 +44,21 @@ MAX_PICTURES = 6
 
 def main() -> None:
     params = load_params()
-    model, info = load_model(MODEL)
+    try:  # its inputs whole before any work: a stage before it may have been killed half-way
+        prepared = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
+        check_complete(PREPARED)
+    except (OSError, ValueError) as error:
+        sys.exit(f"evaluate: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)")
+    try:
+        tiles = check_complete(TILES)
+    except FileNotFoundError as error:
+        sys.exit(f"evaluate: error: {TILES} is missing or incomplete ({error}); run the tile stage first (dvc repro)")
+    if not Path(MODEL).is_file():
+        sys.exit(f"evaluate: error: {MODEL} is missing; run the train stage first (dvc repro)")
+    try:
+        model, info = load_model(MODEL)
+    except CheckpointError as error:
+        sys.exit(f"evaluate: error: {error}")
     with atomic_dir(PICTURES) as pictures:
         def picture(name: str, clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, row: dict) -> None:
             if len(list(pictures.iterdir())) < MAX_PICTURES:
@@ -51,14 +66,13 @@ def main() -> None:
                           f"restored {row['psnr_output']:.2f} dB ({row['psnr_gain']:+.2f})")
                 save_png(pictures / f"{row['photo']}.png", before_after(clean, degraded, restored, labels=labels))
 
-        val = {photo["name"]: photo["sha256"] for photo in json.loads((PREPARED / "report.json").read_text())["photos"]
-               if photo["split"] == "val"}
+        val = {photo["name"]: photo["sha256"] for photo in prepared["photos"] if photo["split"] == "val"}
         chosen = pick_photos(val, params.eval_photos, params.seed)
         photos = ((report["name"], clean, degraded, report["jpeg_quality"])
                   for report, clean, degraded in read_prepared(PREPARED, "val", chosen))
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary = summarize(table)
-    summary.update(tiles=samples_in(load_manifest(TILES), "val"), val_photos=len(val), crop_border=params.border)
+    summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
     cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
     ladder, gate = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen),
                                    trained=trained_qualities(info))

@@ -45,14 +45,14 @@ def main() -> None:
                                                       params.seed, params.scale, code))
                for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
 
-    spans = {photo[0]: (shard, photo[4], photo[5]) for shard, info in prepared["shards"].items()
+    spans = {photo[0]: (shard, *photo[4:7]) for shard, info in prepared["shards"].items()  # offset, length, sha256
              for photo in info["photos"] if photo[2]}
 
     def build(needed: list[Entry]):
         def jobs():  # in the order of ``needed``; only those photos' bytes are read from the prepared shards
             for entry in needed:
-                shard, offset, length = spans[entry.name]
-                sample, = read_span(PREPARED / shard, offset, length)
+                shard, offset, length, digest = spans[entry.name]
+                sample, = read_span(PREPARED / shard, offset, length, digest)
                 yield sample, params.tile, params.stride, params.jpeg_quality, params.seed, params.scale
 
         return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),

@@ -243,3 +243,18 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     gains = pd.DataFrame({"quality": [50, 50, 60, 60, 70, 70],
                           "model_gain": [1.0, MIN_PHOTO_GAIN_DB - 0.01, 0.5, MIN_PHOTO_GAIN_DB, 2.0, -0.05]})
     assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}
+
+
+def test_the_evaluate_stage_stops_naming_what_is_missing_before_train_or_tile_have_written_it(make_project):
+    """Run right after a tile or train stage that was killed (or never ran): an error naming the
+    missing input and the stage that writes it, no traceback, nothing written."""
+    project = make_project()
+    run([sys.executable, "-m", "stages.prepare"], cwd=project)
+    for missing, writer in (("data/tiles", "tile"), ("models/srcnn.pt", "train")):
+        result = run([sys.executable, "-m", "stages.evaluate"], cwd=project, check=False)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+        assert result.stderr.startswith(f"evaluate: error: {missing}") and f"run the {writer} stage first" in result.stderr
+        written = [path for path in ("metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after",
+                                     "models/srcnn.ladder.json") if (project / path).exists()]
+        assert not written and not list((project / "plots").glob(".before_after*"))
+        run([sys.executable, "-m", "stages.tile"], cwd=project)

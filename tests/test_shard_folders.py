@@ -3,12 +3,15 @@ a time, from bytes checked against its manifest; and a writer killed at any poin
 that the next stage refuses until it is written again."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -131,6 +134,7 @@ def test_bytes_copied_from_an_old_shard_are_checked_against_its_manifest(make_pr
     assert stage("prepare", project).returncode == 0
     refused = stage("tile", project)
     assert refused.returncode != 0 and "differ from" in refused.stderr, refused.stdout + refused.stderr
+    assert "Traceback" not in refused.stderr, refused.stderr
     assert stage("tile", project).returncode == 0  # the next run checks every shard and rebuilds what changed
     updated = contents(tiles)
     shutil.rmtree(tiles)
@@ -176,3 +180,61 @@ def test_a_tile_stage_killed_at_any_point_leaves_nothing_that_looks_complete(mak
     assert train.returncode != 0 and "run the tile stage first" in train.stderr, train.stderr
     assert stage("tile", project).returncode == 0
     assert contents(tiles) == finished
+
+
+def test_a_data_stage_whose_main_process_alone_is_killed_leaves_no_worker_holding_the_folder(make_project):
+    """The OOM killer kills one process, not its workers: they must neither keep the folder locked
+    (the next run would stop naming a dead process) nor live on, waiting for work forever."""
+    project = make_project(workers=2, photos_per_shard=1)
+    prepared = project / "data/prepared"
+    killed = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.partial", "1", "kill", "stages.prepare"],
+                              cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        assert killed.wait() == -9  # its first shard written, its workers busy with the next photos
+        again = stage("prepare", project)
+        assert again.returncode == 0, again.stderr
+        left = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc"))) if session_of(pid) == killed.pid]
+        deadline = time.monotonic() + 60  # not a speed target: workers notice within a second or two
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            left = [pid for pid in left if session_of(pid) == killed.pid]
+        assert not left, f"the killed stage's workers {left} are still running"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+
+
+def session_of(pid: int) -> int | None:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def test_a_tile_stage_reading_data_prepared_while_a_prepare_rewrites_it_stops_writing_nothing(make_project):
+    """Two terminals (dvc repro runs one stage at a time): tile reads each photo's samples where the
+    manifest said when it started; a prepare that rewrites that shard meanwhile moves them. Tile must
+    notice (each span has its sha256), not crash or tile the wrong bytes under the photo's name."""
+    project = prepared_project(make_project)
+    prepared = project / "data/prepared"
+    shards = sorted(json.loads((prepared / MANIFEST).read_text())["shards"].items())
+    before, (shard, _) = next((sum(len(other["photos"]) for _, other in shards[:index]), shards[index])
+                                 for index in range(len(shards)) if len(shards[index][1]["photos"]) >= 2)
+    paused = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.tar", str(before + 2), "pause-open",
+                               "stages.tile"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        assert paused.stdout.readline() == "paused\n"  # about to read the second photo of that shard
+        params = yaml.safe_load((project / "params.yaml").read_text())
+        (project / "params.yaml").write_text(yaml.safe_dump({**params, "max_side": 128}))
+        assert stage("prepare", project).returncode == 0  # every photo smaller: all but the first of a shard move
+        out, err = paused.communicate("")
+    finally:
+        paused.kill()
+    assert paused.returncode == 1 and "Traceback" not in err, err
+    assert f"data/prepared/{shard}" in err and "was rewritten while" in err, err
+    with pytest.raises(FileNotFoundError):
+        check_complete(project / "data/tiles")
+    assert stage("tile", project).returncode == 0
+    manifest = check_complete(project / "data/tiles")
+    assert all(sha256(project / "data/tiles" / name) == entry["sha256"] for name, entry in manifest["shards"].items())
