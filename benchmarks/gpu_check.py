@@ -87,8 +87,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
-from srcnn.device import cpu_has_bf16  # noqa: E402
-from srcnn.enhance import pick_dtype  # noqa: E402
+from srcnn.device import cpu_has_bf16, pick_precision  # noqa: E402
 from srcnn.inference import load_model, restore_rgb  # noqa: E402
 from srcnn.jpeg import strength_for_quality  # noqa: E402
 from srcnn.metrics import psnr  # noqa: E402
@@ -503,7 +502,7 @@ def enhance_photo(size: tuple[int, int] | None) -> np.ndarray:
 def restore_once(model_path: Path | None, params: Params, degraded: np.ndarray, clean: np.ndarray,
                  device: torch.device, tile: int) -> dict[str, Any]:
     model = load_model(model_path)[0] if model_path else SRCNN.from_params(params)
-    dtype = pick_dtype("auto", device)
+    dtype = pick_precision("auto", device, int8=True)
     torch.backends.cudnn.benchmark = False  # as in `enhance` (training switched it on in this process)
     strength = strength_for_quality(QUALITY)
     restore_rgb(model, degraded[:256, :256], device, dtype, tile, strength=strength)  # warm-up: kernels, int8 engine
