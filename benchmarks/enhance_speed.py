@@ -1,26 +1,37 @@
-"""Benchmark: `enhance` on a 12-megapixel colour photo against a naive fp32 whole-image forward.
+"""Benchmark: which precision `enhance` runs a photo in on this CPU, and the figures that choice rests
+on; against a naive fp32 whole-image forward.
 
     python benchmarks/enhance_speed.py      # a generated 4032×3024 photo; models/srcnn.pt or one trained quickly
     python benchmarks/enhance_speed.py --photo PHOTO.jpg --model models/srcnn.pt
     python benchmarks/enhance_speed.py --fresh-model --train-seconds 60     # ignore models/srcnn.pt
+    python benchmarks/enhance_speed.py --photos ../shared/benchmark/set5 ../shared/benchmark/set14 --repeats 2
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 \
+        python benchmarks/enhance_speed.py ...           # as on a CPU with AVX2 only (AMD Zen 3)
 
-The photo (clean) is JPEG-compressed at quality 20 (degraded); both ways restore the degraded photo
-with the same SRCNN (params.yaml sizes: 9-5-5, 64/32 filters, residual), each in its own process so
-that peak memory is its own:
+The photo (clean; "large") and its centre (``--small-size``, 800×600: "small") are JPEG-compressed
+at quality 20 (degraded) and restored with one SRCNN (params.yaml sizes: 9-5-5, 64/32 filters,
+residual) in each precision ``enhance`` could run on this CPU: fp32; bf16 where oneDNN runs it
+natively (emulated bf16 is many times slower: no candidate); int8 where PyTorch has a quantized
+backend. Each runs ``srcnn.inference.restore_rgb`` as ``python -m srcnn enhance`` does (tiles, int8
+calibrated on the photo, colour per tile) in its own process, so that its peak memory is its own;
+``--repeats`` runs them all in turn again and keeps each one's fastest time. Quality: the PSNR
+(luma) of each precision against the clean photos, as a difference from fp32, on ``--photos``
+(every photo in those folders, degraded the same way), else on the large photo.
 
-- project: ``srcnn.inference.restore_rgb`` as ``python -m srcnn enhance`` runs it by default (tiles,
-  int8 convolutions calibrated on the photo, colour conversion per tile), timed in memory; again with
-  ``--precision bf16``; and the whole command, JPEG in, PNG out.
-- naive: YCbCr of the whole photo, one fp32 NCHW forward of the whole luma plane, back to RGB.
-
-Prints seconds, megapixels/s, peak RSS, the speed ratio and the PSNR (luma, against the clean
-photo) of the outputs; the last line is one JSON object. Targets: ratio ≥ 5, project peak RSS
-≤ 1.5 GB, |psnr_delta_db| ≤ 0.05.
+For each photo the measured choice is the fastest precision within 0.05 dB of fp32; printed next
+to it, the rule ``enhance --precision auto`` follows (``srcnn.device.pick_precision``: int8 from 2
+megapixels on, else bf16 where native, else fp32) and whether they agree, and the baseline, the
+rule before (int8 wherever there is a quantized backend), as a multiple of the rule's time. Then
+the whole command on the large photo (JPEG in, PNG out, ``auto``) and the naive forward (YCbCr of
+the whole photo, one fp32 NCHW forward of the whole luma plane). The last line is one JSON object.
+Targets: ratio (naive / auto) ≥ 5, peak RSS ≤ 1.5 GB, the rule agrees with the measurement.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import resource
 import subprocess
 import sys
@@ -39,16 +50,21 @@ from srcnn import metrics  # noqa: E402
 from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb  # noqa: E402
 from srcnn.dataset import MemoryTiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
-from srcnn.enhance import Settings, enhance_photo, pick_dtype  # noqa: E402
+from srcnn.device import INT8_MIN_PIXELS, PRECISIONS, cpu_has_bf16, pick_precision  # noqa: E402
+from srcnn.enhance import Settings, enhance_photo  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
 from srcnn.jpeg import strength_for_quality  # noqa: E402
 from srcnn.model import SIZE_PARAMS, SRCNN  # noqa: E402
 from srcnn.params import load_params, params_with  # noqa: E402
+from srcnn.photos import list_photo_files  # noqa: E402
+from srcnn.quantized import engine, full_range_is_exact  # noqa: E402
 from srcnn.train import fit, run_model  # noqa: E402
 
 WIDTH, HEIGHT, QUALITY = 4032, 3024, 20
 STRENGTH = strength_for_quality(QUALITY)  # what a conditioned model is told; `enhance` reads it from the JPEG
+TOLERANCE_DB = 0.05  # how much PSNR a faster precision may lose against fp32
+EMULATION = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "FBGEMM_ENABLE_INSTRUCTIONS")
 
 
 def peak_rss_mb() -> float:
@@ -61,8 +77,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def generated_photo() -> np.ndarray:
-    """A 4032×3024 photo-like mosaic of scikit-image's photographs, each enlarged 2× (Lanczos)."""
+def generated_photo(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
+    """A 4032×3024 photo-like mosaic of scikit-image's photographs, each enlarged 2× (Lanczos); a
+    smaller size is its centre."""
     from skimage import data
     sources = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
                np.stack([data.camera()] * 3, axis=-1), data.colorwheel()[..., :3], data.retina()[::2, ::2]]
@@ -75,7 +92,8 @@ def generated_photo() -> np.ndarray:
                           enlarged.crop((0, 0, cell_w, cell_h)))
         top, left = (number // 4) * cell_h, (number % 4) * cell_w
         canvas[top:top + cell_h, left:left + cell_w] = cell[:cell_h, :cell_w]
-    return canvas
+    top, left = (HEIGHT - min(height, HEIGHT)) // 2, (WIDTH - min(width, WIDTH)) // 2
+    return canvas[top:top + height, left:left + width].copy()
 
 
 def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCNN:
@@ -112,15 +130,16 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
     """Restore ``photo`` one way in this process; print a JSON line with seconds and peak RSS."""
     model, info = load_model(model_path)
     torch.set_grad_enabled(False)
-    dtype = pick_dtype(precision, torch.device("cpu"))
     result: dict = {}
     if kind == "command":  # the whole command, file to file
-        settings = Settings(torch.device("cpu"), dtype, 512, 1)
+        settings = Settings(torch.device("cpu"), pick_precision(precision, torch.device("cpu"), int8=True), 512, 1,
+                            auto=precision == "auto")
         started = time.perf_counter()
         enhance_photo(model, photo, out, settings)
         result["seconds"] = time.perf_counter() - started
     else:
         rgb = load_rgb(photo)
+        dtype = pick_precision(precision, torch.device("cpu"), int8=True, pixels=rgb.shape[0] * rgb.shape[1])
         started = time.perf_counter()
         if kind == "project":
             restored = restore_rgb(model, rgb, dtype=dtype, strength=STRENGTH)
@@ -147,13 +166,53 @@ def run_worker(kind: str, photo: Path, model_path: Path, out: Path, precision: s
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
+def cpu_description() -> dict:
+    """What decides the precision here: the CPU, PyTorch, the kernels' answers, any emulation asked for."""
+    name = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                     if line.startswith("model name")), name)
+    quantized = engine()
+    return {"cpu": name, "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "aten_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": cpu_has_bf16(),
+            "int8_engine": quantized, "int8_full_range_exact": full_range_is_exact(quantized) if quantized else None,
+            "emulation": {name: os.environ[name] for name in EMULATION if name in os.environ}}
+
+
+def photos_psnr(model_path: Path, folders: list[Path], precision: str) -> list[float]:
+    """PSNR (luma, dB) of each photo in ``folders``, degraded at QUALITY and restored in ``precision``."""
+    model, _ = load_model(model_path)
+    dtype = pick_precision(precision, torch.device("cpu"), int8=True)
+    scores = []
+    for folder in folders:
+        for photo in list_photo_files(folder)[0]:
+            clean = load_rgb(photo)
+            restored = restore_rgb(model, jpeg_roundtrip(clean, QUALITY), dtype=dtype, strength=STRENGTH)
+            scores.append(metrics.psnr(to_luma_u8(clean).astype(np.float64), to_luma_u8(restored).astype(np.float64)))
+    return scores
+
+
+def size(text: str) -> tuple[int, int]:
+    width, height = (int(side) for side in text.lower().split("x"))
+    return width, height
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photo", type=Path, help="a clean photo (default: a generated 4032×3024 one)")
+    parser.add_argument("--size", type=size, default=(WIDTH, HEIGHT),
+                        help="WIDTHxHEIGHT of the generated photo (its centre; default 4032x3024)")
+    parser.add_argument("--small-size", type=size, default=(800, 600),
+                        help="WIDTHxHEIGHT of a small photo (the centre of the photo), timed too (default 800x600)")
+    parser.add_argument("--photos", nargs="*", type=Path, default=[],
+                        help="folders of clean photos for the quality of each precision (e.g. ../shared/benchmark/set5)")
     parser.add_argument("--model", type=Path, help="a checkpoint (default: models/srcnn.pt when it has "
                         "params.yaml's sizes, else one trained quickly on the photo)")
     parser.add_argument("--fresh-model", action="store_true", help="train one quickly even if models/srcnn.pt exists")
     parser.add_argument("--train-seconds", type=float, default=40.0)
+    parser.add_argument("--repeats", type=int, default=1, help="timed runs of each precision, in turn; the fastest counts")
+    parser.add_argument("--skip-naive", action="store_true", help="no naive whole-image forward (it needs ~9 GB at 12 MP)")
     parser.add_argument("--worker", choices=("project", "command", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
@@ -162,53 +221,98 @@ def main() -> None:
         worker(args.worker, args.precision, args.photo, args.model, args.out)
         return
 
+    cpu = cpu_description()
+    candidates = ["fp32"] + ["bf16"] * cpu["native_bf16"] + ["int8"] * (cpu["int8_engine"] is not None)
     with tempfile.TemporaryDirectory(prefix="enhance_speed.") as folder:
         work = Path(folder)
-        clean = load_rgb(args.photo) if args.photo else generated_photo()
-        degraded = jpeg_roundtrip(clean, QUALITY)
-        Image.fromarray(degraded).save(work / "degraded.png", format="PNG", compress_level=1)
-        Image.fromarray(degraded).save(work / "degraded.jpg", format="JPEG", quality=98)
+        clean = load_rgb(args.photo) if args.photo else generated_photo(*args.size)
         height, width = clean.shape[:2]
-        megapixels = height * width / 1e6
+        small_width, small_height = min(args.small_size[0], width), min(args.small_size[1], height)
+        top, left = (height - small_height) // 2, (width - small_width) // 2
+        photos = {"large": clean, "small": clean[top:top + small_height, left:left + small_width]}
+        degraded = {}
+        for name, photo in photos.items():
+            degraded[name] = jpeg_roundtrip(photo, QUALITY)
+            Image.fromarray(degraded[name]).save(work / f"{name}.png", format="PNG", compress_level=1)
+        Image.fromarray(degraded["large"]).save(work / "large.jpg", format="JPEG", quality=98)
+        megapixels = {name: photo.shape[0] * photo.shape[1] / 1e6 for name, photo in photos.items()}
         model_path = args.model or (None if args.fresh_model else default_model())
         if model_path is None:
             started = time.perf_counter()
             model_path = work / "model.pt"
-            save_model(model_path, quick_model(clean, degraded, args.train_seconds), info={"params": {"scale": 1}})
+            save_model(model_path, quick_model(clean, degraded["large"], args.train_seconds),
+                       info={"params": {"scale": 1}})
             print(f"model: trained {time.perf_counter() - started:.0f} s on tiles of the photo")
         else:
             print(f"model: {model_path}")
-        print(f"photo: {width}×{height} ({megapixels:.1f} MP), JPEG quality {QUALITY}, {torch.get_num_threads()} threads")
+        print("photos: " + ", ".join(f"{name} {photo.shape[1]}×{photo.shape[0]} ({megapixels[name]:.2f} MP)"
+                                     for name, photo in photos.items()) + f", JPEG quality {QUALITY}")
+        print("CPU: " + ", ".join(f"{key} {value}" for key, value in cpu.items()))
 
-        project = run_worker("project", work / "degraded.png", model_path, work / "project.png")
-        bf16 = run_worker("project", work / "degraded.png", model_path, work / "bf16.png", "bf16")
-        command = run_worker("command", work / "degraded.jpg", model_path, work / "command.png")
-        naive = run_worker("naive", work / "degraded.png", model_path, work / "naive.png")
-
+        runs: dict[str, dict[str, dict]] = {name: {} for name in photos}
+        for _ in range(args.repeats):
+            for name in photos:
+                for precision in candidates:
+                    figures = run_worker("project", work / f"{name}.png", model_path,
+                                         work / f"{name}-{precision}.png", precision)
+                    if precision not in runs[name] or figures["seconds"] < runs[name][precision]["seconds"]:
+                        runs[name][precision] = figures
+        command = run_worker("command", work / "large.jpg", model_path, work / "command.png")
+        naive = None if args.skip_naive else run_worker("naive", work / "large.png", model_path, work / "naive.png")
         clean_y = to_luma_u8(clean).astype(np.float64)
-        scores = {name: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"{name}.png")).astype(np.float64))
-                  for name in ("project", "bf16", "naive")}
-        scores["input"] = metrics.psnr(clean_y, to_luma_u8(degraded).astype(np.float64))
-    ratio = naive["seconds"] / project["seconds"]
-    for name, figures in (("project (enhance's default: tiled, int8 where available)", project),
-                          ("project with --precision bf16", bf16),
-                          ("enhance command, JPEG in, PNG out", command), ("naive (fp32 NCHW whole image)", naive)):
-        print(f"{name}: {figures['seconds']:.2f} s, {megapixels / figures['seconds']:.2f} MP/s, "
-              f"peak RSS {figures['peak_rss_mb']:.0f} MB")
-    print(f"speed-up: {ratio:.2f}× (target ≥ 5)")
-    print(f"PSNR (luma, vs clean): input {scores['input']:.3f} dB, naive {scores['naive']:.3f} dB, "
-          f"project {scores['project']:.3f} dB, delta {scores['project'] - scores['naive']:+.4f} dB (target ±0.05); "
-          f"bf16 {scores['bf16']:.3f} dB, delta {scores['bf16'] - scores['naive']:+.4f} dB")
-    print(json.dumps({"seconds": round(project["seconds"], 3), "naive_seconds": round(naive["seconds"], 3),
-                      "ratio": round(ratio, 2), "peak_rss_mb": round(project["peak_rss_mb"], 1),
-                      "command_seconds": round(command["seconds"], 3),
-                      "command_peak_rss_mb": round(command["peak_rss_mb"], 1),
-                      "naive_peak_rss_mb": round(naive["peak_rss_mb"], 1),
-                      "bf16_seconds": round(bf16["seconds"], 3), "bf16_ratio": round(naive["seconds"] / bf16["seconds"], 2),
-                      "bf16_psnr_delta_db": round(scores["bf16"] - scores["naive"], 4),
-                      "psnr_delta_db": round(scores["project"] - scores["naive"], 4),
-                      "psnr_input_db": round(scores["input"], 3), "psnr_naive_db": round(scores["naive"], 3),
-                      "megapixels": round(megapixels, 2)}))
+        photo_psnr = {precision: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"large-{precision}.png"))
+                                              .astype(np.float64)) for precision in candidates}
+        if naive is not None:
+            photo_psnr["naive"] = metrics.psnr(clean_y, to_luma_u8(load_rgb(work / "naive.png")).astype(np.float64))
+        photo_psnr["input"] = metrics.psnr(clean_y, to_luma_u8(degraded["large"]).astype(np.float64))
+    if args.photos:
+        scores = {precision: np.array(photos_psnr(model_path, args.photos, precision)) for precision in candidates}
+        where = f"{len(scores['fp32'])} photos of {', '.join(str(folder) for folder in args.photos)}"
+    else:
+        scores = {precision: np.array([photo_psnr[precision]]) for precision in candidates}
+        where = "the large photo"
+    delta = {precision: float((scores[precision] - scores["fp32"]).mean()) for precision in candidates}
+    worst = {precision: float((scores[precision] - scores["fp32"]).min()) for precision in candidates}
+    close = [precision for precision in candidates if abs(delta[precision]) <= TOLERANCE_DB]
+    measured, rule, baseline = {}, {}, {}
+    print(f"quality on {where} (JPEG {QUALITY}), against fp32 ({scores['fp32'].mean():.3f} dB): " + ", ".join(
+        f"{precision} {delta[precision]:+.4f} dB (worst photo {worst[precision]:+.4f})" for precision in candidates))
+    for name in photos:
+        pixels = photos[name].shape[0] * photos[name].shape[1]
+        measured[name] = min(close, key=lambda precision: runs[name][precision]["seconds"])
+        rule[name] = PRECISIONS[pick_precision("auto", torch.device("cpu"), int8=True, pixels=pixels)]
+        baseline[name] = "int8" if cpu["int8_engine"] else "bf16" if cpu["native_bf16"] else "fp32"  # the rule before
+        print(f"{name} photo ({megapixels[name]:.2f} MP): " + ", ".join(
+            f"{precision} {runs[name][precision]['seconds']:.2f} s" for precision in candidates)
+            + f"; measured choice {measured[name]} (the fastest within {TOLERANCE_DB} dB of fp32), "
+              f"rule {rule[name]} ({'agrees' if rule[name] == measured[name] else 'DISAGREES'}); "
+              f"baseline (int8 wherever there is a quantized backend) {baseline[name]}: "
+              f"{runs[name][baseline[name]]['seconds'] / runs[name][rule[name]]['seconds']:.2f}× the rule's time")
+    large = runs["large"][rule["large"]]
+    print(f"large photo, {rule['large']}: {megapixels['large'] / large['seconds']:.2f} MP/s, "
+          f"peak RSS {large['peak_rss_mb']:.0f} MB; enhance command, JPEG in, PNG out: {command['seconds']:.2f} s, "
+          f"peak RSS {command['peak_rss_mb']:.0f} MB")
+    result = {"choice": rule, "measured_choice": measured, "agrees": rule == measured,
+              "int8_min_megapixels": INT8_MIN_PIXELS / 1e6,
+              "seconds": {name: {precision: round(figures["seconds"], 3) for precision, figures in runs[name].items()}
+                          for name in photos},
+              "speedup_vs_baseline": {name: round(runs[name][baseline[name]]["seconds"]
+                                                  / runs[name][rule[name]]["seconds"], 2) for name in photos},
+              "baseline": baseline, "megapixels": {name: round(value, 2) for name, value in megapixels.items()},
+              "psnr_delta_db": {precision: round(delta[precision], 4) for precision in candidates},
+              "worst_photo_delta_db": {precision: round(worst[precision], 4) for precision in candidates},
+              "quality_photos": int(len(scores["fp32"])), "psnr_fp32_db": round(float(scores["fp32"].mean()), 3),
+              "peak_rss_mb": round(large["peak_rss_mb"], 1), "command_seconds": round(command["seconds"], 3),
+              "command_peak_rss_mb": round(command["peak_rss_mb"], 1), "psnr_input_db": round(photo_psnr["input"], 3),
+              **cpu}
+    if naive is not None:
+        ratio = naive["seconds"] / large["seconds"]
+        print(f"naive (fp32 NCHW whole image): {naive['seconds']:.2f} s, peak RSS {naive['peak_rss_mb']:.0f} MB; "
+              f"speed-up of {rule['large']}: {ratio:.2f}× (target ≥ 5); on the large photo: naive "
+              f"{photo_psnr['naive']:.3f} dB, {rule['large']} {photo_psnr[rule['large']] - photo_psnr['naive']:+.4f} dB")
+        result.update(naive_seconds=round(naive["seconds"], 3), ratio=round(ratio, 2),
+                      naive_peak_rss_mb=round(naive["peak_rss_mb"], 1), psnr_naive_db=round(photo_psnr["naive"], 3))
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

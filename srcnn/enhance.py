@@ -35,20 +35,20 @@ import argparse
 import math
 import shutil
 import sys
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .device import DeviceError, pick_device, pick_precision
+from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
-from .images import ImageError, load_pixels, load_rgb
 from .history import jpeg_history
-from .inference import INT8, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
+from .images import ImageError, load_pixels, load_rgb
+from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
 from .progress import progress
@@ -74,12 +74,14 @@ class Settings:
     force: bool = False  # --force: restore JPEGs outside the trained or evaluated-safe qualities too
     gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
     output_quality: int | None = None  # --output-quality: JPEG and WebP outputs (None: 95, lossless WebP)
+    auto: bool = False  # --precision auto: each photo's precision by its size (device.pick_precision); else dtype
 
 
 @dataclass(frozen=True)
 class Decision:
     strength: float | None  # what the model is told; None: the photo is written unchanged
     line: str  # what enhance says about the photo
+    precision: str = ""  # what it was restored in (fp32, bf16, fp16, int8); "" when not restored
 
 
 def decide(qtable: list[int] | None, settings: Settings, history: int | None = None) -> Decision:
@@ -207,11 +209,14 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
         write_unchanged(photo, header, rgb, target, settings)
         return decision
     rgb = upscale(rgb, settings.scale)
-    restored = restore_rgb(model, rgb, settings.device, settings.dtype, settings.tile, strength=decision.strength)
+    dtype = settings.dtype
+    if settings.auto:
+        dtype = pick_precision("auto", settings.device, int8=True, pixels=rgb.shape[0] * rgb.shape[1])
+    restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength)
     del rgb
     save_photo(target, restored[..., 0].copy() if header.gray else restored, header.icc, header.exif,
                settings.output_quality)
-    return decision
+    return replace(decision, precision=PRECISIONS[dtype])
 
 
 def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, settings: Settings) -> None:
@@ -227,18 +232,6 @@ def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, 
     else:
         pixels = rgb[..., 0].copy() if header.gray else rgb
     save_photo(target, upscale(pixels, settings.scale), header.icc, header.exif, settings.output_quality)
-
-
-def pick_dtype(name: str, device: torch.device) -> torch.dtype | None:
-    """The inference precision for ``--precision``: None (fp32), bfloat16 (autocast) or INT8."""
-    from .quantized import engine
-    if name == "int8":
-        if device.type != "cpu" or engine() is None:
-            raise ValueError(f"--precision int8 runs on a CPU with a quantized backend, not on {device.type}")
-        return INT8
-    if name == "auto" and device.type == "cpu" and engine() is not None:
-        return INT8
-    return pick_precision(name, device)
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
@@ -258,9 +251,9 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument("--overwrite", action="store_true",
                          help="replace outputs that already exist (never one of the input photos)")
     command.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
-                         help="auto: int8 on a CPU that has a quantized backend, else bf16 where the "
-                              "hardware has it, else fp32; each within 0.05 dB of fp32 "
-                              "(benchmarks/enhance_speed.py)")
+                         help="auto: on a GPU bf16 (fp16 where it has none); on a CPU int8 for photos of 2 "
+                              "megapixels or more, else bf16 where the CPU has it, else fp32: the fastest within "
+                              "0.05 dB of fp32 (srcnn/device.py, benchmarks/enhance_speed.py)")
     command.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     command.add_argument("--tile", type=int, default=512, help="tile side in pixels; memory grows with it")
     command.add_argument("--quality", type=int, metavar="Q",
@@ -282,7 +275,7 @@ def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
         if value is not None and not 1 <= value <= 100:
             raise ValueError(f"{option} {value} is not a JPEG quality; use 1 to 100")
     device = pick_device(args.device, "--device")
-    dtype = pick_dtype(args.precision, device)
+    dtype = pick_precision(args.precision, device, int8=True)
     try:
         gate = read_gate(gate_path(args.model), args.model)
     except DamagedGateError:
@@ -292,7 +285,7 @@ def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
         print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
               f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
     return model, Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info),
-                           args.force, gate, args.output_quality)
+                           args.force, gate, args.output_quality, auto=args.precision == "auto")
 
 
 def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
@@ -351,7 +344,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"enhance: {note}", file=sys.stderr)
     failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
     refused = refusals(pairs)
-    kept, done, unchanged = [], 0, 0
+    kept, done, unchanged, precisions = [], 0, 0, Counter()
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
@@ -377,12 +370,14 @@ def run(args: argparse.Namespace) -> int:
             unchanged += 1
         else:
             done += 1
+            precisions[decision.precision] += 1
     bar.close()
     for message in kept:
         print(f"enhance: {message}", file=sys.stderr)
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
-    precision = {None: "fp32", INT8: "int8", torch.bfloat16: "bf16", torch.float16: "fp16"}[settings.dtype]
+    ran = (" and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
+           if len(precisions) > 1 else next(iter(precisions), PRECISIONS[settings.dtype]))
     print(f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
-          f"(model {args.model}, scale {settings.scale}, {precision}, tiles of {args.tile})")
+          f"(model {args.model}, scale {settings.scale}, {ran}, tiles of {args.tile})")
     return 1 if failed else 0

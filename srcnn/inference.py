@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
-from .device import autocast, pick_precision
+from .device import INT8, autocast, pick_precision
 from .files import atomic_path
 from .model import SRCNN
 
@@ -107,9 +107,6 @@ def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dty
     with autocast(device, dtype):
         output = model(block, strength) if getattr(model, "conditioned", False) else model(block)
     return output.float()[0, 0].clamp_(0, 1).cpu()
-
-
-INT8 = torch.qint8  # the ``dtype`` that asks for int8 convolutions (srcnn/quantized.py; CPU, SRCNN only)
 
 
 def _samples(luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, width: int,

@@ -22,14 +22,15 @@ convolution whose right answer needs more than 16 bits), so it also sees a CPU t
 told to treat as an older one. Where the answer is no, the ranges shrink so that no pair can
 saturate (PyTorch's ``reduce_range``): the first layer keeps the photo's 8-bit steps and gets
 weights of 7 bits (255 × 63 × 2 = 32,130), the later ones get 7-bit activations (127 × 127 × 2 =
-32,258). Then every kernel computes the exact integer sums, and the int8 output is the same on every
-CPU: the price is a little precision (on 19 benchmark photos at JPEG quality 20, −0.010 dB
-against fp32 where full range gives −0.007 dB).
+32,258). Then every kernel computes the exact integer sums; the price is a little precision (on the
+19 photos of Set5 and Set14 at JPEG quality 20, −0.0125 dB against fp32 where full ranges give
+−0.0094 dB: benchmarks/enhance_speed.py).
 """
 from __future__ import annotations
 
 import functools
 import warnings
+from typing import Callable
 
 import torch
 from torch import nn
@@ -142,26 +143,32 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
         raise QuantizationError(f"int8 inference is for SRCNN only, not {type(model).__name__}")
     if model.conditioned:
         _strength_plane(torch.zeros(1, 1, 1, 1), strength)  # refuses a missing or too strong strength
-    name = engine()
-    if name is None:
+    backend = engine()
+    if backend is None:
         raise RuntimeError("int8 inference needs a quantized CPU backend (onednn, x86 or fbgemm); use bf16 or fp32")
-    torch.backends.quantized.engine = name
-    model = model.float().cpu().eval()
+    torch.backends.quantized.engine = backend
+    model = model.float().cpu().eval().to(memory_format=torch.channels_last)  # oneDNN's fast layout, as in inference
     shapes = {tuple(sample.shape[-2:]) for sample in samples}
     batches = [torch.cat(samples)] if len(shapes) == 1 else samples  # one call when they are alike
-    extract_max = map_max = correction_max = 0.0
-    for batch in batches:
-        centred = batch.sub(INPUT_OFFSET)
-        if model.conditioned:
-            centred = torch.cat([centred, model.strength_plane(batch, strength)], dim=1)
-        features = torch.relu(model.extract(centred.contiguous(memory_format=torch.channels_last)))
-        extract_max = max(extract_max, features.max().item())
-        features = torch.relu(model.map(features))
-        map_max = max(map_max, features.max().item())
-        correction_max = max(correction_max, model.reconstruct(features).abs().max().item())
-    quantized = QuantizedSRCNN(model, (extract_max * headroom, map_max * headroom, correction_max * headroom),
-                               full_range_is_exact(name)).eval()
-    squared = sum(((quantized(batch, strength) - model(batch, strength)) ** 2).sum().item() for batch in batches)
+    # one float pass gives both the ranges (what each layer puts out, before its ReLU) and the
+    # outputs the int8 copy must agree with: calibration costs one fp32 pass over the samples, not two
+    peaks = {"extract": 0.0, "map": 0.0, "reconstruct": 0.0}
+
+    def record(name: str) -> Callable[[nn.Module, tuple, torch.Tensor], None]:
+        def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+            peak = output.abs().max() if name == "reconstruct" else output.max()  # the ReLU's output peaks there too
+            peaks[name] = max(peaks[name], peak.item())
+        return hook
+
+    hooks = [getattr(model, name).register_forward_hook(record(name)) for name in peaks]
+    try:
+        expected = [model(batch, strength) for batch in batches]
+    finally:
+        for hook in hooks:
+            hook.remove()
+    ranges = (peaks["extract"] * headroom, peaks["map"] * headroom, peaks["reconstruct"] * headroom)
+    quantized = QuantizedSRCNN(model, ranges, full_range_is_exact(backend)).eval()
+    squared = sum(((quantized(batch, strength) - want) ** 2).sum().item() for batch, want in zip(batches, expected))
     count = sum(batch.numel() for batch in batches)
     agreement = psnr_from_mse(squared / count * 255.0**2)
     if agreement < AGREEMENT_DB:

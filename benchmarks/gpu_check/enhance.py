@@ -14,7 +14,7 @@ from PIL import Image
 
 from srcnn.color import to_luma_u8
 from srcnn.degrade import jpeg_roundtrip
-from srcnn.enhance import pick_dtype
+from srcnn.device import pick_precision
 from srcnn.inference import load_model, restore_rgb
 from srcnn.jpeg import strength_for_quality
 from srcnn.metrics import psnr
@@ -43,7 +43,7 @@ def luma_psnr(clean: np.ndarray, other: np.ndarray) -> float:
 def restore_once(model_path: Path | None, params: Params, degraded: np.ndarray, clean: np.ndarray,
                  device: torch.device, tile: int) -> dict[str, Any]:
     model = load_model(model_path)[0] if model_path else SRCNN.from_params(params)
-    dtype = pick_dtype("auto", device)
+    dtype = pick_precision("auto", device, int8=True)
     torch.backends.cudnn.benchmark = False  # as in `enhance` (training switched it on in this process)
     strength = strength_for_quality(QUALITY)
     restore_rgb(model, degraded[:256, :256], device, dtype, tile, strength=strength)  # warm-up: kernels, int8 engine
