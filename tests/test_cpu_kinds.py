@@ -1,12 +1,13 @@
 """The numerical tests again as each older kind of x86 CPU runs them, emulated on this one.
 
-PyTorch's kernels (``ATEN_CPU_CAPABILITY``), oneDNN (``ONEDNN_MAX_CPU_ISA``) and MKL
+PyTorch's kernels (``ATEN_CPU_CAPABILITY``), oneDNN (``ONEDNN_MAX_CPU_ISA``), fbgemm
+(``FBGEMM_ENABLE_INSTRUCTIONS``) and MKL
 (``MKL_ENABLE_INSTRUCTIONS``) can be kept to an older instruction set; the tests that compare
 numbers (the model, tiled against whole-photo inference, int8 against fp32, bf16 training and resume)
 then run on the kernels an AMD Zen 3 (AVX2 only) or Zen 4 (AVX-512 with bf16, no AMX) would pick.
 On a CPU that is itself of that kind, or older, the variables change nothing and the run simply
 repeats. The whole suite can be run this way too:
-``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 pytest``.
+``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 pytest``.
 """
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from conftest import ROOT
 
 KINDS = {
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+             "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"},
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
 }
 # the tests whose figures depend on the kernels and that take seconds, not minutes
