@@ -24,10 +24,10 @@ KINDS = {
              "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"},
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
 }
-# the tests whose figures depend on the kernels and that take seconds, not minutes
-NUMERICAL = ["tests/test_model.py", "tests/test_metrics.py",
-             "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
-             "tests/test_enhance.py", "-k", "not enhance_ and not png and not jpeg and not folder and not model_refuses"]
+# the tests whose figures depend on the kernels (int8, bf16, tiled against whole-photo inference, a
+# resumed training) and that take seconds, not minutes
+NUMERICAL = ["tests/test_model.py", "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
+             "tests/test_enhance.py", "-k", "test_model or checkpoint_resumes or int8 or tiled or tiles or bf16 or precision"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
