@@ -26,6 +26,7 @@ def test_output_has_the_input_size(residual: bool) -> None:
 
 
 def test_residual_starts_near_the_identity() -> None:
+    torch.manual_seed(0)  # unseeded, about 1 init in 30 strays past the bound
     x = torch.rand(1, 1, 20, 20)
     assert (ARCNN(residual=True)(x) - x).abs().max() < 0.05
 
