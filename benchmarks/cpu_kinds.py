@@ -46,7 +46,7 @@ def measure(steps: int, rounds: int) -> dict:
     import torch
     sys.path.insert(0, str(ROOT))
     from srcnn.device import autocast, pick_precision
-    from srcnn.model import SRCNN
+    from srcnn.archs import SRCNN
     from srcnn.params import load_params
 
     params = load_params(ROOT / "params.yaml")

@@ -55,7 +55,7 @@ from srcnn.enhance import Settings, enhance_photo  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
 from srcnn.jpeg import strength_for_quality  # noqa: E402
-from srcnn.model import SIZE_PARAMS, SRCNN  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import load_params, params_with  # noqa: E402
 from srcnn.photos import list_photo_files  # noqa: E402
 from srcnn.quantized import engine, full_range_is_exact  # noqa: E402
@@ -99,7 +99,7 @@ def generated_photo(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
 def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCNN:
     """An SRCNN with params.yaml's sizes, trained for ``seconds`` on 64×64 luma tiles of the photo."""
     params = load_params(ROOT / "params.yaml")
-    settings = {key: getattr(params, key) for key in SIZE_PARAMS}
+    settings = {key: getattr(params, key) for key in SRCNN.PARAMS}
     clean_y, degraded_y = to_luma_u8(clean), to_luma_u8(degraded)
     rng = np.random.default_rng(0)
     height, width = clean_y.shape
@@ -123,7 +123,7 @@ def default_model() -> Path | None:
         return None
     model, _ = load_model(path)
     params = load_params(ROOT / "params.yaml")
-    return path if all(model.config[key] == getattr(params, key) for key in SIZE_PARAMS) else None
+    return path if all(model.config[key] == getattr(params, key) for key in SRCNN.PARAMS) else None
 
 
 def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) -> None:

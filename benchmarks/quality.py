@@ -15,7 +15,7 @@ BENCH: a folder of benchmark photos, urban40 (Urban100's img_001–040), set5 an
      false, by ``dvc repro evaluate`` in a second work folder (WORK-q20-only; its own prepare and
      tiles, at quality 20); not for --scale > 1, which has no JPEG step;
    - with ``srcnn.train.fit`` on ours' tiles: plain SRCNN 9-1-5 the seed's way (no residual, Adam at
-     a fixed lr 1e-3, no warm-up), and AR-CNN (srcnn/arcnn.py, Dong et al. ICCV 2015) with the
+     a fixed lr 1e-3, no warm-up), and AR-CNN (srcnn/archs/arcnn.py, Dong et al. ICCV 2015) with the
      project's loop and params (residual too).
 3. Evaluates all of them on the same val photos (ours', each at the quality prepare degraded it
    at; whole photos, MATLAB-style BT.601 luma, ``border`` pixels cropped); on the ladder: those
@@ -55,7 +55,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from srcnn.arcnn import ARCNN  # noqa: E402
+from srcnn.archs import ARCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
 from srcnn.degrade import crop_to_multiple, degrade  # noqa: E402
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, summarize  # noqa: E402
@@ -63,7 +63,7 @@ from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
 from srcnn.history import jpeg_history  # noqa: E402
 from srcnn.inference import load_model, trained_qualities  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
 from srcnn.photos import read_prepared  # noqa: E402
 from srcnn.shards import load_manifest, shard_paths  # noqa: E402

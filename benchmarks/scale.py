@@ -49,7 +49,7 @@ from data_speed import process_tree, pss_kb  # noqa: E402
 from quality import make_project  # noqa: E402
 from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles, spread_tiles  # noqa: E402
 from srcnn.device import pick_device  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import load_params  # noqa: E402
 from srcnn.shards import load_manifest, shard_paths  # noqa: E402
 from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402

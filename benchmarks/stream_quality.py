@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quality import evaluate, make_project, run, val_photos  # noqa: E402
 from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import load_params  # noqa: E402
 from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
 from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.dataset import load_pairs  # noqa: E402
 from srcnn.degrade import degrade  # noqa: E402
-from srcnn.model import SRCNN  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import Params, params_with  # noqa: E402
 from srcnn.tiling import join_pair, split_pair  # noqa: E402
 from srcnn.device import pick_device, pick_precision  # noqa: E402

@@ -43,6 +43,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .archs import arch_of
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
@@ -51,6 +52,7 @@ from .images import ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality
 from .photos import list_photo_files
+from .quantized import can_quantize
 from .progress import progress
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -75,6 +77,7 @@ class Settings:
     gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
     output_quality: int | None = None  # --output-quality: JPEG and WebP outputs (None: 95, lossless WebP)
     auto: bool = False  # --precision auto: each photo's precision by its size (device.pick_precision); else dtype
+    int8: bool = True  # whether the model has an int8 copy (srcnn.quantized.can_quantize): auto may pick it
 
 
 @dataclass(frozen=True)
@@ -211,7 +214,7 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
     rgb = upscale(rgb, settings.scale)
     dtype = settings.dtype
     if settings.auto:
-        dtype = pick_precision("auto", settings.device, int8=True, pixels=rgb.shape[0] * rgb.shape[1])
+        dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=rgb.shape[0] * rgb.shape[1])
     restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength)
     del rgb
     save_photo(target, restored[..., 0].copy() if header.gray else restored, header.icc, header.exif,
@@ -275,6 +278,10 @@ def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
         if value is not None and not 1 <= value <= 100:
             raise ValueError(f"{option} {value} is not a JPEG quality; use 1 to 100")
     device = pick_device(args.device, "--device")
+    int8 = can_quantize(model)
+    if args.precision == "int8" and not int8:
+        raise ValueError(f"--precision int8 runs SRCNN models only; {args.model} is {arch_of(model)}: "
+                         f"use auto, bf16 or fp32")
     dtype = pick_precision(args.precision, device, int8=True)
     try:
         gate = read_gate(gate_path(args.model), args.model)
@@ -285,7 +292,7 @@ def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
         print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
               f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
     return model, Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info),
-                           args.force, gate, args.output_quality, auto=args.precision == "auto")
+                           args.force, gate, args.output_quality, auto=args.precision == "auto", int8=int8)
 
 
 def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:

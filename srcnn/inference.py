@@ -14,7 +14,7 @@ from torch import nn
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
-from .model import SRCNN
+from .archs import align_of, arch_of, from_config
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -23,17 +23,18 @@ class CheckpointError(ValueError):
     """A file that is not a model checkpoint of this project."""
 
 
-def save_model(path: str | Path, model: SRCNN, info: dict[str, Any] | None = None) -> None:
-    """Write the state dict, the model's config and ``info`` (plain values) atomically."""
-    state = {"format": FORMAT, "config": dict(model.config),
+def save_model(path: str | Path, model: nn.Module, info: dict[str, Any] | None = None) -> None:
+    """Write the state dict, the network's arch and config, and ``info`` (plain values) atomically."""
+    state = {"format": FORMAT, "arch": arch_of(model), "config": dict(model.config),
              "state_dict": {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
              "info": dict(info or {})}
     with atomic_path(path) as temp:
         torch.save(state, temp)
 
 
-def load_model(path: str | Path) -> tuple[SRCNN, dict[str, Any]]:
-    """Load a checkpoint written by ``save_model``; never unpickles code (``weights_only=True``)."""
+def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Load a checkpoint written by ``save_model``, as the network of the arch it records (SRCNN for
+    checkpoints from before there were others); never unpickles code (``weights_only=True``)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such model file; train one with 'dvc repro' or pass --model")
@@ -46,11 +47,12 @@ def load_model(path: str | Path) -> tuple[SRCNN, dict[str, Any]]:
                               f"tensors and values as the train stage writes them, so it was not loaded") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a model checkpoint of this project (no '{FORMAT}' marker)")
+    arch = state.get("arch", "srcnn")
     try:
-        model = SRCNN.from_config(state["config"])
+        model = from_config(arch, state["config"])
         model.load_state_dict(state["state_dict"])
     except Exception as error:
-        raise CheckpointError(f"{path}: checkpoint does not match the SRCNN model ({error})") from None
+        raise CheckpointError(f"{path}: checkpoint does not match its {arch} network ({error})") from None
     return model.eval(), state.get("info", {})
 
 
@@ -151,6 +153,7 @@ def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torc
     """
     luma = np.asarray(luma)
     height, width = luma.shape
+    tile += -tile % align_of(model)  # windows start on the grid a half-resolution network folds on
     model, device, dtype = _prepared(model, device, dtype,
                                      lambda: _samples(lambda where: luma[where].astype(np.float64), height, width),
                                      strength)
@@ -172,6 +175,7 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
     photos stays a few tiles' worth at any photo size.
     """
     height, width = rgb.shape[:2]
+    tile += -tile % align_of(model)
     model, device, dtype = _prepared(model, device, dtype,
                                      lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width),
                                      strength)

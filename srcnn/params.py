@@ -40,6 +40,7 @@ class Params:
     tile: int
     stride: int
     # model
+    arch: str
     kernel1: int
     kernel2: int
     kernel3: int
@@ -47,6 +48,8 @@ class Params:
     filters2: int
     residual: bool
     conditioned: bool
+    ffdnet_depth: int
+    ffdnet_features: int
     # train
     lr: float
     lr_schedule: str
@@ -88,6 +91,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "photos_per_shard": ("int", (1, 1_000_000)),
     "tile": ("int", (8, 4096)),
     "stride": ("int", (1, 4096)),
+    "arch": ("choice", ("srcnn", "arcnn", "ffdnet")),
     "kernel1": ("odd", (1, 31)),
     "kernel2": ("odd", (1, 31)),
     "kernel3": ("odd", (1, 31)),
@@ -95,6 +99,8 @@ _RULES: dict[str, tuple[str, Any]] = {
     "filters2": ("int", (1, 1024)),
     "residual": ("bool", None),
     "conditioned": ("bool", None),
+    "ffdnet_depth": ("int", (3, 100)),
+    "ffdnet_features": ("int", (1, 1024)),
     "lr": ("float", (0.0, 100.0, "open")),
     "lr_schedule": ("choice", ("constant", "cosine")),
     "warmup_steps": ("int", (0, 10_000_000)),

@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from .metrics import psnr_from_mse
-from .model import SRCNN
+from .archs.srcnn import SRCNN
 
 
 def engine() -> str | None:
@@ -91,6 +91,11 @@ INPUT_ZERO_POINT = 128
 AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the calibration blocks
 
 
+def can_quantize(model: nn.Module) -> bool:
+    """Whether ``quantize`` makes an int8 copy of this network: SRCNN's three convolutions only."""
+    return isinstance(model, SRCNN)
+
+
 class QuantizationError(RuntimeError):
     """The int8 copy does not reproduce the float model closely enough."""
 
@@ -139,7 +144,7 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
              headroom: float = 1.1) -> QuantizedSRCNN:
     """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
     ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
-    if not isinstance(model, SRCNN):
+    if not can_quantize(model):
         raise QuantizationError(f"int8 inference is for SRCNN only, not {type(model).__name__}")
     if model.conditioned:
         _strength_plane(torch.zeros(1, 1, 1, 1), strength)  # refuses a missing or too strong strength

@@ -26,8 +26,8 @@ from .files import atomic_path
 from .metrics import psnr_from_mse
 from .params import Params
 
-TRAIN_KEYS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned", "lr",
-              "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
+TRAIN_KEYS = ("arch", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
+              "ffdnet_depth", "ffdnet_features", "lr", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
               "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
 
 

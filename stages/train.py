@@ -26,7 +26,7 @@ from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import write_text_atomic
 from srcnn.inference import save_model
-from srcnn.model import SRCNN
+from srcnn.archs import build_model
 from srcnn.params import load_params
 from srcnn.progress import progress
 from srcnn.shards import MANIFEST, check_complete, shard_paths
@@ -52,7 +52,7 @@ def main() -> None:
                        fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
     val = spread_tiles(TILES, manifest, "val", CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
-    model = SRCNN.from_params(params)
+    model = build_model(params)
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
     bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
 
@@ -82,7 +82,7 @@ def main() -> None:
         summary = {"epochs": len(history.epochs), "steps": history.steps, "loss": last["loss"],
                    "val_psnr": last["val_psnr"], "seconds": round(history.seconds, 1),
                    "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
-                   "parameters": sum(p.numel() for p in model.parameters())}
+                   "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters())}
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
         write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
         CHECKPOINT.unlink(missing_ok=True)

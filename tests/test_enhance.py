@@ -15,7 +15,7 @@ from conftest import ROOT, run, synthetic_photo
 from srcnn.color import rgb_to_ycbcr
 from srcnn.enhance import save_photo
 from srcnn.inference import CheckpointError, load_model, restore_luma, restore_rgb, save_model, windows
-from srcnn.model import SRCNN
+from srcnn.archs import SRCNN
 
 
 def busy_model(seed: int = 0, **sizes) -> SRCNN:

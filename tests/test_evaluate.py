@@ -20,7 +20,7 @@ from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_
 from srcnn.gate import Gate
 from srcnn.inference import save_model
 from srcnn.jpeg import strength_for_quality
-from srcnn.model import SRCNN
+from srcnn.archs import SRCNN
 from srcnn.params import DEFAULTS, load_params
 
 

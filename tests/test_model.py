@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from srcnn.model import SIZE_PARAMS, SRCNN
+from srcnn.archs import SRCNN
 from srcnn.params import load_params
 
 
@@ -35,7 +35,7 @@ def test_residual_model_starts_close_to_the_identity():
 def test_from_params_builds_the_network_params_yaml_describes():
     params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
     model = SRCNN.from_params(params)
-    assert model.config == {**{key: getattr(params, key) for key in SIZE_PARAMS}, "channels": 1}
+    assert model.config == {**{key: getattr(params, key) for key in SRCNN.PARAMS}, "channels": 1}
     assert model.extract.kernel_size == (params.kernel1, params.kernel1)
     assert model.reconstruct.in_channels == params.filters2
 

@@ -59,7 +59,7 @@ def test_a_code_change_starts_training_afresh(make_project):
     project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
     dvc("repro", "tile", cwd=project)
     kill_training_after_its_first_checkpoint(project)
-    model_code = project / "srcnn/model.py"
+    model_code = project / "srcnn/archs/srcnn.py"
     model_code.write_text(model_code.read_text() + "\n# the same network, but other code\n")
     rerun = dvc("repro", cwd=project)
     assert "Running stage 'train'" in rerun.stdout
@@ -77,7 +77,7 @@ def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
 
     import torch
 
-    from srcnn.model import SRCNN
+    from srcnn.archs import SRCNN
     from srcnn.params import Params, params_with
     from srcnn.train import fit
 
@@ -201,7 +201,7 @@ import time
 import torch
 import torch.distributed as dist
 
-from srcnn.model import SRCNN
+from srcnn.archs import SRCNN
 from srcnn.params import params_with
 from srcnn.train import CLOCK_STEPS, fit
 

@@ -18,7 +18,7 @@ from srcnn.device import pick_precision
 from srcnn.inference import load_model, restore_rgb
 from srcnn.jpeg import strength_for_quality
 from srcnn.metrics import psnr
-from srcnn.model import SRCNN
+from srcnn.archs import SRCNN
 from srcnn.params import Params
 
 from .check import Check, skipped

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import torch
 
 from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles
-from srcnn.model import SRCNN
+from srcnn.archs import SRCNN
 from srcnn.params import Params
 from srcnn.shards import check_complete, shard_paths
 from srcnn.train import fit

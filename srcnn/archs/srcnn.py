@@ -1,4 +1,4 @@
-"""SRCNN (Dong et al., ECCV 2014): three convolutions that map a degraded luma image to a clean one.
+"""SRCNN (Dong et al., ECCV 2014): three convolutions that map a degraded image to a clean one.
 
 Padding keeps the output the same size as the input, so whole photos go through in one pass and
 tiles never shrink; with ``residual`` the network predicts the correction added to its input.
@@ -13,8 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-# the keys of params.yaml that size the network
-SIZE_PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned")
+from .arch_util import INPUT_OFFSET, STRENGTH_OFFSET, strength_plane
 
 
 class SRCNN(nn.Module):
@@ -33,12 +32,13 @@ class SRCNN(nn.Module):
             compression strength (``forward(x, strength)``); without it, strength is ignored.
     """
 
+    # the keys of params.yaml that size the network
+    PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned")
     # the first layer sees the input centred on mid-grey: the same function class, but Adam converges
     # faster (measured on urban40); the int8 path (srcnn/quantized.py) reads it from here
-    input_offset = 0.5
-    # the strength plane is centred the same way (0.5 subtracted): zero padding at the photo's
-    # borders then means "mid strength", and the int8 path quantizes both planes with one scale
-    strength_offset = 0.5
+    input_offset = INPUT_OFFSET
+    # the strength plane is centred the same way: the int8 path quantizes both planes with one scale
+    strength_offset = STRENGTH_OFFSET
 
     def __init__(self, kernel1: int = 9, kernel2: int = 1, kernel3: int = 5, filters1: int = 64,
                  filters2: int = 32, residual: bool = False, channels: int = 1, conditioned: bool = False) -> None:
@@ -65,21 +65,12 @@ class SRCNN(nn.Module):
         """How far (in pixels) one output pixel sees in each direction: the receptive field's radius."""
         return sum(conv.kernel_size[0] // 2 for conv in (self.extract, self.map, self.reconstruct))
 
-    def strength_plane(self, x: torch.Tensor, strength: torch.Tensor | float | None) -> torch.Tensor:
-        """The constant N×1×H×W plane of each image's strength (a float, or a tensor of shape (N,)
-        or broadcastable to it), centred like the input."""
-        if strength is None:
-            raise ValueError("this SRCNN is conditioned: call it as model(x, strength) with each image's "
-                             "compression strength (srcnn.jpeg.strength_for_quality / compression_strength)")
-        strength = torch.as_tensor(strength, dtype=x.dtype, device=x.device).reshape(-1, 1, 1, 1)
-        return (strength - self.strength_offset).expand(x.shape[0], 1, *x.shape[2:])
-
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
         """``x``: N×C×H×W in [0, 1]; ``strength``: each image's compression strength, shape (N,) or
         broadcastable (a float for all), required when conditioned and ignored otherwise."""
         centred = x - self.input_offset
         if self.conditioned:
-            centred = torch.cat([centred, self.strength_plane(x, strength)], dim=1)
+            centred = torch.cat([centred, strength_plane(x, strength)], dim=1)
         y = torch.relu(self.extract(centred))
         y = torch.relu(self.map(y))
         y = self.reconstruct(y)
@@ -92,4 +83,4 @@ class SRCNN(nn.Module):
     @classmethod
     def from_params(cls, params: Any) -> "SRCNN":
         """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
-        return cls(**{key: getattr(params, key) for key in SIZE_PARAMS})
+        return cls(**{key: getattr(params, key) for key in cls.PARAMS})

@@ -1,0 +1,86 @@
+"""FFDNet (Zhang, Zuo and Zhang, "FFDNet: Toward a Fast and Flexible Solution for CNN-based Image
+Denoising", TIP 2018), for compression artifacts.
+
+The image is folded into four half-resolution sub-images (pixel unshuffle), which a plain stack
+of 3×3 convolutions with ReLU maps to four corrections, unfolded back (pixel shuffle). At half
+resolution each layer costs a quarter and sees twice as far. FFDNet's noise-level map is here
+the photo's compression strength, one more input plane, so one network restores every JPEG
+quality. Batch normalisation is left out: with a residual output and Adam it is not needed, and
+a network without it computes the same on a tile as on a whole photo.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .arch_util import INPUT_OFFSET, strength_plane
+
+
+class FFDNet(nn.Module):
+    """A stack of ``depth`` 3×3 convolutions at half resolution.
+
+    Args:
+        depth: convolutions in all (15 for gray images in the paper), at least 3.
+        features: feature maps of the hidden layers (64 for gray in the paper).
+        residual: predict ``output - input`` instead of the output itself (off in the paper).
+        channels: image channels in and out (1: luma).
+        conditioned: the first layer sees the compression strength as one more input plane
+            (``forward(x, strength)``), as the paper's noise-level map.
+    """
+
+    # the keys of params.yaml it reads (``depth`` and ``features`` as ffdnet_*)
+    PARAMS = ("ffdnet_depth", "ffdnet_features", "residual", "conditioned")
+    # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
+    align = 2
+
+    def __init__(self, depth: int = 15, features: int = 64, residual: bool = True, channels: int = 1,
+                 conditioned: bool = True) -> None:
+        super().__init__()
+        if depth < 3:
+            raise ValueError(f"FFDNet needs a depth of at least 3 convolutions, got {depth}")
+        self.config = dict(depth=depth, features=features, residual=residual, channels=channels,
+                           conditioned=conditioned)
+        self.residual = residual
+        self.conditioned = conditioned
+        layers: list[nn.Module] = [nn.Conv2d(4 * channels + int(conditioned), features, 3, padding=1), nn.ReLU()]
+        for _ in range(depth - 2):
+            layers += [nn.Conv2d(features, features, 3, padding=1), nn.ReLU()]
+        layers.append(nn.Conv2d(features, 4 * channels, 3, padding=1))
+        self.body = nn.Sequential(*layers)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        convs = [layer for layer in self.body if isinstance(layer, nn.Conv2d)]
+        for conv in convs[:-1]:
+            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+            nn.init.zeros_(conv.bias)
+        # a small last layer: a residual model starts as the identity
+        nn.init.normal_(convs[-1].weight, std=1e-3)
+        nn.init.zeros_(convs[-1].bias)
+
+    @property
+    def radius(self) -> int:
+        """How far (in pixels) one output pixel sees in each direction: each half-resolution 3×3
+        layer adds two pixels, the 2×2 folding one more; rounded up to a multiple of ``align``."""
+        return 2 * self.config["depth"] + 2
+
+    def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        # an odd side is padded by repeating its last row or column, as the paper does
+        y = nn.functional.pad(x - INPUT_OFFSET, (0, width % 2, 0, height % 2), mode="replicate")
+        y = nn.functional.pixel_unshuffle(y, 2)
+        if self.conditioned:
+            y = torch.cat([y, strength_plane(y, strength)], dim=1)
+        y = nn.functional.pixel_shuffle(self.body(y), 2)[..., :height, :width]
+        return x + y if self.residual else y
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "FFDNet":
+        return cls(**config)
+
+    @classmethod
+    def from_params(cls, params: Any) -> "FFDNet":
+        return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
+                   conditioned=params.conditioned)
