@@ -1,10 +1,12 @@
 """Restore your own photos with a trained model, any size, colour or grayscale.
 
-    python -m srcnn enhance PHOTO... -o OUTDIR [--model models/srcnn.pt] [--overwrite]
+    python -m srcnn enhance PHOTO... -o OUTDIR [--model MODEL.pt] [--overwrite]
     python -m srcnn enhance ~/Pictures/trip -o restored/            # a folder: its photos, subfolders too
     python -m srcnn enhance photo.jpg -o photo_restored.png         # one photo: -o may name the file
 
-The model runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first
+The model is the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has trained it), else the
+model that ships with the project (``models/pretrained/restorer.pt``, docs/pretrained.md), else
+``--model``'s; the first line printed says which. The model runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first
 when the model was trained for super-resolution (``scale`` > 1). EXIF orientation is applied, the
 ICC profile and the other EXIF fields are kept, grayscale stays grayscale. Big photos go through
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
@@ -62,6 +64,9 @@ KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
 JPEG_QUALITY = 95  # JPEG outputs without --output-quality
+PROJECT = Path(__file__).resolve().parents[1]
+TRAINED_MODEL = Path("models/srcnn.pt")  # the train stage's output, relative to the project a user runs in
+PRETRAINED_MODEL = PROJECT / "models" / "pretrained" / "restorer.pt"
 ORIENTATION = 0x0112
 
 
@@ -245,7 +250,9 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
                          help="photos to restore, or folders of photos (subfolders too)")
     command.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR",
                          help="output folder (or, for one photo, an output file name)")
-    command.add_argument("--model", type=Path, default=Path("models/srcnn.pt"), help="checkpoint (default %(default)s)")
+    command.add_argument("--model", type=Path, default=None,
+                         help=f"checkpoint (default: {TRAINED_MODEL} when the pipeline has trained it, else the "
+                              f"shipped {PRETRAINED_MODEL.relative_to(PROJECT)})")
     command.add_argument("--format", default="png", choices=sorted({suffix[1:] for suffix in FORMATS}),
                          help="output format in a folder (default %(default)s)")
     command.add_argument("--output-quality", type=int, metavar="Q",
@@ -268,10 +275,21 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     return command
 
 
+def default_model() -> tuple[Path, str]:
+    """The model enhance uses without --model, and why: the pipeline's own once trained, else the shipped one."""
+    if TRAINED_MODEL.is_file():
+        return TRAINED_MODEL, "trained by this project's pipeline"
+    return PRETRAINED_MODEL, f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one"
+
+
 def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
     """The model and the settings of a run; CheckpointError, DeviceError, DamagedGateError or
-    ValueError (a bad option) say why there is none."""
+    ValueError (a bad option) say why there is none. Sets ``args.model`` when it was not given."""
+    why = "given by --model"
+    if args.model is None:
+        args.model, why = default_model()
     model, info = load_model(args.model)
+    print(f"enhance: model {args.model} ({arch_of(model)}, {why})", file=sys.stderr)
     if args.tile < 16:
         raise ValueError(f"--tile {args.tile} is too small; use 16 or more")
     for option, value in (("--quality", args.quality), ("--output-quality", args.output_quality)):

@@ -155,12 +155,14 @@ def compare_seeds(work: Path, seeds: list[int]) -> dict[str, Any]:
     return {"seeds": per_seed, "q20_shortfall_mean": round(float(np.mean(shortfalls)), 4) if shortfalls else None}
 
 
+# the model of before: trained at JPEG quality 20 only, not told a photo's compression
+Q20_ONLY = dict(jpeg_quality=20, conditioned=False)
+
+
 def run_seeds(check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: int,
               overrides: dict[str, Any]) -> dict[str, Any]:
     """Ours and q20_only trained for ``steps`` each, for every seed, all pipelines at once (each a
     share of the cores): the price of one model for every quality, at equal steps."""
-    from benchmarks.quality import Q20_ONLY  # the peer exactly as benchmarks/quality.py trains it
-
     steps_per_epoch = min(int(overrides.get("steps_per_epoch", 200)), steps)
     common = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": 0, "steps_per_epoch": steps_per_epoch,
               "epochs": max(1, steps // steps_per_epoch), "loader_workers": 2}  # 2 each: the pipelines share the cores
