@@ -27,7 +27,7 @@ class ParamsError(ValueError):
 class Params:
     """Every key of params.yaml, typed. The values, defaults included, live only in params.yaml."""
     # prepare
-    raw_dir: str
+    raw_dir: str | tuple[str, ...]  # one folder, or several (a list in params.yaml): read it as ``raw_dirs``
     max_side: int
     scale: int
     jpeg_quality: int | tuple[int, int] | None  # one quality, a [low, high] range (each photo drawn in it), or none
@@ -71,6 +71,11 @@ class Params:
     eval_qualities: tuple[int, ...]
 
     @property
+    def raw_dirs(self) -> tuple[str, ...]:
+        """The photo folders of ``raw_dir``: the one folder, or each of the list."""
+        return (self.raw_dir,) if isinstance(self.raw_dir, str) else self.raw_dir
+
+    @property
     def border(self) -> int:
         """Pixels cropped at each border before PSNR/SSIM: ``scale`` for super-resolution, else 0."""
         if self.crop_border == "auto":
@@ -80,7 +85,7 @@ class Params:
 
 _RULES: dict[str, tuple[str, Any]] = {
     # key: (kind, rule) — kind picks the type check, rule the range or the allowed values
-    "raw_dir": ("str", None),
+    "raw_dir": ("folders", None),
     "max_side": ("int", (16, 1_000_000)),
     "scale": ("int", (1, 8)),
     "jpeg_quality": ("quality", (1, 100)),
@@ -129,6 +134,28 @@ def _whole(value: Any, low: int, high: int) -> bool:
     return not isinstance(value, bool) and isinstance(value, int) and low <= value <= high
 
 
+def _folders(key: str, value: Any) -> str | tuple[str, ...]:
+    """One folder (a path), or a list of distinct folders none of which holds another."""
+    allowed = "a folder (a non-empty path), or a non-empty list of them"
+    if isinstance(value, str):
+        if not value.strip():
+            raise _fail(key, value, allowed)
+        return value
+    if (not isinstance(value, (list, tuple)) or not value
+            or not all(isinstance(item, str) and item.strip() for item in value)):
+        raise _fail(key, value, allowed)
+    where = {folder: Path(folder).resolve() for folder in value}  # links followed: a link to a folder is that folder
+    for index, folder in enumerate(value):
+        for other in value[:index]:
+            if where[folder] == where[other]:
+                raise _fail(key, value, f"{allowed}, each folder once: {other!r} and {folder!r} are the same folder")
+            inner, outer = (folder, other) if where[other] in where[folder].parents else (other, folder)
+            if where[outer] in where[inner].parents:
+                raise _fail(key, value, f"{allowed}, none inside another: {inner!r} is inside {outer!r} "
+                                        f"(its photos would be read twice)")
+    return tuple(value)
+
+
 def _check(key: str, value: Any) -> Any:
     kind, rule = _RULES[key]
     if kind == "quality":
@@ -150,10 +177,8 @@ def _check(key: str, value: Any) -> Any:
                 or not all(_whole(item, low, high) for item in value)):
             raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
         return tuple(value)
-    if kind == "str":
-        if not isinstance(value, str) or not value.strip():
-            raise _fail(key, value, "a non-empty path")
-        return value
+    if kind == "folders":
+        return _folders(key, value)
     if kind == "bool":
         if not isinstance(value, bool):
             raise _fail(key, value, "true or false")

@@ -1,7 +1,8 @@
 """A folder of photos turned into clean/degraded training pairs, one photo at a time per worker.
 
-``find_photos`` lists what a folder holds (subfolders too) and says why each other file is left
-out; ``assign_split`` sends each photo whole to train or val by a stable hash of its bytes (so
+``find_photos`` lists what a folder, or several, hold (subfolders too), with the sha256 of each
+photo (``DigestCache`` remembers them between runs), and says why each other file is left out;
+``assign_split`` sends each photo whole to train or val by a stable hash of its bytes (so
 adding a photo never moves another, and duplicates stay together); ``prepare_photo`` makes the
 clean and degraded PNGs of one photo, as a sample of a shard (``srcnn/shards.py``);
 ``parallel_map`` runs such jobs over a pool of processes.
@@ -19,16 +20,18 @@ from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
 from .degrade import crop_to_multiple, degrade, fit_long_side
+from .files import write_text_atomic
 from .images import ImageError, TooManyPixelsError, decode_png, encode_png, is_photo_name, load_rgb
 from .jpeg import photo_quality
 from .shards import Result, check_complete, read_shard, sample_key, shard_paths
 
 SPLITS = ("train", "val")
+DIGESTS = Path("data/.raw_files.state.json")  # the photos' sha256, remembered between runs (not an output)
 SKIP_KINDS = ("not_a_photo", "unreadable", "too_many_pixels", "too_small")
 
 
@@ -40,7 +43,7 @@ class Photo:
 
 
 class RawDirError(ValueError):
-    """The raw photo folder is missing or holds no photos."""
+    """A raw photo folder is missing or holds no photos."""
 
 
 def _skip(file: str, kind: str, reason: str) -> dict[str, str]:
@@ -50,6 +53,42 @@ def _skip(file: str, kind: str, reason: str) -> dict[str, str]:
 def _digest(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class DigestCache:
+    """The sha256 of files, remembered in ``state`` and trusted while a file's size, modification
+    and change times and inode are those it had when it was read (as DVC trusts its own state
+    database), so that a run reads only the photos that are new or changed. Files changed in the
+    last seconds are read again next time: a write in the same clock tick keeps their times."""
+
+    RECENT_NS = 2_000_000_000
+
+    def __init__(self, state: Path = DIGESTS):
+        self.state = state
+        try:
+            known = json.loads(state.read_text())
+        except (OSError, ValueError):
+            known = {}
+        self.known: dict[str, list] = known if isinstance(known, dict) else {}
+        self.seen: dict[str, list] = {}
+        self.read = 0  # files read and hashed this run
+
+    def digest(self, path: Path) -> str:
+        stat = path.stat()  # before reading: a change while it is read makes the next run read it again
+        key, mark = str(path.absolute()), [stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino]
+        entry = self.known.get(key)
+        if isinstance(entry, list) and entry[:4] == mark:
+            sha256 = entry[4]
+        else:
+            sha256 = _digest(path)
+            self.read += 1
+        if time.time_ns() - stat.st_ctime_ns > self.RECENT_NS:
+            self.seen[key] = [*mark, sha256]
+        return sha256
+
+    def save(self) -> None:
+        """Keep the files seen this run (only those: a folder dropped from raw_dir is forgotten)."""
+        write_text_atomic(self.state, json.dumps(self.seen) + "\n")
 
 
 def _output_name(relative: Path) -> str:
@@ -94,29 +133,62 @@ def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str
     return photos, others
 
 
-def find_photos(raw_dir: str | Path) -> tuple[list[Photo], list[dict[str, str]]]:
-    """Photos under ``raw_dir`` (as ``list_photo_files`` finds them), hashed, sorted by output name;
-    and the files left out, with files that cannot be read as "unreadable".
+def folder_labels(folders: Sequence[str | Path]) -> list[str]:
+    """What the output names of each folder's photos start with when raw_dir lists several: the
+    folder's own name, with as many of its parents' names as it takes to tell it from the others
+    (``a/photos``, ``b/photos`` → ``a__photos``, ``b__photos``). A function of the folders alone,
+    not of their order in the list."""
+    parts = [Path(folder).resolve().parts[1:] or ("root",) for folder in folders]
+    depth = [1] * len(parts)
+    while True:
+        labels = ["__".join(names[-used:]) for names, used in zip(parts, depth)]
+        clashing = [index for index, label in enumerate(labels) if labels.count(label) > 1]
+        longer = [index for index in clashing if depth[index] < len(parts[index])]
+        if not longer:  # unique, or told apart by the ~sha256 suffix of find_photos
+            return labels
+        for index in longer:
+            depth[index] += 1
 
-    Output names are unique even on a case-insensitive disk. Raises RawDirError naming the folder
-    when it is missing or holds no photos. Never writes to ``raw_dir``.
+
+def _no_folder(folder: Path, several: bool, what: str) -> RawDirError:
+    if several:
+        return RawDirError(f"raw_dir: {folder}, one of its folders, {what}; fix it, or remove it from raw_dir's "
+                           f"list in params.yaml (or run 'dvc exp run -S raw_dir=[PATH,PATH]' with folders of photos)")
+    return RawDirError(f"raw_dir {folder} {what}; set raw_dir in params.yaml, or run "
+                       f"'dvc exp run -S raw_dir=PATH', to a folder of photos")
+
+
+def find_photos(raw_dir: str | Path | Sequence[str | Path],
+                digest: Callable[[Path], str] = _digest) -> tuple[list[Photo], list[dict[str, str]]]:
+    """Photos under ``raw_dir``, one folder or several (as ``list_photo_files`` finds them), hashed
+    by ``digest``, sorted by output name; and the files left out, with files that cannot be read as
+    "unreadable".
+
+    Output names are the paths inside the folder (``trips/a.jpg`` → ``trips__a.jpg.png``); with
+    several folders, after each folder's label (``folder_labels``: ``urban40__img_001.png``).
+    They are unique even on a case-insensitive disk. Raises RawDirError naming the folder
+    when one is missing or holds no photos. Never writes to ``raw_dir``.
     """
-    raw_dir = Path(raw_dir)
-    if not raw_dir.is_dir():
-        what = "does not exist" if not raw_dir.exists() else "is not a folder"
-        raise RawDirError(f"raw_dir {raw_dir} {what} (resolved: {raw_dir.absolute()}); set raw_dir in "
-                          f"params.yaml, or run 'dvc exp run -S raw_dir=PATH', to a folder of photos")
-    paths, others = list_photo_files(raw_dir)
-    photos = []
-    for path in paths:
-        try:
-            photos.append(Photo(path, _output_name(path.relative_to(raw_dir)), _digest(path)))
-        except OSError as error:
-            others.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
-    if not photos:
-        raise RawDirError(f"raw_dir {raw_dir} holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
-                          f"{f'; {len(others)} other files' if others else ''}); put photos there, or "
-                          f"run 'dvc exp run -S raw_dir=PATH' with a folder that has them")
+    folders = [Path(raw_dir)] if isinstance(raw_dir, (str, Path)) else [Path(folder) for folder in raw_dir]
+    several = len(folders) > 1
+    labels = folder_labels(folders) if several else [""]
+    photos, others = [], []
+    for folder, label in zip(folders, labels):
+        if not folder.is_dir():
+            what = "does not exist" if not folder.exists() else "is not a folder"
+            raise _no_folder(folder, several, f"{what} (resolved: {folder.absolute()})")
+        paths, skipped = list_photo_files(folder)
+        found = []
+        for path in paths:
+            try:
+                found.append(Photo(path, _output_name(Path(label, path.relative_to(folder))), digest(path)))
+            except OSError as error:
+                skipped.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
+        if not found:
+            raise _no_folder(folder, several, f"holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
+                                              f"{f'; {len(skipped)} other files' if skipped else ''})")
+        photos += found
+        others += skipped
     photos.sort(key=lambda photo: photo.name)
     seen: set[str] = set()
     for index, photo in enumerate(photos):  # "a/b.jpg" and "a__b.jpg" would share a name

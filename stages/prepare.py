@@ -1,4 +1,4 @@
-"""Stage prepare: every photo of raw_dir → data/prepared/{train,val}-*.tar, clean/degraded pairs.
+"""Stage prepare: every photo of raw_dir (a folder, or several) → data/prepared/{train,val}-*.tar, clean/degraded pairs.
 
 Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one quality,
 or a range from which each photo's own is drawn by its hash and seed), sent whole
@@ -7,7 +7,8 @@ order (about ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` pr
 params changed are computed again, only the shards they fall in are rewritten, and the result is
 byte for byte that of a run from scratch (srcnn/shards.py). Every file of raw_dir is accounted for:
 used, or skipped with its reason (a warning on stderr and an entry in data/prepared/report.json).
-Bad params or a missing/empty raw_dir stop it before any work.
+Bad params or a missing/empty folder stop it before any work. DVC reruns it when the list of raw_dir's
+files that the scan stage writes changes.
 
     python -m stages.prepare
 """
@@ -21,7 +22,8 @@ from pathlib import Path
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import Params, ParamsError, load_params
-from srcnn.photos import SKIP_KINDS, Photo, RawDirError, assign_split, find_photos, parallel_map, prepare_photo
+from srcnn.photos import (SKIP_KINDS, DigestCache, Photo, RawDirError, assign_split, find_photos, parallel_map,
+                          prepare_photo)
 from srcnn.progress import progress
 from srcnn.shards import Entry, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
 
@@ -32,9 +34,11 @@ REPORT = OUT_DIR / "report.json"
 def main() -> None:
     try:
         params = load_params()
-        photos, others = find_photos(params.raw_dir)
+        digests = DigestCache()
+        photos, others = find_photos(params.raw_dirs, digests.digest)
     except (ParamsError, RawDirError) as error:
         sys.exit(f"prepare: error: {error}")
+    digests.save()
     try:
         with writing(OUT_DIR, also={REPORT.name}):  # the report too: one run at a time, from deleting it to writing it
             prepare(params, photos, others)
@@ -74,8 +78,8 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
                  f"{failed[0]['reason']}; remove or fix them, or set strict: false to skip them")
     used = sorted((report for report in reports if report["status"] == "used"), key=lambda report: report["name"])
     if not used:
-        sys.exit(f"prepare: error: none of the {len(photos)} photos in raw_dir {params.raw_dir} could be "
-                 f"used (see the warnings above)")
+        sys.exit(f"prepare: error: none of the {len(photos)} photos in raw_dir {', '.join(params.raw_dirs)} "
+                 f"could be used (see the warnings above)")
     by_content = defaultdict(list)
     for report in used:
         by_content[report["sha256"]].append(report["file"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -31,6 +32,16 @@ def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarra
         image[top:top + rng.integers(8, 40), left:left + rng.integers(8, 40)] = rng.uniform(0, 255, 3)
     image += rng.normal(0, 6, image.shape)
     return image.clip(0, 255).astype(np.uint8)
+
+
+# stages that run on every `dvc repro` (always_changed in dvc.yaml: the scan of raw_dir), so `dvc status` lists them
+ALWAYS_RUN = {name for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
+              if stage.get("always_changed")}
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages that a `dvc repro` or `dvc exp run` ran, by what it printed."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
 
 
 def write_photos(folder: Path, count: int = 4) -> list[Path]:

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import dvc, run, synthetic_photo
+from conftest import ALWAYS_RUN, dvc, run, stages_run, synthetic_photo
 from srcnn.photos import read_prepared
 
 JPEG_ERROR = 5.0  # mean |error| of a quality-95 JPEG of a noisy synthetic photo is about 3
@@ -325,7 +325,7 @@ def test_dvc_repro_on_a_folder_outside_the_project(make_project, tmp_path):
     data = json.loads((project / "metrics/data.json").read_text())
     assert data["photos_used"] == [what["kind"] for what in corpus.values()].count("used")
     assert data["tiles_train"] > 0 and data["tiles_val"] > 0
-    assert "Running stage" not in dvc("repro", "tile", cwd=project).stdout
+    assert stages_run(dvc("repro", "tile", cwd=project).stdout) == ALWAYS_RUN
     Image.fromarray(synthetic_photo(50)).save(photos / "one_more.png")
     again = dvc("repro", "tile", cwd=project)
     assert "Running stage 'prepare'" in again.stdout, again.stdout
@@ -336,11 +336,13 @@ def test_dvc_repro_with_a_missing_or_empty_raw_dir_fails_naming_it(make_project,
     missing = tmp_path / "no such folder"
     project = set_params(make_project(), raw_dir=str(missing))
     result = dvc("repro", "prepare", cwd=project, check=False)
-    assert result.returncode != 0 and str(missing) in result.stdout + result.stderr
+    assert result.returncode != 0 and f"raw_dir {missing} does not exist" in result.stdout + result.stderr
     missing.mkdir()
     result = dvc("repro", "prepare", cwd=project, check=False)
     assert result.returncode != 0 and f"raw_dir {missing} holds no photos" in result.stdout + result.stderr
-    assert not (project / "data/prepared").exists() and not (project / "dvc.lock").exists()
+    assert not (project / "data/prepared").exists() and not (project / "data/raw_files.json").exists()
+    locked = yaml.safe_load((project / "dvc.lock").read_text())["stages"]  # the samples stage alone ran
+    assert "scan" not in locked and "prepare" not in locked
 
 
 def test_jpeg_markers_are_checked(tmp_path):
