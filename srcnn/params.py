@@ -96,7 +96,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "photos_per_shard": ("int", (1, 1_000_000)),
     "tile": ("int", (8, 4096)),
     "stride": ("int", (1, 4096)),
-    "arch": ("choice", ("srcnn", "arcnn", "ffdnet")),
+    "arch": ("choice", ("srcnn", "arcnn", "ffdnet", "ffdnet_res")),
     "kernel1": ("odd", (1, 31)),
     "kernel2": ("odd", (1, 31)),
     "kernel3": ("odd", (1, 31)),

@@ -12,14 +12,15 @@ import torch
 from PIL import Image
 
 from conftest import dvc, run, synthetic_photo
-from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, arch_of, build_model, from_config
+from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, FFDNetRes, arch_of, build_model, from_config
 from srcnn.inference import CheckpointError, load_model, restore_luma, save_model
 from srcnn.params import ParamsError, _RULES, params_with
 from srcnn.train import fit
 
 SMALL = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
          "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
-         "ffdnet": dict(depth=4, features=8)}
+         "ffdnet": dict(depth=4, features=8),
+         "ffdnet_res": dict(depth=6, features=8)}
 
 
 def small(arch: str, seed: int = 0, **extra) -> torch.nn.Module:
@@ -137,7 +138,7 @@ def test_dvc_exp_run_trains_each_arch_through_the_stages_and_enhance_runs_it(mak
     run(["git", "add", "-A"], cwd=project)
     run(["git", "commit", "-qm", "baseline"], cwd=project)
     Image.fromarray(synthetic_photo(9, 64, 80)).save(tmp_path / "photo.jpg", quality=30)
-    for arch in ("arcnn", "ffdnet"):
+    for arch in ("arcnn", "ffdnet", "ffdnet_res"):
         experiment = dvc("exp", "run", "-n", arch, "-S", f"arch={arch}", cwd=project)
         ran = {stage for stage in ("samples", "prepare", "tile", "train", "evaluate")
                if f"Running stage '{stage}'" in experiment.stdout}
@@ -153,4 +154,4 @@ def test_dvc_exp_run_trains_each_arch_through_the_stages_and_enhance_runs_it(mak
                            str(tmp_path / "int8"), "--precision", "int8"], cwd=project, check=False)
             assert refused.returncode == 2 and "int8 runs SRCNN models only" in refused.stderr, refused.stderr
     shown = dvc("exp", "show", "--json", cwd=project).stdout
-    assert '"arcnn"' in shown and '"ffdnet"' in shown
+    assert '"arcnn"' in shown and '"ffdnet"' in shown and '"ffdnet_res"' in shown

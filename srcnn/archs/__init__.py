@@ -17,9 +17,10 @@ from torch import nn
 
 from .arcnn import ARCNN
 from .ffdnet import FFDNet
+from .ffdnet_res import FFDNetRes
 from .srcnn import SRCNN
 
-ARCHS: dict[str, type[nn.Module]] = {"srcnn": SRCNN, "arcnn": ARCNN, "ffdnet": FFDNet}
+ARCHS: dict[str, type[nn.Module]] = {"srcnn": SRCNN, "arcnn": ARCNN, "ffdnet": FFDNet, "ffdnet_res": FFDNetRes}
 
 
 def build_model(params: Any) -> nn.Module:

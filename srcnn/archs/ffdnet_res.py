@@ -1,0 +1,102 @@
+"""FFDNet's layout with residual blocks: FFDNet (Zhang, Zuo and Zhang, TIP 2018) with the plain
+convolution stack replaced by EDSR's residual blocks without batch normalisation (Lim et al.,
+"Enhanced Deep Residual Networks for Single Image Super-Resolution", CVPRW 2017).
+
+As in FFDNet the image is folded into four half-resolution sub-images (pixel unshuffle) and the
+photo's compression strength is one more input plane; each pair of 3×3 convolutions in between
+adds its result to what it was given. The same convolutions, the same cost and the same reach as
+an FFDNet of equal depth, but the skips let it learn several times faster: on urban40 tiles it
+passed SRCNN 9-5-5 within 100 steps, where the plain stack was still behind after 1,000
+(docs/architectures.md).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .arch_util import INPUT_OFFSET, strength_plane
+
+
+class ResidualBlock(nn.Module):
+    """Conv 3×3, ReLU, conv 3×3, added to the block's input."""
+
+    def __init__(self, features: int) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), nn.ReLU(),
+                                  nn.Conv2d(features, features, 3, padding=1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+class FFDNetRes(nn.Module):
+    """A head convolution, residual blocks and a tail convolution, at half resolution.
+
+    Args:
+        depth: 3×3 convolutions in all, head and tail included: (depth - 2) // 2 blocks; at least 4.
+        features: feature maps inside (64).
+        residual: predict ``output - input`` instead of the output itself.
+        channels: image channels in and out (1: luma).
+        conditioned: the head sees the compression strength as one more input plane
+            (``forward(x, strength)``).
+    """
+
+    # the keys of params.yaml it reads (``depth`` and ``features`` as ffdnet_*, shared with ffdnet)
+    PARAMS = ("ffdnet_depth", "ffdnet_features", "residual", "conditioned")
+    # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
+    align = 2
+
+    def __init__(self, depth: int = 12, features: int = 64, residual: bool = True, channels: int = 1,
+                 conditioned: bool = True) -> None:
+        super().__init__()
+        if depth < 4:
+            raise ValueError(f"FFDNetRes needs a depth of at least 4 convolutions (one block), got {depth}")
+        self.config = dict(depth=depth, features=features, residual=residual, channels=channels,
+                           conditioned=conditioned)
+        self.residual = residual
+        self.conditioned = conditioned
+        self.head = nn.Conv2d(4 * channels + int(conditioned), features, 3, padding=1)
+        self.blocks = nn.Sequential(*(ResidualBlock(features) for _ in range((depth - 2) // 2)))
+        self.tail = nn.Conv2d(features, 4 * channels, 3, padding=1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.kaiming_normal_(self.head.weight, nonlinearity="relu")
+        nn.init.zeros_(self.head.bias)
+        for block in self.blocks:
+            nn.init.kaiming_normal_(block.body[0].weight, nonlinearity="relu")
+            nn.init.zeros_(block.body[0].bias)
+            # each block starts as the identity, so the stack starts as shallow as it can be
+            nn.init.zeros_(block.body[2].weight)
+            nn.init.zeros_(block.body[2].bias)
+        # a small last layer: a residual model starts as the identity
+        nn.init.normal_(self.tail.weight, std=1e-3)
+        nn.init.zeros_(self.tail.bias)
+
+    @property
+    def radius(self) -> int:
+        """How far (in pixels) one output pixel sees in each direction: each half-resolution 3×3
+        convolution adds two pixels, the 2×2 folding one more; rounded up to a multiple of ``align``."""
+        return 2 * (2 + 2 * len(self.blocks)) + 2
+
+    def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
+        height, width = x.shape[-2:]
+        # an odd side is padded by repeating its last row or column, as FFDNet does
+        y = nn.functional.pad(x - INPUT_OFFSET, (0, width % 2, 0, height % 2), mode="replicate")
+        y = nn.functional.pixel_unshuffle(y, 2)
+        if self.conditioned:
+            y = torch.cat([y, strength_plane(y, strength)], dim=1)
+        y = self.blocks(self.head(y))
+        y = nn.functional.pixel_shuffle(self.tail(torch.relu(y)), 2)[..., :height, :width]
+        return x + y if self.residual else y
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "FFDNetRes":
+        return cls(**config)
+
+    @classmethod
+    def from_params(cls, params: Any) -> "FFDNetRes":
+        return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
+                   conditioned=params.conditioned)
