@@ -177,10 +177,11 @@ def print_ladders(results: dict[str, Any], keys: list[str], counts: dict[str, in
                      + ("" if row[key][rung]["applied"] else "*") for rung in rungs)
             print(f"{name:<18}{row['parameters']:>9}{row['steps']:>8}{row['ms_per_step']:>9.1f}"
                   + "".join(f"{cell:>13}" for cell in cells))
+            print(f"{'  model alone':<44}" + "".join(f"{row[key][rung]['model_gain']:>+13.2f}" for rung in rungs))
             if all("rgb_gain" in row[key][rung] for rung in rungs):
                 print(f"{'  RGB':<44}" + "".join(f"{row[key][rung]['rgb_gain']:>+13.2f}" for rung in rungs))
     print("* left unchanged, as enhance leaves such photos: outside the trained qualities, or where the model's own "
-          "evaluation found it unsafe (srcnn/gate.py)")
+          "evaluation found it unsafe (srcnn/gate.py); 'model alone': the model's gain there anyway")
 
 
 def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -266,6 +267,9 @@ def main() -> None:
     keys = list(scored)
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
+    cpu += (" (AMX)" if "amx_bf16" in flags else " (AVX-512 bf16)" if "avx512_bf16" in flags
+            else " (AVX-512)" if "avx512f" in flags else " (AVX2)" if "avx2" in flags else "")
     print(f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s) (runs named ARCH-Nsteps: "
           f"{fewest} steps each); raw_dir {', '.join(folder.name for folder in args.raw_dir)}")
     print_ladders(results, keys, {key: len(photos) for key, photos in scored.items()})
