@@ -149,21 +149,29 @@ def ladder(model: torch.nn.Module, photos: list, params: Params, trained: tuple[
     return rungs
 
 
+def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params) -> dict[str, Any]:
+    """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it."""
+    model, info = load_model(checkpoint)
+    gate = read_gate(gate_path(checkpoint), checkpoint)
+    if gate is None:
+        sys.exit(f"quality: {checkpoint} has no gate beside it ({gate_path(checkpoint)}): run its evaluate stage")
+    result: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters())}
+    for key, group in photos.items():
+        print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
+        result[key] = ladder(model, group, params, trained_qualities(info), gate)
+    return result
+
+
 def score_run(name: str, work: Path, photos: dict[str, list], stamp: str) -> dict[str, Any]:
     """One trained project's figures: training, and the ladders of ``photos`` (ladder name → photos)."""
     checkpoint = OUT / f"{name}-{stamp}.pt"
     shutil.copy2(work / "models" / "srcnn.pt", checkpoint)
     shutil.copy2(gate_path(work / "models" / "srcnn.pt"), gate_path(checkpoint))
-    model, info = load_model(checkpoint)
     params = load_params(work / "params.yaml")
-    gate = read_gate(gate_path(checkpoint), checkpoint)
     train = json.loads((work / "metrics" / "train.json").read_text())
-    result = {"arch": params.arch, "parameters": train["parameters"], "steps": train["steps"],
+    result = {**score_checkpoint(name, checkpoint, photos, params), "arch": params.arch, "steps": train["steps"],
               "seconds": train["seconds"], "ms_per_step": round(1000 * train["seconds"] / max(train["steps"], 1), 1),
               "model": str(checkpoint), "work": str(work)}
-    for key, group in photos.items():
-        print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
-        result[key] = ladder(model, group, params, trained_qualities(info), gate)
     return result
 
 
@@ -175,7 +183,7 @@ def print_ladders(results: dict[str, Any], keys: list[str], counts: dict[str, in
         for name, row in results.items():
             cells = (f"{row[key][rung]['gain']:+.2f} ({row[key][rung]['worse']})"
                      + ("" if row[key][rung]["applied"] else "*") for rung in rungs)
-            print(f"{name:<18}{row['parameters']:>9}{row['steps']:>8}{row['ms_per_step']:>9.1f}"
+            print(f"{name[:18]:<18}{row['parameters']:>9}{row['steps']:>8}{row['ms_per_step']:>9.1f}"
                   + "".join(f"{cell:>13}" for cell in cells))
             print(f"{'  model alone':<44}" + "".join(f"{row[key][rung]['model_gain']:>+13.2f}" for rung in rungs))
             if all("rgb_gain" in row[key][rung] for rung in rungs):
@@ -198,9 +206,27 @@ def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     return checks
 
 
+def score_only(checkpoint: Path, folders: list[Path]) -> None:
+    """The ladders of a trained checkpoint on held-out folders, with params.yaml's eval_qualities."""
+    if not folders:
+        sys.exit("quality: --score needs --ladder-dirs")
+    params = load_params(ROOT / "params.yaml")
+    held_out = held_out_photos(folders, load_model(checkpoint)[1].get("params", {}).get("scale", 1) or 1)
+    scored = {"held_out_ladder": held_out}
+    fresh = [photo for photo in held_out if jpeg_history(photo[1]) is None]
+    if 0 < len(fresh) < len(held_out):
+        scored["held_out_fresh_ladder"] = fresh
+    result = score_checkpoint(checkpoint.name, checkpoint, scored, params)
+    result.update(steps=0, ms_per_step=0.0)
+    print_ladders({checkpoint.name: result}, list(scored), {key: len(photos) for key, photos in scored.items()})
+    print(json.dumps({"model": str(checkpoint), "ladder_dirs": [str(folder) for folder in folders], **result}))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--raw-dir", required=True, nargs="+", type=Path,
+    parser.add_argument("--score", type=Path, metavar="CHECKPOINT",
+                        help="train nothing: the ladders of this checkpoint (under its gate) on --ladder-dirs")
+    parser.add_argument("--raw-dir", nargs="+", type=Path, default=[],
                         help="folders of clean photos; val photos are scored from the first (urban40)")
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
@@ -218,6 +244,11 @@ def main() -> None:
     for folder in args.raw_dir + args.ladder_dirs:
         if not folder.is_dir():
             sys.exit(f"quality: {folder} is not a folder")
+    if args.score:
+        score_only(args.score, args.ladder_dirs)
+        return
+    if not args.raw_dir:
+        parser.error("--raw-dir is required unless --score")
     raw_dirs = [str(folder.resolve()) for folder in args.raw_dir]
     settings: dict[str, Any] = {"raw_dir": raw_dirs if len(raw_dirs) > 1 else raw_dirs[0],
                                 "time_budget": args.minutes, "epochs": 1_000_000, "batch_size": LONG_RUN_MODEL["batch_size"]}

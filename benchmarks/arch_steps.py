@@ -1,0 +1,72 @@
+"""How fast each network of the registry learns, step for step: the probe run before choosing one.
+
+    python benchmarks/arch_steps.py --tiles WORK/data/tiles --steps 400
+
+WORK: a project folder whose tile stage has run (e.g. on urban40). Each arch of ``srcnn.archs``
+(params.yaml's sizes, and SRCNN as 9-5-5) trains from the same seed on the same batches of the
+train tiles, in memory, with ``srcnn.train.fit`` and params.yaml's training params (one epoch of
+--steps steps, --batch tiles a batch); the val PSNR of the same 128 val tiles is printed every
+--every steps. SRCNN is the baseline. The last line is one JSON object.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from srcnn.archs import ARCHS, build_model  # noqa: E402
+from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
+from srcnn.params import load_params  # noqa: E402
+from srcnn.shards import load_manifest, shard_paths  # noqa: E402
+from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tiles", type=Path, required=True, help="a tile stage's output folder (data/tiles)")
+    parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--every", type=int, default=100, help="steps between val PSNR readings")
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
+    args = parser.parse_args()
+    manifest = load_manifest(args.tiles)
+    train_pairs, train_strengths = read_tiles(shard_paths(args.tiles, manifest, "train"))
+    val_pairs, val_strengths = read_tiles(shard_paths(args.tiles, manifest, "val"))
+    spread = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
+    val = (val_pairs[spread], val_strengths[spread])
+    base = load_params(ROOT / "params.yaml")
+    # one epoch per reading: fit's curve is then the val PSNR every --every steps, on one schedule
+    params = dataclasses.replace(base, kernel2=5, batch_size=args.batch, epochs=args.steps // args.every,
+                                 steps_per_epoch=args.every, time_budget=0.0)
+    print(f"arch_steps: {len(train_pairs)} train tiles, {len(val[0])} val tiles, {args.steps} steps at batch "
+          f"{args.batch}, {torch.get_num_threads()} thread(s), precision {params.precision}", flush=True)
+    results = {}
+    for arch in args.archs:
+        torch.manual_seed(params.seed)
+        model = build_model(dataclasses.replace(params, arch=arch))
+        started = time.perf_counter()
+        history = fit(model, MemoryTiles(train_pairs, train_strengths, seed=params.seed), val,
+                      dataclasses.replace(params, arch=arch))
+        seconds = time.perf_counter() - started
+        curve = {record["epoch"] * args.every: round(record["val_psnr"], 3) for record in history.epochs}
+        results[arch] = {"parameters": sum(p.numel() for p in model.parameters()), "val_psnr": curve,
+                         "ms_per_step": round(1000 * seconds / max(history.steps, 1), 1)}
+        print(f"{arch:<12}{results[arch]['parameters']:>9} params {results[arch]['ms_per_step']:>8.1f} ms/step  "
+              + "  ".join(f"{step}: {value:.2f}" for step, value in curve.items()), flush=True)
+    last = args.steps // args.every * args.every
+    if "srcnn" in results:
+        for arch, row in results.items():
+            row["ahead_of_srcnn_db"] = round(row["val_psnr"][last] - results["srcnn"]["val_psnr"][last], 3)
+    print(json.dumps({"tiles": str(args.tiles), "steps": args.steps, "batch": args.batch, "archs": results}))
+
+
+if __name__ == "__main__":
+    main()
