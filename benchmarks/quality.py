@@ -42,7 +42,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import torch
+import pandas as pd
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,11 +50,11 @@ sys.path.insert(0, str(ROOT))
 
 from srcnn.archs import ARCHS  # noqa: E402
 from srcnn.degrade import crop_to_multiple  # noqa: E402
-from srcnn.evaluation import evaluate_ladder  # noqa: E402
-from srcnn.gate import Gate, gate_path, read_gate  # noqa: E402
+from srcnn.evaluation import ladder_gains, ladder_table  # noqa: E402
+from srcnn.gate import gate_path, read_gate  # noqa: E402
 from srcnn.history import jpeg_history  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model, trained_qualities  # noqa: E402
+from srcnn.inference import load_model  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
 from srcnn.photos import list_photo_files, read_prepared  # noqa: E402
 
@@ -133,15 +133,12 @@ def val_photos(project: Path, folder: Path) -> list[tuple[str, Any]]:
             if report.get("sha256") in digests]
 
 
-def ladder(model: torch.nn.Module, photos: list, params: Params, trained: tuple[int, int] | None,
-           gate: Gate) -> dict[str, dict[str, float | int | bool]]:
-    """Gain and photos made worse at each quality, as ``enhance`` restores them under ``gate``, and
-    the model's own gain there; RGB figures too where the evaluation gives them."""
-    table, _ = evaluate_ladder(model, photos, params.border, params.scale, params.eval_qualities,
-                               trained=trained, gate=gate)
+def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
+    """``srcnn.evaluation.ladder_table``'s rows by rung: gain and photos made worse at each quality,
+    as ``enhance`` restores them, and the model's own gain there; RGB too where the evaluation gives it."""
     rungs = {}
     for row in table.to_dict("records"):
-        rung = {"gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
+        rung = {"photos": int(row["photos"]), "gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
                 "applied": bool(row["applied"]), "model_gain": round(float(row["model_gain"]), 4)}
         if "rgb_psnr_gain" in row:
             rung["rgb_gain"] = round(float(row["rgb_psnr_gain"]), 4)
@@ -150,15 +147,22 @@ def ladder(model: torch.nn.Module, photos: list, params: Params, trained: tuple[
 
 
 def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params) -> dict[str, Any]:
-    """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it."""
-    model, info = load_model(checkpoint)
+    """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
+    the held-out photos also on those whose reference is no decoded JPEG (``held_out_fresh_ladder``)."""
+    model, _ = load_model(checkpoint)
     gate = read_gate(gate_path(checkpoint), checkpoint)
     if gate is None:
         sys.exit(f"quality: {checkpoint} has no gate beside it ({gate_path(checkpoint)}): run its evaluate stage")
     result: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters())}
     for key, group in photos.items():
         print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
-        result[key] = ladder(model, group, params, trained_qualities(info), gate)
+        gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities)
+        result[key] = ladder(ladder_table(gains, gate))
+        if key == "held_out_ladder":
+            # references that are decoded JPEGs already: removing their artifacts moves a model away from them
+            fresh = [photo_name for photo_name, clean in group if jpeg_history(clean) is None]
+            if 0 < len(fresh) < len(group):
+                result["held_out_fresh_ladder"] = ladder(ladder_table(gains[gains["photo"].isin(fresh)], gate))
     return result
 
 
@@ -175,10 +179,11 @@ def score_run(name: str, work: Path, photos: dict[str, list], stamp: str) -> dic
     return result
 
 
-def print_ladders(results: dict[str, Any], keys: list[str], counts: dict[str, int]) -> None:
+def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
     for key in keys:
         rungs = list(next(iter(results.values()))[key])
-        print(f"\n{key} ({counts[key]} photos): luma PSNR gain in dB (photos made worse), as enhance restores them")
+        photos = next(iter(next(iter(results.values()))[key].values()))["photos"]
+        print(f"\n{key} ({photos} photos): luma PSNR gain in dB (photos made worse), as enhance restores them")
         print(f"{'run':<18}{'params':>9}{'steps':>8}{'ms/step':>9}" + "".join(f"{rung:>13}" for rung in rungs))
         for name, row in results.items():
             cells = (f"{row[key][rung]['gain']:+.2f} ({row[key][rung]['worse']})"
@@ -206,26 +211,33 @@ def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     return checks
 
 
-def score_only(checkpoint: Path, folders: list[Path]) -> None:
-    """The ladders of a trained checkpoint on held-out folders, with params.yaml's eval_qualities."""
+def score_only(checkpoint: Path, folders: list[Path], out: Path | None) -> None:
+    """The ladders of a trained checkpoint on held-out folders, with params.yaml's eval_qualities,
+    and its training figures as the train stage stored them; written to ``out`` too when given."""
     if not folders:
         sys.exit("quality: --score needs --ladder-dirs")
     params = load_params(ROOT / "params.yaml")
     held_out = held_out_photos(folders, load_model(checkpoint)[1].get("params", {}).get("scale", 1) or 1)
     scored = {"held_out_ladder": held_out}
-    fresh = [photo for photo in held_out if jpeg_history(photo[1]) is None]
-    if 0 < len(fresh) < len(held_out):
-        scored["held_out_fresh_ladder"] = fresh
     result = score_checkpoint(checkpoint.name, checkpoint, scored, params)
-    result.update(steps=0, ms_per_step=0.0)
-    print_ladders({checkpoint.name: result}, list(scored), {key: len(photos) for key, photos in scored.items()})
-    print(json.dumps({"model": str(checkpoint), "ladder_dirs": [str(folder) for folder in folders], **result}))
+    info = load_model(checkpoint)[1]
+    training = {key: info[key] for key in ("arch", "steps", "seconds", "parameters", "val_psnr") if key in info}
+    result.update(steps=training.get("steps", 0),
+                  ms_per_step=round(1000 * training.get("seconds", 0) / max(training.get("steps", 1), 1), 1))
+    keys = [key for key in ("held_out_ladder", "held_out_fresh_ladder") if key in result]
+    print_ladders({checkpoint.name: result}, keys)
+    summary = {"model": checkpoint.name, "ladder_dirs": [folder.name for folder in folders], "training": training,
+               **result}
+    if out is not None:
+        out.write_text(json.dumps(summary, indent=1) + "\n")
+    print(json.dumps(summary))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--score", type=Path, metavar="CHECKPOINT",
                         help="train nothing: the ladders of this checkpoint (under its gate) on --ladder-dirs")
+    parser.add_argument("--out", type=Path, help="with --score: also write its JSON there")
     parser.add_argument("--raw-dir", nargs="+", type=Path, default=[],
                         help="folders of clean photos; val photos are scored from the first (urban40)")
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
@@ -245,7 +257,7 @@ def main() -> None:
         if not folder.is_dir():
             sys.exit(f"quality: {folder} is not a folder")
     if args.score:
-        score_only(args.score, args.ladder_dirs)
+        score_only(args.score, args.ladder_dirs, args.out)
         return
     if not args.raw_dir:
         parser.error("--raw-dir is required unless --score")
@@ -288,14 +300,10 @@ def main() -> None:
     scored = {"val_ladder": val_photos(base, args.raw_dir[0])}
     if args.ladder_dirs:
         scored["held_out_ladder"] = held_out_photos(args.ladder_dirs, params.scale)
-        # references that are decoded JPEGs already: removing their artifacts moves a model away from them
-        fresh = [photo for photo in scored["held_out_ladder"] if jpeg_history(photo[1]) is None]
-        if 0 < len(fresh) < len(scored["held_out_ladder"]):
-            scored["held_out_fresh_ladder"] = fresh
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = {name: score_run(name, folder, scored, stamp) for name, folder in works.items()}
-    keys = list(scored)
+    keys = [key for key in ("val_ladder", "held_out_ladder", "held_out_fresh_ladder") if key in results[next(iter(results))]]
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
     flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
@@ -303,7 +311,7 @@ def main() -> None:
             else " (AVX-512)" if "avx512f" in flags else " (AVX2)" if "avx2" in flags else "")
     print(f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s) (runs named ARCH-Nsteps: "
           f"{fewest} steps each); raw_dir {', '.join(folder.name for folder in args.raw_dir)}")
-    print_ladders(results, keys, {key: len(photos) for key, photos in scored.items()})
+    print_ladders(results, keys)
     print(f"papers: {PAPERS_JPEG}")
     summary = {"label": args.label, "cpu": cpu, "raw_dir": raw_dirs, "minutes": args.minutes, "threads": args.threads,
                "parallel": args.parallel, "equal_steps": fewest, "scale": params.scale,
