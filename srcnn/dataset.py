@@ -7,8 +7,8 @@
 
 Both give ``fit`` (srcnn/train.py) the same thing: batches of whole paired tiles, epoch after
 epoch (N×2C×T×T: the C planes of the clean half, then those of the degraded half; C is 1 for the
-seed's luma tiles, 3 for RGB tiles), batch j of epoch e a pure function of (seed, e, j, rank), so a run killed mid-way resumes
-to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
+seed's luma tiles, 3 for RGB tiles), batch j of epoch e a pure function of (seed, e, j, rank), so
+a run killed mid-way resumes to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
 shuffled from the seed, mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and
 each loader worker) its own shards, or its share of the tiles when there are fewer shards than
 loader workers: no process holds more than its buffer, whatever the size of

@@ -46,11 +46,11 @@ import torch
 from PIL import Image
 
 from .archs import arch_of, channels_of
+from .color import to_gray_u8
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import jpeg_history
-from .color import to_gray_u8
 from .images import ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, strength_for_quality

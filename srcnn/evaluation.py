@@ -11,8 +11,7 @@ on RGB too (``rgb_*``: all three channels, what the photo shows). A luma model's
 rounded to 8 bits, as a saved photo would be, and its RGB that luma with the input's own Cb and Cr;
 a colour model's output is the 8-bit RGB it restores, and its luma that photo's. PSNR, SSIM and
 PSNR-B come from ``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled
-MSE. For
-``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
+MSE. For ``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
 ``psnr_input`` is the bicubic baseline of the SRCNN paper (when ``jpeg_quality`` is null).
 
 A conditioned model is told each photo's compression strength: for the val photos' own
@@ -103,8 +102,8 @@ def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np
                 row[f"{metric}_{label}"] = value
         for metric in ("psnr", "ssim", "psnrb"):
             row[f"{metric}_gain"] = row[f"{metric}_output"] - row[f"{metric}_input"]
-        row.update(rgb_psnr_input=metrics.psnr(clean, degraded, border), rgb_psnr_output=metrics.psnr(clean, restored, border))
-        row["rgb_psnr_gain"] = row["rgb_psnr_output"] - row["rgb_psnr_input"]
+        rgb_input, rgb_output = metrics.psnr(clean, degraded, border), metrics.psnr(clean, restored, border)
+        row.update(rgb_psnr_input=rgb_input, rgb_psnr_output=rgb_output, rgb_psnr_gain=rgb_output - rgb_input)
         rows.append(row)
         if on_photo is not None:
             on_photo(name, clean, degraded, restored, row)
@@ -143,7 +142,8 @@ def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], bor
             rows.append({"photo": name, "quality": quality, "psnr_input": psnr_input, "psnr_model": psnr_model,
                          "ssim_input": metrics.ssim(clean_y, degraded_y, border),
                          "ssim_model": metrics.ssim(clean_y, model_y, border), "model_gain": psnr_model - psnr_input,
-                         "rgb_psnr_input": rgb_input, "rgb_psnr_model": rgb_model, "rgb_model_gain": rgb_model - rgb_input})
+                         "rgb_psnr_input": rgb_input, "rgb_psnr_model": rgb_model,
+                         "rgb_model_gain": rgb_model - rgb_input})
     return pd.DataFrame(rows, columns=["photo", "quality", "psnr_input", "psnr_model", "ssim_input", "ssim_model",
                                        "model_gain", "rgb_psnr_input", "rgb_psnr_model", "rgb_model_gain"])
 
@@ -172,8 +172,9 @@ def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
                      "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
                      "photos_worse": int((gain < 0).sum()), "worst_gain": gain.min(),
                      "model_gain": photos["model_gain"].mean(), "model_photos_worse": int((photos["model_gain"] < 0).sum()),
-                     "model_worst_gain": photos["model_gain"].min(), "rgb_psnr_input": photos["rgb_psnr_input"].mean(),
-                     "rgb_psnr_output": rgb_output.mean(), "rgb_psnr_gain": (rgb_output - photos["rgb_psnr_input"]).mean(),
+                     "model_worst_gain": photos["model_gain"].min(),
+                     "rgb_psnr_input": photos["rgb_psnr_input"].mean(), "rgb_psnr_output": rgb_output.mean(),
+                     "rgb_psnr_gain": (rgb_output - photos["rgb_psnr_input"]).mean(),
                      "rgb_model_gain": photos["rgb_model_gain"].mean()})
     return pd.DataFrame(rows)
 
@@ -225,7 +226,7 @@ def headline(evaluation: dict, trained: dict) -> dict[str, float | int]:
     rungs = evaluation.get("ladder", {})
     figures.update({f"q{quality}_gain": rungs[f"q{quality}"]["model_gain"] for quality in HEADLINE_QUALITIES
                     if f"q{quality}" in rungs})
-    figures.update({f"q{quality}_rgb_gain": rungs[f"q{quality}"]["rgb_model_gain"] for quality in HEADLINE_RGB_QUALITIES
-                    if f"q{quality}" in rungs})
+    figures.update({f"q{quality}_rgb_gain": rungs[f"q{quality}"]["rgb_model_gain"]
+                    for quality in HEADLINE_RGB_QUALITIES if f"q{quality}" in rungs})
     figures.update({key: trained[key] for key in TRAINING_KEYS if key in trained})
     return figures

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .metrics import psnr_from_mse
+from .archs import channels_of
 from .archs.srcnn import SRCNN
 
 
@@ -94,7 +95,7 @@ AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the c
 def can_quantize(model: nn.Module) -> bool:
     """Whether ``quantize`` makes an int8 copy of this network: a luma SRCNN's three convolutions
     only (its input is quantized as an 8-bit luma plane)."""
-    return isinstance(model, SRCNN) and model.config.get("channels", 1) == 1
+    return isinstance(model, SRCNN) and channels_of(model) == 1
 
 
 class QuantizationError(RuntimeError):

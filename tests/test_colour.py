@@ -26,7 +26,7 @@ from srcnn.params import ParamsError, params_with
 from srcnn.quantized import QuantizationError, can_quantize, quantize
 from srcnn.shards import Entry, update_shards
 from srcnn.tiling import split_pair, tile_photo
-from srcnn.train import fit
+from srcnn.train import fit, run_fingerprint
 
 SMALL = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
          "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
@@ -140,6 +140,34 @@ def test_colour_tiles_read_from_shards_and_train_a_colour_model_with_a_luma_and_
         fit(build_model(params), MemoryTiles(tiles[:, ::3].contiguous()), (val[0][:, ::3], val[1]), params)
     with pytest.raises(ValueError, match="channels"):
         fit(build_model(params_with(**{**vars(params), "channels": "y"})), MemoryTiles(tiles), val, params)
+
+
+class Interrupted(Exception):
+    """Stands for a kill right after an epoch's checkpoint was written."""
+
+
+def test_a_colour_run_resumes_to_the_same_weights_and_only_a_colour_run_resumes_it(tmp_path, capsys):
+    pairs = torch.randint(0, 256, (6, 6, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    params = params_with(channels="ycbcr", epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24, stride=24,
+                         precision="fp32", device="cpu", **SMALL["srcnn"])
+    assert run_fingerprint(params, "data", pairs, 1, "code") != run_fingerprint(
+        params_with(**{**vars(params), "channels": "y"}), "data", pairs, 1, "code")
+
+    def train(checkpoint=None, on_epoch=None) -> torch.nn.Module:
+        torch.manual_seed(0)
+        model = build_model(params)
+        fit(model, pairs, pairs, params, checkpoint, on_epoch=on_epoch)
+        return model
+
+    def interrupt(record: dict) -> None:
+        raise Interrupted
+
+    uninterrupted = train()
+    with pytest.raises(Interrupted):
+        train(tmp_path / "checkpoint.pt", on_epoch=interrupt)
+    resumed = train(tmp_path / "checkpoint.pt")
+    assert "resuming" in capsys.readouterr().err
+    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), uninterrupted.state_dict().values()))
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))
