@@ -1,11 +1,17 @@
 """Luma and chroma as the super-resolution literature computes them (MATLAB's ``rgb2ycbcr``).
 
 ITU-R BT.601 with studio swing: Y in [16, 235], Cb/Cr in [16, 240], for 8-bit RGB in [0, 255].
-Every luma in the project (tiles, metrics, the model's input) comes from here.
+Every luma in the project (tiles, metrics, the model's input) comes from here, and so does what a
+colour model sees: ``ycbcr_planes``, the same conversion on a batch of tensors, divided by 255.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 _RGB_TO_YCBCR = np.array([[65.481, 128.553, 24.966],
                           [-37.797, -74.203, 112.0],
@@ -36,3 +42,22 @@ def to_luma_u8(rgb_or_gray: np.ndarray) -> np.ndarray:
     if rgb_or_gray.ndim == 2:
         return np.asarray(rgb_or_gray, dtype=np.uint8)
     return np.round(rgb_to_y(rgb_or_gray)).clip(0, 255).astype(np.uint8)
+
+
+def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
+    """H×W×3 RGB → the H×W uint8 gray levels whose R = G = B have the same luma (a gray photo's
+    output: for R = G = B it gives back that level)."""
+    return np.round((rgb_to_y(rgb) - _OFFSET[0]) * 255.0 / 219.0).clip(0, 255).astype(np.uint8)
+
+
+def ycbcr_planes(rgb: "torch.Tensor") -> "torch.Tensor":
+    """N×3×H×W RGB in [0, 1] → N×3×H×W YCbCr divided by 255 (``rgb_to_ycbcr`` on tensors, any
+    device and float type): what a colour model sees and predicts."""
+    matrix, offset = rgb.new_tensor(_RGB_TO_YCBCR), rgb.new_tensor(_OFFSET / 255.0)
+    return (rgb.movedim(-3, -1) @ matrix.T + offset).movedim(-1, -3)
+
+
+def rgb_planes(ycbcr: "torch.Tensor") -> "torch.Tensor":
+    """The inverse of ``ycbcr_planes``: N×3×H×W RGB in [0, 1], neither rounded nor clipped."""
+    matrix, offset = ycbcr.new_tensor(_YCBCR_TO_RGB), ycbcr.new_tensor(_OFFSET / 255.0)
+    return ((ycbcr.movedim(-3, -1) - offset) @ matrix.T).movedim(-1, -3)

@@ -2,12 +2,13 @@
 
     stream = ShardTiles(shard_paths, seed=0, shuffle_buffer=8000)          # what the train stage uses
     tiles = MemoryTiles(load_pairs("seed_tiles/"))                         # a folder of seed-format PNGs
-    for tiles, strengths in stream.batches(0, batch_size=32): ...         # N×2×T×T uint8 (clean, degraded), (N,)
+    for tiles, strengths in stream.batches(0, batch_size=32): ...         # N×2C×T×T uint8 (clean, degraded), (N,)
     stream.batches(first_epoch, 32, steps_per_epoch=200)                  # a run resumed at first_epoch
 
 Both give ``fit`` (srcnn/train.py) the same thing: batches of whole paired tiles, epoch after
-epoch, batch j of epoch e a pure function of (seed, e, j, rank), so a run killed mid-way resumes
-to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
+epoch (N×2C×T×T: the C planes of the clean half, then those of the degraded half; C is 1 for the
+seed's luma tiles, 3 for RGB tiles), batch j of epoch e a pure function of (seed, e, j, rank), so
+a run killed mid-way resumes to the same model. ``ShardTiles`` reads the shards pass after pass, each pass in an order
 shuffled from the seed, mixes tiles in a shuffle buffer and, under torchrun, gives each rank (and
 each loader worker) its own shards, or its share of the tiles when there are fewer shards than
 loader workers: no process holds more than its buffer, whatever the size of
@@ -42,12 +43,14 @@ def seed_of(*parts: object) -> int:
 
 
 def decode_sample(sample: dict[str, Any], source: str) -> tuple[torch.Tensor, float]:
-    """A tile sample of a shard as a 2×T×T uint8 tensor (channel 0 clean, channel 1 degraded) and
-    the compression strength of its photo, read from the ``.json`` beside it (0.0: no JPEG step);
-    ``source`` names the shard in errors."""
+    """A tile sample of a shard as a 2C×T×T uint8 tensor (for a luma tile, channel 0 clean and
+    channel 1 degraded; for an RGB tile, clean R, G, B then degraded R, G, B) and the compression
+    strength of its photo, read from the ``.json`` beside it (0.0: no JPEG step); ``source`` names
+    the shard in errors."""
     clean, degraded = split_pair(decode_png(sample["png"], f"{source}:{sample['__key__']}"))
     quality = json.loads(sample["json"]).get("jpeg_quality") if sample.get("json") else None
-    return torch.from_numpy(np.stack([clean, degraded])), strength_for_quality(quality)
+    planes = [clean, degraded] if clean.ndim == 2 else [*clean.transpose(2, 0, 1), *degraded.transpose(2, 0, 1)]
+    return torch.from_numpy(np.stack(planes)), strength_for_quality(quality)
 
 
 POOL = 512  # tiles each reading process holds, decoded on first use (32 KiB each at 128 px)
@@ -195,7 +198,7 @@ class ShardTiles:
 
 
 class MemoryTiles:
-    """Tiles held in one N×2×T×T uint8 tensor (small sets, tests, benchmarks), with their strengths
+    """Tiles held in one N×2C×T×T uint8 tensor (small sets, tests, benchmarks), with their strengths
     (N,) (zeros when not given); every rank draws the same global batch from the seed and keeps its slice."""
 
     def __init__(self, pairs: torch.Tensor, strengths: torch.Tensor | None = None, seed: int = 0) -> None:
@@ -215,7 +218,8 @@ class MemoryTiles:
 
 
 def load_pairs(folder: str | Path) -> torch.Tensor:
-    """All ``*.png`` paired tiles of a folder (the seed's dataset), sorted by name, as N×2×T×T uint8."""
+    """All ``*.png`` paired tiles of a folder (the seed's dataset), sorted by name, as N×2×T×T uint8
+    luma (colour tiles are read as their luma)."""
     folder = Path(folder)
     paths = sorted(folder.glob("*.png"))
     if not paths:
@@ -230,7 +234,7 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
 
 
 def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every tile of ``shards`` in one N×2×T×T uint8 tensor, and their strengths (N,): for small
+    """Every tile of ``shards`` in one N×2C×T×T uint8 tensor, and their strengths (N,): for small
     sets (benchmarks, notebooks)."""
     tiles, strengths = [], []
     for shard in shards:
@@ -244,7 +248,7 @@ def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` tiles spread evenly over all the tiles of one split (in shard order), as N×2×T×T
+    """``count`` tiles spread evenly over all the tiles of one split (in shard order), as N×2C×T×T
     uint8, and their strengths (N,): the fixed val tiles of the training curve. Only the photos that
     hold them are read, from their spans in the shards, so this costs the same whatever the size of
     the collection."""
@@ -280,10 +284,11 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 
 def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """A random ``crop``² window of each tile, randomly flipped and transposed, as float
-    (degraded, clean) in [0, 1], in one gather; random numbers drawn on the CPU from ``generator``,
-    so a run is reproducible whatever the device."""
-    count, _, height, width = tiles.shape
+    """A random ``crop``² window of each N×2C×T×T tile, randomly flipped and transposed, as float
+    (degraded, clean) in [0, 1], N×C×crop×crop each, in one gather (every plane of a tile cut
+    alike); random numbers drawn on the CPU from ``generator``, so a run is reproducible whatever
+    the device."""
+    count, planes, height, width = tiles.shape
     top = torch.randint(height - crop + 1, (count,), generator=generator)
     left = torch.randint(width - crop + 1, (count,), generator=generator)
     flips = torch.randint(2, (3, count), generator=generator).bool()
@@ -296,10 +301,11 @@ def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> 
     rows, cols, transpose = to_device(rows, device), to_device(cols, device), to_device(flips[2, :, None, None], device)
     grid_rows = torch.where(transpose, rows[:, None, :], rows[:, :, None])
     grid_cols = torch.where(transpose, cols[:, :, None], cols[:, None, :])
-    batch = tiles[torch.arange(count, device=device)[:, None, None, None], torch.arange(2, device=device)[None, :, None, None],
+    batch = tiles[torch.arange(count, device=device)[:, None, None, None], torch.arange(planes, device=device)[None, :, None, None],
                   grid_rows[:, None], grid_cols[:, None]]
     batch = batch.float().div_(255.0)
-    return batch[:, 1:2], batch[:, 0:1]
+    half = planes // 2
+    return batch[:, half:], batch[:, :half]
 
 
 def auto_loader_workers(requested: int, device: torch.device) -> int:

@@ -6,9 +6,11 @@
 
 The model is the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has trained it), else the
 model that ships with the project (``models/pretrained/restorer.pt``, docs/pretrained.md), else
-``--model``'s; the first line printed says which. The model runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first
-when the model was trained for super-resolution (``scale`` > 1). EXIF orientation is applied, the
-ICC profile and the other EXIF fields are kept, grayscale stays grayscale. Big photos go through
+``--model``'s; the first line printed says which. A luma model (``channels: y``) runs on luma (Y
+of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
+model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EXIF orientation is
+applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
+model sees it as R = G = B; the output is the gray of its luma). Big photos go through
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
 a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
 
@@ -45,7 +47,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .archs import arch_of
+from .archs import arch_of, channels_of
+from .color import to_gray_u8
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
@@ -222,7 +225,7 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
         dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=rgb.shape[0] * rgb.shape[1])
     restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength)
     del rgb
-    save_photo(target, restored[..., 0].copy() if header.gray else restored, header.icc, header.exif,
+    save_photo(target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif,
                settings.output_quality)
     return replace(decision, precision=PRECISIONS[dtype])
 
@@ -243,7 +246,8 @@ def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, 
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
-    options = dict(description="Restore photos with a trained SRCNN model (luma restored, colour kept).")
+    options = dict(description="Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
+                               "with a colour model, all three channels restored).")
     command = (commands.add_parser("enhance", help="restore your own photos", **options) if commands
                else argparse.ArgumentParser(prog="python -m srcnn enhance", **options))
     command.add_argument("photos", nargs="+", type=Path, metavar="PHOTO",
@@ -298,7 +302,8 @@ def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
     device = pick_device(args.device, "--device")
     int8 = can_quantize(model)
     if args.precision == "int8" and not int8:
-        raise ValueError(f"--precision int8 runs SRCNN models only; {args.model} is {arch_of(model)}: "
+        what = f"a colour {arch_of(model)} model (channels: ycbcr)" if channels_of(model) == 3 else arch_of(model)
+        raise ValueError(f"--precision int8 runs SRCNN models only, on luma; {args.model} is {what}: "
                          f"use auto, bf16 or fp32")
     dtype = pick_precision(args.precision, device, int8=True)
     try:

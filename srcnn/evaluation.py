@@ -6,10 +6,12 @@
     figures = headline({**summary, "ladder": ladder_metrics(ladder)}, trained=info)         # what runs compare on
 
 Each photo is scored on 8-bit luma (BT.601 Y rounded, as MATLAB's ``rgb2ycbcr`` gives it for
-8-bit photos, the model's own input), with ``border`` pixels ignored at each edge. The model's
-output is rounded to 8 bits too, as a saved photo would be. PSNR, SSIM and PSNR-B come from
-``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled MSE. For
-``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
+8-bit photos, a luma model's own input), with ``border`` pixels ignored at each edge, and its PSNR
+on RGB too (``rgb_*``: all three channels, what the photo shows). A luma model's output is its luma
+rounded to 8 bits, as a saved photo would be, and its RGB that luma with the input's own Cb and Cr;
+a colour model's output is the 8-bit RGB it restores, and its luma that photo's. PSNR, SSIM and
+PSNR-B come from ``srcnn.metrics`` in float64; averages are over photos, never a PSNR of a pooled
+MSE. For ``scale`` > 1 the degraded photo is the bicubic-upscaled one (``srcnn.degrade``), so
 ``psnr_input`` is the bicubic baseline of the SRCNN paper (when ``jpeg_quality`` is null).
 
 A conditioned model is told each photo's compression strength: for the val photos' own
@@ -22,7 +24,7 @@ time (the evaluate stage reads them from the prepared shards).
 
 Of all these figures, ``headline`` keeps the few one compares runs on, the columns of ``dvc exp show``:
 the val photos' PSNR gain, PSNR and SSIM gain, the worst photo's gain, the model's gain at a few
-rungs of the ladder, and the training's steps, seconds and size.
+rungs of the ladder (on RGB too at one), and the training's steps, seconds and size.
 """
 from __future__ import annotations
 
@@ -36,20 +38,23 @@ import torch
 from torch import nn
 
 from . import metrics
+from .archs import channels_of
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade
 from .gate import Gate, decide_gate
-from .inference import restore_luma
+from .inference import restore_luma, restore_rgb
 from .jpeg import strength_for_quality
 from .progress import progress
 
 LADDER_KEYS = ("applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse",
-               "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain")
+               "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain", "rgb_psnr_input",
+               "rgb_psnr_output", "rgb_psnr_gain", "rgb_model_gain")
 COUNTS = frozenset({"applied", "photos_worse", "model_photos_worse"})
 SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
-                "psnrb_input", "psnrb_output", "psnrb_gain")
+                "psnrb_input", "psnrb_output", "psnrb_gain", "rgb_psnr_input", "rgb_psnr_output", "rgb_psnr_gain")
 # the rungs whose gain the headline shows: heavy, the papers' reference, medium and light compression
 HEADLINE_QUALITIES = (10, 20, 40, 90)
+HEADLINE_RGB_QUALITIES = (20,)  # ... and where the model's RGB gain is shown too (luma and colour models alike)
 HEADLINE_KEYS = ("psnr_gain", "psnr_output", "ssim_gain", "worst_gain")
 TRAINING_KEYS = ("steps", "seconds", "parameters")  # of the train stage's summary, kept in the checkpoint's info
 
@@ -63,28 +68,45 @@ def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, flo
             "psnrb": metrics.psnr_b(clean_y, test_y, border)}
 
 
+def restored_images(model: nn.Module, degraded: np.ndarray, strength: float,
+                    dtype: torch.dtype | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The model's output on a degraded H×W×3 uint8 photo, as it is scored: 8-bit luma (float64)
+    and RGB (uint8). A luma model's luma is its own output rounded (the papers' protocol) and its
+    RGB that luma with the photo's Cb and Cr; a colour model's RGB is what ``restore_rgb`` gives,
+    its luma that photo's."""
+    if channels_of(model) == 1:
+        degraded_y = to_luma_u8(degraded).astype(np.float64)
+        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength))
+        ycbcr = rgb_to_ycbcr(degraded)
+        ycbcr[..., 0] = restored_y
+        return restored_y, ycbcr_to_rgb(ycbcr)
+    restored = restore_rgb(model, degraded, dtype=dtype, strength=strength)
+    return to_luma_u8(restored).astype(np.float64), restored
+
+
 def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np.ndarray, int | None]], border: int,
                     on_photo: PhotoHook | None = None, dtype: torch.dtype | None = None,
                     total: int | None = None) -> pd.DataFrame:
     """One row per (name, clean RGB, degraded RGB, JPEG quality it was degraded at) photo: its size
-    and PSNR/SSIM/PSNR-B of the degraded input and of the model's output (fp32 unless ``dtype``),
-    with the gains; a conditioned model is told the quality's strength. ``on_photo`` sees the
-    images. Photos are taken one at a time, so memory does not grow with their number."""
+    and PSNR/SSIM/PSNR-B on luma and PSNR on RGB (``rgb_psnr_*``) of the degraded input and of the
+    model's output (fp32 unless ``dtype``; ``restored_images``), with the gains; a conditioned model
+    is told the quality's strength. ``on_photo`` sees the images. Photos are taken one at a time,
+    so memory does not grow with their number."""
     rows = []
     for name, clean, degraded, quality in progress(photos, desc="evaluate", unit="photo", total=total):
         clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
-        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
+        restored_y, restored = restored_images(model, degraded, strength_for_quality(quality), dtype)
         row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
         for label, image in (("input", degraded_y), ("output", restored_y)):
             for metric, value in score(clean_y, image, border).items():
                 row[f"{metric}_{label}"] = value
         for metric in ("psnr", "ssim", "psnrb"):
             row[f"{metric}_gain"] = row[f"{metric}_output"] - row[f"{metric}_input"]
+        rgb_input, rgb_output = metrics.psnr(clean, degraded, border), metrics.psnr(clean, restored, border)
+        row.update(rgb_psnr_input=rgb_input, rgb_psnr_output=rgb_output, rgb_psnr_gain=rgb_output - rgb_input)
         rows.append(row)
         if on_photo is not None:
-            ycbcr = rgb_to_ycbcr(degraded)
-            ycbcr[..., 0] = restored_y
-            on_photo(name, clean, degraded, ycbcr_to_rgb(ycbcr), row)
+            on_photo(name, clean, degraded, restored, row)
     if not rows:
         raise FileNotFoundError("no val photos to evaluate; run the prepare stage first (dvc repro)")
     return pd.DataFrame(rows)
@@ -102,23 +124,28 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
 def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
                  qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None) -> pd.DataFrame:
     """One row per (photo, JPEG quality): the clean photo degraded afresh at that quality
-    (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma.
+    (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma and on RGB.
 
     Columns: photo, quality, psnr_input, psnr_model, ssim_input, ssim_model, model_gain (the PSNR
-    gain of the model's output, whether or not ``enhance`` would apply it there)."""
+    gain of the model's output, whether or not ``enhance`` would apply it there), rgb_psnr_input,
+    rgb_psnr_model, rgb_model_gain (the same on RGB)."""
     qualities = list(dict.fromkeys(qualities))  # each quality once
     rows = []
     for name, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
         clean_y = to_luma_u8(clean).astype(np.float64)
         for quality in qualities:
-            degraded_y = to_luma_u8(degrade(clean, scale, quality)).astype(np.float64)
-            model_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength_for_quality(quality)))
+            degraded = degrade(clean, scale, quality)
+            degraded_y = to_luma_u8(degraded).astype(np.float64)
+            model_y, model_rgb = restored_images(model, degraded, strength_for_quality(quality), dtype)
             psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
+            rgb_input, rgb_model = metrics.psnr(clean, degraded, border), metrics.psnr(clean, model_rgb, border)
             rows.append({"photo": name, "quality": quality, "psnr_input": psnr_input, "psnr_model": psnr_model,
                          "ssim_input": metrics.ssim(clean_y, degraded_y, border),
-                         "ssim_model": metrics.ssim(clean_y, model_y, border), "model_gain": psnr_model - psnr_input})
+                         "ssim_model": metrics.ssim(clean_y, model_y, border), "model_gain": psnr_model - psnr_input,
+                         "rgb_psnr_input": rgb_input, "rgb_psnr_model": rgb_model,
+                         "rgb_model_gain": rgb_model - rgb_input})
     return pd.DataFrame(rows, columns=["photo", "quality", "psnr_input", "psnr_model", "ssim_input", "ssim_model",
-                                       "model_gain"])
+                                       "model_gain", "rgb_psnr_input", "rgb_psnr_model", "rgb_model_gain"])
 
 
 def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
@@ -129,13 +156,15 @@ def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
     means over photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse``
     (photos whose PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and
     the model's own figures, also where it is not applied: ``model_gain`` (mean),
-    ``model_photos_worse`` and ``model_worst_gain``.
+    ``model_photos_worse`` and ``model_worst_gain``; then on RGB: ``rgb_psnr_input``,
+    ``rgb_psnr_output``, ``rgb_psnr_gain`` (as ``enhance`` restores them) and ``rgb_model_gain``.
     """
     rows = []
     for quality, photos in gains.groupby("quality", sort=False):
         applied = gate.allows(quality)
         output = photos["psnr_model"] if applied else photos["psnr_input"]
         gain = output - photos["psnr_input"]
+        rgb_output = photos["rgb_psnr_model"] if applied else photos["rgb_psnr_input"]
         rows.append({"quality": int(quality), "strength": round(strength_for_quality(int(quality)), 4),
                      "applied": applied, "photos": len(photos), "psnr_input": photos["psnr_input"].mean(),
                      "psnr_output": output.mean(), "psnr_gain": gain.mean(),
@@ -143,7 +172,10 @@ def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
                      "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
                      "photos_worse": int((gain < 0).sum()), "worst_gain": gain.min(),
                      "model_gain": photos["model_gain"].mean(), "model_photos_worse": int((photos["model_gain"] < 0).sum()),
-                     "model_worst_gain": photos["model_gain"].min()})
+                     "model_worst_gain": photos["model_gain"].min(),
+                     "rgb_psnr_input": photos["rgb_psnr_input"].mean(), "rgb_psnr_output": rgb_output.mean(),
+                     "rgb_psnr_gain": (rgb_output - photos["rgb_psnr_input"]).mean(),
+                     "rgb_model_gain": photos["rgb_model_gain"].mean()})
     return pd.DataFrame(rows)
 
 
@@ -186,12 +218,15 @@ def headline(evaluation: dict, trained: dict) -> dict[str, float | int]:
     """The figures runs are compared on, from the evaluation (``summarize``'s, with ``ladder_metrics``'
     under "ladder") and the checkpoint's ``info`` (the train stage's summary): ``HEADLINE_KEYS``, the
     model's own PSNR gain at each rung of ``HEADLINE_QUALITIES`` on the ladder (``q20_gain``; also
-    where ``enhance`` leaves such photos unchanged), and ``TRAINING_KEYS`` that ``trained`` holds.
+    where ``enhance`` leaves such photos unchanged), its RGB PSNR gain at those of
+    ``HEADLINE_RGB_QUALITIES`` (``q20_rgb_gain``), and ``TRAINING_KEYS`` that ``trained`` holds.
     Flat, and named apart from every param, so that ``dvc exp show`` heads each column with its name
     alone."""
     figures = {key: evaluation[key] for key in HEADLINE_KEYS}
     rungs = evaluation.get("ladder", {})
     figures.update({f"q{quality}_gain": rungs[f"q{quality}"]["model_gain"] for quality in HEADLINE_QUALITIES
                     if f"q{quality}" in rungs})
+    figures.update({f"q{quality}_rgb_gain": rungs[f"q{quality}"]["rgb_model_gain"]
+                    for quality in HEADLINE_RGB_QUALITIES if f"q{quality}" in rungs})
     figures.update({key: trained[key] for key in TRAINING_KEYS if key in trained})
     return figures

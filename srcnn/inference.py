@@ -1,5 +1,6 @@
-"""Trained models on disk and on photos: safe checkpoint loading, and luma restoration of a whole
-photo of any size in overlapping tiles, equal to one whole-image pass.
+"""Trained models on disk and on photos: safe checkpoint loading, and restoration of a whole photo
+of any size in overlapping tiles, equal to one whole-image pass: of its luma by a luma model, of
+all three channels of YCbCr by a colour model (``channels_of`` 3).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from torch import nn
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
-from .archs import align_of, arch_of, from_config
+from .archs import align_of, arch_of, channels_of, from_config
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -97,18 +98,25 @@ def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[t
                    (slice(top, bottom), slice(left, right)))
 
 
-def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
-                 strength: float | None = None) -> torch.Tensor:
-    """One pass of the model over an H×W luma block in [0, 1]; float32 H×W out, clamped to [0, 1].
+def forward_planes(model: nn.Module, planes: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
+                   strength: float | None = None) -> torch.Tensor:
+    """One pass of the model over a C×H×W block in [0, 1] (luma, or YCbCr for a colour model);
+    float32 C×H×W out, clamped to [0, 1].
 
     Channels-last memory and, when ``dtype`` is given, autocast (bf16 on CPUs that have it): the
     convolutions run in ``dtype`` while the residual sum stays in float32. ``strength`` goes to a
     conditioned model (one with ``conditioned`` true) and is ignored by any other.
     """
-    block = luma[None, None].to(device).contiguous(memory_format=torch.channels_last)
+    block = planes[None].to(device).contiguous(memory_format=torch.channels_last)
     with autocast(device, dtype):
         output = model(block, strength) if getattr(model, "conditioned", False) else model(block)
-    return output.float()[0, 0].clamp_(0, 1).cpu()
+    return output.float()[0].clamp_(0, 1).cpu()
+
+
+def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
+                 strength: float | None = None) -> torch.Tensor:
+    """``forward_planes`` on an H×W luma block; float32 H×W out."""
+    return forward_planes(model, luma[None], device, dtype, strength)[0]
 
 
 def _samples(luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, width: int,
@@ -143,7 +151,7 @@ def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
 @torch.inference_mode()
 def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torch.device("cpu"),
                  dtype: torch.dtype | None = None, tile: int = 512, strength: float | None = None) -> np.ndarray:
-    """Run the model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
+    """Run a luma model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
 
     The photo goes through in ``tile``-sized blocks, each read with a margin of the model's
     receptive radius, so memory stays bounded and the result equals a whole-image pass (in fp32:
@@ -151,6 +159,9 @@ def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torc
     faster and a little less exact than the one before. ``strength``: the photo's compression
     strength (``srcnn.jpeg``), given to a conditioned model on every tile, ignored by others.
     """
+    if channels_of(model) != 1:
+        raise ValueError(f"restore_luma runs luma models; this one restores {channels_of(model)} channels: "
+                         f"use restore_rgb")
     luma = np.asarray(luma)
     height, width = luma.shape
     tile += -tile % align_of(model)  # windows start on the grid a half-resolution network folds on
@@ -170,21 +181,27 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
                 on_tile: Callable[[], None] | None = None, strength: float | None = None) -> np.ndarray:
     """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` as in ``restore_luma``).
 
-    The model runs on luma (Y of YCbCr, BT.601 as everywhere in the project); Cb and Cr are kept
-    from the input. Colour conversion happens per tile too, so memory beyond the input and output
-    photos stays a few tiles' worth at any photo size.
+    A luma model runs on Y of YCbCr (BT.601 as everywhere in the project), and Cb and Cr are kept
+    from the input; a colour model restores Y, Cb and Cr. Colour conversion happens per tile too,
+    so memory beyond the input and output photos stays a few tiles' worth at any photo size.
     """
     height, width = rgb.shape[:2]
     tile += -tile % align_of(model)
+    colour = channels_of(model) == 3
     model, device, dtype = _prepared(model, device, dtype,
                                      lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width),
                                      strength)
     result = np.empty_like(rgb, dtype=np.uint8)
     for read, keep, put in windows(height, width, tile, model.radius):
         ycbcr = rgb_to_ycbcr(rgb[read])
-        luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
-        core = ycbcr[keep]
-        core[..., 0] = forward_luma(model, luma, device, dtype, strength)[keep].numpy().astype(np.float64) * 255.0
+        if colour:
+            planes = torch.from_numpy((ycbcr / 255.0).astype(np.float32).transpose(2, 0, 1))
+            restored = forward_planes(model, planes, device, dtype, strength)[:, keep[0], keep[1]]
+            core = restored.numpy().transpose(1, 2, 0).astype(np.float64) * 255.0
+        else:
+            luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
+            core = ycbcr[keep]
+            core[..., 0] = forward_luma(model, luma, device, dtype, strength)[keep].numpy().astype(np.float64) * 255.0
         result[put] = ycbcr_to_rgb(core)
         if on_tile is not None:
             on_tile()

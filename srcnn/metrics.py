@@ -1,4 +1,5 @@
-"""Image quality metrics on luma, in float64, computed the way the restoration literature does.
+"""Image quality metrics on luma (PSNR on RGB too), in float64, computed the way the restoration
+literature does.
 
 - ``psnr``: 10·log10(255² / MSE); identical images give ``PSNR_CAP`` instead of infinity so JSON
   stays finite.
@@ -7,9 +8,10 @@
   use_sample_covariance=False)``.
 - ``psnr_b``: PSNR-B of Yim & Bovik 2011, PSNR with a blocking-effect factor for 8×8 block codecs.
 
-All take two same-shape 2-D arrays in [0, 255] (reference first) and a ``border`` cropped at each
-edge (the super-resolution convention: ``scale`` pixels). Average them over photos, one value per
-photo: never the PSNR of a mean MSE over a batch.
+All take two same-shape 2-D arrays in [0, 255] (reference first; ``psnr`` also H×W×3, for PSNR on
+RGB: the MSE over every channel) and a ``border`` cropped at each edge (the super-resolution
+convention: ``scale`` pixels). Average them over photos, one value per photo: never the PSNR of a
+mean MSE over a batch.
 """
 from __future__ import annotations
 
@@ -22,11 +24,13 @@ PEAK = 255.0
 PSNR_CAP = 100.0  # dB reported for identical images (MSE = 0)
 
 
-def _crop(reference: np.ndarray, test: np.ndarray, border: int) -> tuple[np.ndarray, np.ndarray]:
+def _crop(reference: np.ndarray, test: np.ndarray, border: int, rgb: bool = False) -> tuple[np.ndarray, np.ndarray]:
     reference = np.asarray(reference, dtype=np.float64)
     test = np.asarray(test, dtype=np.float64)
-    if reference.shape != test.shape or reference.ndim != 2:
-        raise ValueError(f"metrics need two same-shape 2-D images, got {reference.shape} and {test.shape}")
+    allowed = reference.ndim == 2 or (rgb and reference.ndim == 3 and reference.shape[2] == 3)
+    if reference.shape != test.shape or not allowed:
+        wanted = "2-D or H×W×3" if rgb else "2-D"
+        raise ValueError(f"metrics need two same-shape {wanted} images, got {reference.shape} and {test.shape}")
     if border:
         reference, test = reference[border:-border, border:-border], test[border:-border, border:-border]
     if reference.size == 0:
@@ -39,7 +43,7 @@ def psnr_from_mse(mse: float) -> float:
 
 
 def psnr(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
-    reference, test = _crop(reference, test, border)
+    reference, test = _crop(reference, test, border, rgb=True)
     return psnr_from_mse(float(np.mean((reference - test) ** 2)))
 
 

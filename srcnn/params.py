@@ -39,6 +39,7 @@ class Params:
     # tile
     tile: int
     stride: int
+    channels: str  # y: the model restores luma (tiles are luma); ycbcr: all three channels (tiles are RGB)
     # model
     arch: str
     kernel1: int
@@ -96,6 +97,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "photos_per_shard": ("int", (1, 1_000_000)),
     "tile": ("int", (8, 4096)),
     "stride": ("int", (1, 4096)),
+    "channels": ("choice", ("y", "ycbcr")),
     "arch": ("choice", ("srcnn", "arcnn", "ffdnet", "ffdnet_res")),
     "kernel1": ("odd", (1, 31)),
     "kernel2": ("odd", (1, 31)),

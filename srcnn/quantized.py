@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .metrics import psnr_from_mse
+from .archs import channels_of
 from .archs.srcnn import SRCNN
 
 
@@ -92,8 +93,9 @@ AGREEMENT_DB = 40.0  # PSNR of the int8 output against the float output on the c
 
 
 def can_quantize(model: nn.Module) -> bool:
-    """Whether ``quantize`` makes an int8 copy of this network: SRCNN's three convolutions only."""
-    return isinstance(model, SRCNN)
+    """Whether ``quantize`` makes an int8 copy of this network: a luma SRCNN's three convolutions
+    only (its input is quantized as an 8-bit luma plane)."""
+    return isinstance(model, SRCNN) and channels_of(model) == 1
 
 
 class QuantizationError(RuntimeError):
@@ -145,7 +147,8 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
     """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
     ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
     if not can_quantize(model):
-        raise QuantizationError(f"int8 inference is for SRCNN only, not {type(model).__name__}")
+        kind = "a colour" if isinstance(model, SRCNN) else "not"
+        raise QuantizationError(f"int8 inference is for luma SRCNN models only, {kind} {type(model).__name__}")
     if model.conditioned:
         _strength_plane(torch.zeros(1, 1, 1, 1), strength)  # refuses a missing or too strong strength
     backend = engine()

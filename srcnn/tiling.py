@@ -2,6 +2,7 @@
 
     samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
     tile_photo(prepared_sample, 128, 64, jpeg_quality=[10, 90], seed=0)  # each tile at its own quality
+    tile_photo(prepared_sample, 128, 64, channels="ycbcr")               # RGB pairs, for a colour model
     clean, degraded = split_pair(decode_png(samples[0]["png"]))
 """
 from __future__ import annotations
@@ -39,10 +40,12 @@ def split_pair(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[int] | tuple[int, int] | None = None,
-               seed: int = 0, scale: int = 1) -> tuple[list[dict], dict]:
+               seed: int = 0, scale: int = 1, channels: str = "y") -> tuple[list[dict], dict]:
     """Cut one prepared photo (a shard sample: ``clean.png``, ``degraded.png``, ``json``) into
-    paired luma tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
+    paired tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
     ``.json`` (photo, position, and the JPEG quality of its degraded half); and the photo's report.
+    The tiles are 8-bit luma (``channels`` "y", the seed's gray tiles) or RGB ("ycbcr": a colour
+    model's, whose halves keep the chroma of the photo and of its JPEG).
 
     With one quality (or none) the degraded half is cut from the prepared degraded photo. With a
     ``[low, high]`` range of ``jpeg_quality``, each tile gets its own quality (``tile_quality``,
@@ -54,16 +57,19 @@ def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[in
     photo = json.loads(sample["json"])
     where = f"{photo['name']} ({sample['__key__']})"
     per_tile = is_range(jpeg_quality)
+    if channels not in ("y", "ycbcr"):
+        raise ValueError(f"tile_photo: channels must be y or ycbcr, got {channels!r}")
+    planes = (lambda rgb: rgb) if channels == "ycbcr" else to_luma_u8
     clean_rgb = decode_png(sample["clean.png"], where)
-    clean = to_luma_u8(clean_rgb)
-    height, width = clean.shape
+    clean = planes(clean_rgb)
+    height, width = clean.shape[:2]
     if min(height, width) < tile:
         return [], {"name": photo["name"], "split": photo["split"], "tiles": 0,
                     "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile"}
     if per_tile:
         source = bicubic_down_up(clean_rgb, scale)
     else:
-        degraded = to_luma_u8(decode_png(sample["degraded.png"], where))
+        degraded = planes(decode_png(sample["degraded.png"], where))
     info = {key: photo[key] for key in ("name", "sha256", "jpeg_quality") if key in photo}
     samples = []
     for top in tile_origins(height, tile, stride):
@@ -71,7 +77,7 @@ def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[in
             window = (slice(top, top + tile), slice(left, left + tile))
             if per_tile:
                 quality = tile_quality(photo["sha256"], top, left, seed, jpeg_quality)
-                half = to_luma_u8(jpeg_roundtrip(np.ascontiguousarray(source[window]), quality))
+                half = planes(jpeg_roundtrip(np.ascontiguousarray(source[window]), quality))
                 meta = {**info, "jpeg_quality": quality}
             else:
                 half, meta = degraded[window], info

@@ -20,13 +20,15 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .archs import channels_of
+from .color import rgb_planes, ycbcr_planes
 from .dataset import MemoryTiles, ShardTiles, random_crops, seed_of, to_device
 from .device import autocast, pick_device, pick_precision
 from .files import atomic_path
 from .metrics import psnr_from_mse
 from .params import Params
 
-TRAIN_KEYS = ("arch", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
+TRAIN_KEYS = ("arch", "channels", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
               "ffdnet_depth", "ffdnet_features", "lr", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
               "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
 
@@ -82,23 +84,49 @@ def run_model(model: nn.Module, degraded: torch.Tensor, strengths: torch.Tensor)
     return model(degraded, strengths) if conditioned else model(degraded)
 
 
+def check_tiles(tiles: torch.Tensor, channels: int, what: str) -> None:
+    """Refuse tiles whose planes (N×2C×T×T) are not what a model of ``channels`` restores."""
+    if tiles.shape[1] != 2 * channels:
+        held = {2: "luma", 6: "RGB"}.get(tiles.shape[1], f"{tiles.shape[1]}-plane")
+        wanted = "RGB tiles (params channels: ycbcr)" if channels == 3 else "luma tiles (params channels: y)"
+        raise ValueError(f"{what} are {held} pairs, but this model restores {channels} channels and trains on "
+                         f"{wanted}; run the tile stage with the same channels param (dvc repro)")
+
+
+def model_view(channels: int, planes: torch.Tensor) -> torch.Tensor:
+    """What a network of ``channels`` sees of tiles' planes in [0, 1]: luma as it is; RGB as YCbCr."""
+    return ycbcr_planes(planes) if channels == 3 else planes
+
+
 @torch.no_grad()
 def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, strengths: torch.Tensor, device: torch.device,
-                   dtype: torch.dtype | None, batch_size: int = 64) -> float:
-    """Mean PSNR (dB) over whole tiles, each tile's own PSNR, output clamped to [0, 1]."""
+                   dtype: torch.dtype | None, batch_size: int = 64) -> dict[str, float]:
+    """Mean PSNR (dB) over whole tiles, each tile's own PSNR, output clamped to [0, 1]: on luma
+    (``val_psnr``; a colour model's Y against the clean tile's 8-bit Y) and, for a colour model, on
+    RGB (``val_rgb_psnr``)."""
     was_training = model.training
     model.eval()
-    total = 0.0
+    channels = channels_of(model)
+    luma, rgb = 0.0, 0.0
     for start in range(0, len(pairs), batch_size):
         batch = pairs[start:start + batch_size].to(device).float().div_(255.0)
-        clean, degraded = batch[:, 0:1], batch[:, 1:2]
+        clean, degraded = batch[:, :channels], batch[:, channels:]
         with autocast(device, dtype):
-            output = run_model(model, degraded.contiguous(memory_format=torch.channels_last),
+            output = run_model(model, model_view(channels, degraded).contiguous(memory_format=torch.channels_last),
                                strengths[start:start + batch_size].to(device))
-        mse = ((output.float().clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3)).double()
-        total += sum(psnr_from_mse(value * 255.0**2) for value in mse.tolist())
+        output = output.float().clamp(0, 1)
+        if channels == 3:
+            clean_y = ycbcr_planes(clean)[:, :1].mul(255.0).round().div(255.0)
+            rgb_mse = ((rgb_planes(output).clamp(0, 1) - clean) ** 2).mean(dim=(1, 2, 3)).double()
+            rgb += sum(psnr_from_mse(value * 255.0**2) for value in rgb_mse.tolist())
+            output, clean = output[:, :1], clean_y
+        mse = ((output - clean) ** 2).mean(dim=(1, 2, 3)).double()
+        luma += sum(psnr_from_mse(value * 255.0**2) for value in mse.tolist())
     model.train(was_training)
-    return total / len(pairs)
+    figures = {"val_psnr": luma / len(pairs)}
+    if channels == 3:
+        figures["val_rgb_psnr"] = rgb / len(pairs)
+    return figures
 
 
 def _world() -> tuple[int, int]:
@@ -123,9 +151,11 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
         val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
         checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
         on_step: Callable[[int], None] | None = None, code: str = "") -> History:
-    """Train ``model`` in place on tiles (shards, or an N×2×T×T uint8 tensor); returns the per-epoch history.
+    """Train ``model`` in place on tiles (shards, or an N×2C×T×T uint8 tensor); returns the per-epoch history.
 
-    ``val``: N×2×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
+    A luma model (``channels_of``: 1) trains on luma tiles; a colour model (3) on RGB tiles, which
+    it sees as YCbCr (``srcnn.color.ycbcr_planes``) and whose RGB its YCbCr output is judged on.
+    ``val``: N×2C×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
     per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params, data
     and ``code``: the fingerprint of the code that trains, ``srcnn.code.code_fingerprint``), and
     rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
@@ -151,6 +181,8 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     if isinstance(train, torch.Tensor):
         train = MemoryTiles(train.to(device), seed=params.seed)
     val_pairs, val_strengths = val if isinstance(val, tuple) else (val, torch.zeros(len(val)))
+    channels = channels_of(model)
+    check_tiles(val_pairs, channels, "the val tiles")
     fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world, code)
     curve = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
     curve_val, curve_strengths = val_pairs[curve], val_strengths[curve].float()
@@ -195,12 +227,15 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
                     tiles, strengths = to_device(tiles, device), to_device(strengths, device).to(torch.float32)
                 else:
                     tiles, strengths = tiles.to(device, non_blocking=True), strengths.to(device, torch.float32, non_blocking=True)
+                check_tiles(tiles, channels, "the train tiles")
                 degraded, clean = random_crops(tiles, params.crop, generator)
-                degraded = degraded.contiguous(memory_format=torch.channels_last)
+                degraded = model_view(channels, degraded).contiguous(memory_format=torch.channels_last)
                 clean = clean.contiguous(memory_format=torch.channels_last)
                 with autocast(device, dtype):
                     output = run_model(trained, degraded, strengths)
-                loss = criterion(output.float(), clean)
+                output = output.float()
+                # a colour model's loss is taken on RGB, what the photo shows (docs/metrics.md)
+                loss = criterion(rgb_planes(output) if channels == 3 else output, clean)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
@@ -224,7 +259,7 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
                 raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
                                     f"lower the learning rate: params lr={params.lr}")
             record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
-                      "val_psnr": evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
+                      **evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
             if params.loss == "mse":
                 record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
             history.epochs.append(record)

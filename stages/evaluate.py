@@ -6,8 +6,8 @@ they are read one at a time from the prepared val shards.
 
 Writes metrics/summary.json (the figures runs are compared on, the metrics of ``dvc exp show`` and
 ``dvc metrics diff``), metrics/eval.json (the whole evaluation: means over photos of PSNR, SSIM and
-PSNR-B on luma of the degraded input and of the restored output, the worst photo's gain and the
-counts; under "ladder", the same photos degraded afresh at each quality of eval_qualities, one entry
+PSNR-B on luma and of PSNR on RGB, of the degraded input and of the restored output, the worst
+photo's gain and the counts; under "ladder", the same photos degraded afresh at each quality of eval_qualities, one entry
 a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
 quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail) and
 models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
@@ -94,7 +94,8 @@ def main() -> None:
           f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: model gain {ladder['model_gain'].min():+.2f} "
           f"to {ladder['model_gain'].max():+.2f} dB, {int(ladder['model_photos_worse'].sum())} photo results worse "
           f"than their input (metrics/eval_ladder.csv); enhance {restored} ({GATE}), "
-          f"gain {gains.min():+.2f} to {gains.max():+.2f} dB")
+          f"gain {gains.min():+.2f} to {gains.max():+.2f} dB; val photos on RGB: PSNR {summary['rgb_psnr_input']:.2f} "
+          f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB)")
 
 if __name__ == "__main__":
     main()

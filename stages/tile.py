@@ -1,12 +1,12 @@
-"""Stage tile: data/prepared → data/tiles/{train,val}-*.tar, paired luma tiles (clean | degraded).
+"""Stage tile: data/prepared → data/tiles/{train,val}-*.tar, paired tiles (clean | degraded).
 
-Every tile is a seed-format paired PNG (``2·tile`` wide, clean left) with a small ``.json`` beside
-it, in the WebDataset layout: ``tar -xf data/tiles/train-0000000000.tar`` gives the seed's folder of
-paired images. With a range of ``jpeg_quality``, each tile's degraded half is a JPEG of its own, at
-a quality drawn for that tile (srcnn/tiling.py). Each tile shard holds the tiles of the prepared
-shard of the same name, so a rerun rewrites only the shards whose photos changed
-(srcnn/shards.py), over ``workers`` processes. Writes
-metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
+Every tile is a seed-format paired PNG (``2·tile`` wide, clean left; luma, or RGB with ``channels:
+ycbcr``) with a small ``.json`` beside it, in the WebDataset layout: ``tar -xf
+data/tiles/train-0000000000.tar`` gives the seed's folder of paired images. With a range of
+``jpeg_quality``, each tile's degraded half is a JPEG of its own, at a quality drawn for that tile
+(srcnn/tiling.py). Each tile shard holds the tiles of the prepared shard of the same name, so a
+rerun rewrites only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes.
+Writes metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
 photos and tiles per split).
 
     python -m stages.tile
@@ -42,7 +42,7 @@ def main() -> None:
                  f"run the prepare stage first (dvc repro)")
     code = code_fingerprint("stages.tile")
     entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, params.jpeg_quality,
-                                                      params.seed, params.scale, code))
+                                                      params.seed, params.scale, params.channels, code))
                for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
 
     spans = {photo[0]: (shard, *photo[4:7]) for shard, info in prepared["shards"].items()  # offset, length, sha256
@@ -53,7 +53,7 @@ def main() -> None:
             for entry in needed:
                 shard, offset, length, digest = spans[entry.name]
                 sample, = read_span(PREPARED / shard, offset, length, digest)
-                yield sample, params.tile, params.stride, params.jpeg_quality, params.seed, params.scale
+                yield sample, params.tile, params.stride, params.jpeg_quality, params.seed, params.scale, params.channels
 
         return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
                              desc="tile", unit="photo"))
@@ -82,7 +82,8 @@ def main() -> None:
             "photos_val": photos["val"], "tiles_train": tiles["train"], "tiles_val": tiles["val"],
             "shards": len(manifest["shards"]), **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS}}
     write_text_atomic(REPORT, json.dumps(data, indent=2) + "\n")
-    print(f"tile: {tiles['train']} train and {tiles['val']} val tiles of {params.tile} px from "
+    kind = "colour tiles" if params.channels == "ycbcr" else "tiles"
+    print(f"tile: {tiles['train']} train and {tiles['val']} val {kind} of {params.tile} px from "
           f"{photos['train']} + {photos['val']} photos in {len(manifest['shards'])} shards "
           f"({manifest['built']} photos tiled, {manifest['reused']} reused); report in {REPORT}")
 

@@ -1,7 +1,8 @@
 """Stage train: data/tiles → models/srcnn.pt, per-epoch curves in dvclive/, metrics/train.json.
 
 The train tiles are streamed from their shards (memory flat in the size of the collection); the
-training curve's val PSNR is taken on 128 val tiles spread over the val shards.
+training curve's val PSNR is taken on 128 val tiles spread over the val shards (on luma; for a
+colour model, ``channels: ycbcr``, on RGB too).
 
     python -m stages.train                               # one process: GPU if there is one
     torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel, each rank its own shards
@@ -60,6 +61,8 @@ def main() -> None:
         live.step = record["epoch"]
         live.log_metric("loss", record["loss"])
         live.log_metric("val/psnr", record["val_psnr"])
+        if "val_rgb_psnr" in record:  # a colour model's
+            live.log_metric("val/rgb_psnr", record["val_rgb_psnr"])
         if "train_psnr" in record:
             live.log_metric("train/psnr", record["train_psnr"])
         live.make_summary()
@@ -80,13 +83,16 @@ def main() -> None:
         live.end()
         last = history.epochs[-1]
         summary = {"epochs": len(history.epochs), "steps": history.steps, "loss": last["loss"],
-                   "val_psnr": last["val_psnr"], "seconds": round(history.seconds, 1),
+                   "val_psnr": last["val_psnr"],
+                   **({"val_rgb_psnr": last["val_rgb_psnr"]} if "val_rgb_psnr" in last else {}),
+                   "seconds": round(history.seconds, 1),
                    "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
                    "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters())}
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
         write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
         CHECKPOINT.unlink(missing_ok=True)
-        print(f"train: val PSNR {last['val_psnr']:.2f} dB after {history.steps} steps in {history.seconds:.0f} s")
+        rgb = f" (luma; RGB {last['val_rgb_psnr']:.2f} dB)" if "val_rgb_psnr" in last else ""
+        print(f"train: val PSNR {last['val_psnr']:.2f} dB{rgb} after {history.steps} steps in {history.seconds:.0f} s")
     if distributed:
         dist.destroy_process_group()
 

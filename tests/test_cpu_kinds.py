@@ -27,7 +27,8 @@ KINDS = {
 # the tests whose figures depend on the kernels (int8, bf16, tiled against whole-photo inference, a
 # resumed training) and that take seconds, not minutes
 NUMERICAL = ["tests/test_model.py", "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
-             "tests/test_enhance.py", "-k", "test_model or checkpoint_resumes or int8 or tiled or tiles or bf16 or precision"]
+             "tests/test_enhance.py", "tests/test_colour.py",
+             "-k", "test_model or checkpoint_resumes or int8 or tiled or tiles or bf16 or precision or resumes"]
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -16,7 +16,8 @@ from conftest import dvc, run, synthetic_photo
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos, summarize
+from srcnn.evaluation import (SUMMARY_KEYS, evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos,
+                              summarize)
 from srcnn.gate import Gate
 from srcnn.inference import save_model
 from srcnn.jpeg import strength_for_quality
@@ -72,8 +73,7 @@ def test_on_photo_sees_the_restored_colour_photo(tmp_path):
 
 
 def test_summary_refuses_non_finite_values():
-    table = pd.DataFrame([{key: 1.0 for key in ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
-                                                "ssim_gain", "psnrb_input", "psnrb_output", "psnrb_gain")}])
+    table = pd.DataFrame([{key: 1.0 for key in SUMMARY_KEYS}])
     table["width"], table["height"] = 8, 8
     assert summarize(table)["psnr_input"] == 1.0
     table.loc[0, "psnr_output"] = float("nan")
@@ -110,7 +110,11 @@ def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
     nested = ladder_metrics(ladder)
     assert list(nested) == ["q10", "q50", "q90"]
     assert set(nested["q10"]) == {"applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
-                                  "photos_worse", "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain"}
+                                  "photos_worse", "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain",
+                                  "rgb_psnr_input", "rgb_psnr_output", "rgb_psnr_gain", "rgb_model_gain"}
+    # on RGB too: the degraded photos as they are, all three channels
+    rgb = np.mean([metrics.psnr(clean, degrade(clean, 1, 10)) for clean in cleans])
+    assert abs(ladder["rgb_psnr_input"].iloc[0] - rgb) < 1e-9 and rgb < expected
 
 
 def test_the_ladder_counts_photos_made_worse_and_tells_a_conditioned_model_each_strength(tmp_path):
@@ -169,7 +173,7 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     metrics = {path: file["data"] for row in shown.values() for path, file in row["data"].items()}
     assert list(metrics) == ["metrics/summary.json"], metrics
     assert list(metrics["metrics/summary.json"]) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain",
-                                                     "q20_gain", "q90_gain"]
+                                                     "q20_gain", "q90_gain", "q20_rgb_gain"]
     assert metrics["metrics/summary.json"]["q90_gain"] == scores["ladder"]["q90"]["model_gain"]
     detail = dvc("metrics", "show", "--json", "metrics/eval.json", cwd=project).stdout
     assert '"q90"' in detail and '"model_worst_gain"' in detail
@@ -186,10 +190,11 @@ def test_the_headline_keeps_the_figures_runs_are_compared_on_under_names_of_thei
     trained = {"params": {"lr": 0.001}, "epochs": 2, "steps": 6, "loss": 0.01, "seconds": 3.5, "parameters": 481}
     figures = headline(evaluation, trained)
     assert list(figures) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain", "q10_gain", "q20_gain", "q90_gain",
-                             "steps", "seconds", "parameters"]  # q30 is not a headline rung, q40 not on this ladder
+                             "q20_rgb_gain", "steps", "seconds", "parameters"]  # q30 is not a headline rung, q40 not on this ladder
     assert figures["worst_gain"] == evaluation["worst_gain"] == -0.5 and figures["seconds"] == 3.5
     assert figures["q20_gain"] == evaluation["ladder"]["q20"]["model_gain"]
-    assert list(headline(evaluation, {})) == list(figures)[:7]  # a checkpoint that does not say how it was trained
+    assert figures["q20_rgb_gain"] == evaluation["ladder"]["q20"]["rgb_model_gain"]
+    assert list(headline(evaluation, {})) == list(figures)[:8]  # a checkpoint that does not say how it was trained
     # a figure named like a param would be headed "metrics/summary.json:NAME" in `dvc exp show`
     assert not set(figures) & set(yaml.safe_load(DEFAULTS.read_text()))
 

@@ -3,6 +3,7 @@
     model = build_model(params)                      # the network params.yaml describes
     model = from_config("ffdnet", {"depth": 12})     # as a checkpoint records it
     arch_of(model)                                   # "ffdnet"
+    channels_of(model)                               # 1: luma; 3: YCbCr (params channels: ycbcr)
 
 Every network maps N×C×H×W images in [0, 1] to images of the same size, takes the photos'
 compression strengths as ``model(x, strength)`` when ``conditioned``, and has ``config`` (its
@@ -24,8 +25,9 @@ ARCHS: dict[str, type[nn.Module]] = {"srcnn": SRCNN, "arcnn": ARCNN, "ffdnet": F
 
 
 def build_model(params: Any) -> nn.Module:
-    """A new network of the ``arch`` that params names, sized by that arch's own params."""
-    return ARCHS[params.arch].from_params(params)
+    """A new network of the ``arch`` that params names, sized by that arch's own params; on luma, or
+    on all three channels of YCbCr with ``channels: ycbcr`` (the one place that decides it)."""
+    return ARCHS[params.arch].from_params(params, channels=3 if params.channels == "ycbcr" else 1)
 
 
 def from_config(arch: str, config: dict[str, Any]) -> nn.Module:
@@ -42,6 +44,11 @@ def arch_of(model: nn.Module) -> str:
         if type(model) is cls:
             return name
     raise ValueError(f"{type(model).__name__} is not a network of srcnn.archs ({', '.join(ARCHS)})")
+
+
+def channels_of(model: nn.Module) -> int:
+    """The image channels a network restores (1: luma; 3: YCbCr), as its config records them."""
+    return int(getattr(getattr(model, "module", model), "config", {}).get("channels", 1))
 
 
 def arch_params(arch: str) -> tuple[str, ...]:

@@ -73,5 +73,5 @@ class ARCNN(nn.Module):
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any) -> "ARCNN":
-        return cls(**{key: getattr(params, key) for key in cls.PARAMS})
+    def from_params(cls, params: Any, channels: int = 1) -> "ARCNN":
+        return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)

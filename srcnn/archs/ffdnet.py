@@ -81,6 +81,6 @@ class FFDNet(nn.Module):
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any) -> "FFDNet":
+    def from_params(cls, params: Any, channels: int = 1) -> "FFDNet":
         return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
-                   conditioned=params.conditioned)
+                   channels=channels, conditioned=params.conditioned)

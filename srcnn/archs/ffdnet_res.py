@@ -97,6 +97,6 @@ class FFDNetRes(nn.Module):
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any) -> "FFDNetRes":
+    def from_params(cls, params: Any, channels: int = 1) -> "FFDNetRes":
         return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
-                   conditioned=params.conditioned)
+                   channels=channels, conditioned=params.conditioned)

@@ -17,7 +17,7 @@ from .arch_util import INPUT_OFFSET, STRENGTH_OFFSET, strength_plane
 
 
 class SRCNN(nn.Module):
-    """Patch extraction, non-linear mapping and reconstruction, on one channel in [0, 1]
+    """Patch extraction, non-linear mapping and reconstruction, on images in [0, 1] (luma, or YCbCr)
     (the first layer sees the input minus 0.5).
 
     Args:
@@ -81,6 +81,6 @@ class SRCNN(nn.Module):
         return cls(**config)  # checkpoints from before ``conditioned`` existed are not conditioned
 
     @classmethod
-    def from_params(cls, params: Any) -> "SRCNN":
+    def from_params(cls, params: Any, channels: int = 1) -> "SRCNN":
         """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
-        return cls(**{key: getattr(params, key) for key in cls.PARAMS})
+        return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)
