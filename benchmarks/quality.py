@@ -309,8 +309,9 @@ def main() -> None:
     flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
     cpu += (" (AMX)" if "amx_bf16" in flags else " (AVX-512 bf16)" if "avx512_bf16" in flags
             else " (AVX-512)" if "avx512f" in flags else " (AVX2)" if "avx2" in flags else "")
-    print(f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s) (runs named ARCH-Nsteps: "
-          f"{fewest} steps each); raw_dir {', '.join(folder.name for folder in args.raw_dir)}")
+    equal = f" (runs named ARCH-{fewest}steps: {fewest} steps each)" if any("steps" in name for name in works) else ""
+    print(f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s){equal}; "
+          f"raw_dir {', '.join(folder.name for folder in args.raw_dir)}")
     print_ladders(results, keys)
     print(f"papers: {PAPERS_JPEG}")
     summary = {"label": args.label, "cpu": cpu, "raw_dir": raw_dirs, "minutes": args.minutes, "threads": args.threads,

@@ -19,6 +19,12 @@ TINY_PARAMS = {"max_side": 192, "tile": 32, "stride": 32, "val_fraction": 0.25, 
                "kernel3": 3, "filters1": 8, "filters2": 4, "epochs": 2, "steps_per_epoch": 3,
                "batch_size": 8, "crop": 24, "warmup_steps": 2}
 
+# a small network of each arch of srcnn.archs (its constructor's sizes), for fast tests
+SMALL_ARCHS = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
+               "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
+               "ffdnet": dict(depth=4, features=8),
+               "ffdnet_res": dict(depth=6, features=8)}
+
 
 def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarray:
     """A photo-like RGB image: smooth light, hard-edged shapes and fine texture."""

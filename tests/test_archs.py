@@ -11,22 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
-from conftest import dvc, run, synthetic_photo
+from conftest import SMALL_ARCHS, dvc, run, synthetic_photo
 from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, FFDNetRes, arch_of, build_model, from_config
 from srcnn.inference import CheckpointError, load_model, restore_luma, save_model
 from srcnn.params import ParamsError, _RULES, params_with
 from srcnn.train import fit
 
-SMALL = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
-         "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
-         "ffdnet": dict(depth=4, features=8),
-         "ffdnet_res": dict(depth=6, features=8)}
-
-
 def small(arch: str, seed: int = 0, **extra) -> torch.nn.Module:
     """A small network of ``arch`` whose correction is large enough that a seam would show."""
     torch.manual_seed(seed)
-    model = ARCHS[arch](**{**SMALL[arch], "residual": True, "conditioned": True, **extra})
+    model = ARCHS[arch](**{**SMALL_ARCHS[arch], "residual": True, "conditioned": True, **extra})
     last = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)][-1]
     torch.nn.init.normal_(last.weight, std=0.05)
     return model.eval()

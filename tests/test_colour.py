@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import ROOT, dvc, run, synthetic_photo
+from conftest import ROOT, SMALL_ARCHS, dvc, run, synthetic_photo
 from srcnn import metrics
 from srcnn.archs import ARCHS, SRCNN, build_model, channels_of
 from srcnn.color import rgb_planes, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
@@ -28,15 +28,11 @@ from srcnn.shards import Entry, update_shards
 from srcnn.tiling import split_pair, tile_photo
 from srcnn.train import fit, run_fingerprint
 
-SMALL = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
-         "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
-         "ffdnet": dict(depth=4, features=8)}
-
 
 def colour_model(arch: str = "srcnn", seed: int = 0, **extra) -> torch.nn.Module:
     """A small 3-channel network whose correction is large enough that a seam or lost chroma would show."""
     torch.manual_seed(seed)
-    model = ARCHS[arch](**{**SMALL[arch], "residual": True, "conditioned": True, "channels": 3, **extra})
+    model = ARCHS[arch](**{**SMALL_ARCHS[arch], "residual": True, "conditioned": True, "channels": 3, **extra})
     last = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)][-1]
     torch.nn.init.normal_(last.weight, std=0.05)
     return model.eval()
@@ -130,7 +126,7 @@ def test_colour_tiles_read_from_shards_and_train_a_colour_model_with_a_luma_and_
     val = spread_tiles(tmp_path, manifest, "val", 3)
     assert val[0].shape == (3, 6, 32, 32)
     params = params_with(channels="ycbcr", epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=32, stride=32,
-                         warmup_steps=1, precision="fp32", **SMALL["srcnn"])
+                         warmup_steps=1, precision="fp32", **SMALL_ARCHS["srcnn"])
     model = build_model(params)
     history = fit(model, MemoryTiles(tiles, strengths), val, params)
     assert len(history.epochs) == 2
@@ -149,7 +145,7 @@ class Interrupted(Exception):
 def test_a_colour_run_resumes_to_the_same_weights_and_only_a_colour_run_resumes_it(tmp_path, capsys):
     pairs = torch.randint(0, 256, (6, 6, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
     params = params_with(channels="ycbcr", epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24, stride=24,
-                         precision="fp32", device="cpu", **SMALL["srcnn"])
+                         precision="fp32", device="cpu", **SMALL_ARCHS["srcnn"])
     assert run_fingerprint(params, "data", pairs, 1, "code") != run_fingerprint(
         params_with(**{**vars(params), "channels": "y"}), "data", pairs, 1, "code")
 
@@ -187,7 +183,7 @@ def test_a_colour_model_of_each_arch_restores_in_tiles_as_in_one_whole_pass(arch
 
 
 def test_a_colour_checkpoint_loads_as_colour_and_a_luma_one_is_not_mistaken_for_it(tmp_path):
-    colour, luma = colour_model(), build_model(params_with(**SMALL["srcnn"]))
+    colour, luma = colour_model(), build_model(params_with(**SMALL_ARCHS["srcnn"]))
     save_model(tmp_path / "colour.pt", colour)
     save_model(tmp_path / "luma.pt", luma)
     loaded, _ = load_model(tmp_path / "colour.pt")
@@ -250,7 +246,7 @@ def test_evaluation_scores_luma_and_rgb_of_luma_and_colour_models():
     row = evaluate_photos(restorer, photos, 0).iloc[0]
     assert row["rgb_psnr_output"] == pytest.approx(metrics.psnr(clean, restore_rgb(restorer, degraded)))
     # a luma model's RGB output keeps the input's chroma
-    luma = build_model(params_with(**SMALL["srcnn"], conditioned=False)).eval()
+    luma = build_model(params_with(**SMALL_ARCHS["srcnn"], conditioned=False)).eval()
     torch.nn.init.normal_(luma.reconstruct.weight, std=0.05)
     seen.clear()
     row = evaluate_photos(luma, photos, 0, on_photo=lambda *args: seen.append(args[3])).iloc[0]
