@@ -17,3 +17,18 @@ def strength_plane(like: torch.Tensor, strength: torch.Tensor | float | None) ->
                          "compression strength (srcnn.jpeg.strength_for_quality / compression_strength)")
     strength = torch.as_tensor(strength, dtype=like.dtype, device=like.device).reshape(-1, 1, 1, 1)
     return (strength - STRENGTH_OFFSET).expand(like.shape[0], 1, *like.shape[2:])
+
+
+def fold(x: torch.Tensor, strength: torch.Tensor | float | None, conditioned: bool) -> torch.Tensor:
+    """FFDNet's input: the image centred, an odd side padded by repeating its last row or column,
+    folded into four half-resolution sub-images (pixel unshuffle), and, when ``conditioned``, the
+    strength plane beside them."""
+    height, width = x.shape[-2:]
+    y = torch.nn.functional.pad(x - INPUT_OFFSET, (0, width % 2, 0, height % 2), mode="replicate")
+    y = torch.nn.functional.pixel_unshuffle(y, 2)
+    return torch.cat([y, strength_plane(y, strength)], dim=1) if conditioned else y
+
+
+def unfold(y: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Four half-resolution sub-images back into one image of ``height`` × ``width`` (pixel shuffle)."""
+    return torch.nn.functional.pixel_shuffle(y, 2)[..., :height, :width]

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .arch_util import INPUT_OFFSET, strength_plane
+from .arch_util import fold, unfold
 
 
 class FFDNet(nn.Module):
@@ -67,13 +67,7 @@ class FFDNet(nn.Module):
         return 2 * self.config["depth"] + 2
 
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        # an odd side is padded by repeating its last row or column, as the paper does
-        y = nn.functional.pad(x - INPUT_OFFSET, (0, width % 2, 0, height % 2), mode="replicate")
-        y = nn.functional.pixel_unshuffle(y, 2)
-        if self.conditioned:
-            y = torch.cat([y, strength_plane(y, strength)], dim=1)
-        y = nn.functional.pixel_shuffle(self.body(y), 2)[..., :height, :width]
+        y = unfold(self.body(fold(x, strength, self.conditioned)), *x.shape[-2:])
         return x + y if self.residual else y
 
     @classmethod

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .arch_util import INPUT_OFFSET, strength_plane
+from .arch_util import fold, unfold
 
 
 class ResidualBlock(nn.Module):
@@ -82,14 +82,8 @@ class FFDNetRes(nn.Module):
         return 2 * (2 + 2 * len(self.blocks)) + 2
 
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        # an odd side is padded by repeating its last row or column, as FFDNet does
-        y = nn.functional.pad(x - INPUT_OFFSET, (0, width % 2, 0, height % 2), mode="replicate")
-        y = nn.functional.pixel_unshuffle(y, 2)
-        if self.conditioned:
-            y = torch.cat([y, strength_plane(y, strength)], dim=1)
-        y = self.blocks(self.head(y))
-        y = nn.functional.pixel_shuffle(self.tail(torch.relu(y)), 2)[..., :height, :width]
+        y = self.blocks(self.head(fold(x, strength, self.conditioned)))
+        y = unfold(self.tail(torch.relu(y)), *x.shape[-2:])
         return x + y if self.residual else y
 
     @classmethod
