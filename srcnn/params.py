@@ -53,11 +53,12 @@ class Params:
     ffdnet_features: int
     # train
     lr: float
+    lr_scaling: str  # how lr follows the batch: srcnn.train.batch_and_lr
     lr_schedule: str
     warmup_steps: int
     epochs: int
     steps_per_epoch: int
-    batch_size: int
+    batch_size: int | str  # a number, or auto (srcnn.train.batch_and_lr)
     crop: int
     loss: str
     precision: str
@@ -109,11 +110,12 @@ _RULES: dict[str, tuple[str, Any]] = {
     "ffdnet_depth": ("int", (3, 100)),
     "ffdnet_features": ("int", (1, 1024)),
     "lr": ("float", (0.0, 100.0, "open")),
+    "lr_scaling": ("choice", ("none", "sqrt", "linear")),
     "lr_schedule": ("choice", ("constant", "cosine")),
     "warmup_steps": ("int", (0, 10_000_000)),
     "epochs": ("int", (1, 1_000_000)),
     "steps_per_epoch": ("int", (1, 10_000_000)),
-    "batch_size": ("int", (1, 65536)),
+    "batch_size": ("auto_or_int", (1, 65536)),
     "crop": ("int", (8, 4096)),
     "loss": ("choice", ("mse", "l1", "charbonnier")),
     "precision": ("choice", ("auto", "fp32", "bf16", "fp16")),

@@ -8,6 +8,7 @@ its last complete epoch ends with the same model. Under ``torchrun`` each rank t
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import sys
@@ -29,7 +30,7 @@ from .metrics import psnr_from_mse
 from .params import Params
 
 TRAIN_KEYS = ("arch", "channels", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
-              "ffdnet_depth", "ffdnet_features", "lr", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
+              "ffdnet_depth", "ffdnet_features", "lr", "lr_scaling", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
               "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
 
 
@@ -41,6 +42,12 @@ DIVERGED_LOSS = 1.0
 # Under a time budget, processes read one shared clock (``_shared_seconds``) every this many steps
 # and at each epoch's end: each read is a collective, a host sync on a GPU.
 CLOCK_STEPS = 16
+# params.lr is the learning rate at this batch, the CPU's; lr_scaling carries it to other batches
+REFERENCE_BATCH = 16
+# batch_size auto on a CUDA GPU: at 512 an H100 is busy 99 % of SRCNN's training steps, at 32 only
+# 22-30 % (Python's per-step work sets the pace there; docs/gpu.md)
+GPU_BATCH = 512
+LR_EXPONENT = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 
 
 class DivergedError(RuntimeError):
@@ -61,6 +68,15 @@ def loss_fn(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     if name == "l1":
         return nn.functional.l1_loss
     return lambda output, target: torch.sqrt((output - target) ** 2 + 1e-6).mean()
+
+
+def batch_and_lr(params: Params, device: torch.device) -> tuple[int, float]:
+    """The batch a run trains at on ``device`` and its peak learning rate: ``batch_size`` auto is
+    GPU_BATCH on CUDA and REFERENCE_BATCH elsewhere (a CPU trains as it always has); ``lr`` is the
+    rate at REFERENCE_BATCH, multiplied by (batch / REFERENCE_BATCH) ** {0, 1/2, 1} for
+    ``lr_scaling`` none, sqrt or linear (sqrt: the rule measured for Adam, docs/gpu.md)."""
+    batch = params.batch_size if params.batch_size != "auto" else GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
+    return batch, params.lr * (batch / REFERENCE_BATCH) ** LR_EXPONENT[params.lr_scaling]
 
 
 def learning_rate(params: Params, progress: float, step: int) -> float:
@@ -161,9 +177,11 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
     """
     rank, world = _world()
+    device = pick_device(params.device)
+    batch, lr = batch_and_lr(params, device)
+    params = dataclasses.replace(params, batch_size=batch, lr=lr)  # what this run trains with
     if params.batch_size % world:
         raise ValueError(f"params: batch_size={params.batch_size} must divide by the {world} processes")
-    device = pick_device(params.device)
     dtype = pick_precision(params.precision, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     model.to(device).to(memory_format=torch.channels_last)

@@ -31,7 +31,7 @@ from srcnn.archs import build_model
 from srcnn.params import load_params
 from srcnn.progress import progress
 from srcnn.shards import MANIFEST, check_complete, shard_paths
-from srcnn.train import CURVE_VAL_TILES, DivergedError, fit
+from srcnn.train import CURVE_VAL_TILES, DivergedError, batch_and_lr, fit
 
 TILES = Path("data/tiles")
 CHECKPOINT, MODEL, METRICS = Path("data/train_checkpoint.pt"), "models/srcnn.pt", "metrics/train.json"
@@ -86,6 +86,7 @@ def main() -> None:
                    "val_psnr": last["val_psnr"],
                    **({"val_rgb_psnr": last["val_rgb_psnr"]} if "val_rgb_psnr" in last else {}),
                    "seconds": round(history.seconds, 1),
+                   **dict(zip(("batch_size", "lr"), batch_and_lr(params, device))),
                    "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
                    "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters())}
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -17,8 +18,8 @@ from benchmarks.gpu_check.busy import busy_time
 from benchmarks.gpu_check.pipeline import TRAIN_RUNNER, compare_seeds, pipeline_metrics, stage_command
 from conftest import ROOT
 
-PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "quality",
-         "seeds", "enhance", "largest_batch", "compile", "torchrun", "errors")
+PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "resume", "quality",
+         "quality_runs", "seeds", "enhance", "largest_batch", "compile", "torchrun", "errors")
 
 
 def positive(entry: dict, *keys: str) -> None:
@@ -34,10 +35,12 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     # one thread: on a small machine shared with other work, spinning OpenMP threads can make a step 50× slower
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
-    finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--work", str(work)], cwd=ROOT, env=env,
+    finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--work", str(work),
+                               "--quality-run", "colour", "channels=ycbcr"], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
-    assert sorted(path.name for path in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "profile.txt"]
+    assert sorted(path.name for path in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "profile.txt",
+                                                            "quality-colour.tar", "quality.tar"]
     assert "exit status 0" in (out / "gpu_check.log").read_text()
     report = json.loads((out / "gpu_check.json").read_text())
     assert set(PARTS) <= set(report)
@@ -75,6 +78,24 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert list(quality["stages"]) == ["prepare", "tile", "train", "evaluate"]
     assert set(quality["ladder_gain"]) == {"q20", "q60"} and isinstance(quality["q20_gain"], float)
     assert set(quality["ladder_model_gain"]) == {"q20", "q60"} and isinstance(quality["ladder_model_gain"]["q20"], float)
+
+    # beside it, at the same time: the colour run; each run's model, gate, metrics and curves come back as a tar
+    colour = report["quality_runs"]["colour"]
+    assert colour["overrides"]["channels"] == "ycbcr" and colour["kept"] == "quality-colour.tar"
+    assert colour["train"]["steps"] > 0 and set(colour["ladder_rgb_gain"]) == {"q20", "q60"}
+    with tarfile.open(out / "quality-colour.tar") as tar:
+        names = set(tar.getnames())
+        assert {"models/srcnn.pt", "models/srcnn.ladder.json", "metrics/train.json", "metrics/eval.json",
+                "params.yaml", "dvclive/metrics.json", "dvclive/plots/metrics/val/rgb_psnr.tsv"} <= names
+        curve = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv").read().decode().splitlines()
+    # DVCLive's layout: a header, then one row per epoch, the last the val PSNR train.json reports
+    assert curve[0] == "step\tpsnr" and len(curve) == 1 + colour["train"]["epochs"]
+    assert float(curve[-1].split("\t")[1]) == pytest.approx(colour["train"]["val_psnr"])
+
+    # the pipeline's train stage, killed once its checkpoint holds an epoch, resumes and ends as planned
+    resume = report["resume"]
+    assert resume["resumed"] and resume["killed_at_epoch"] >= 1 and resume["steps"] == resume["steps_uninterrupted"] == 20 * 3
+    assert not resume["checkpoint_left"]
 
     seeds = report["seeds"]  # --cpu: seed 0, ours and q20_only for 6 steps each, side by side
     assert seeds["steps"] == 6 and list(seeds["seeds"]) == ["0"]

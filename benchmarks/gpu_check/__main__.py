@@ -8,9 +8,12 @@ has too little left for it:
    (``device: auto`` finds the GPU); the stages of dvc.yaml run without DVC (pipeline.py)
 2. ``loader``: the train stage's loader alone, at params.yaml's batch and a big one (speed.py)
 3. ``throughput``: ``fit`` on the pipeline's train tiles in memory, GPU and CPU (speed.py), and
-   ``gpu_busy``: how busy the GPU is during those steps (busy.py)
+   ``gpu_busy``: how busy the GPU is during those steps (busy.py); ``resume``: the pipeline's train
+   stage killed after its first checkpoint and run again (pipeline.py)
 4. ``quality`` (with ``--raw-dir``): the pipeline on those photos, training capped at
-   ``--quality-minutes``; the val photos' gain at every JPEG quality of the ladder (pipeline.py)
+   ``--quality-minutes``; the val photos' gain at every JPEG quality of the ladder; with
+   ``--quality-run``, more such runs side by side, at equal minutes (``quality_runs``). Each run's
+   model, gate, metrics and curves come back as ``quality[-NAME].tar`` in ``--out`` (pipeline.py)
 5. ``seeds`` (with ``--raw-dir`` and ``--seeds``): ours and q20_only at equal steps, per seed (pipeline.py)
 6. ``enhance``: a 12 MP photo, GPU and CPU (enhance.py)
 7. ``largest_batch``: batch_size doubled until out of memory (speed.py)
@@ -26,6 +29,7 @@ tests/test_gpu_check.py runs it so.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 import sys
@@ -37,12 +41,13 @@ import torch
 import yaml
 
 from srcnn.params import load_params
+from srcnn.train import batch_and_lr
 
 from . import __doc__ as PACKAGE_DOC
 from .busy import gpu_busy
 from .check import CPU_SIZES, GPU_SIZES, TINY_PARAMS, Check, log, machine, skipped
 from .enhance import run_enhance
-from .pipeline import TIMED_STAGES, run_cpu_pipeline, run_pipeline, run_quality, run_seeds, run_torchrun, write_params
+from .pipeline import TIMED_STAGES, run_cpu_pipeline, run_pipeline, run_qualities, run_resume, run_seeds, run_torchrun, write_params
 from .report import ratio, summary
 from .speed import largest_batch, loader_rate, train_rate, training_tiles
 
@@ -55,11 +60,15 @@ def main() -> None:
                         "parts that would not fit are reported as skipped")
     parser.add_argument("--batch-cap", type=int, help="largest batch_size tried (default: 65536, --cpu 4× params')")
     parser.add_argument("--work", type=Path, help="scratch folder for the pipelines, kept (default: a temporary one, removed)")
-    parser.add_argument("--raw-dir", type=Path, help="photos for the quality part (e.g. urban40): the pipeline "
-                        "on them with training capped at --quality-minutes (--cpu: the sample photos, 3 seconds)")
+    parser.add_argument("--raw-dir", type=Path, nargs="+", help="photos for the quality part (e.g. urban40; several "
+                        "folders: raw_dir as a list): the pipeline on them with training capped at --quality-minutes "
+                        "(--cpu: the sample photos, 3 seconds)")
     parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
     parser.add_argument("--quality-param", action="append", default=[], metavar="KEY=VALUE",
                         help="a param of the quality part's run, e.g. batch_size=128 (repeatable)")
+    parser.add_argument("--quality-run", action="append", nargs="+", default=[], metavar="NAME [KEY=VALUE]",
+                        help="one more quality run beside the first, at the same time and for as many minutes, with "
+                        "these params changed, e.g. --quality-run colour channels=ycbcr (repeatable)")
     parser.add_argument("--seeds", nargs="*", type=int, default=[],
                         help="the seeds part: ours and q20_only at equal steps on --raw-dir, one pair per seed (--cpu: seed 0)")
     parser.add_argument("--seed-steps", type=int, default=9600,
@@ -90,6 +99,14 @@ def main() -> None:
     summary(check.results)
 
 
+def settings_of(items: list[str]) -> dict[str, Any]:
+    """KEY=VALUE strings as params (values read as YAML, as ``dvc exp run -S`` does)."""
+    for item in items:
+        if "=" not in item:
+            sys.exit(f"gpu_check: {item!r} is not KEY=VALUE")
+    return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
+
+
 def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.device, args: argparse.Namespace) -> None:
     """The parts, most wanted first: a part the budget has no room left for is skipped, saying so."""
     results, sizes = check.results, check.sizes
@@ -105,12 +122,14 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
                                lambda: run_pipeline(check, first, overrides, ("samples",) + TIMED_STAGES))
     check.save()
     params = load_params(first / "params.yaml") if (first / "params.yaml").exists() else write_params(first, overrides)
+    main_device = gpu or cpu
+    # batch_size auto as the train stage resolves it on this device (fit scales lr for any batch alike)
+    params = dataclasses.replace(params, batch_size=batch_and_lr(params, main_device)[0])
     pairs, strengths, source = training_tiles(first)
     data = (pairs, strengths)
     model_path = first / "models" / "srcnn.pt"
     model_path = model_path if model_path.exists() else None
     log(f"   training data for the speed parts: {source}")
-    main_device = gpu or cpu
 
     # 2. the train stage's loader alone: can it feed the GPU?
     loader_seconds = 5.0 if gpu is not None else 0.5
@@ -145,21 +164,26 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
         results["gpu_busy"] = {**skipped(reason), "cpu_profiler_ran": "error" not in plumbing}
     check.save()
 
+    # 3b. the train stage killed after its first checkpoint and run again: it resumes
+    results["resume"] = check.run("resume after a kill", 30, lambda: run_resume(check, first, work_root / "resume"))
+    check.save()
+
     # 4. quality: the pipeline on real photos (--raw-dir) with training capped at --quality-minutes
     if args.raw_dir is not None or gpu is None:
-        raw_dir = args.raw_dir or first / "data" / "samples"
+        raw_dirs = args.raw_dir or [first / "data" / "samples"]
         minutes = args.quality_minutes if gpu is not None else 0.05
-        settings = {**overrides, **{key: yaml.safe_load(value) for key, value in
-                                    (item.split("=", 1) for item in args.quality_param)}}
-        results["quality"] = check.run(f"quality on {raw_dir}", 60 * minutes + 60, lambda: run_quality(
-            check, work_root / "quality", raw_dir, minutes, settings))
+        settings = {**overrides, **settings_of(args.quality_param)}
+        others = {name: settings_of(items) for name, *items in args.quality_run}
+        both = check.run(f"quality on {', '.join(map(str, raw_dirs))}", 60 * minutes + 60, lambda: run_qualities(
+            check, work_root / "quality", raw_dirs, minutes, settings, others, check.out))
+        results["quality"], results["quality_runs"] = both if isinstance(both, tuple) else (both, {})
     else:
         results["quality"] = skipped("no --raw-dir given")
     check.save()
 
     # 5. seeds: ours and q20_only at equal steps, several seeds at once
     if args.seeds or gpu is None:
-        raw_dir = args.raw_dir or first / "data" / "samples"
+        raw_dir = args.raw_dir[0] if args.raw_dir else first / "data" / "samples"
         seeds, steps = (args.seeds, args.seed_steps) if gpu is not None else ([0], 6)
         results["seeds"] = check.run(f"seeds {seeds} at {steps} steps on {raw_dir}", 60, lambda: run_seeds(
             check, work_root / "seeds", raw_dir, seeds, steps, overrides))

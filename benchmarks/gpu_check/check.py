@@ -26,8 +26,8 @@ from srcnn.device import cpu_has_bf16
 TINY_PARAMS = {"max_side": 160, "tile": 32, "stride": 32, "photos_per_shard": 1, "kernel1": 5, "kernel2": 1, "kernel3": 3,
                "filters1": 8, "filters2": 4, "epochs": 2, "steps_per_epoch": 3, "batch_size": 8, "crop": 24,
                "warmup_steps": 2, "shuffle_buffer": 64, "eval_qualities": [20, 60], "device": "cpu"}
-PARTS = ("pipeline", "loader", "throughput", "gpu_busy", "quality", "seeds", "enhance", "largest_batch", "compile",
-         "torchrun")
+PARTS = ("pipeline", "loader", "throughput", "gpu_busy", "resume", "quality", "quality_runs", "seeds", "enhance",
+         "largest_batch", "compile", "torchrun")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +46,7 @@ class Sizes:
 
 
 GPU_SIZES = Sizes(throughput_steps=300, throughput_warmup=20, cpu_throughput_steps=40, profile_steps=50,
-                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=512)
+                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=2048)
 CPU_SIZES = Sizes(throughput_steps=4, throughput_warmup=1, cpu_throughput_steps=4, profile_steps=2,
                   compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0, big_batch=16)
 

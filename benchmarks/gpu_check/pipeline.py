@@ -99,6 +99,46 @@ def run_pipeline(check: Check, work: Path, overrides: dict[str, Any], names: tup
             "timed": [name for name in TIMED_STAGES if name in times], **pipeline_metrics(work), "overrides": overrides}
 
 
+RESUME_EPOCHS = 20  # enough epochs that the kill lands mid-run even where an epoch takes milliseconds
+
+
+def run_resume(check: Check, pipeline: Path, work: Path) -> dict[str, Any]:
+    """The train stage on the tiles of the pipeline in ``pipeline``, in ``work`` with its params but
+    RESUME_EPOCHS epochs: run whole, then killed (SIGKILL) as soon as its checkpoint holds an epoch
+    and run once more. The second must say it resumes and end with every planned step."""
+    command = stage_command(yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["train"]["cmd"])
+    params = yaml.safe_load((pipeline / "params.yaml").read_text())
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "params.yaml").write_text(yaml.safe_dump({**params, "epochs": RESUME_EPOCHS}, sort_keys=False))
+    shutil.copytree(pipeline / "data" / "tiles", work / "data" / "tiles", dirs_exist_ok=True)
+    run_command(command, work, check.left())
+    before = json.loads((work / "metrics/train.json").read_text())
+    checkpoint = work / "data" / "train_checkpoint.pt"
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=work, env=stage_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while not checkpoint.exists() and process.poll() is None and time.perf_counter() - started < check.left():
+        time.sleep(0.01)
+    process.kill()
+    process.wait()
+    if not checkpoint.exists():
+        raise RuntimeError(f"the train stage ended (exit status {process.returncode}) before its first checkpoint")
+    import torch
+    epochs_done = len(torch.load(checkpoint, map_location="cpu", weights_only=True)["epochs"])
+    log(f"   killed the train stage after {time.perf_counter() - started:.1f} s, its checkpoint at epoch {epochs_done}")
+    finished = subprocess.run(command, cwd=work, env=stage_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=max(check.left(), 1.0))
+    for line in finished.stdout.replace("\r", "\n").splitlines():
+        if line.strip():
+            log(f"   | {line}")
+    if finished.returncode != 0:
+        raise RuntimeError(f"the resumed train stage exited with {finished.returncode}")
+    after = json.loads((work / "metrics/train.json").read_text())
+    return {"killed_at_epoch": epochs_done, "resumed": "resuming from" in finished.stdout,
+            "steps": after["steps"], "steps_uninterrupted": before["steps"],
+            "val_psnr": after["val_psnr"], "val_psnr_uninterrupted": before["val_psnr"],
+            "checkpoint_left": checkpoint.exists()}
+
+
 def run_cpu_pipeline(check: Check, gpu_work: Path, work: Path, params: Params) -> dict[str, Any]:
     """prepare → evaluate again in ``work`` with ``device: cpu`` on the GPU run's photos, the CPU
     training capped by what time is left; the whole pipeline's time extrapolated from the steps it did."""
@@ -124,10 +164,12 @@ def ladder_of(work: Path) -> dict[str, dict[str, Any]]:
                    "model_worse": rung.get("model_photos_worse")} for name, rung in ladder.items()}
 
 
-def run_quality(check: Check, work: Path, raw_dir: Path, minutes: float, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The pipeline on ``raw_dir`` (urban40) with training capped at ``minutes`` (epochs made large so
-    the clock binds, as benchmarks/quality.py does); the val photos' gain at each quality of the ladder."""
-    settings = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": minutes,
+def run_quality(check: Check, work: Path, raw_dirs: list[Path], minutes: float, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline on ``raw_dirs`` (urban40, or several folders) with training capped at ``minutes``
+    (epochs made large so the clock binds, as benchmarks/quality.py does); the val photos' gain at
+    each quality of the ladder."""
+    folders = [str(folder.resolve()) for folder in raw_dirs]
+    settings = {**overrides, "raw_dir": folders[0] if len(folders) == 1 else folders, "time_budget": minutes,
                 "epochs": overrides.get("epochs", 1_000_000)}
     result = run_pipeline(check, work, settings, TIMED_STAGES)
     ladder = ladder_of(work)
@@ -137,9 +179,51 @@ def run_quality(check: Check, work: Path, raw_dir: Path, minutes: float, overrid
     # the model run at every rung:
     result["ladder_model_gain"] = {name: rung["model_gain"] for name, rung in ladder.items()}
     result["ladder_model_photos_worse"] = {name: rung["model_worse"] for name, rung in ladder.items()}
+    evaluation = json.loads((work / "metrics/eval.json").read_text()).get("ladder", {})
+    rgb = {name: rung["rgb_psnr_gain"] for name, rung in evaluation.items() if "rgb_psnr_gain" in rung}
+    if rgb:  # a colour model's ladder on RGB too
+        result["ladder_rgb_gain"] = rgb
     result["q20_gain"] = result["ladder_gain"].get("q20")
     result["minutes"] = minutes
     return result
+
+
+# what a quality run's tar holds: the model, its gate, its metrics, its curves and its params
+KEPT = ("params.yaml", "models/srcnn.pt", "models/srcnn.ladder.json", "metrics", "dvclive")
+
+
+def keep_outputs(work: Path, tar_path: Path) -> str:
+    """``work``'s trained model and what goes with it (KEPT), as one tar file; its name."""
+    import tarfile
+    with tarfile.open(tar_path, "w") as tar:
+        for name in KEPT:
+            if (work / name).exists():
+                tar.add(work / name, arcname=name)
+    return tar_path.name
+
+
+def run_qualities(check: Check, work: Path, raw_dirs: list[Path], minutes: float, overrides: dict[str, Any],
+                  others: dict[str, dict[str, Any]], out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``run_quality`` with ``overrides``, and beside it, at the same time and for as many minutes,
+    one more for each of ``others`` (name → params changed from ``overrides``): runs at equal
+    minutes, each a share of the GPU and of the cores. Each run's model, gate, metrics and curves
+    are kept in ``out/quality[-NAME].tar``."""
+    runs = {"quality": overrides, **{f"quality-{name}": {**overrides, **changed} for name, changed in others.items()}}
+    cores = max(1, (os.cpu_count() or 1) // len(runs))
+    shared = {"workers": cores, "loader_workers": max(1, min(8, cores - 1))} if len(runs) > 1 else {}
+    with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
+        futures = {name: pool.submit(run_quality, check, work / name, raw_dirs, minutes, {**shared, **settings})
+                   for name, settings in runs.items()}
+        done: dict[str, Any] = {}
+        for name, future in futures.items():
+            try:
+                done[name] = future.result()
+            except Exception as error:  # one run's failure leaves the others' results
+                done[name] = {"error": f"{type(error).__name__}: {error}"}
+            if (work / name / "models/srcnn.pt").exists():
+                done[name]["kept"] = keep_outputs(work / name, out / f"{name}.tar")
+    main = done.pop("quality")
+    return main, {name.removeprefix("quality-"): result for name, result in done.items()}
 
 
 def compare_seeds(work: Path, seeds: list[int]) -> dict[str, Any]:

@@ -48,6 +48,13 @@ def summary(results: dict[str, Any]) -> None:
     log(f"quality ({figure(quality, 'minutes')} min of training on {figure(quality.get('overrides', {}), 'raw_dir')}): "
         f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "
         f"ladder {quality.get('ladder_gain', '-')}")
+    for name, run in results.get("quality_runs", {}).items():
+        log(f"  beside it, {name} ({', '.join(f'{key}={value}' for key, value in run.get('overrides', {}).items() if quality.get('overrides', {}).get(key) != value)}): "
+            f"q20 gain {figure(run, 'q20_gain')} dB, {figure(run.get('train', {}), 'steps')} steps; ladder {run.get('ladder_gain', '-')}"
+            + (f"; on RGB {run['ladder_rgb_gain']}" if "ladder_rgb_gain" in run else ""))
+    resume = results.get("resume", {})
+    log(f"resume: killed at epoch {figure(resume, 'killed_at_epoch')}, resumed {figure(resume, 'resumed')}, "
+        f"{figure(resume, 'steps')} steps (uninterrupted {figure(resume, 'steps_uninterrupted')})")
     seeds = results.get("seeds", {})
     log(f"seeds ({figure(seeds, 'steps')} steps each): q20 shortfall of ours against q20_only per seed "
         + ", ".join(f"{seed}: {entry.get('q20_shortfall')}" for seed, entry in seeds.get("seeds", {}).items())
