@@ -52,7 +52,7 @@ QUOTES: list[tuple[str, str, Callable[[Metrics], list[str]]]] = [
     ("docs/pretrained.md", "On the {} held-out photos of Set5 and Set14 it gains {} dB at JPEG quality 10, {} at 20 and {} at 40",
      lambda m: [str(m["pretrained"]["held_out_ladder"]["q20"]["photos"])]
      + [f"{m['pretrained']['held_out_ladder'][rung]['gain']:+.2f}" for rung in ("q10", "q20", "q40")]),
-    ("docs/pretrained.md", "| training | {} steps of 32 random 64 px crops",
+    ("docs/pretrained.md", "| training | {} steps of 512 random 64 px crops",
      lambda m: [f"{m['pretrained']['training']['steps']:,}"]),
 ]
 

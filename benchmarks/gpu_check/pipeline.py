@@ -99,7 +99,7 @@ def run_pipeline(check: Check, work: Path, overrides: dict[str, Any], names: tup
             "timed": [name for name in TIMED_STAGES if name in times], **pipeline_metrics(work), "overrides": overrides}
 
 
-RESUME_EPOCHS = 20  # enough epochs that the kill lands mid-run even where an epoch takes milliseconds
+RESUME_EPOCHS = 8  # enough epochs that the kill lands mid-run even where an epoch takes milliseconds
 
 
 def run_resume(check: Check, pipeline: Path, work: Path) -> dict[str, Any]:
