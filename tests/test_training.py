@@ -240,3 +240,38 @@ def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_p
     first, second = (torch.load(tmp_path / f"rank{rank}.pt", weights_only=True) for rank in (0, 1))
     assert first["steps"] == second["steps"] < 1000 * 5, (first["steps"], second["steps"])  # the clock stopped both
     assert all(torch.equal(first["weights"][key], second["weights"][key]) for key in first["weights"])
+
+
+def test_batch_size_auto_trains_a_cpu_as_before_and_fills_a_gpu_with_the_lr_lr_scaling_gives():
+    import dataclasses
+    import math
+
+    import torch
+
+    from srcnn.archs import SRCNN
+    from srcnn.params import ParamsError, params_with
+    from srcnn.train import batch_and_lr, fit
+
+    cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
+    params = params_with(batch_size="auto", lr=1e-3, lr_scaling="none")
+    assert batch_and_lr(params, cpu) == (16, 1e-3) and batch_and_lr(params, gpu) == (512, 1e-3)
+    assert batch_and_lr(params_with(batch_size="auto", lr_scaling="sqrt"), gpu) == (512, pytest.approx(1e-3 * math.sqrt(32)))
+    assert batch_and_lr(params_with(batch_size=64, lr_scaling="linear"), gpu) == (64, pytest.approx(4e-3))
+    assert batch_and_lr(params_with(batch_size=64, lr_scaling="sqrt"), cpu) == (64, pytest.approx(2e-3))
+    for key, value in (("batch_size", "big"), ("batch_size", 0), ("lr_scaling", "cube")):
+        with pytest.raises(ParamsError, match=key):
+            params_with(**{key: value})
+
+    # on a CPU, auto is the batch of 16 it always was: the same weights, bit for bit
+    pairs = torch.randint(0, 256, (40, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    tiny = params_with(epochs=1, steps_per_epoch=3, crop=16, tile=24, stride=24, precision="fp32", device="cpu")
+
+    def trained(batch_size) -> list[torch.Tensor]:
+        torch.manual_seed(0)
+        model = SRCNN(5, 1, 3, 4, 4)
+        fit(model, pairs, pairs, dataclasses.replace(tiny, batch_size=batch_size))
+        return list(model.state_dict().values())
+
+    auto, sixteen, eight = trained("auto"), trained(16), trained(8)
+    assert all(torch.equal(a, b) for a, b in zip(auto, sixteen))
+    assert not all(torch.equal(a, b) for a, b in zip(auto, eight))
