@@ -44,8 +44,8 @@ DIVERGED_LOSS = 1.0
 CLOCK_STEPS = 16
 # params.lr is the learning rate at this batch, the CPU's; lr_scaling carries it to other batches
 REFERENCE_BATCH = 16
-# batch_size auto on a CUDA GPU: at 512 an H100 is busy 99 % of SRCNN's training steps, at 32 only
-# 22-30 % (Python's per-step work sets the pace there; docs/gpu.md)
+# batch_size auto on a CUDA GPU: at 512 an H200 is busy 99 % of the default SRCNN's training steps;
+# at 32 an H100 was busy 22-30 %, Python's per-step work setting the pace (docs/gpu.md)
 GPU_BATCH = 512
 LR_EXPONENT = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 
@@ -74,7 +74,8 @@ def batch_and_lr(params: Params, device: torch.device) -> tuple[int, float]:
     """The batch a run trains at on ``device`` and its peak learning rate: ``batch_size`` auto is
     GPU_BATCH on CUDA and REFERENCE_BATCH elsewhere (a CPU trains as it always has); ``lr`` is the
     rate at REFERENCE_BATCH, multiplied by (batch / REFERENCE_BATCH) ** {0, 1/2, 1} for
-    ``lr_scaling`` none, sqrt or linear (sqrt: the rule measured for Adam, docs/gpu.md)."""
+    ``lr_scaling`` none, sqrt or linear (none is the default: at batch 512, sqrt stalled training;
+    docs/gpu.md)."""
     batch = params.batch_size if params.batch_size != "auto" else GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
     return batch, params.lr * (batch / REFERENCE_BATCH) ** LR_EXPONENT[params.lr_scaling]
 

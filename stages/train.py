@@ -82,11 +82,12 @@ def main() -> None:
     if is_main:
         live.end()
         last = history.epochs[-1]
+        batch_size, lr = batch_and_lr(params, device)  # what fit trained with (batch_size auto resolved)
         summary = {"epochs": len(history.epochs), "steps": history.steps, "loss": last["loss"],
                    "val_psnr": last["val_psnr"],
                    **({"val_rgb_psnr": last["val_rgb_psnr"]} if "val_rgb_psnr" in last else {}),
                    "seconds": round(history.seconds, 1),
-                   **dict(zip(("batch_size", "lr"), batch_and_lr(params, device))),
+                   "batch_size": batch_size, "lr": lr,
                    "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
                    "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters())}
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
