@@ -172,6 +172,13 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     if args.raw_dir is not None or gpu is None:
         raw_dirs = args.raw_dir or [first / "data" / "samples"]
         minutes = args.quality_minutes if gpu is not None else 0.05
+        # the training gets what the budget leaves after the other stages (three evaluate stages at
+        # once took over 100 s on an H200's machine), so that every run ends with its gate
+        fitting = (check.left() - sizes.quality_reserve_s) / 60
+        if fitting < minutes:
+            log(f"   quality: {minutes:g} min of training would not leave {sizes.quality_reserve_s:.0f} s for the "
+                f"other stages; training {max(fitting, min(minutes, 0.5)):.2f} min")
+            minutes = max(round(fitting, 2), min(minutes, 0.5))
         settings = {**overrides, **settings_of(args.quality_param)}
         others = {name: settings_of(items) for name, *items in args.quality_run}
         both = check.run(f"quality on {', '.join(map(str, raw_dirs))}", 60 * minutes + 60, lambda: run_qualities(

@@ -43,12 +43,15 @@ class Sizes:
     photo: tuple[int, int] | None  # (width, height) of the enhance photo; None: the generated 12 MP one
     budget_s: float
     big_batch: int  # a batch that fills the GPU better than params.yaml's
+    quality_reserve_s: float  # the quality part's seconds besides training: prepare, tile, evaluate
 
 
 GPU_SIZES = Sizes(throughput_steps=300, throughput_warmup=20, cpu_throughput_steps=40, profile_steps=50,
-                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=2048)
+                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=2048,
+                  quality_reserve_s=210.0)
 CPU_SIZES = Sizes(throughput_steps=4, throughput_warmup=1, cpu_throughput_steps=4, profile_steps=2,
-                  compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0, big_batch=16)
+                  compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0, big_batch=16,
+                  quality_reserve_s=0.0)
 
 
 def skipped(reason: str) -> dict[str, str]:
