@@ -16,11 +16,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 
 from srcnn.params import Params, load_params
@@ -54,7 +56,8 @@ def stage_env() -> dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join(paths), PYTHONUNBUFFERED="1")
 
 
-def run_command(command: list[str], cwd: Path, timeout: float) -> None:
+def run_command(command: list[str], cwd: Path, timeout: float) -> str:
+    """``command`` in ``cwd``, its output logged and returned; RuntimeError when it fails."""
     log(f"   $ {shlex.join(command)}   (in {cwd})")
     finished = subprocess.run(command, cwd=cwd, env=stage_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               text=True, timeout=max(timeout, 1.0))
@@ -64,6 +67,7 @@ def run_command(command: list[str], cwd: Path, timeout: float) -> None:
     if finished.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} exited with {finished.returncode}: "
                            f"{finished.stdout.strip().splitlines()[-1:] or ''}")
+    return finished.stdout
 
 
 def write_params(work: Path, overrides: dict[str, Any]) -> Params:
@@ -122,18 +126,11 @@ def run_resume(check: Check, pipeline: Path, work: Path) -> dict[str, Any]:
     process.wait()
     if not checkpoint.exists():
         raise RuntimeError(f"the train stage ended (exit status {process.returncode}) before its first checkpoint")
-    import torch
     epochs_done = len(torch.load(checkpoint, map_location="cpu", weights_only=True)["epochs"])
     log(f"   killed the train stage after {time.perf_counter() - started:.1f} s, its checkpoint at epoch {epochs_done}")
-    finished = subprocess.run(command, cwd=work, env=stage_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=max(check.left(), 1.0))
-    for line in finished.stdout.replace("\r", "\n").splitlines():
-        if line.strip():
-            log(f"   | {line}")
-    if finished.returncode != 0:
-        raise RuntimeError(f"the resumed train stage exited with {finished.returncode}")
+    output = run_command(command, work, check.left())
     after = json.loads((work / "metrics/train.json").read_text())
-    return {"killed_at_epoch": epochs_done, "resumed": "resuming from" in finished.stdout,
+    return {"killed_at_epoch": epochs_done, "resumed": "resuming from" in output,
             "steps": after["steps"], "steps_uninterrupted": before["steps"],
             "val_psnr": after["val_psnr"], "val_psnr_uninterrupted": before["val_psnr"],
             "checkpoint_left": checkpoint.exists()}
@@ -194,7 +191,6 @@ KEPT = ("params.yaml", "models/srcnn.pt", "models/srcnn.ladder.json", "metrics",
 
 def keep_outputs(work: Path, tar_path: Path) -> str:
     """``work``'s trained model and what goes with it (KEPT), as one tar file; its name."""
-    import tarfile
     with tarfile.open(tar_path, "w") as tar:
         for name in KEPT:
             if (work / name).exists():

@@ -49,7 +49,9 @@ def summary(results: dict[str, Any]) -> None:
         f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "
         f"ladder {quality.get('ladder_gain', '-')}")
     for name, run in results.get("quality_runs", {}).items():
-        log(f"  beside it, {name} ({', '.join(f'{key}={value}' for key, value in run.get('overrides', {}).items() if quality.get('overrides', {}).get(key) != value)}): "
+        changed = ", ".join(f"{key}={value}" for key, value in run.get("overrides", {}).items()
+                            if quality.get("overrides", {}).get(key) != value)
+        log(f"  beside it, {name} ({changed}): "
             f"q20 gain {figure(run, 'q20_gain')} dB, {figure(run.get('train', {}), 'steps')} steps; ladder {run.get('ladder_gain', '-')}"
             + (f"; on RGB {run['ladder_rgb_gain']}" if "ladder_rgb_gain" in run else ""))
     resume = results.get("resume", {})
