@@ -52,6 +52,7 @@ class Params:
     ffdnet_depth: int
     ffdnet_features: int
     # train
+    init: str | None  # a checkpoint to start from (srcnn.finetune), or None: from scratch
     lr: float
     lr_scaling: str  # how lr follows the batch: srcnn.train.batch_and_lr
     lr_schedule: str
@@ -109,6 +110,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "conditioned": ("bool", None),
     "ffdnet_depth": ("int", (3, 100)),
     "ffdnet_features": ("int", (1, 1024)),
+    "init": ("checkpoint", None),
     "lr": ("float", (0.0, 100.0, "open")),
     "lr_scaling": ("choice", ("none", "sqrt", "linear")),
     "lr_schedule": ("choice", ("constant", "cosine")),
@@ -183,6 +185,10 @@ def _check(key: str, value: Any) -> Any:
         return tuple(value)
     if kind == "folders":
         return _folders(key, value)
+    if kind == "checkpoint":
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise _fail(key, value, "the path of a model checkpoint (.pt) to start training from, or null to start from scratch")
+        return value
     if kind == "bool":
         if not isinstance(value, bool):
             raise _fail(key, value, "true or false")

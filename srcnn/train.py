@@ -30,7 +30,7 @@ from .metrics import psnr_from_mse
 from .params import Params
 
 TRAIN_KEYS = ("arch", "channels", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
-              "ffdnet_depth", "ffdnet_features", "lr", "lr_scaling", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
+              "ffdnet_depth", "ffdnet_features", "init", "lr", "lr_scaling", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
               "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
 
 

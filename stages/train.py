@@ -8,7 +8,8 @@ colour model, ``channels: ycbcr``, on RGB too).
     torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel, each rank its own shards
 
 A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params,
-tiles and code (every project file this stage runs, srcnn/code.py).
+tiles and code (every project file this stage runs, srcnn/code.py). With ``init`` set, training
+starts from that model's weights (srcnn/finetune.py); its sha256 goes into metrics/train.json.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from srcnn.code import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import write_text_atomic
+from srcnn.finetune import start_from
+from srcnn.gate import file_sha256
 from srcnn.inference import save_model
 from srcnn.archs import build_model
 from srcnn.params import load_params
@@ -54,6 +57,13 @@ def main() -> None:
     val = spread_tiles(TILES, manifest, "val", CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
     model = build_model(params)
+    init = {}
+    if params.init is not None:
+        try:
+            start_from(model, params.init)
+        except ValueError as error:  # CheckpointError too: a missing or foreign file
+            sys.exit(f"train: error: {error}")
+        init = {"init": params.init, "init_sha256": file_sha256(params.init)}
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
     bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
 
@@ -72,7 +82,8 @@ def main() -> None:
     try:
         history = fit(model, train, val, params, CHECKPOINT,
                       on_epoch=log_epoch if is_main else None,
-                      on_step=lambda step: bar.update(1), code=code_fingerprint("stages.train"))
+                      on_step=lambda step: bar.update(1),
+                      code=code_fingerprint("stages.train") + init.get("init_sha256", ""))
     except DivergedError as error:
         CHECKPOINT.unlink(missing_ok=True)
         sys.exit(f"train: {error}")
@@ -89,7 +100,7 @@ def main() -> None:
                    "seconds": round(history.seconds, 1),
                    "batch_size": batch_size, "lr": lr,
                    "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
-                   "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters())}
+                   "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters()), **init}
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
         write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
         CHECKPOINT.unlink(missing_ok=True)
