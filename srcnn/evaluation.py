@@ -71,15 +71,14 @@ def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, flo
 def restored_images(model: nn.Module, degraded: np.ndarray, strength: float,
                     dtype: torch.dtype | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The model's output on a degraded H×W×3 uint8 photo, as it is scored: 8-bit luma (float64)
-    and RGB (uint8). A luma model's luma is its own output rounded (the papers' protocol) and its
-    RGB that luma with the photo's Cb and Cr; a colour model's RGB is what ``restore_rgb`` gives,
-    its luma that photo's."""
+    and RGB (uint8), both from what ``enhance`` computes. A luma model runs on the photo's Y as
+    ``restore_rgb`` converts it; its luma is that output rounded (the papers' protocol), its RGB the
+    output with the photo's Cb and Cr, rounded once (``restore_rgb``'s photo, bit for bit). A colour
+    model's RGB is what ``restore_rgb`` gives, its luma that photo's."""
     if channels_of(model) == 1:
-        degraded_y = to_luma_u8(degraded).astype(np.float64)
-        restored_y = np.round(restore_luma(model, degraded_y, dtype=dtype, strength=strength))
         ycbcr = rgb_to_ycbcr(degraded)
-        ycbcr[..., 0] = restored_y
-        return restored_y, ycbcr_to_rgb(ycbcr)
+        ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], dtype=dtype, strength=strength)
+        return np.round(ycbcr[..., 0]), ycbcr_to_rgb(ycbcr)
     restored = restore_rgb(model, degraded, dtype=dtype, strength=strength)
     return to_luma_u8(restored).astype(np.float64), restored
 

@@ -59,6 +59,9 @@ def main() -> None:
     model = build_model(params)
     init = {}
     if params.init is not None:
+        if Path(params.init).resolve() == Path(MODEL).resolve():
+            sys.exit(f"train: error: params init: {params.init} is this stage's own output, which DVC removes "
+                     f"before the stage runs; copy the model elsewhere (e.g. models/start.pt) and start from that")
         try:
             start_from(model, params.init)
         except ValueError as error:  # CheckpointError too: a missing or foreign file

@@ -3,6 +3,7 @@ and `enhance` restoring all three channels; the default (`y`) restores luma and 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import warnings
 
@@ -12,14 +13,14 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import ROOT, SMALL_ARCHS, dvc, run, synthetic_photo
+from conftest import ALWAYS_RUN, ROOT, SMALL_ARCHS, dvc, run, stages_run, synthetic_photo
 from srcnn import metrics
 from srcnn.archs import ARCHS, SRCNN, build_model, channels_of
 from srcnn.color import rgb_planes, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
 from srcnn.degrade import degrade
 from srcnn.dataset import MemoryTiles, decode_sample, random_crops, read_tiles, spread_tiles
 from srcnn.evaluation import evaluate_ladder, evaluate_photos
-from srcnn.gate import Gate
+from srcnn.gate import Gate, file_sha256
 from srcnn.images import decode_png, encode_png
 from srcnn.inference import INT8, CheckpointError, load_model, restore_rgb, save_model
 from srcnn.params import ParamsError, params_with
@@ -251,6 +252,7 @@ def test_evaluation_scores_luma_and_rgb_of_luma_and_colour_models():
     seen.clear()
     row = evaluate_photos(luma, photos, 0, on_photo=lambda *args: seen.append(args[3])).iloc[0]
     assert row["rgb_psnr_output"] == pytest.approx(metrics.psnr(clean, seen[0]))
+    assert np.array_equal(seen[0], restore_rgb(luma, degraded))  # what enhance writes, rounded once
     assert np.abs(rgb_to_ycbcr(seen[0])[..., 1:] - rgb_to_ycbcr(degraded)[..., 1:]).mean() < 1.0
     ladder, _ = evaluate_ladder(restorer, [("p", clean)], 0, 1, [20, 90], gate=Gate(None, {}))
     assert {"rgb_psnr_input", "rgb_psnr_output", "rgb_psnr_gain", "rgb_model_gain"} <= set(ladder.columns)
@@ -267,6 +269,7 @@ def luma_change(before, after) -> float:
 def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_restores_chroma(make_project, tmp_path):
     project = make_project(lr=0.01, steps_per_epoch=10)  # enough training for the models to change the photo
     dvc("repro", cwd=project)
+    shutil.copy(project / "models/srcnn.pt", project / "models/start.pt")  # to start a colour model from, below
     run(["git", "add", "-A"], cwd=project)
     run(["git", "commit", "-qm", "baseline"], cwd=project)
     luma_eval = json.loads((project / "metrics/eval.json").read_text())
@@ -303,3 +306,19 @@ def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_resto
     colour_output = enhanced("colour")
     assert chroma_change(decoded, colour_output) > 0.3  # the colour model restores chroma too
     assert "val_rgb_psnr" in json.loads((project / "metrics/train.json").read_text())
+
+    # the luma baseline starts a colour model (init): at a vanishing lr it is still that luma model
+    started = dvc("exp", "run", "-S", "init=models/start.pt", "-S", "lr=1.0e-12", cwd=project)
+    assert stages_run(started.stdout) - ALWAYS_RUN == {"train", "evaluate"}, started.stdout
+    luma, _ = load_model(project / "models/start.pt")
+    colour, info = load_model(project / "models/srcnn.pt")
+    ycbcr = torch.rand(1, 3, 30, 40)
+    with torch.no_grad():
+        restored, luma_restored = colour(ycbcr, 0.4), luma(ycbcr[:, :1], 0.4)
+    assert not torch.allclose(luma_restored, ycbcr[:, :1], atol=1e-3)
+    torch.testing.assert_close(restored[:, :1], luma_restored, rtol=0, atol=1e-4)
+    torch.testing.assert_close(restored[:, 1:], ycbcr[:, 1:], rtol=0, atol=1e-4)
+    trained = json.loads((project / "metrics/train.json").read_text())
+    assert trained["init_sha256"] == file_sha256(project / "models/start.pt") == info["init_sha256"]
+    own = dvc("exp", "run", "-S", "init=models/srcnn.pt", cwd=project, check=False)
+    assert own.returncode != 0 and "init: models/srcnn.pt is this stage's own output" in own.stderr + own.stdout

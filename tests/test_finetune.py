@@ -1,0 +1,73 @@
+"""The `init` param: training starts from a trained model of the same arch and sizes, and a luma
+model starts a colour one that restores luma as it did and leaves the chroma as it was."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import SMALL_ARCHS
+from srcnn.archs import ARCHS
+from srcnn.finetune import start_from
+from srcnn.inference import CheckpointError, save_model
+from srcnn.params import ParamsError, params_with
+
+
+def trained_like(arch: str, channels: int = 1, seed: int = 0, **extra) -> torch.nn.Module:
+    """A small network with every weight random (no layer left at its identity start), as a trained one."""
+    torch.manual_seed(seed)
+    model = ARCHS[arch](**{**SMALL_ARCHS[arch], "residual": True, "conditioned": True, "channels": channels, **extra})
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0, 0.1)
+    return model.eval()
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHS))
+def test_a_luma_model_starts_a_colour_one_that_restores_luma_as_it_did_and_keeps_the_chroma(arch, tmp_path):
+    luma = trained_like(arch)
+    save_model(tmp_path / "luma.pt", luma)
+    colour = trained_like(arch, channels=3, seed=1)
+    start_from(colour, tmp_path / "luma.pt")
+    ycbcr = torch.rand(2, 3, 20, 26)
+    with torch.no_grad():
+        restored = colour(ycbcr, torch.tensor([0.2, 0.7]))
+        expected_y = luma(ycbcr[:, :1], torch.tensor([0.2, 0.7]))
+    assert not torch.allclose(expected_y, ycbcr[:, :1], atol=1e-3)  # the luma model does change the luma
+    torch.testing.assert_close(restored[:, :1], expected_y, rtol=1e-5, atol=1e-5)
+    assert torch.equal(restored[:, 1:], ycbcr[:, 1:])
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_a_model_of_the_same_channels_starts_with_exactly_its_weights(channels, tmp_path):
+    source = trained_like("ffdnet_res", channels=channels)
+    save_model(tmp_path / "model.pt", source)
+    model = trained_like("ffdnet_res", channels=channels, seed=1)
+    start_from(model, tmp_path / "model.pt")
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+
+
+def test_a_model_that_cannot_start_the_network_is_refused_naming_the_file_and_why(tmp_path):
+    save_model(tmp_path / "srcnn.pt", trained_like("srcnn"))
+    save_model(tmp_path / "colour.pt", trained_like("ffdnet_res", channels=3))
+    save_model(tmp_path / "plain.pt", trained_like("ffdnet_res", residual=False))
+    wide = {**SMALL_ARCHS["ffdnet_res"], "features": 16}
+    cases = [(tmp_path / "srcnn.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]), "is a srcnn model, but params arch is ffdnet_res"),
+             (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**wide, channels=3), r"features 8 \(params: 16\)"),
+             (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]), "restores 3 channels"),
+             (tmp_path / "plain.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"], residual=False, channels=3),
+              "only with residual: true")]
+    for path, model, reason in cases:
+        with pytest.raises(ValueError, match=reason) as error:
+            start_from(model, path)
+        assert f"params init: {path}" in str(error.value)
+    with pytest.raises(CheckpointError, match="missing.pt: no such model file"):
+        start_from(ARCHS["srcnn"](), tmp_path / "missing.pt")
+
+
+def test_init_is_a_checkpoint_path_or_null():
+    assert params_with(init="models/pretrained/restorer.pt").init == "models/pretrained/restorer.pt"
+    assert params_with(init=None).init is None
+    for wrong in ("", "  ", 3, True, ["a.pt"]):
+        with pytest.raises(ParamsError, match="init=.* the path of a model checkpoint"):
+            params_with(init=wrong)
