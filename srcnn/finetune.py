@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .archs import arch_of, channels_of
+from .archs import arch_of, arch_params, channels_of
 from .inference import load_model
 
 
@@ -41,19 +41,27 @@ def _widened(luma: torch.Tensor, shape: torch.Size, key: str) -> torch.Tensor:
     return wide
 
 
+def _yaml(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def start_from(model: nn.Module, path: str | Path) -> None:
     """Load the weights of the checkpoint at ``path`` into ``model`` (see the module docstring);
     ValueError naming the file and the param when it cannot start this network."""
-    source, _ = load_model(path)
+    source, info = load_model(path)
     where = f"params init: {path}"
+    trained = info.get("params", {})  # the params it was trained with, as the train stage records them
+    keys = ("arch", *arch_params(arch_of(source)))
+    hint = (" (it was trained with " + " ".join(f"-S {key}={_yaml(trained[key])}" for key in keys) + ")"
+            if all(key in trained for key in keys) else "")
     if arch_of(source) != arch_of(model):
-        raise ValueError(f"{where} is a {arch_of(source)} model, but params arch is {arch_of(model)}")
+        raise ValueError(f"{where} is a {arch_of(source)} model, but params arch is {arch_of(model)}{hint}")
     ours, theirs = dict(model.config), dict(source.config)
     ours_channels, their_channels = ours.pop("channels", 1), theirs.pop("channels", 1)
     if ours != theirs:
         differ = ", ".join(f"{key} {theirs.get(key)} (params: {ours.get(key)})" for key in sorted(set(ours) | set(theirs))
                            if ours.get(key) != theirs.get(key))
-        raise ValueError(f"{where} has other sizes than params give this {arch_of(model)}: {differ}")
+        raise ValueError(f"{where} has other sizes than params give this {arch_of(model)}: {differ}{hint}")
     if their_channels == ours_channels:
         model.load_state_dict(source.state_dict())
         return
