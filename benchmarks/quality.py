@@ -52,7 +52,7 @@ from srcnn.archs import ARCHS  # noqa: E402
 from srcnn.degrade import crop_to_multiple  # noqa: E402
 from srcnn.evaluation import ladder_gains, ladder_table  # noqa: E402
 from srcnn.gate import gate_path, read_gate  # noqa: E402
-from srcnn.history import jpeg_history  # noqa: E402
+from srcnn.history import jpeg_history, quantization_steps  # noqa: E402
 from srcnn.images import is_photo_name, load_rgb  # noqa: E402
 from srcnn.inference import load_model  # noqa: E402
 from srcnn.params import Params, load_params  # noqa: E402
@@ -148,7 +148,8 @@ def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
 
 def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params) -> dict[str, Any]:
     """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
-    the held-out photos also on those whose reference is no decoded JPEG (``held_out_fresh_ladder``)."""
+    the held-out photos also on those whose reference shows no earlier compression
+    (``held_out_fresh_ladder``)."""
     model, _ = load_model(checkpoint)
     gate = read_gate(gate_path(checkpoint), checkpoint)
     if gate is None:
@@ -159,8 +160,10 @@ def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], param
         gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities)
         result[key] = ladder(ladder_table(gains, gate))
         if key == "held_out_ladder":
-            # references that are decoded JPEGs already: removing their artifacts moves a model away from them
-            fresh = [photo_name for photo_name, clean in group if jpeg_history(clean) is None]
+            # references that went through a JPEG or a video codec's 8×8 transform already: removing
+            # their artifacts moves a model away from them (docs/quality.md)
+            fresh = [photo_name for photo_name, clean in group
+                     if jpeg_history(clean) is None and quantization_steps(clean) is None]
             if 0 < len(fresh) < len(group):
                 result["held_out_fresh_ladder"] = ladder(ladder_table(gains[gains["photo"].isin(fresh)], gate))
     return result

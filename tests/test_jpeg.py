@@ -11,7 +11,7 @@ from PIL import Image
 
 from conftest import synthetic_photo
 from srcnn.degrade import jpeg_roundtrip
-from srcnn.history import jpeg_history
+from srcnn.history import LOW_AC, jpeg_history, quantization_steps
 from srcnn.jpeg import (compression_strength, estimate_quality, luma_qtable, photo_quality, standard_qtable,
                         strength_for_quality)
 
@@ -108,3 +108,18 @@ def test_pixels_saved_from_a_jpeg_show_its_quality_and_a_fresh_photo_shows_none(
     for quality in (10, 40, 75, 90):
         assert jpeg_history(jpeg_roundtrip(photo, quality)) == quality
     assert jpeg_history(jpeg_roundtrip(photo, 75)[3:, 5:]) is None  # cropped off the grid: the jump is gone
+
+
+def test_dct_coefficients_on_a_jpegs_steps_show_them_and_a_fresh_photo_shows_none():
+    photo = synthetic_photo(3, 256, 320)
+    assert quantization_steps(photo) is None
+    for quality in (60, 75, 90):  # below 60 too few of its noisy coefficients are outside the zero bin
+        table = standard_qtable(quality)
+        assert quantization_steps(jpeg_roundtrip(photo, quality)) == tuple(table[8 * v + u] for v, u in LOW_AC)
+    assert quantization_steps(jpeg_roundtrip(photo, 75)[3:, 5:]) is None  # off the grid
+    # a frame of a video codec: one step for every frequency, not a JPEG's table (jpeg_history misses it)
+    buffer = io.BytesIO()
+    Image.fromarray(photo).save(buffer, format="JPEG", qtables=[[7] * 64, [7] * 64], subsampling=2)
+    frame = np.asarray(Image.open(buffer).convert("RGB"))
+    assert quantization_steps(frame) == (7,) * len(LOW_AC) and jpeg_history(frame) is None
+    assert quantization_steps(photo[:32, :32]) is None  # too few blocks to tell
