@@ -162,10 +162,17 @@ def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], param
         if key == "held_out_ladder":
             # references that went through a JPEG or a video codec's 8×8 transform already: removing
             # their artifacts moves a model away from them (docs/quality.md)
-            fresh = [photo_name for photo_name, clean in group
-                     if jpeg_history(clean) is None and quantization_steps(clean) is None]
+            history = {photo_name: {"jpeg_quality": jpeg_history(clean), "dct_steps": quantization_steps(clean)}
+                       for photo_name, clean in group}
+            fresh = [photo_name for photo_name, seen in history.items() if not any(seen.values())]
             if 0 < len(fresh) < len(group):
                 result["held_out_fresh_ladder"] = ladder(ladder_table(gains[gains["photo"].isin(fresh)], gate))
+            result["held_out_history"] = {name: seen for name, seen in history.items() if any(seen.values())}
+            # each photo restored worse, where enhance would restore it
+            worse = gains[(gains["model_gain"] < 0) & gains["quality"].map(gate.allows)]
+            result["held_out_worse"] = {f"q{quality}": {name: round(float(gain), 2) for name, gain in
+                                                        zip(rows["photo"], rows["model_gain"])}
+                                        for quality, rows in worse.groupby("quality")}
     return result
 
 
@@ -229,6 +236,10 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None) -> None:
                   ms_per_step=round(1000 * training.get("seconds", 0) / max(training.get("steps", 1), 1), 1))
     keys = [key for key in ("held_out_ladder", "held_out_fresh_ladder") if key in result]
     print_ladders({checkpoint.name: result}, keys)
+    for rung, photos in result["held_out_worse"].items():
+        marked = [f"{name} {gain:+.2f}{' (compressed before)' if name in result['held_out_history'] else ''}"
+                  for name, gain in photos.items()]
+        print(f"held out, made worse at {rung}: {', '.join(marked)}")
     summary = {"model": checkpoint.name, "ladder_dirs": [folder.name for folder in folders], "training": training,
                **result}
     if out is not None:

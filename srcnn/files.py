@@ -1,4 +1,4 @@
-"""Atomic outputs: a killed stage never leaves a file or folder that looks complete.
+"""Atomic outputs: a killed stage never leaves a file or folder that looks complete; files' hashes.
 
 Files are written to a temporary name in the same folder and renamed into place; folders are
 built under a temporary name and swapped in whole when the stage has finished them. Both end up
@@ -7,6 +7,7 @@ with the permissions the user's umask gives any new file or folder (0644 and 075
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -61,3 +62,8 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
         os.replace(temp, path)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a file's bytes, in hex: what a gate or a fine-tuned model records of a checkpoint."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -22,7 +22,6 @@ checkpoint's sha256, so a retrained model is never judged by an older model's ev
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from .files import write_text_atomic
+from .files import file_sha256, write_text_atomic
 
 FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
 MIN_PHOTO_GAIN_DB = 0.1
@@ -87,10 +86,6 @@ def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
              for quality, rows in gains.groupby("quality", sort=True)}
     photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
     return Gate(trained, rungs, photos=photos)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def gate_path(model: str | Path) -> Path:

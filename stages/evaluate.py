@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos, summarize
-from srcnn.files import atomic_dir, atomic_path, write_text_atomic
-from srcnn.gate import file_sha256, gate_path, write_gate
+from srcnn.files import atomic_dir, atomic_path, file_sha256, write_text_atomic
+from srcnn.gate import gate_path, write_gate
 from srcnn.images import save_png
 from srcnn.inference import CheckpointError, load_model, trained_qualities
 from srcnn.params import load_params

@@ -26,9 +26,8 @@ from dvclive import Live
 from srcnn.code import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
-from srcnn.files import write_text_atomic
+from srcnn.files import file_sha256, write_text_atomic
 from srcnn.finetune import start_from
-from srcnn.gate import file_sha256
 from srcnn.inference import save_model
 from srcnn.archs import build_model
 from srcnn.params import load_params

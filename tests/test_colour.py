@@ -20,7 +20,8 @@ from srcnn.color import rgb_planes, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
 from srcnn.degrade import degrade
 from srcnn.dataset import MemoryTiles, decode_sample, random_crops, read_tiles, spread_tiles
 from srcnn.evaluation import evaluate_ladder, evaluate_photos
-from srcnn.gate import Gate, file_sha256
+from srcnn.files import file_sha256
+from srcnn.gate import Gate
 from srcnn.images import decode_png, encode_png
 from srcnn.inference import INT8, CheckpointError, load_model, restore_rgb, save_model
 from srcnn.params import ParamsError, params_with
@@ -266,7 +267,7 @@ def luma_change(before, after) -> float:
     return float(np.abs(rgb_to_ycbcr(after)[..., 0] - rgb_to_ycbcr(before)[..., 0]).mean())
 
 
-def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_restores_chroma(make_project, tmp_path):
+def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evaluate_and_enhance_restores_chroma(make_project, tmp_path):
     project = make_project(lr=0.01, steps_per_epoch=10)  # enough training for the models to change the photo
     dvc("repro", cwd=project)
     shutil.copy(project / "models/srcnn.pt", project / "models/start.pt")  # to start a colour model from, below
@@ -289,7 +290,8 @@ def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_resto
     # a luma model restores luma and keeps the JPEG's chroma (up to the rounding of RGB to 8 bits)
     assert luma_change(decoded, luma_output) > 0.1 and chroma_change(decoded, luma_output) < 0.05
 
-    experiment = dvc("exp", "run", "-S", "channels=ycbcr", cwd=project)
+    # the colour model starts from the luma baseline (init): the one `dvc exp run` also runs fine-tuning
+    experiment = dvc("exp", "run", "-S", "channels=ycbcr", "-S", "init=models/start.pt", cwd=project)
     ran = {stage for stage in ("samples", "prepare", "tile", "train", "evaluate")
            if f"Running stage '{stage}'" in experiment.stdout}
     assert ran == {"tile", "train", "evaluate"}, experiment.stdout
@@ -305,11 +307,14 @@ def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_resto
     assert summary["q20_rgb_gain"] == scores["ladder"]["q20"]["rgb_model_gain"]
     colour_output = enhanced("colour")
     assert chroma_change(decoded, colour_output) > 0.3  # the colour model restores chroma too
-    assert "val_rgb_psnr" in json.loads((project / "metrics/train.json").read_text())
+    trained = json.loads((project / "metrics/train.json").read_text())
+    assert "val_rgb_psnr" in trained and trained["init_sha256"] == file_sha256(project / "models/start.pt")
 
-    # the luma baseline starts a colour model (init): at a vanishing lr it is still that luma model
-    started = dvc("exp", "run", "-S", "init=models/start.pt", "-S", "lr=1.0e-12", cwd=project)
-    assert stages_run(started.stdout) - ALWAYS_RUN == {"train", "evaluate"}, started.stdout
+    # the train stage really starts from those weights: at a vanishing lr the colour model is the luma model
+    params = (project / "params.yaml").read_text()
+    assert "init: models/start.pt" in params
+    (project / "params.yaml").write_text(params.replace("lr: 0.01", "lr: 1.0e-12"))
+    run([sys.executable, "-m", "stages.train"], cwd=project)
     luma, _ = load_model(project / "models/start.pt")
     colour, info = load_model(project / "models/srcnn.pt")
     ycbcr = torch.rand(1, 3, 30, 40)
@@ -318,7 +323,7 @@ def test_dvc_exp_run_channels_ycbcr_reruns_tile_train_evaluate_and_enhance_resto
     assert not torch.allclose(luma_restored, ycbcr[:, :1], atol=1e-3)
     torch.testing.assert_close(restored[:, :1], luma_restored, rtol=0, atol=1e-4)
     torch.testing.assert_close(restored[:, 1:], ycbcr[:, 1:], rtol=0, atol=1e-4)
-    trained = json.loads((project / "metrics/train.json").read_text())
-    assert trained["init_sha256"] == file_sha256(project / "models/start.pt") == info["init_sha256"]
-    own = dvc("exp", "run", "-S", "init=models/srcnn.pt", cwd=project, check=False)
-    assert own.returncode != 0 and "init: models/srcnn.pt is this stage's own output" in own.stderr + own.stdout
+    assert info["init_sha256"] == file_sha256(project / "models/start.pt")
+    (project / "params.yaml").write_text(params.replace("init: models/start.pt", "init: models/srcnn.pt"))
+    own = run([sys.executable, "-m", "stages.train"], cwd=project, check=False)
+    assert own.returncode != 0 and "init: models/srcnn.pt is this stage's own output" in own.stderr

@@ -456,7 +456,8 @@ def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):
 
 
 def test_enhance_follows_the_gate_the_evaluate_stage_wrote_for_that_very_model(tmp_path):
-    from srcnn.gate import Gate, file_sha256, gate_path, write_gate
+    from srcnn.files import file_sha256
+    from srcnn.gate import Gate, gate_path, write_gate
     model_path = tmp_path / "model.pt"
     save_model(model_path, SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
                info={"params": {"scale": 1, "jpeg_quality": [10, 90]}})
@@ -553,7 +554,8 @@ def test_a_photo_the_model_fails_on_is_named_and_the_others_are_still_done(tmp_p
                                     {"trained": [10, "ninety"]}])
 def test_a_damaged_gate_file_is_a_clear_error_naming_it(tmp_path, damage):
     import json
-    from srcnn.gate import Gate, file_sha256, gate_path, write_gate
+    from srcnn.files import file_sha256
+    from srcnn.gate import Gate, gate_path, write_gate
     model = write_conditioned(tmp_path / "model.pt", [10, 90])
     Image.fromarray(synthetic_photo(28, 32, 40)).save(tmp_path / "p.jpg", quality=50)
     gate = gate_path(model)
