@@ -70,7 +70,7 @@ def quantization_steps(rgb: np.ndarray) -> tuple[int, ...] | None:
     ``NEAR`` × step of a multiple of it: about ``NEAR`` × 2 for a photo never quantized, whatever the
     step; far more at the step it was quantized with. Set14's frames of the videos coastguard and
     foreman give step 13, its zebra and Set5's woman 6, its ppt3 3; Set14's lenna, Set5's bird and
-    urban40's img_001 none (each best step 20 to 24 % on)."""
+    urban40's img_001 none (21 to 22 % on their best steps, against 38 to 82 % for those)."""
     height, width = (side // 8 * 8 for side in rgb.shape[:2])
     luma = (rgb_to_y(rgb[:height, :width]) - 16.0) * 255.0 / 219.0  # the JPEG's full-range Y
     blocks = luma.reshape(height // 8, 8, width // 8, 8).swapaxes(1, 2)
