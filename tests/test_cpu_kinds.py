@@ -35,7 +35,8 @@ NUMERICAL = ["tests/test_model.py", "tests/test_training.py::test_a_checkpoint_r
 def test_the_numerical_tests_pass_on_an_older_cpu(kind):
     if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):
         pytest.skip("the suite already runs under an emulated CPU")
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *NUMERICAL],
+    # in this one process (-n 0): the suite around it already keeps the cores busy
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *NUMERICAL],
                             cwd=ROOT, env={**os.environ, **KINDS[kind]}, capture_output=True, text=True)
     assert result.returncode == 0, f"under {kind}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
     probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
