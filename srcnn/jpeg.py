@@ -3,6 +3,7 @@
     table = luma_qtable("IMG_0001.jpg")      # 64 luma steps, or None for a PNG/TIFF/...
     estimate_quality(table)                  # 87.0: the IJG quality whose standard table is nearest
     compression_strength(table)              # 0.33: what the model is told (0 = never compressed)
+    steepness(table)                         # 1.0: its steps rise with frequency as the standard tables' do
     strength_for_quality(20)                 # the same for a photo we compress at quality 20
     photo_quality(digest, seed, [10, 95])    # the quality a training photo is degraded at
     tile_quality(digest, 64, 128, seed, [10, 95])   # ... and one of its tiles (by its position)
@@ -41,6 +42,8 @@ BASE_LUMA = (
 )
 # the low frequencies the strength and the quality estimate look at: u + v <= 4 (15 of 64)
 LOW_FREQUENCIES = tuple(8 * v + u for v in range(8) for u in range(8) if u + v <= 4)
+# the high frequencies ``steepness`` compares them with: u + v >= 8 (28 of 64)
+HIGH_FREQUENCIES = tuple(8 * v + u for v in range(8) for u in range(8) if u + v >= 8)
 NORMALISING_QUALITY = 5  # standard tables of this quality have strength 1.0
 
 
@@ -128,6 +131,21 @@ def compression_strength(qtable: Sequence[int] | None) -> float:
     if qtable is None:
         return 0.0
     return _low_log_mean(_checked(qtable)) / _STRENGTH_UNIT
+
+
+def steepness(qtable: Sequence[int]) -> float:
+    """How much coarser a table's high frequencies are than its low ones (the mean log step of
+    ``HIGH_FREQUENCIES`` less that of ``LOW_FREQUENCIES``), as a share of the same for the standard
+    table of its estimated quality: 1.0 for the standard tables, 0.0 for a flat one (one step for
+    every frequency, as some encoders and video codecs use), above 1 for a steeper one. The
+    strength reads the low frequencies only; a flatter table than the model was trained on lost less
+    of the fine detail than that strength says. Near-lossless standard tables are flat themselves
+    (steps of 1 and 2): where the standard table's rise is under 0.1, 1.0."""
+    table = np.log(_checked(qtable))
+    standard = np.log(np.asarray(_STANDARD[max(1, min(100, round(estimate_quality(qtable))))], dtype=np.float64))
+    rise = table[list(HIGH_FREQUENCIES)].mean() - table[list(LOW_FREQUENCIES)].mean()
+    standard_rise = standard[list(HIGH_FREQUENCIES)].mean() - standard[list(LOW_FREQUENCIES)].mean()
+    return 1.0 if standard_rise < 0.1 else float(rise / standard_rise)
 
 
 def strength_for_quality(quality: int | None) -> float:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import math
 import pickle
 import sys
 from pathlib import Path
@@ -428,19 +429,34 @@ def test_a_jpeg_outside_the_trained_qualities_is_left_unchanged_unless_forced(tm
     assert np.abs(pixels(tmp_path / "forced" / "camera.png") - decoded).mean() > 1.0
 
 
-def test_a_jpeg_with_custom_tables_is_restored_for_what_its_table_does(tmp_path):
-    from srcnn.jpeg import compression_strength, estimate_quality
+def test_a_jpeg_with_custom_tables_is_restored_for_what_its_table_does_unless_it_is_flat(tmp_path):
+    from srcnn.jpeg import compression_strength, estimate_quality, standard_qtable, steepness
     model = write_conditioned(tmp_path / "model.pt", [10, 95])
     rgb = synthetic_photo(14, 40, 56)
-    Image.fromarray(rgb).save(tmp_path / "custom.jpg", qtables=[[12] * 64, [20] * 64])
-    result = enhance(str(tmp_path / "custom.jpg"), "-o", str(tmp_path / "out"), "--model", str(model),
-                     "--precision", "fp32", cwd=ROOT)
+    # a camera's own table: the standard shape, not a standard scaling of it
+    camera = [max(1, round(step * 0.7) + (index % 3 == 0)) for index, step in enumerate(standard_qtable(50))]
+    flat = [12] * 64  # one step for every frequency: it keeps the fine detail the model would smooth
+    assert steepness(camera) > 0.9 and steepness(flat) == 0.0
+    Image.fromarray(rgb).save(tmp_path / "camera.jpg", qtables=[camera, camera])
+    Image.fromarray(rgb).save(tmp_path / "flat.jpg", qtables=[flat, [20] * 64])
+    result = enhance(str(tmp_path / "camera.jpg"), str(tmp_path / "flat.jpg"), "-o", str(tmp_path / "out"),
+                     "--model", str(model), "--precision", "fp32", cwd=ROOT)
     assert result.returncode == 0, result.stderr
-    quality = round(estimate_quality([12] * 64))
-    assert f"custom.jpg: JPEG quality ~{quality} (from its quantization table)" in result.stdout
-    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "custom.jpg").astype(np.uint8),
-                           strength=compression_strength([12] * 64))
-    assert np.array_equal(pixels(tmp_path / "out" / "custom.png"), expected)
+    quality = math.floor(estimate_quality(camera) + 0.5)
+    assert f"camera.jpg: JPEG quality ~{quality} (from its quantization table)\n" in result.stdout
+    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "camera.jpg").astype(np.uint8),
+                           strength=compression_strength(camera))
+    assert np.array_equal(pixels(tmp_path / "out" / "camera.png"), expected)
+    assert ("flat.jpg: JPEG quality ~" in result.stdout and "its quantization table is flatter than the ones the "
+            "model was trained on" in result.stdout and "(steepness 0.00; standard tables 1.00, restored from 0.7); "
+            "left unchanged (pass --force to restore it anyway)" in result.stdout), result.stdout
+    assert np.array_equal(pixels(tmp_path / "out" / "flat.png"), pixels(tmp_path / "flat.jpg"))
+    forced = enhance(str(tmp_path / "flat.jpg"), "-o", str(tmp_path / "forced"), "--model", str(model),
+                     "--precision", "fp32", "--force", cwd=ROOT)
+    assert "restored anyway (--force)" in forced.stdout, forced.stdout
+    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "flat.jpg").astype(np.uint8),
+                           strength=compression_strength(flat))
+    assert np.array_equal(pixels(tmp_path / "forced" / "flat.png"), expected)
 
 
 def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):

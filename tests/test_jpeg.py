@@ -13,7 +13,7 @@ from conftest import synthetic_photo
 from srcnn.degrade import jpeg_roundtrip
 from srcnn.history import LOW_AC, jpeg_history, quantization_steps
 from srcnn.jpeg import (compression_strength, estimate_quality, luma_qtable, photo_quality, standard_qtable,
-                        strength_for_quality)
+                        steepness, strength_for_quality)
 
 
 def jpeg_bytes(**options) -> io.BytesIO:
@@ -123,3 +123,13 @@ def test_dct_coefficients_on_a_jpegs_steps_show_them_and_a_fresh_photo_shows_non
     frame = np.asarray(Image.open(buffer).convert("RGB"))
     assert quantization_steps(frame) == (7,) * len(LOW_AC) and jpeg_history(frame) is None
     assert quantization_steps(photo[:32, :32]) is None  # too few blocks to tell
+
+
+def test_steepness_is_one_for_the_standard_tables_zero_for_a_flat_one_and_follows_a_blend():
+    assert all(steepness(standard_qtable(quality)) == 1.0 for quality in range(1, 101))
+    assert steepness([12] * 64) == 0.0 and steepness([1] * 64) == 1.0  # all ones: as the standard q100
+    base = np.asarray(standard_qtable(60), dtype=np.float64)
+    for alpha in (0.25, 0.5, 0.75):  # the standard table blended towards a flat one: 1 - alpha
+        blended = np.round(base ** (1 - alpha) * 9.0 ** alpha).astype(int)
+        assert steepness(blended) == pytest.approx(1 - alpha, abs=0.05)
+    assert steepness(np.clip(np.round(base ** 1.3 / 3), 1, 255).astype(int)) > 1.2  # steeper
