@@ -17,6 +17,7 @@ import pytest
 from benchmarks.gpu_check.busy import busy_time
 from benchmarks.gpu_check.pipeline import TRAIN_RUNNER, compare_seeds, pipeline_metrics, stage_command
 from conftest import ROOT
+from srcnn.files import file_sha256
 
 PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "resume", "quality",
          "quality_runs", "seeds", "enhance", "largest_batch", "compile", "torchrun", "errors")
@@ -36,7 +37,10 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     # one thread: on a small machine shared with other work, spinning OpenMP threads can make a step 50× slower
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
     finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--work", str(work),
-                               "--quality-run", "colour", "channels=ycbcr"], cwd=ROOT, env=env,
+                               "--quality-param", "arch=ffdnet_res", "--quality-param", "ffdnet_depth=16",
+                               # the colour run starts from the shipped luma model, named as in the project
+                               "--quality-run", "colour", "channels=ycbcr", "init=models/pretrained/restorer.pt"],
+                              cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=600)
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
     assert sorted(path.name for path in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "profile.txt",
@@ -83,6 +87,8 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     colour = report["quality_runs"]["colour"]
     assert colour["overrides"]["channels"] == "ycbcr" and colour["kept"] == "quality-colour.tar"
     assert colour["train"]["steps"] > 0 and set(colour["ladder_rgb_gain"]) == {"q20", "q60"}
+    assert colour["train"]["init_sha256"] == file_sha256(ROOT / "models/pretrained/restorer.pt")
+    assert quality["train"]["arch"] == colour["train"]["arch"] == "ffdnet_res" and "init" not in quality["train"]
     with tarfile.open(out / "quality-colour.tar") as tar:
         names = set(tar.getnames())
         assert {"models/srcnn.pt", "models/srcnn.ladder.json", "metrics/train.json", "metrics/eval.json",

@@ -73,6 +73,10 @@ def run_command(command: list[str], cwd: Path, timeout: float) -> str:
 def write_params(work: Path, overrides: dict[str, Any]) -> Params:
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.update(overrides)
+    if isinstance(params.get("init"), str) and not Path(params["init"]).is_absolute():
+        # a model to start from, as the project names it (models/pretrained/restorer.pt): the stages
+        # run in the work folder, which holds params.yaml and data only
+        params["init"] = str(ROOT / params["init"])
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return load_params(work / "params.yaml")  # fails here, naming the key, rather than in a stage
 
