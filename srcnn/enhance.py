@@ -122,9 +122,9 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
     if not in_trained(quality, settings.trained):
         low, high = settings.trained
         why = f"outside the qualities the model was trained on ({low if low == high else f'{low}–{high}'})"
-    elif qtable is not None and steepness(qtable) < MIN_STEEPNESS:
+    elif qtable is not None and (slope := steepness(qtable)) < MIN_STEEPNESS:
         why = (f"its quantization table is flatter than the ones the model was trained on: it kept fine detail "
-               f"the model would take for artifacts (steepness {steepness(qtable):.2f}; standard tables 1.00, "
+               f"the model would take for artifacts (steepness {slope:.2f}; standard tables 1.00, "
                f"restored from {MIN_STEEPNESS})")
     elif settings.gate is not None and not settings.gate.allows(quality):
         why = f"where the model's evaluation did not find it safe (quality {', '.join(map(str, settings.gate.unsafe()))})"
