@@ -1,13 +1,14 @@
 """Where a restored colour photo's RGB error lies: Y, Cb and Cr gains of a colour and a luma model.
 
     python benchmarks/colour_channels.py --colour COLOUR.pt --luma models/pretrained/restorer.pt \\
-        --photos BENCH/set5 BENCH/set14 --quality 20
+        --photos BENCH/set5 BENCH/set14 --quality 20 [--self-ensemble]
 
 Degrades each colour photo of the folders (gray ones are skipped) at one JPEG quality, restores it
 as ``enhance`` does with each model (fp32, whole photo, told the quality's strength), and prints per
 model the PSNR gain on RGB and on each plane of YCbCr (BT.601, the project's), means over photos;
 then the photo made of the luma model's Y and the colour model's Cb and Cr: what the colour model's
-RGB gain would be if its luma were as good as the luma model's. The last line is one JSON object.
+RGB gain would be if its luma were as good as the luma model's. ``--self-ensemble``: both models
+restore as ``enhance --self-ensemble`` does. The last line is one JSON object.
 """
 from __future__ import annotations
 
@@ -55,6 +56,7 @@ def main() -> None:
     parser.add_argument("--luma", type=Path, required=True, help="a luma model")
     parser.add_argument("--photos", type=Path, nargs="+", required=True, help="folders of clean photos")
     parser.add_argument("--quality", type=int, default=20)
+    parser.add_argument("--self-ensemble", action="store_true", help="the mean over 8 flips and rotations")
     args = parser.parse_args()
     colour, _ = load_model(args.colour)
     luma, _ = load_model(args.luma)
@@ -63,8 +65,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"colour": [], "luma": [], "luma Y + colour CbCr": []}
     for name, clean in photos:
         degraded = degrade(clean, 1, args.quality)
-        by_colour = restore_rgb(colour, degraded, strength=strength)
-        by_luma = restore_rgb(luma, degraded, strength=strength)
+        by_colour = restore_rgb(colour, degraded, strength=strength, self_ensemble=args.self_ensemble)
+        by_luma = restore_rgb(luma, degraded, strength=strength, self_ensemble=args.self_ensemble)
         mixed = rgb_to_ycbcr(by_colour)
         mixed[..., 0] = rgb_to_ycbcr(by_luma)[..., 0]
         for key, restored in (("colour", by_colour), ("luma", by_luma), ("luma Y + colour CbCr", ycbcr_to_rgb(mixed))):
@@ -76,7 +78,8 @@ def main() -> None:
     print(f"{'model':24} {'RGB':>7} {'Y':>7} {'Cb':>7} {'Cr':>7}")
     for key, figures in means.items():
         print(f"{key:24} {figures['rgb']:+7.2f} {figures['y']:+7.2f} {figures['cb']:+7.2f} {figures['cr']:+7.2f}")
-    print(json.dumps({"quality": args.quality, "photos": len(photos), "colour": str(args.colour),
+    print(json.dumps({"quality": args.quality, "self_ensemble": args.self_ensemble, "photos": len(photos),
+                      "colour": str(args.colour),
                       "luma": str(args.luma), "gains": means}))
 
 

@@ -51,7 +51,7 @@ from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb  # noqa: E402
 from srcnn.dataset import MemoryTiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
 from srcnn.device import INT8_MIN_PIXELS, PRECISIONS, cpu_has_bf16, pick_precision  # noqa: E402
-from srcnn.enhance import Settings, enhance_photo  # noqa: E402
+from srcnn.enhance import Restorer, Restorers, Settings, enhance_photo  # noqa: E402
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
 from srcnn.jpeg import strength_for_quality  # noqa: E402
@@ -135,7 +135,7 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
         settings = Settings(torch.device("cpu"), pick_precision(precision, torch.device("cpu"), int8=True), 512, 1,
                             auto=precision == "auto")
         started = time.perf_counter()
-        enhance_photo(model, photo, out, settings)
+        enhance_photo(Restorers.one(Restorer(model_path, model, settings)), photo, out)
         result["seconds"] = time.perf_counter() - started
     else:
         rgb = load_rgb(photo)

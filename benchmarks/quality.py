@@ -146,10 +146,11 @@ def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
     return rungs
 
 
-def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params) -> dict[str, Any]:
+def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params,
+                     self_ensemble: bool = False) -> dict[str, Any]:
     """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
     the held-out photos also on those whose reference shows no earlier compression
-    (``held_out_fresh_ladder``)."""
+    (``held_out_fresh_ladder``). ``self_ensemble``: restored as ``enhance --self-ensemble`` does."""
     model, _ = load_model(checkpoint)
     gate = read_gate(gate_path(checkpoint), checkpoint)
     if gate is None:
@@ -157,7 +158,8 @@ def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], param
     result: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters())}
     for key, group in photos.items():
         print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
-        gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities)
+        gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities,
+                             self_ensemble=self_ensemble)
         result[key] = ladder(ladder_table(gains, gate))
         if key == "held_out_ladder":
             # references that went through a JPEG or a video codec's 8×8 transform already: removing
@@ -221,7 +223,7 @@ def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     return checks
 
 
-def score_only(checkpoint: Path, folders: list[Path], out: Path | None) -> None:
+def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ensemble: bool = False) -> None:
     """The ladders of a trained checkpoint on held-out folders, with params.yaml's eval_qualities,
     and its training figures as the train stage stored them; written to ``out`` too when given."""
     if not folders:
@@ -229,7 +231,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None) -> None:
     params = load_params(ROOT / "params.yaml")
     held_out = held_out_photos(folders, load_model(checkpoint)[1].get("params", {}).get("scale", 1) or 1)
     scored = {"held_out_ladder": held_out}
-    result = score_checkpoint(checkpoint.name, checkpoint, scored, params)
+    result = score_checkpoint(checkpoint.name, checkpoint, scored, params, self_ensemble)
     info = load_model(checkpoint)[1]
     training = {key: info[key] for key in ("arch", "steps", "seconds", "parameters", "val_psnr") if key in info}
     result.update(steps=training.get("steps", 0),
@@ -241,7 +243,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None) -> None:
                   for name, gain in photos.items()]
         print(f"held out, made worse at {rung}: {', '.join(marked)}")
     summary = {"model": checkpoint.name, "ladder_dirs": [folder.name for folder in folders], "training": training,
-               **result}
+               "self_ensemble": self_ensemble, **result}
     if out is not None:
         out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))
@@ -252,6 +254,8 @@ def main() -> None:
     parser.add_argument("--score", type=Path, metavar="CHECKPOINT",
                         help="train nothing: the ladders of this checkpoint (under its gate) on --ladder-dirs")
     parser.add_argument("--out", type=Path, help="with --score: also write its JSON there")
+    parser.add_argument("--self-ensemble", action="store_true",
+                        help="with --score: restore as enhance --self-ensemble does (8 flips and rotations, averaged)")
     parser.add_argument("--raw-dir", nargs="+", type=Path, default=[],
                         help="folders of clean photos; val photos are scored from the first (urban40)")
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
@@ -271,7 +275,7 @@ def main() -> None:
         if not folder.is_dir():
             sys.exit(f"quality: {folder} is not a folder")
     if args.score:
-        score_only(args.score, args.ladder_dirs, args.out)
+        score_only(args.score, args.ladder_dirs, args.out, args.self_ensemble)
         return
     if not args.raw_dir:
         parser.error("--raw-dir is required unless --score")

@@ -4,15 +4,17 @@
     python -m srcnn enhance ~/Pictures/trip -o restored/            # a folder: its photos, subfolders too
     python -m srcnn enhance photo.jpg -o photo_restored.png         # one photo: -o may name the file
 
-The model is the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has trained it), else the
-model that ships with the project (``models/pretrained/restorer.pt``, docs/pretrained.md), else
-``--model``'s; the first line printed says which. A luma model (``channels: y``) runs on luma (Y
+The model is ``--model``'s, else the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has
+trained it), else the two that ship with the project (docs/pretrained.md):
+``models/pretrained/restorer-colour.pt`` for colour photos, ``models/pretrained/restorer.pt`` (luma)
+for gray ones; the first line printed says which. A luma model (``channels: y``) runs on luma (Y
 of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
 model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EXIF orientation is
 applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
 model sees it as R = G = B; the output is the gray of its luma). Big photos go through
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
 a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
+``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
 (``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
@@ -70,7 +72,8 @@ KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
 JPEG_QUALITY = 95  # JPEG outputs without --output-quality
 PROJECT = Path(__file__).resolve().parents[1]
 TRAINED_MODEL = Path("models/srcnn.pt")  # the train stage's output, relative to the project a user runs in
-PRETRAINED_MODEL = PROJECT / "models" / "pretrained" / "restorer.pt"
+PRETRAINED_MODEL = PROJECT / "models" / "pretrained" / "restorer.pt"  # luma: for gray photos
+PRETRAINED_COLOUR_MODEL = PROJECT / "models" / "pretrained" / "restorer-colour.pt"  # YCbCr: for colour photos
 ORIENTATION = 0x0112
 # the least ``srcnn.jpeg.steepness`` of a JPEG's table that is restored: the models are trained on the
 # standard tables (1.0); on Set5 and Set14 the shipped model made none of 14 photos worse at 0.75, at
@@ -91,6 +94,32 @@ class Settings:
     output_quality: int | None = None  # --output-quality: JPEG and WebP outputs (None: 95, lossless WebP)
     auto: bool = False  # --precision auto: each photo's precision by its size (device.pick_precision); else dtype
     int8: bool = True  # whether the model has an int8 copy (srcnn.quantized.can_quantize): auto may pick it
+    self_ensemble: bool = False  # --self-ensemble: the mean of the model's passes over 8 flips and rotations
+
+
+@dataclass(frozen=True)
+class Restorer:
+    """A model, the file it came from, and how enhance runs it."""
+    path: Path
+    model: torch.nn.Module
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Restorers:
+    """The restorer of gray photos and that of colour photos: the same one, except for the two
+    shipped models (a luma model restores gray photos best, a colour model colour ones)."""
+    gray: Restorer
+    colour: Restorer
+
+    @classmethod
+    def one(cls, restorer: Restorer) -> "Restorers":
+        return cls(restorer, restorer)
+
+    def paths(self) -> str:
+        if self.gray.path == self.colour.path:
+            return str(self.gray.path)
+        return f"{self.colour.path} for colour photos, {self.gray.path} for gray ones"
 
 
 @dataclass(frozen=True)
@@ -217,10 +246,13 @@ def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Im
         Image.fromarray(array).save(temp, **options)
 
 
-def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: Settings) -> Decision:
-    """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says); returns the decision."""
+def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
+    """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says) with the
+    restorer of its kind (gray or colour); returns the decision."""
     header = read_header(photo)
     output_format(target)  # an unknown format is refused before any work
+    restorer = restorers.gray if header.gray else restorers.colour
+    model, settings = restorer.model, restorer.settings
     rgb = load_rgb(photo)
     # a file with no table may still be a decoded JPEG: looked for only where the answer is used
     needs_history = header.qtable is None and settings.quality is None and settings.trained is not None
@@ -232,7 +264,8 @@ def enhance_photo(model: torch.nn.Module, photo: Path, target: Path, settings: S
     dtype = settings.dtype
     if settings.auto:
         dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=rgb.shape[0] * rgb.shape[1])
-    restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength)
+    restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength,
+                           self_ensemble=settings.self_ensemble)
     del rgb
     save_photo(target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif,
                settings.output_quality)
@@ -265,7 +298,8 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
                          help="output folder (or, for one photo, an output file name)")
     command.add_argument("--model", type=Path, default=None,
                          help=f"checkpoint (default: {TRAINED_MODEL} when the pipeline has trained it, else the "
-                              f"shipped {PRETRAINED_MODEL.relative_to(PROJECT)})")
+                              f"shipped {PRETRAINED_COLOUR_MODEL.relative_to(PROJECT)} for colour photos and "
+                              f"{PRETRAINED_MODEL.relative_to(PROJECT)} for gray ones)")
     command.add_argument("--format", default="png", choices=sorted({suffix[1:] for suffix in FORMATS}),
                          help="output format in a folder (default %(default)s)")
     command.add_argument("--output-quality", type=int, metavar="Q",
@@ -282,49 +316,63 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument("--quality", type=int, metavar="Q",
                          help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
                               "(1-100); without it they are written unchanged. JPEGs use their own tables")
+    command.add_argument("--self-ensemble", action="store_true",
+                         help="restore each photo in its 8 flips and rotations and average the results: "
+                              "8 times the time, about 0.1 dB more (docs/enhance.md)")
     command.add_argument("--force", action="store_true",
                          help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
                               "or where its evaluation (the .ladder.json beside the model) did not find it safe")
     return command
 
 
-def default_model() -> tuple[Path, str]:
-    """The model enhance uses without --model, and why: the pipeline's own once trained, else the shipped one."""
+def default_models() -> tuple[Path, Path, str]:
+    """The models enhance uses without --model, for gray and for colour photos, and why: the
+    pipeline's own once trained (for both), else the two shipped ones."""
     if TRAINED_MODEL.is_file():
-        return TRAINED_MODEL, "trained by this project's pipeline"
-    return PRETRAINED_MODEL, f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one"
+        return TRAINED_MODEL, TRAINED_MODEL, "trained by this project's pipeline"
+    return (PRETRAINED_MODEL, PRETRAINED_COLOUR_MODEL,
+            f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one")
 
 
-def setup(args: argparse.Namespace) -> tuple[torch.nn.Module, Settings]:
-    """The model and the settings of a run; CheckpointError, DeviceError, DamagedGateError or
-    ValueError (a bad option) say why there is none. Sets ``args.model`` when it was not given."""
-    why = "given by --model"
-    if args.model is None:
-        args.model, why = default_model()
-    model, info = load_model(args.model)
-    print(f"enhance: model {args.model} ({arch_of(model)}, {why})", file=sys.stderr)
+def setup(args: argparse.Namespace) -> Restorers:
+    """The models and the settings of a run; CheckpointError, DeviceError, DamagedGateError or
+    ValueError (a bad option) say why there are none."""
     if args.tile < 16:
         raise ValueError(f"--tile {args.tile} is too small; use 16 or more")
     for option, value in (("--quality", args.quality), ("--output-quality", args.output_quality)):
         if value is not None and not 1 <= value <= 100:
             raise ValueError(f"{option} {value} is not a JPEG quality; use 1 to 100")
+    gray, colour, why = (args.model, args.model, "given by --model") if args.model else default_models()
+    loaded = {path: load_restorer(path, args) for path in dict.fromkeys((gray, colour))}
+    restorers = Restorers(loaded[gray], loaded[colour])
+    archs = ", ".join(dict.fromkeys(arch_of(restorer.model) for restorer in loaded.values()))
+    print(f"enhance: model {restorers.paths()} ({archs}, {why})", file=sys.stderr)
+    return restorers
+
+
+def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
+    """One model and the settings enhance runs it with: the options, and what its checkpoint and
+    the gate beside it say."""
+    model, info = load_model(path)
     device = pick_device(args.device, "--device")
     int8 = can_quantize(model)
     if args.precision == "int8" and not int8:
         what = f"a colour {arch_of(model)} model (channels: ycbcr)" if channels_of(model) == 3 else arch_of(model)
-        raise ValueError(f"--precision int8 runs SRCNN models only, on luma; {args.model} is {what}: "
+        raise ValueError(f"--precision int8 runs SRCNN models only, on luma; {path} is {what}: "
                          f"use auto, bf16 or fp32")
     dtype = pick_precision(args.precision, device, int8=True)
     try:
-        gate = read_gate(gate_path(args.model), args.model)
+        gate = read_gate(gate_path(path), path)
     except DamagedGateError:
         raise
     except GateError as error:
         gate = None
         print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
               f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
-    return model, Settings(device, dtype, args.tile, model_scale(info), args.quality, trained_qualities(info),
-                           args.force, gate, args.output_quality, auto=args.precision == "auto", int8=int8)
+    return Restorer(path, model, Settings(device, dtype, args.tile, model_scale(info), args.quality,
+                                          trained_qualities(info), args.force, gate, args.output_quality,
+                                          auto=args.precision == "auto", int8=int8,
+                                          self_ensemble=args.self_ensemble))
 
 
 def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
@@ -373,7 +421,7 @@ def run(args: argparse.Namespace) -> int:
     """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept;
     1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
     try:
-        model, settings = setup(args)
+        restorers = setup(args)
     except (CheckpointError, DeviceError, DamagedGateError, ValueError) as error:
         print(f"enhance: {error}", file=sys.stderr)
         return 2
@@ -397,12 +445,12 @@ def run(args: argparse.Namespace) -> int:
             kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
             continue
         try:
-            decision = enhance_photo(model, photo, target, settings)
+            decision = enhance_photo(restorers, photo, target)
         except (ImageError, OSError, ValueError) as error:
             failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
             continue
         except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
-            failed.append(f"{photo}: {model_failure(error, settings)}")
+            failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
             continue
         bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
         if decision.strength is None:
@@ -416,7 +464,8 @@ def run(args: argparse.Namespace) -> int:
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
     ran = (" and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
-           if len(precisions) > 1 else next(iter(precisions), PRECISIONS[settings.dtype]))
+           if len(precisions) > 1 else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype]))
+    scale = restorers.colour.settings.scale
     print(f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
-          f"(model {args.model}, scale {settings.scale}, {ran}, tiles of {args.tile})")
+          f"(model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})")
     return 1 if failed else 0

@@ -69,17 +69,18 @@ def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, flo
 
 
 def restored_images(model: nn.Module, degraded: np.ndarray, strength: float,
-                    dtype: torch.dtype | None = None) -> tuple[np.ndarray, np.ndarray]:
+                    dtype: torch.dtype | None = None, self_ensemble: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The model's output on a degraded H×W×3 uint8 photo, as it is scored: 8-bit luma (float64)
     and RGB (uint8), both from what ``enhance`` computes. A luma model runs on the photo's Y as
     ``restore_rgb`` converts it; its luma is that output rounded (the papers' protocol), its RGB the
     output with the photo's Cb and Cr, rounded once (``restore_rgb``'s photo, bit for bit). A colour
-    model's RGB is what ``restore_rgb`` gives, its luma that photo's."""
+    model's RGB is what ``restore_rgb`` gives, its luma that photo's. ``self_ensemble``: as
+    ``enhance --self-ensemble`` restores (``srcnn.inference``)."""
     if channels_of(model) == 1:
         ycbcr = rgb_to_ycbcr(degraded)
-        ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], dtype=dtype, strength=strength)
+        ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], dtype=dtype, strength=strength, self_ensemble=self_ensemble)
         return np.round(ycbcr[..., 0]), ycbcr_to_rgb(ycbcr)
-    restored = restore_rgb(model, degraded, dtype=dtype, strength=strength)
+    restored = restore_rgb(model, degraded, dtype=dtype, strength=strength, self_ensemble=self_ensemble)
     return to_luma_u8(restored).astype(np.float64), restored
 
 
@@ -121,13 +122,14 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
 
 
 def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
-                 qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None) -> pd.DataFrame:
+                 qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
+                 self_ensemble: bool = False) -> pd.DataFrame:
     """One row per (photo, JPEG quality): the clean photo degraded afresh at that quality
     (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma and on RGB.
 
     Columns: photo, quality, psnr_input, psnr_model, ssim_input, ssim_model, model_gain (the PSNR
     gain of the model's output, whether or not ``enhance`` would apply it there), rgb_psnr_input,
-    rgb_psnr_model, rgb_model_gain (the same on RGB)."""
+    rgb_psnr_model, rgb_model_gain (the same on RGB). ``self_ensemble`` as in ``restored_images``."""
     qualities = list(dict.fromkeys(qualities))  # each quality once
     rows = []
     for name, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
@@ -135,7 +137,7 @@ def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], bor
         for quality in qualities:
             degraded = degrade(clean, scale, quality)
             degraded_y = to_luma_u8(degraded).astype(np.float64)
-            model_y, model_rgb = restored_images(model, degraded, strength_for_quality(quality), dtype)
+            model_y, model_rgb = restored_images(model, degraded, strength_for_quality(quality), dtype, self_ensemble)
             psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
             rgb_input, rgb_model = metrics.psnr(clean, degraded, border), metrics.psnr(clean, model_rgb, border)
             rows.append({"photo": name, "quality": quality, "psnr_input": psnr_input, "psnr_model": psnr_model,

@@ -21,9 +21,12 @@ Metrics = dict[str, Any]
 
 
 def load_metrics() -> Metrics:
-    """metrics/*.json by name, and the shipped model's figures as ``pretrained``."""
+    """metrics/*.json by name, and the shipped models' figures as ``pretrained`` (luma) and
+    ``pretrained_colour``."""
     metrics = {path.stem: json.loads(path.read_text()) for path in (ROOT / "metrics").glob("*.json")}
-    return {**metrics, "pretrained": json.loads((ROOT / "models" / "pretrained" / "restorer.json").read_text())}
+    shipped = ROOT / "models" / "pretrained"
+    return {**metrics, "pretrained": json.loads((shipped / "restorer.json").read_text()),
+            "pretrained_colour": json.loads((shipped / "restorer-colour.json").read_text())}
 
 
 def ladder(metrics: Metrics, key: str) -> list[float]:
@@ -54,6 +57,8 @@ QUOTES: list[tuple[str, str, Callable[[Metrics], list[str]]]] = [
      + [f"{m['pretrained']['held_out_ladder'][rung]['gain']:+.2f}" for rung in ("q10", "q20", "q40")]),
     ("docs/pretrained.md", "| training | {} steps of 512 random 64 px crops",
      lambda m: [f"{m['pretrained']['training']['steps']:,}"]),
+    ("docs/pretrained.md", "| the 19 on RGB | {} | {} | {} | {} | {} | {} | {} | {} |",
+     lambda m: [f"{rung['rgb_gain']:+.2f}" for rung in m["pretrained_colour"]["held_out_ladder"].values()]),
 ]
 
 
