@@ -327,3 +327,37 @@ def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evalua
     (project / "params.yaml").write_text(params.replace("init: models/start.pt", "init: models/srcnn.pt"))
     own = run([sys.executable, "-m", "stages.train"], cwd=project, check=False)
     assert own.returncode != 0 and "init: models/srcnn.pt is this stage's own output" in own.stderr
+
+
+def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chroma(tmp_path):
+    """benchmarks/recolour.py: recoloured copies of the train photos, none of a val or gray photo, the photos untouched."""
+    photos, out = tmp_path / "photos", tmp_path / "recoloured"
+    photos.mkdir()
+    for seed in range(6):
+        Image.fromarray(synthetic_photo(seed)).save(photos / f"p{seed}.png")
+    gray = np.repeat(synthetic_photo(9)[..., :1], 3, axis=2)
+    Image.fromarray(gray).save(photos / "gray.png")
+    before = {path.name: file_sha256(path) for path in photos.iterdir()}
+    result = run([sys.executable, str(ROOT / "benchmarks" / "recolour.py"), str(photos), "--out", str(out),
+                  "--copies", "3", "--params", str(ROOT / "params.yaml")], cwd=tmp_path)
+    assert {path.name: file_sha256(path) for path in photos.iterdir()} == before
+    from srcnn.params import load_params
+    from srcnn.photos import assign_split, find_photos
+    found, _ = find_photos(photos)
+    project = load_params(ROOT / "params.yaml")
+    split = assign_split(found, project.val_fraction, project.seed)
+    train = sorted(name[:-4] for name, where in split.items() if where == "train" and name != "gray.png")
+    assert "val" in split.values() and train
+    assert sorted(path.name for path in out.iterdir()) == [f"{name}-c{copy}.png" for name in train for copy in range(3)]
+    assert json.loads(result.stdout.splitlines()[-1])["copies"] == 3 * len(train)
+    for name in train:
+        source = rgb_to_ycbcr(np.asarray(Image.open(photos / f"{name}.png")))
+        for copy in range(3):
+            copied = rgb_to_ycbcr(np.asarray(Image.open(out / f"{name}-c{copy}.png")))
+            chroma = np.abs(copied[..., 1:] - 128).mean() / np.abs(source[..., 1:] - 128).mean()
+            assert chroma > 1.2, (name, copy, chroma)  # saturation × 1.3 or more, less what clipping takes
+            if copy > 0:  # turned and stretched chroma, the same luma (but where a channel clipped)
+                assert np.median(np.abs(copied[..., 0] - source[..., 0])) < 1.0
+    inside = run([sys.executable, str(ROOT / "benchmarks" / "recolour.py"), str(photos), "--out", str(photos / "x"),
+                  "--params", str(ROOT / "params.yaml")], cwd=tmp_path, check=False)
+    assert inside.returncode != 0 and "never written to" in inside.stderr and not (photos / "x").exists()
