@@ -12,6 +12,7 @@ train tiles, in memory, with ``srcnn.train.fit`` and params.yaml's training para
 --every steps. SRCNN is the baseline; with several --lr-scalings, each arch runs under each rule
 and the first rule is that arch's baseline. The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,8 +42,12 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--crop", type=int, help="training crop (default: params.yaml's)")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
-    parser.add_argument("--lr-scalings", nargs="+", choices=("none", "sqrt", "linear"),
-                        help="lr_scaling rules to run each arch under (default: params.yaml's)")
+    parser.add_argument(
+        "--lr-scalings",
+        nargs="+",
+        choices=("none", "sqrt", "linear"),
+        help="lr_scaling rules to run each arch under (default: params.yaml's)",
+    )
     args = parser.parse_args()
     manifest = load_manifest(args.tiles)
     train_pairs, train_strengths = read_tiles(shard_paths(args.tiles, manifest, "train"))
@@ -51,11 +56,21 @@ def main() -> None:
     val = (val_pairs[spread], val_strengths[spread])
     base = load_params(ROOT / "params.yaml")
     # one epoch per reading: fit's curve is then the val PSNR every --every steps, on one schedule
-    params = dataclasses.replace(base, kernel2=5, batch_size=args.batch, epochs=args.steps // args.every,
-                                 steps_per_epoch=args.every, time_budget=0.0, crop=args.crop or base.crop)
+    params = dataclasses.replace(
+        base,
+        kernel2=5,
+        batch_size=args.batch,
+        epochs=args.steps // args.every,
+        steps_per_epoch=args.every,
+        time_budget=0.0,
+        crop=args.crop or base.crop,
+    )
     rules = args.lr_scalings or [params.lr_scaling]
-    print(f"arch_steps: {len(train_pairs)} train tiles, {len(val[0])} val tiles, {args.steps} steps at batch "
-          f"{args.batch}, {torch.get_num_threads()} thread(s), precision {params.precision}", flush=True)
+    print(
+        f"arch_steps: {len(train_pairs)} train tiles, {len(val[0])} val tiles, {args.steps} steps at batch "
+        f"{args.batch}, {torch.get_num_threads()} thread(s), precision {params.precision}",
+        flush=True,
+    )
     results = {}
     for arch in args.archs:
         for rule in rules:
@@ -67,11 +82,17 @@ def main() -> None:
             history = fit(model, MemoryTiles(train_pairs, train_strengths, seed=params.seed), val, run)
             seconds = time.perf_counter() - started
             curve = {record["epoch"] * args.every: round(record["val_psnr"], 3) for record in history.epochs}
-            results[name] = {"parameters": sum(p.numel() for p in model.parameters()), "val_psnr": curve,
-                             "lr": history.epochs[0]["lr"] if history.epochs else None,
-                             "ms_per_step": round(1000 * seconds / max(history.steps, 1), 1)}
-            print(f"{name:<20}{results[name]['parameters']:>9} params {results[name]['ms_per_step']:>8.1f} ms/step  "
-                  + "  ".join(f"{step}: {value:.2f}" for step, value in curve.items()), flush=True)
+            results[name] = {
+                "parameters": sum(p.numel() for p in model.parameters()),
+                "val_psnr": curve,
+                "lr": history.epochs[0]["lr"] if history.epochs else None,
+                "ms_per_step": round(1000 * seconds / max(history.steps, 1), 1),
+            }
+            print(
+                f"{name:<20}{results[name]['parameters']:>9} params {results[name]['ms_per_step']:>8.1f} ms/step  "
+                + "  ".join(f"{step}: {value:.2f}" for step, value in curve.items()),
+                flush=True,
+            )
     last = args.steps // args.every * args.every
     if len(rules) > 1:
         for arch in args.archs:
@@ -82,7 +103,11 @@ def main() -> None:
     elif "srcnn" in results:
         for arch, row in results.items():
             row["ahead_of_srcnn_db"] = round(row["val_psnr"][last] - results["srcnn"]["val_psnr"][last], 3)
-    print(json.dumps({"tiles": str(args.tiles), "steps": args.steps, "batch": args.batch, "crop": params.crop, "archs": results}))
+    print(
+        json.dumps(
+            {"tiles": str(args.tiles), "steps": args.steps, "batch": args.batch, "crop": params.crop, "archs": results}
+        )
+    )
 
 
 if __name__ == "__main__":

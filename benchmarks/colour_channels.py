@@ -10,6 +10,7 @@ then the photo made of the luma model's Y and the colour model's Cb and Cr: what
 RGB gain would be if its luma were as good as the luma model's. ``--self-ensemble``: both models
 restore as ``enhance --self-ensemble`` does. The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,16 +72,29 @@ def main() -> None:
         mixed[..., 0] = rgb_to_ycbcr(by_luma)[..., 0]
         for key, restored in (("colour", by_colour), ("luma", by_luma), ("luma Y + colour CbCr", ycbcr_to_rgb(mixed))):
             rows[key].append(gains(clean, degraded, restored))
-        print(f"{name}: RGB gain colour {rows['colour'][-1]['rgb']:+.2f}, luma {rows['luma'][-1]['rgb']:+.2f}", flush=True)
-    means = {key: {plane: round(float(np.mean([row[plane] for row in values])), 3) for plane in ("rgb", "y", "cb", "cr")}
-             for key, values in rows.items()}
+        print(
+            f"{name}: RGB gain colour {rows['colour'][-1]['rgb']:+.2f}, luma {rows['luma'][-1]['rgb']:+.2f}", flush=True
+        )
+    means = {
+        key: {plane: round(float(np.mean([row[plane] for row in values])), 3) for plane in ("rgb", "y", "cb", "cr")}
+        for key, values in rows.items()
+    }
     print(f"\n{len(photos)} colour photos at JPEG quality {args.quality}: PSNR gain in dB, mean over photos")
     print(f"{'model':24} {'RGB':>7} {'Y':>7} {'Cb':>7} {'Cr':>7}")
     for key, figures in means.items():
         print(f"{key:24} {figures['rgb']:+7.2f} {figures['y']:+7.2f} {figures['cb']:+7.2f} {figures['cr']:+7.2f}")
-    print(json.dumps({"quality": args.quality, "self_ensemble": args.self_ensemble, "photos": len(photos),
-                      "colour": str(args.colour),
-                      "luma": str(args.luma), "gains": means}))
+    print(
+        json.dumps(
+            {
+                "quality": args.quality,
+                "self_ensemble": args.self_ensemble,
+                "photos": len(photos),
+                "colour": str(args.colour),
+                "luma": str(args.luma),
+                "gains": means,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ in bf16) and the training seconds each default implies; the last line is one JSO
 Emulation runs the older instruction sets on this CPU's cores and caches: a real CPU of that kind has
 its own clock and memory, so the seconds are estimates; the ratios between the two defaults hold.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,8 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 KINDS = {
     "amx": {},
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-             "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+    },
 }
 OLD_DEFAULT = {"kernel2": 5, "batch_size": 32, "steps": 1000}
 
@@ -44,23 +49,39 @@ def step_flops(kernel1: int, kernel2: int, kernel3: int, filters1: int, filters2
 def measure(steps: int, rounds: int) -> dict:
     """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
     import torch
+
     sys.path.insert(0, str(ROOT))
-    from srcnn.device import autocast, pick_precision
     from srcnn.archs import SRCNN
+    from srcnn.device import autocast, pick_precision
     from srcnn.params import load_params
 
     params = load_params(ROOT / "params.yaml")
     dtype = pick_precision(params.precision, torch.device("cpu"))
-    configs = {"old": {**OLD_DEFAULT},
-               "new": {"kernel2": params.kernel2, "batch_size": params.batch_size,
-                       "steps": params.epochs * params.steps_per_epoch}}
+    configs = {
+        "old": {**OLD_DEFAULT},
+        "new": {
+            "kernel2": params.kernel2,
+            "batch_size": params.batch_size,
+            "steps": params.epochs * params.steps_per_epoch,
+        },
+    }
     runs = {}
     for name, config in configs.items():
         torch.manual_seed(0)
-        model = SRCNN(params.kernel1, config["kernel2"], params.kernel3, params.filters1, params.filters2,
-                      params.residual, 1, params.conditioned).to(memory_format=torch.channels_last)
+        model = SRCNN(
+            params.kernel1,
+            config["kernel2"],
+            params.kernel3,
+            params.filters1,
+            params.filters2,
+            params.residual,
+            1,
+            params.conditioned,
+        ).to(memory_format=torch.channels_last)
         optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
-        crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(memory_format=torch.channels_last)
+        crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(
+            memory_format=torch.channels_last
+        )
         strengths = torch.rand(config["batch_size"])
 
         def step(model=model, optimizer=optimizer, crops=crops, strengths=strengths) -> None:
@@ -90,17 +111,31 @@ def measure(steps: int, rounds: int) -> dict:
             a @ b
             fastest = min(fastest, time.perf_counter() - started)
         peaks[label] = 2 * 2048**3 / fastest / 1e9
-    result = {"capability": torch.backends.cpu.get_cpu_capability(), "threads": torch.get_num_threads(),
-              "precision": "bf16" if dtype == torch.bfloat16 else "fp32", "peak_gflops": peaks}
+    result = {
+        "capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
+        "peak_gflops": peaks,
+    }
     for name, (config, _) in runs.items():
-        flops = step_flops(params.kernel1, config["kernel2"], params.kernel3, params.filters1, params.filters2,
-                           config["batch_size"] * params.crop**2)
+        flops = step_flops(
+            params.kernel1,
+            config["kernel2"],
+            params.kernel3,
+            params.filters1,
+            params.filters2,
+            config["batch_size"] * params.crop**2,
+        )
         gflops = flops / best[name] / 1e9
-        result[name] = {"model": f"9-{config['kernel2']}-5", "batch_size": config["batch_size"],
-                        "steps": config["steps"], "ms_per_step": round(1000 * best[name], 1),
-                        "gflops": round(gflops, 1),
-                        "share_of_peak": round(gflops / peaks[result["precision"]], 3),
-                        "training_seconds": round(config["steps"] * best[name], 1)}
+        result[name] = {
+            "model": f"9-{config['kernel2']}-5",
+            "batch_size": config["batch_size"],
+            "steps": config["steps"],
+            "ms_per_step": round(1000 * best[name], 1),
+            "gflops": round(gflops, 1),
+            "share_of_peak": round(gflops / peaks[result["precision"]], 3),
+            "training_seconds": round(config["steps"] * best[name], 1),
+        }
     return result
 
 
@@ -115,8 +150,12 @@ def main() -> None:
         return
     results = {}
     for kind, variables in KINDS.items():
-        child = subprocess.run([sys.executable, __file__, "--child", "--steps", str(args.steps), "--rounds",
-                                str(args.rounds)], env={**os.environ, **variables}, capture_output=True, text=True)
+        child = subprocess.run(
+            [sys.executable, __file__, "--child", "--steps", str(args.steps), "--rounds", str(args.rounds)],
+            env={**os.environ, **variables},
+            capture_output=True,
+            text=True,
+        )
         if child.returncode:
             sys.exit(f"cpu_kinds: the {kind} run failed:\n{child.stderr}")
         results[kind] = json.loads(child.stdout.strip().splitlines()[-1])
@@ -125,16 +164,31 @@ def main() -> None:
         for name in ("old", "new"):
             run = result[name]
             label = f"{name}: {run['model']} b{run['batch_size']} x{run['steps']}"
-            print(f"{kind:12} {result['precision']:5} {label:22} {run['ms_per_step']:8.1f} {run['gflops']:8.1f} "
-                  f"{100 * run['share_of_peak']:7.0f}% {run['training_seconds']:8.0f}s")
-        print(f"{'':12} matmul peak: fp32 {result['peak_gflops']['fp32']:.0f}, bf16 {result['peak_gflops']['bf16']:.0f} "
-              f"GFLOP/s; {result['threads']} threads, ATen {result['capability']}; "
-              f"training {result['old']['training_seconds'] / result['new']['training_seconds']:.1f}x shorter")
-    print(json.dumps({kind: {"precision": r["precision"], "old_ms_per_step": r["old"]["ms_per_step"],
-                             "new_ms_per_step": r["new"]["ms_per_step"],
-                             "old_share_of_peak": r["old"]["share_of_peak"], "new_share_of_peak": r["new"]["share_of_peak"],
-                             "old_training_s": r["old"]["training_seconds"], "new_training_s": r["new"]["training_seconds"]}
-                      for kind, r in results.items()}))
+            print(
+                f"{kind:12} {result['precision']:5} {label:22} {run['ms_per_step']:8.1f} {run['gflops']:8.1f} "
+                f"{100 * run['share_of_peak']:7.0f}% {run['training_seconds']:8.0f}s"
+            )
+        print(
+            f"{'':12} matmul peak: fp32 {result['peak_gflops']['fp32']:.0f}, bf16 {result['peak_gflops']['bf16']:.0f} "
+            f"GFLOP/s; {result['threads']} threads, ATen {result['capability']}; "
+            f"training {result['old']['training_seconds'] / result['new']['training_seconds']:.1f}x shorter"
+        )
+    print(
+        json.dumps(
+            {
+                kind: {
+                    "precision": r["precision"],
+                    "old_ms_per_step": r["old"]["ms_per_step"],
+                    "new_ms_per_step": r["new"]["ms_per_step"],
+                    "old_share_of_peak": r["old"]["share_of_peak"],
+                    "new_share_of_peak": r["new"]["share_of_peak"],
+                    "old_training_s": r["old"]["training_seconds"],
+                    "new_training_s": r["new"]["training_seconds"],
+                }
+                for kind, r in results.items()
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

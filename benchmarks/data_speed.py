@@ -18,6 +18,7 @@ Prints a table; the last line is one JSON object: ``speedup`` (1 → 2 workers, 
 ``photos_per_s`` (2 workers, largest N), ``rss_ratio`` (peak at the largest N / peak at the smallest,
 2 workers), the targets and whether each is met.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,7 +62,7 @@ def generate(folder: Path, count: int) -> list[Path]:
         local = np.random.default_rng(number + 1)
         for _ in range(60):  # buildings and windows: hard edges in a different place in every photo
             top, left = local.integers(0, HEIGHT - 400), local.integers(0, WIDTH - 400)
-            image[top:top + local.integers(20, 400), left:left + local.integers(20, 400)] = local.uniform(0, 255, 3)
+            image[top : top + local.integers(20, 400), left : left + local.integers(20, 400)] = local.uniform(0, 255, 3)
         pixels = Image.fromarray(image.clip(0, 255).astype(np.uint8))
         exif = Image.Exif()
         if number % 2:
@@ -117,8 +118,14 @@ def run_stage(stage: str, cwd: Path) -> tuple[float, float, float]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     cpu = _cpu_seconds()
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", f"stages.{stage}"], cwd=cwd, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", f"stages.{stage}"],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     peak = [0]
 
     def sample() -> None:
@@ -146,9 +153,15 @@ def measure(raw_dir: Path, workers: int, scratch: Path) -> dict:
     prepare_s, prepare_cpu, prepare_mb = run_stage("prepare", scratch)
     tile_s, tile_cpu, tile_mb = run_stage("tile", scratch)
     data = json.loads((scratch / "metrics" / "data.json").read_text())
-    return {"seconds": prepare_s + tile_s, "prepare_s": prepare_s, "tile_s": tile_s, "cpu_s": prepare_cpu + tile_cpu,
-            "peak_mb": max(prepare_mb, tile_mb), "tiles": data["tiles_train"] + data["tiles_val"],
-            "used": data["photos_used"]}
+    return {
+        "seconds": prepare_s + tile_s,
+        "prepare_s": prepare_s,
+        "tile_s": tile_s,
+        "cpu_s": prepare_cpu + tile_cpu,
+        "peak_mb": max(prepare_mb, tile_mb),
+        "tiles": data["tiles_train"] + data["tiles_val"],
+        "used": data["photos_used"],
+    }
 
 
 def best_of(runs: list[dict]) -> dict:
@@ -180,12 +193,17 @@ def main() -> None:
                     runs[workers].append(measure(raw, workers, work / "scratch"))
             for workers in (1, 2):
                 row = rows[count, workers] = best_of(runs[workers])
-                print(f"N={count:3d} workers={workers}: {row['seconds']:6.1f} s (prepare {row['prepare_s']:.1f}, "
-                      f"tile {row['tile_s']:.1f}; CPU {row['cpu_s']:.1f} s; runs {row['all_s']}), "
-                      f"{count / row['seconds']:5.2f} photos/s, peak PSS {row['peak_mb']:6.0f} MiB, "
-                      f"{row['used']} photos used, {row['tiles']} tiles", flush=True)
-            print(f"N={count:3d} speed-up 1 → 2 workers: "
-                  f"{rows[count, 1]['seconds'] / rows[count, 2]['seconds']:.2f}×", flush=True)
+                print(
+                    f"N={count:3d} workers={workers}: {row['seconds']:6.1f} s (prepare {row['prepare_s']:.1f}, "
+                    f"tile {row['tile_s']:.1f}; CPU {row['cpu_s']:.1f} s; runs {row['all_s']}), "
+                    f"{count / row['seconds']:5.2f} photos/s, peak PSS {row['peak_mb']:6.0f} MiB, "
+                    f"{row['used']} photos used, {row['tiles']} tiles",
+                    flush=True,
+                )
+            print(
+                f"N={count:3d} speed-up 1 → 2 workers: {rows[count, 1]['seconds'] / rows[count, 2]['seconds']:.2f}×",
+                flush=True,
+            )
         small, large = sorted(args.counts)
         result = {
             "speedup": round(rows[large, 1]["seconds"] / rows[large, 2]["seconds"], 3),
@@ -196,13 +214,17 @@ def main() -> None:
             "peak_mb": {f"n{n}_w{w}": round(row["peak_mb"], 1) for (n, w), row in rows.items()},
             "seconds": {f"n{n}_w{w}": round(row["seconds"], 2) for (n, w), row in rows.items()},
             "cpu_s": {f"n{n}_w{w}": round(row["cpu_s"], 2) for (n, w), row in rows.items()},
-            "counts": [small, large], "repeats": args.repeats,
+            "counts": [small, large],
+            "repeats": args.repeats,
             "photo": str(args.photos) if args.photos else "generated 4032x3024 JPEG",
-            "cpus": os.cpu_count(), "targets": TARGETS,
+            "cpus": os.cpu_count(),
+            "targets": TARGETS,
         }
-        result["met"] = {"speedup": result["speedup"] >= TARGETS["speedup"],
-                         "photos_per_s": result["photos_per_s"] >= TARGETS["photos_per_s"],
-                         "rss_ratio": result["rss_ratio"] <= TARGETS["rss_ratio"]}
+        result["met"] = {
+            "speedup": result["speedup"] >= TARGETS["speedup"],
+            "photos_per_s": result["photos_per_s"] >= TARGETS["photos_per_s"],
+            "rss_ratio": result["rss_ratio"] <= TARGETS["rss_ratio"],
+        }
         print(json.dumps(result))
     finally:
         if not args.work:

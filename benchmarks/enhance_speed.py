@@ -26,6 +26,7 @@ the whole command on the large photo (JPEG in, PNG out, ``auto``) and the naive 
 the whole photo, one fp32 NCHW forward of the whole luma plane). The last line is one JSON object.
 Targets: ratio (naive / auto) ≥ 5, peak RSS ≤ 1.5 GB, the rule agrees with the measurement.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from srcnn import metrics  # noqa: E402
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb  # noqa: E402
 from srcnn.dataset import MemoryTiles  # noqa: E402
 from srcnn.degrade import jpeg_roundtrip  # noqa: E402
@@ -55,7 +57,6 @@ from srcnn.enhance import Restorer, Restorers, Settings, enhance_photo  # noqa: 
 from srcnn.images import load_rgb  # noqa: E402
 from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
 from srcnn.jpeg import strength_for_quality  # noqa: E402
-from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import load_params, params_with  # noqa: E402
 from srcnn.photos import list_photo_files  # noqa: E402
 from srcnn.quantized import engine, full_range_is_exact  # noqa: E402
@@ -81,19 +82,31 @@ def generated_photo(width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
     """A 4032×3024 photo-like mosaic of scikit-image's photographs, each enlarged 2× (Lanczos); a
     smaller size is its centre."""
     from skimage import data
-    sources = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket(), data.immunohistochemistry(),
-               np.stack([data.camera()] * 3, axis=-1), data.colorwheel()[..., :3], data.retina()[::2, ::2]]
+
+    sources = [
+        data.astronaut(),
+        data.coffee(),
+        data.chelsea(),
+        data.rocket(),
+        data.immunohistochemistry(),
+        np.stack([data.camera()] * 3, axis=-1),
+        data.colorwheel()[..., :3],
+        data.retina()[::2, ::2],
+    ]
     canvas = np.zeros((HEIGHT, WIDTH, 3), dtype=np.uint8)
     cell_w, cell_h = WIDTH // 4, HEIGHT // 3
     for number in range(12):
         source = sources[number % len(sources)]
         enlarged = Image.fromarray(source).resize((source.shape[1] * 2, source.shape[0] * 2), Image.Resampling.LANCZOS)
-        cell = np.asarray(enlarged.resize((cell_w, cell_h), Image.Resampling.LANCZOS) if number >= 8 else
-                          enlarged.crop((0, 0, cell_w, cell_h)))
+        cell = np.asarray(
+            enlarged.resize((cell_w, cell_h), Image.Resampling.LANCZOS)
+            if number >= 8
+            else enlarged.crop((0, 0, cell_w, cell_h))
+        )
         top, left = (number // 4) * cell_h, (number % 4) * cell_w
-        canvas[top:top + cell_h, left:left + cell_w] = cell[:cell_h, :cell_w]
+        canvas[top : top + cell_h, left : left + cell_w] = cell[:cell_h, :cell_w]
     top, left = (HEIGHT - min(height, HEIGHT)) // 2, (WIDTH - min(width, WIDTH)) // 2
-    return canvas[top:top + height, left:left + width].copy()
+    return canvas[top : top + height, left : left + width].copy()
 
 
 def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCNN:
@@ -104,11 +117,27 @@ def quick_model(clean: np.ndarray, degraded: np.ndarray, seconds: float) -> SRCN
     rng = np.random.default_rng(0)
     height, width = clean_y.shape
     corners = [(rng.integers(0, height - 64), rng.integers(0, width - 64)) for _ in range(600)]
-    tiles = np.stack([np.stack([clean_y[y:y + 64, x:x + 64], degraded_y[y:y + 64, x:x + 64]]) for y, x in corners])
+    tiles = np.stack(
+        [np.stack([clean_y[y : y + 64, x : x + 64], degraded_y[y : y + 64, x : x + 64]]) for y, x in corners]
+    )
     pairs = torch.from_numpy(tiles)
-    train = params_with(**{**settings, "epochs": 1000, "steps_per_epoch": 20, "batch_size": 16, "crop": 48,
-                      "warmup_steps": 20, "lr": 1.0e-3, "lr_schedule": "constant", "time_budget": seconds / 60,
-                      "device": "cpu", "precision": "auto", "tile": 64, "stride": 64})
+    train = params_with(
+        **{
+            **settings,
+            "epochs": 1000,
+            "steps_per_epoch": 20,
+            "batch_size": 16,
+            "crop": 48,
+            "warmup_steps": 20,
+            "lr": 1.0e-3,
+            "lr_schedule": "constant",
+            "time_budget": seconds / 60,
+            "device": "cpu",
+            "precision": "auto",
+            "tile": 64,
+            "stride": 64,
+        }
+    )
     torch.manual_seed(0)
     model = SRCNN.from_params(params)
     strengths = torch.full((len(pairs),), STRENGTH)  # every tile is of the one JPEG-20 photo
@@ -132,8 +161,13 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
     torch.set_grad_enabled(False)
     result: dict = {}
     if kind == "command":  # the whole command, file to file
-        settings = Settings(torch.device("cpu"), pick_precision(precision, torch.device("cpu"), int8=True), 512, 1,
-                            auto=precision == "auto")
+        settings = Settings(
+            torch.device("cpu"),
+            pick_precision(precision, torch.device("cpu"), int8=True),
+            512,
+            1,
+            auto=precision == "auto",
+        )
         started = time.perf_counter()
         enhance_photo(Restorers.one(Restorer(model_path, model, settings)), photo, out)
         result["seconds"] = time.perf_counter() - started
@@ -146,8 +180,9 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
         else:  # naive: fp32, NCHW, the whole photo in one forward
             ycbcr = rgb_to_ycbcr(rgb)
             with torch.no_grad():
-                luma = run_model(model, torch.from_numpy(ycbcr[..., 0] / 255.0).float()[None, None],
-                                 torch.tensor([STRENGTH]))
+                luma = run_model(
+                    model, torch.from_numpy(ycbcr[..., 0] / 255.0).float()[None, None], torch.tensor([STRENGTH])
+                )
             ycbcr[..., 0] = luma[0, 0].clamp(0, 1).double().numpy() * 255.0
             del luma
             restored = ycbcr_to_rgb(ycbcr)
@@ -158,8 +193,20 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
 
 
 def run_worker(kind: str, photo: Path, model_path: Path, out: Path, precision: str = "auto") -> dict:
-    command = [sys.executable, __file__, "--worker", kind, "--precision", precision, "--photo", str(photo),
-               "--model", str(model_path), "--out", str(out)]
+    command = [
+        sys.executable,
+        __file__,
+        "--worker",
+        kind,
+        "--precision",
+        precision,
+        "--photo",
+        str(photo),
+        "--model",
+        str(model_path),
+        "--out",
+        str(out),
+    ]
     finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
     if finished.returncode != 0:
         raise SystemExit(f"{kind} worker failed:\n{finished.stderr}")
@@ -171,13 +218,25 @@ def cpu_description() -> dict:
     name = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.exists():
-        name = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                     if line.startswith("model name")), name)
+        name = next(
+            (
+                line.split(":", 1)[1].strip()
+                for line in cpuinfo.read_text().splitlines()
+                if line.startswith("model name")
+            ),
+            name,
+        )
     quantized = engine()
-    return {"cpu": name, "torch": torch.__version__, "threads": torch.get_num_threads(),
-            "aten_capability": torch.backends.cpu.get_cpu_capability(), "native_bf16": cpu_has_bf16(),
-            "int8_engine": quantized, "int8_full_range_exact": full_range_is_exact(quantized) if quantized else None,
-            "emulation": {name: os.environ[name] for name in EMULATION if name in os.environ}}
+    return {
+        "cpu": name,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "aten_capability": torch.backends.cpu.get_cpu_capability(),
+        "native_bf16": cpu_has_bf16(),
+        "int8_engine": quantized,
+        "int8_full_range_exact": full_range_is_exact(quantized) if quantized else None,
+        "emulation": {name: os.environ[name] for name in EMULATION if name in os.environ},
+    }
 
 
 def photos_psnr(model_path: Path, folders: list[Path], precision: str) -> list[float]:
@@ -201,18 +260,39 @@ def size(text: str) -> tuple[int, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photo", type=Path, help="a clean photo (default: a generated 4032×3024 one)")
-    parser.add_argument("--size", type=size, default=(WIDTH, HEIGHT),
-                        help="WIDTHxHEIGHT of the generated photo (its centre; default 4032x3024)")
-    parser.add_argument("--small-size", type=size, default=(800, 600),
-                        help="WIDTHxHEIGHT of a small photo (the centre of the photo), timed too (default 800x600)")
-    parser.add_argument("--photos", nargs="*", type=Path, default=[],
-                        help="folders of clean photos for the quality of each precision (e.g. ../shared/benchmark/set5)")
-    parser.add_argument("--model", type=Path, help="a checkpoint (default: models/srcnn.pt when it has "
-                        "params.yaml's sizes, else one trained quickly on the photo)")
+    parser.add_argument(
+        "--size",
+        type=size,
+        default=(WIDTH, HEIGHT),
+        help="WIDTHxHEIGHT of the generated photo (its centre; default 4032x3024)",
+    )
+    parser.add_argument(
+        "--small-size",
+        type=size,
+        default=(800, 600),
+        help="WIDTHxHEIGHT of a small photo (the centre of the photo), timed too (default 800x600)",
+    )
+    parser.add_argument(
+        "--photos",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="folders of clean photos for the quality of each precision (e.g. ../shared/benchmark/set5)",
+    )
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="a checkpoint (default: models/srcnn.pt when it has "
+        "params.yaml's sizes, else one trained quickly on the photo)",
+    )
     parser.add_argument("--fresh-model", action="store_true", help="train one quickly even if models/srcnn.pt exists")
     parser.add_argument("--train-seconds", type=float, default=40.0)
-    parser.add_argument("--repeats", type=int, default=1, help="timed runs of each precision, in turn; the fastest counts")
-    parser.add_argument("--skip-naive", action="store_true", help="no naive whole-image forward (it needs ~9 GB at 12 MP)")
+    parser.add_argument(
+        "--repeats", type=int, default=1, help="timed runs of each precision, in turn; the fastest counts"
+    )
+    parser.add_argument(
+        "--skip-naive", action="store_true", help="no naive whole-image forward (it needs ~9 GB at 12 MP)"
+    )
     parser.add_argument("--worker", choices=("project", "command", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
@@ -229,7 +309,7 @@ def main() -> None:
         height, width = clean.shape[:2]
         small_width, small_height = min(args.small_size[0], width), min(args.small_size[1], height)
         top, left = (height - small_height) // 2, (width - small_width) // 2
-        photos = {"large": clean, "small": clean[top:top + small_height, left:left + small_width]}
+        photos = {"large": clean, "small": clean[top : top + small_height, left : left + small_width]}
         degraded = {}
         for name, photo in photos.items():
             degraded[name] = jpeg_roundtrip(photo, QUALITY)
@@ -240,28 +320,38 @@ def main() -> None:
         if model_path is None:
             started = time.perf_counter()
             model_path = work / "model.pt"
-            save_model(model_path, quick_model(clean, degraded["large"], args.train_seconds),
-                       info={"params": {"scale": 1}})
+            save_model(
+                model_path, quick_model(clean, degraded["large"], args.train_seconds), info={"params": {"scale": 1}}
+            )
             print(f"model: trained {time.perf_counter() - started:.0f} s on tiles of the photo")
         else:
             print(f"model: {model_path}")
-        print("photos: " + ", ".join(f"{name} {photo.shape[1]}×{photo.shape[0]} ({megapixels[name]:.2f} MP)"
-                                     for name, photo in photos.items()) + f", JPEG quality {QUALITY}")
+        print(
+            "photos: "
+            + ", ".join(
+                f"{name} {photo.shape[1]}×{photo.shape[0]} ({megapixels[name]:.2f} MP)"
+                for name, photo in photos.items()
+            )
+            + f", JPEG quality {QUALITY}"
+        )
         print("CPU: " + ", ".join(f"{key} {value}" for key, value in cpu.items()))
 
         runs: dict[str, dict[str, dict]] = {name: {} for name in photos}
         for _ in range(args.repeats):
             for name in photos:
                 for precision in candidates:
-                    figures = run_worker("project", work / f"{name}.png", model_path,
-                                         work / f"{name}-{precision}.png", precision)
+                    figures = run_worker(
+                        "project", work / f"{name}.png", model_path, work / f"{name}-{precision}.png", precision
+                    )
                     if precision not in runs[name] or figures["seconds"] < runs[name][precision]["seconds"]:
                         runs[name][precision] = figures
         command = run_worker("command", work / "large.jpg", model_path, work / "command.png")
         naive = None if args.skip_naive else run_worker("naive", work / "large.png", model_path, work / "naive.png")
         clean_y = to_luma_u8(clean).astype(np.float64)
-        photo_psnr = {precision: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"large-{precision}.png"))
-                                              .astype(np.float64)) for precision in candidates}
+        photo_psnr = {
+            precision: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"large-{precision}.png")).astype(np.float64))
+            for precision in candidates
+        }
         if naive is not None:
             photo_psnr["naive"] = metrics.psnr(clean_y, to_luma_u8(load_rgb(work / "naive.png")).astype(np.float64))
         photo_psnr["input"] = metrics.psnr(clean_y, to_luma_u8(degraded["large"]).astype(np.float64))
@@ -275,43 +365,68 @@ def main() -> None:
     worst = {precision: float((scores[precision] - scores["fp32"]).min()) for precision in candidates}
     close = [precision for precision in candidates if abs(delta[precision]) <= TOLERANCE_DB]
     measured, rule, baseline = {}, {}, {}
-    print(f"quality on {where} (JPEG {QUALITY}), against fp32 ({scores['fp32'].mean():.3f} dB): " + ", ".join(
-        f"{precision} {delta[precision]:+.4f} dB (worst photo {worst[precision]:+.4f})" for precision in candidates))
+    print(
+        f"quality on {where} (JPEG {QUALITY}), against fp32 ({scores['fp32'].mean():.3f} dB): "
+        + ", ".join(
+            f"{precision} {delta[precision]:+.4f} dB (worst photo {worst[precision]:+.4f})" for precision in candidates
+        )
+    )
     for name in photos:
         pixels = photos[name].shape[0] * photos[name].shape[1]
         measured[name] = min(close, key=lambda precision: runs[name][precision]["seconds"])
         rule[name] = PRECISIONS[pick_precision("auto", torch.device("cpu"), int8=True, pixels=pixels)]
         baseline[name] = "int8" if cpu["int8_engine"] else "bf16" if cpu["native_bf16"] else "fp32"  # the rule before
-        print(f"{name} photo ({megapixels[name]:.2f} MP): " + ", ".join(
-            f"{precision} {runs[name][precision]['seconds']:.2f} s" for precision in candidates)
+        print(
+            f"{name} photo ({megapixels[name]:.2f} MP): "
+            + ", ".join(f"{precision} {runs[name][precision]['seconds']:.2f} s" for precision in candidates)
             + f"; measured choice {measured[name]} (the fastest within {TOLERANCE_DB} dB of fp32), "
-              f"rule {rule[name]} ({'agrees' if rule[name] == measured[name] else 'DISAGREES'}); "
-              f"baseline (int8 wherever there is a quantized backend) {baseline[name]}: "
-              f"{runs[name][baseline[name]]['seconds'] / runs[name][rule[name]]['seconds']:.2f}× the rule's time")
+            f"rule {rule[name]} ({'agrees' if rule[name] == measured[name] else 'DISAGREES'}); "
+            f"baseline (int8 wherever there is a quantized backend) {baseline[name]}: "
+            f"{runs[name][baseline[name]]['seconds'] / runs[name][rule[name]]['seconds']:.2f}× the rule's time"
+        )
     large = runs["large"][rule["large"]]
-    print(f"large photo, {rule['large']}: {megapixels['large'] / large['seconds']:.2f} MP/s, "
-          f"peak RSS {large['peak_rss_mb']:.0f} MB; enhance command, JPEG in, PNG out: {command['seconds']:.2f} s, "
-          f"peak RSS {command['peak_rss_mb']:.0f} MB")
-    result = {"choice": rule, "measured_choice": measured, "agrees": rule == measured,
-              "int8_min_megapixels": INT8_MIN_PIXELS / 1e6,
-              "seconds": {name: {precision: round(figures["seconds"], 3) for precision, figures in runs[name].items()}
-                          for name in photos},
-              "speedup_vs_baseline": {name: round(runs[name][baseline[name]]["seconds"]
-                                                  / runs[name][rule[name]]["seconds"], 2) for name in photos},
-              "baseline": baseline, "megapixels": {name: round(value, 2) for name, value in megapixels.items()},
-              "psnr_delta_db": {precision: round(delta[precision], 4) for precision in candidates},
-              "worst_photo_delta_db": {precision: round(worst[precision], 4) for precision in candidates},
-              "quality_photos": int(len(scores["fp32"])), "psnr_fp32_db": round(float(scores["fp32"].mean()), 3),
-              "peak_rss_mb": round(large["peak_rss_mb"], 1), "command_seconds": round(command["seconds"], 3),
-              "command_peak_rss_mb": round(command["peak_rss_mb"], 1), "psnr_input_db": round(photo_psnr["input"], 3),
-              **cpu}
+    print(
+        f"large photo, {rule['large']}: {megapixels['large'] / large['seconds']:.2f} MP/s, "
+        f"peak RSS {large['peak_rss_mb']:.0f} MB; enhance command, JPEG in, PNG out: {command['seconds']:.2f} s, "
+        f"peak RSS {command['peak_rss_mb']:.0f} MB"
+    )
+    result = {
+        "choice": rule,
+        "measured_choice": measured,
+        "agrees": rule == measured,
+        "int8_min_megapixels": INT8_MIN_PIXELS / 1e6,
+        "seconds": {
+            name: {precision: round(figures["seconds"], 3) for precision, figures in runs[name].items()}
+            for name in photos
+        },
+        "speedup_vs_baseline": {
+            name: round(runs[name][baseline[name]]["seconds"] / runs[name][rule[name]]["seconds"], 2) for name in photos
+        },
+        "baseline": baseline,
+        "megapixels": {name: round(value, 2) for name, value in megapixels.items()},
+        "psnr_delta_db": {precision: round(delta[precision], 4) for precision in candidates},
+        "worst_photo_delta_db": {precision: round(worst[precision], 4) for precision in candidates},
+        "quality_photos": int(len(scores["fp32"])),
+        "psnr_fp32_db": round(float(scores["fp32"].mean()), 3),
+        "peak_rss_mb": round(large["peak_rss_mb"], 1),
+        "command_seconds": round(command["seconds"], 3),
+        "command_peak_rss_mb": round(command["peak_rss_mb"], 1),
+        "psnr_input_db": round(photo_psnr["input"], 3),
+        **cpu,
+    }
     if naive is not None:
         ratio = naive["seconds"] / large["seconds"]
-        print(f"naive (fp32 NCHW whole image): {naive['seconds']:.2f} s, peak RSS {naive['peak_rss_mb']:.0f} MB; "
-              f"speed-up of {rule['large']}: {ratio:.2f}× (target ≥ 5); on the large photo: naive "
-              f"{photo_psnr['naive']:.3f} dB, {rule['large']} {photo_psnr[rule['large']] - photo_psnr['naive']:+.4f} dB")
-        result.update(naive_seconds=round(naive["seconds"], 3), ratio=round(ratio, 2),
-                      naive_peak_rss_mb=round(naive["peak_rss_mb"], 1), psnr_naive_db=round(photo_psnr["naive"], 3))
+        print(
+            f"naive (fp32 NCHW whole image): {naive['seconds']:.2f} s, peak RSS {naive['peak_rss_mb']:.0f} MB; "
+            f"speed-up of {rule['large']}: {ratio:.2f}× (target ≥ 5); on the large photo: naive "
+            f"{photo_psnr['naive']:.3f} dB, {rule['large']} {photo_psnr[rule['large']] - photo_psnr['naive']:+.4f} dB"
+        )
+        result.update(
+            naive_seconds=round(naive["seconds"], 3),
+            ratio=round(ratio, 2),
+            naive_peak_rss_mb=round(naive["peak_rss_mb"], 1),
+            psnr_naive_db=round(photo_psnr["naive"], 3),
+        )
     print(json.dumps(result))
 
 

@@ -63,6 +63,7 @@ the reference's, next stages that ran on such data or wrote something else, reru
 or differed, and pairs that left a folder other than the last writer's; ``unclear_errors``,
 refusals with a traceback or without naming the input or the other writer.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -77,9 +78,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -91,14 +92,21 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from conftest import ALWAYS_RUN, TINY_PARAMS, project_files, synthetic_photo, write_photos  # noqa: E402
+
 from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.degrade import degrade  # noqa: E402
 from srcnn.shards import check_complete  # noqa: E402
 from srcnn.tiling import join_pair  # noqa: E402
 
 MUTABLE = ("data", "models", "metrics", "dvclive", "plots", "out", "out_next")  # what the commands write
-PARAMS = {**TINY_PARAMS, "raw_dir": "photos", "precision": "fp32", "loader_workers": 0, "workers": 2,
-          "photos_per_shard": 2}
+PARAMS = {
+    **TINY_PARAMS,
+    "raw_dir": "photos",
+    "precision": "fp32",
+    "loader_workers": 0,
+    "workers": 2,
+    "photos_per_shard": 2,
+}
 PACK = ["-m", "srcnn", "pack-tiles", "seed_tiles", "-o", "data/tiles", "--jpeg-quality", "20", "--tiles-per-shard", "8"]
 ENHANCE = ["-m", "srcnn", "enhance", "jpegs", "-o", "out", "--force"]
 ENHANCE_NEXT = ["-m", "srcnn", "enhance", "jpegs", "-o", "out_next"]  # as a user would after evaluate: the gate decides
@@ -106,13 +114,21 @@ OUTPUTS = {  # what each command writes that is compared (state and lock files b
     "prepare": ["data/prepared"],
     "tile": ["data/tiles", "metrics/data.json"],
     "train": ["models/srcnn.pt", "metrics/train.json", "dvclive"],
-    "evaluate": ["metrics/eval.json", "metrics/eval_photos.csv", "metrics/eval_ladder.csv", "plots/before_after",
-                 "models/srcnn.ladder.json"],
+    "evaluate": [
+        "metrics/eval.json",
+        "metrics/eval_photos.csv",
+        "metrics/eval_ladder.csv",
+        "plots/before_after",
+        "models/srcnn.ladder.json",
+    ],
     "pack-tiles": ["data/tiles"],
     "enhance": ["out"],
 }
-STATE_FILES = {"prepare": ["data/.prepared.state.json"], "tile": ["data/.tiles.state.json"],
-               "pack-tiles": ["data/.tiles.state.json"]}
+STATE_FILES = {
+    "prepare": ["data/.prepared.state.json"],
+    "tile": ["data/.tiles.state.json"],
+    "pack-tiles": ["data/.tiles.state.json"],
+}
 TIMINGS = ("seconds", "tiles_per_second")  # wall-clock figures, never the same twice
 
 KILL_AT = r'''"""Run python -m MODULE ARGS..., SIGKILLed just before its STOP-th write, rename or deletion of a
@@ -160,6 +176,7 @@ runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 # ---------------------------------------------------------------- files and states
 
+
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -186,11 +203,16 @@ def visible(files: dict[str, bytes]) -> dict[str, bytes]:
 def model_view(data: bytes) -> bytes:
     """A model checkpoint as what it holds: format, config, each tensor's dtype, shape and bytes, info less timings."""
     state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    tensors = {key: [str(value.dtype), list(value.shape), sha256(value.contiguous().numpy().tobytes())]
-               for key, value in state["state_dict"].items()}
+    tensors = {
+        key: [str(value.dtype), list(value.shape), sha256(value.contiguous().numpy().tobytes())]
+        for key, value in state["state_dict"].items()
+    }
     info = {key: value for key, value in state.get("info", {}).items() if key not in TIMINGS}
-    return json.dumps({"format": state.get("format"), "config": state.get("config"), "tensors": tensors,
-                       "info": info}, sort_keys=True, default=str).encode()
+    return json.dumps(
+        {"format": state.get("format"), "config": state.get("config"), "tensors": tensors, "info": info},
+        sort_keys=True,
+        default=str,
+    ).encode()
 
 
 def normalized(files: dict[str, bytes], model_file: bytes | None) -> dict[str, bytes]:
@@ -255,6 +277,7 @@ class Project:
 
 # ---------------------------------------------------------------- running commands
 
+
 @dataclass
 class Outcome:
     returncode: int | None  # None: killed by the timeout (a hang)
@@ -295,8 +318,15 @@ class Runner:
         if stop is not None:
             command = [sys.executable, str(self.kill_at), str(self.project.root), str(stop), how, argv[1], *argv[2:]]
         out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
-        process = subprocess.Popen(command, cwd=self.project.root, env=self.project.env, stdout=out, stderr=err,
-                                   text=True, start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=self.project.root,
+            env=self.project.env,
+            stdout=out,
+            stderr=err,
+            text=True,
+            start_new_session=True,
+        )
         process.files = (out, err)
         return process
 
@@ -326,10 +356,20 @@ class Runner:
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
         out.close(), err.close()
-        report = json.loads(next((line.removeprefix("kill_at: ") for line in stderr.splitlines()
-                                  if line.startswith("kill_at: ")), "{}"))
-        return Outcome(returncode, stdout, stderr, ended - started, killed, orphans, report.get("writes", 0),
-                       report.get("first_write", 0.0), report.get("manifests", []))
+        report = json.loads(
+            next((line.removeprefix("kill_at: ") for line in stderr.splitlines() if line.startswith("kill_at: ")), "{}")
+        )
+        return Outcome(
+            returncode,
+            stdout,
+            stderr,
+            ended - started,
+            killed,
+            orphans,
+            report.get("writes", 0),
+            report.get("first_write", 0.0),
+            report.get("manifests", []),
+        )
 
     def run(self, argv: list[str], limit: float, stop: int | None = None) -> Outcome:
         started = time.monotonic()
@@ -356,6 +396,7 @@ class Runner:
 
 # ---------------------------------------------------------------- the photos
 
+
 def write_jpegs(folder: Path, count: int) -> None:
     """Photos to enhance: JPEGs at quality 30, larger than the training photos."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -372,8 +413,9 @@ def write_seed_tiles(folder: Path, count: int, changed: int | None = None) -> No
             clean = 255 - clean
         degraded = degrade(clean, 1, 20)
         top, left = 32 * (number % 4 // 2), 32 * (number % 2)
-        pair = join_pair(to_luma_u8(clean[top:top + 32, left:left + 32]),
-                         to_luma_u8(degraded[top:top + 32, left:left + 32]))
+        pair = join_pair(
+            to_luma_u8(clean[top : top + 32, left : left + 32]), to_luma_u8(degraded[top : top + 32, left : left + 32])
+        )
         Image.fromarray(pair).save(folder / f"tile_{number:03d}.png")
 
 
@@ -383,6 +425,7 @@ def input_digests(root: Path, paths: list[str]) -> dict[str, str]:
 
 # ---------------------------------------------------------------- the commands
 
+
 @dataclass
 class Command:
     name: str
@@ -390,7 +433,7 @@ class Command:
     starts: list[tuple[str, tuple[tuple[str, list[str]], ...]]]  # (state, overlays) to start from
     reference: str  # the state holding the uninterrupted run's outputs
     inputs: list[str]  # what it reads, which must never change
-    readable: Callable[["Checker"], str]  # what the kill left, as the next stage sees it: refused, old or new
+    readable: Callable[[Checker], str]  # what the kill left, as the next stage sees it: refused, old or new
     next_argv: list[str] | None = None
     next_outputs: list[str] = field(default_factory=list)
     next_reference: str = ""  # state holding the next stage's outputs when run on the reference
@@ -435,8 +478,9 @@ class Checker:
         if normalized(visible(now), model_now) == normalized(visible(subset(self.before, name)), model_before):
             return "old"
         reference = self.project.state_files(self.command.reference, [name])
-        if normalized(visible(now), model_now) == normalized(visible(reference),
-                                                             self.project.model_bytes(self.command.reference)):
+        if normalized(visible(now), model_now) == normalized(
+            visible(reference), self.project.model_bytes(self.command.reference)
+        ):
             return "new"
         return "other"
 
@@ -448,8 +492,11 @@ class Checker:
             manifest = check_complete(folder)
         except FileNotFoundError:
             return "refused"
-        bad = [shard for shard, info in manifest["shards"].items()
-               if sha256((folder / shard).read_bytes()) != info["sha256"]]
+        bad = [
+            shard
+            for shard, info in manifest["shards"].items()
+            if sha256((folder / shard).read_bytes()) != info["sha256"]
+        ]
         if bad:
             self.fail("corrupt", f"{name} passes check_complete but {', '.join(bad)} differ from its manifest")
             return "corrupt"
@@ -515,14 +562,21 @@ def readable_enhanced(checker: Checker) -> str:
 
 # ---------------------------------------------------------------- the run
 
+
 class FaultRun:
     def __init__(self, args: argparse.Namespace, work: Path) -> None:
         self.args, self.work = args, work
         self.rng = random.Random(args.seed)
         root = work / "project"
-        env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-                   DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="faults", GIT_AUTHOR_EMAIL="faults@example.com",
-                   GIT_COMMITTER_NAME="faults", GIT_COMMITTER_EMAIL="faults@example.com")
+        env = dict(
+            os.environ,
+            PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            DVC_NO_ANALYTICS="1",
+            GIT_AUTHOR_NAME="faults",
+            GIT_AUTHOR_EMAIL="faults@example.com",
+            GIT_COMMITTER_NAME="faults",
+            GIT_COMMITTER_EMAIL="faults@example.com",
+        )
         self.project = Project(root, work / "states", env)
         kill_at = work / "kill_at.py"
         kill_at.write_text(KILL_AT)
@@ -562,8 +616,10 @@ class FaultRun:
         if timed:
             self.durations[name], self.writes[name] = outcome.seconds, outcome.writes
             self.first_writes[name] = outcome.first_write
-        self.log(f"reference {name}: {outcome.seconds:.1f} s, {outcome.writes} writes, renames and deletions, "
-                 f"the first after {outcome.first_write:.1f} s")
+        self.log(
+            f"reference {name}: {outcome.seconds:.1f} s, {outcome.writes} writes, renames and deletions, "
+            f"the first after {outcome.first_write:.1f} s"
+        )
 
     def references(self) -> None:
         project, root = self.project, self.project.root
@@ -606,22 +662,65 @@ class FaultRun:
     def commands(self) -> list[Command]:
         paths = {name: OUTPUTS[name] + STATE_FILES.get(name, []) for name in OUTPUTS}
         return [
-            Command("prepare", ["-m", "stages.prepare"], [("empty", ()), ("old", ())], "ref1",
-                    ["photos"], readable_prepared, ["-m", "stages.tile"], paths["tile"], "ref2", "data/prepared"),
-            Command("tile", ["-m", "stages.tile"], [("ref1", ()), ("old", (("ref1", paths["prepare"]),))], "ref2",
-                    ["photos", "data/prepared"], readable_tiles, ["-m", "stages.train"], paths["train"], "ref3",
-                    "data/tiles"),
-            Command("train", ["-m", "stages.train"],
-                    [("ref2", ()), ("old", (("ref2", paths["prepare"] + paths["tile"]),))], "ref3",
-                    ["photos", "data/prepared", "data/tiles"], readable_model, ["-m", "stages.evaluate"],
-                    paths["evaluate"], "ref4", "models/srcnn.pt"),
-            Command("evaluate", ["-m", "stages.evaluate"],
-                    [("ref3", ()), ("old", (("ref3", paths["prepare"] + paths["tile"] + paths["train"]),))], "ref4",
-                    ["photos", "data/prepared", "data/tiles", "models/srcnn.pt"], readable_evaluation, ENHANCE_NEXT,
-                    ["out_next"], "ref4+gate"),
-            Command("pack-tiles", PACK, [("ref1", ()), ("ref2", ()), ("oldpack", (("ref1", paths["prepare"]),))],
-                    "packed", ["seed_tiles"], readable_tiles, ["-m", "stages.train"], paths["train"], "packed+model",
-                    "data/tiles"),
+            Command(
+                "prepare",
+                ["-m", "stages.prepare"],
+                [("empty", ()), ("old", ())],
+                "ref1",
+                ["photos"],
+                readable_prepared,
+                ["-m", "stages.tile"],
+                paths["tile"],
+                "ref2",
+                "data/prepared",
+            ),
+            Command(
+                "tile",
+                ["-m", "stages.tile"],
+                [("ref1", ()), ("old", (("ref1", paths["prepare"]),))],
+                "ref2",
+                ["photos", "data/prepared"],
+                readable_tiles,
+                ["-m", "stages.train"],
+                paths["train"],
+                "ref3",
+                "data/tiles",
+            ),
+            Command(
+                "train",
+                ["-m", "stages.train"],
+                [("ref2", ()), ("old", (("ref2", paths["prepare"] + paths["tile"]),))],
+                "ref3",
+                ["photos", "data/prepared", "data/tiles"],
+                readable_model,
+                ["-m", "stages.evaluate"],
+                paths["evaluate"],
+                "ref4",
+                "models/srcnn.pt",
+            ),
+            Command(
+                "evaluate",
+                ["-m", "stages.evaluate"],
+                [("ref3", ()), ("old", (("ref3", paths["prepare"] + paths["tile"] + paths["train"]),))],
+                "ref4",
+                ["photos", "data/prepared", "data/tiles", "models/srcnn.pt"],
+                readable_evaluation,
+                ENHANCE_NEXT,
+                ["out_next"],
+                "ref4+gate",
+            ),
+            Command(
+                "pack-tiles",
+                PACK,
+                [("ref1", ()), ("ref2", ()), ("oldpack", (("ref1", paths["prepare"]),))],
+                "packed",
+                ["seed_tiles"],
+                readable_tiles,
+                ["-m", "stages.train"],
+                paths["train"],
+                "packed+model",
+                "data/tiles",
+            ),
             Command("enhance", ENHANCE, [("ref4", ())], "enhanced", ["jpegs", "models"], readable_enhanced),
         ]
 
@@ -660,8 +759,13 @@ class FaultRun:
         left = command.readable(checker)
         notes = [f"left {left}"]
         if input_digests(project.root, inputs) != digests:
-            checker.fail("inputs_changed", "an input changed: " + ", ".join(
-                name for name, digest in input_digests(project.root, inputs).items() if digests.get(name) != digest))
+            checker.fail(
+                "inputs_changed",
+                "an input changed: "
+                + ", ".join(
+                    name for name, digest in input_digests(project.root, inputs).items() if digests.get(name) != digest
+                ),
+            )
         if command.next_argv:
             notes.append(self.next_stage(command, checker, left, before_next))
         rerun = self.runner.run(command.argv, self.limit(command.name))
@@ -676,8 +780,10 @@ class FaultRun:
         notes += self.temporaries(counts)
         if input_digests(project.root, inputs) != digests:
             checker.fail("inputs_changed", "an input changed during the rerun")
-        self.log(f"{command.name} #{counts.kills}: from {start}, killed {when} ({how}): {'; '.join(notes)}"
-                 + "".join(f"\n    {problem}" for problem in checker.problems))
+        self.log(
+            f"{command.name} #{counts.kills}: from {start}, killed {when} ({how}): {'; '.join(notes)}"
+            + "".join(f"\n    {problem}" for problem in checker.problems)
+        )
         return True
 
     def same_as_reference(self, checker: Checker, paths: list[str], reference: str, whose: str) -> bool:
@@ -694,9 +800,12 @@ class FaultRun:
     def temporaries(self, counts: Counts) -> list[str]:
         """Temporaries of killed runs still in the project after the rerun (named, not errors: no
         stage takes them for outputs; the shard stages delete theirs, the others leave them)."""
-        left = sorted(str(path.relative_to(self.project.root)) for folder in MUTABLE
-                      for path in (self.project.root / folder).rglob(".*")
-                      if path.is_file() and (".tmp" in path.name or path.name.endswith(".partial")))
+        left = sorted(
+            str(path.relative_to(self.project.root))
+            for folder in MUTABLE
+            for path in (self.project.root / folder).rglob(".*")
+            if path.is_file() and (".tmp" in path.name or path.name.endswith(".partial"))
+        )
         counts.temporaries += len(left)
         return [f"temporaries left: {', '.join(left)}"] if left else []
 
@@ -714,7 +823,7 @@ class FaultRun:
         if left == "refused":
             if outcome.returncode == 0:
                 checker.fail("corrupt", f"{name} ran on an incomplete {command.refusal}")
-            elif (project.files(command.next_outputs) != before):
+            elif project.files(command.next_outputs) != before:
                 checker.fail("corrupt", f"{name} refused but wrote its outputs")
             elif "Traceback" in outcome.stderr or command.refusal not in outcome.stderr:
                 checker.fail("unclear", f"{name} refused, unclearly: {outcome.stderr.strip()[-300:]}")
@@ -753,8 +862,10 @@ class FaultRun:
         reference = self.runner.run(argv, 1800.0)
         checker = Checker(project, command, {}, counts)
         if reference.returncode != 0 or not self.same_as_reference(checker, paths, "ref4", "dvc repro's"):
-            self.log(f"dvc repro: the uninterrupted run failed or differs ({reference.returncode}): "
-                     f"{reference.stderr.strip()[-300:]} {checker.problems}")
+            self.log(
+                f"dvc repro: the uninterrupted run failed or differs ({reference.returncode}): "
+                f"{reference.stderr.strip()[-300:]} {checker.problems}"
+            )
             return
         self.durations["dvc repro"] = reference.seconds
         self.log(f"reference dvc repro: {reference.seconds:.1f} s, outputs as the stages' references")
@@ -777,8 +888,10 @@ class FaultRun:
                     manifest = check_complete(project.root / folder)
                 except FileNotFoundError:
                     continue
-                if any(sha256((project.root / folder / shard).read_bytes()) != info["sha256"]
-                       for shard, info in manifest["shards"].items()):
+                if any(
+                    sha256((project.root / folder / shard).read_bytes()) != info["sha256"]
+                    for shard, info in manifest["shards"].items()
+                ):
                     checker.fail("corrupt", f"{folder} passes check_complete but its shards differ from its manifest")
             notes = []
             rerun = self.runner.run(argv, self.limit("dvc repro"))
@@ -797,13 +910,16 @@ class FaultRun:
                 else:
                     counts.reruns_ok += 1
                     counts.resumed += "resuming from" in rerun.stderr
-                    notes.append("rerun ok, dvc status clean" + (" (train resumed)" if "resuming from" in rerun.stderr
-                                                                 else ""))
+                    notes.append(
+                        "rerun ok, dvc status clean" + (" (train resumed)" if "resuming from" in rerun.stderr else "")
+                    )
             notes += self.temporaries(counts)
             if input_digests(project.root, inputs) != digests:
                 checker.fail("inputs_changed", "an input photo changed")
-            self.log(f"dvc repro #{counts.kills}: from old, killed after {delay:.2f} s: {'; '.join(notes)}"
-                     + "".join(f"\n    {problem}" for problem in checker.problems))
+            self.log(
+                f"dvc repro #{counts.kills}: from old, killed after {delay:.2f} s: {'; '.join(notes)}"
+                + "".join(f"\n    {problem}" for problem in checker.problems)
+            )
 
     # -------- two writers
 
@@ -812,8 +928,10 @@ class FaultRun:
         project, rng = self.project, self.rng
         inputs = ["photos", "seed_tiles", "jpegs", "data/prepared"]
         for number in range(self.args.pairs):
-            pair = [("tile", ["-m", "stages.tile"]), ("tile", ["-m", "stages.tile"]) if number % 2 == 0 else
-                    ("pack-tiles", PACK)]
+            pair = [
+                ("tile", ["-m", "stages.tile"]),
+                ("tile", ["-m", "stages.tile"]) if number % 2 == 0 else ("pack-tiles", PACK),
+            ]
             state, overlays = rng.choice([("ref1", ()), ("ref2", ()), ("old", (("ref1", OUTPUTS["prepare"]),))])
             project.restore(state, overlays)
             digests = input_digests(project.root, inputs)
@@ -828,8 +946,9 @@ class FaultRun:
             writers = {f"{pair[0][0]} (1st)": self.runner.start(pair[0][1], stop=0)}
             time.sleep(delay)
             writers[f"{pair[1][0]} (2nd)"] = self.runner.start(pair[1][1], stop=0)
-            outcomes = {label: self.runner.finish(process, started, self.limit("tile"))
-                        for label, process in writers.items()}
+            outcomes = {
+                label: self.runner.finish(process, started, self.limit("tile")) for label, process in writers.items()
+            }
             problems, finished = [], []
             for (label, outcome), other in zip(outcomes.items(), reversed(writers.values())):
                 if outcome.returncode is None:
@@ -838,7 +957,9 @@ class FaultRun:
                 elif outcome.returncode == 0:
                     finished.append(label)
                 elif f"is being written by pid {other.pid}" not in outcome.stderr:
-                    problems.append(f"UNCLEAR: {label} stopped without naming the other: {outcome.stderr.strip()[-300:]}")
+                    problems.append(
+                        f"UNCLEAR: {label} stopped without naming the other: {outcome.stderr.strip()[-300:]}"
+                    )
                     counts.unclear += 1
             if not finished:
                 problems.append("CORRUPT: neither writer finished")
@@ -849,11 +970,16 @@ class FaultRun:
                 folder = project.root / "data/tiles"
                 try:
                     manifest = check_complete(folder)
-                    bad = [shard for shard, info in manifest["shards"].items()
-                           if sha256((folder / shard).read_bytes()) != info["sha256"]]
+                    bad = [
+                        shard
+                        for shard, info in manifest["shards"].items()
+                        if sha256((folder / shard).read_bytes()) != info["sha256"]
+                    ]
                 except FileNotFoundError as error:
                     bad = [str(error)]
-                if bad or visible(project.files(["data/tiles"])) != visible(project.state_files(reference, ["data/tiles"])):
+                if bad or visible(project.files(["data/tiles"])) != visible(
+                    project.state_files(reference, ["data/tiles"])
+                ):
                     problems.append(f"CORRUPT: data/tiles is not what {last}, which wrote it last, writes {bad[:2]}")
                     counts.corrupt += 1
             if input_digests(project.root, inputs) != digests:
@@ -863,12 +989,14 @@ class FaultRun:
             counts.new += len(finished) == 2  # one after the other
             counts.refused += len(finished) == 1  # one stopped, naming the other
             counts.reruns_ok += not problems
-            self.log(f"pair #{number + 1}: {pair[0][0]}, then {pair[1][0]} {delay:.2f} s later, from {state}: "
-                     f"{' and '.join(finished) or 'neither'} finished"
-                     + "".join(f"\n    {problem}" for problem in problems))
+            self.log(
+                f"pair #{number + 1}: {pair[0][0]}, then {pair[1][0]} {delay:.2f} s later, from {state}: "
+                f"{' and '.join(finished) or 'neither'} finished" + "".join(f"\n    {problem}" for problem in problems)
+            )
 
 
 # ---------------------------------------------------------------- main
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -909,10 +1037,22 @@ def main() -> None:
     print_table(table, time.monotonic() - started)
 
 
-COLUMNS = (("kills", "kills"), ("timed", "timed"), ("at_write", "at write"), ("main_only", "main only"),
-           ("refused", "next refused"), ("old", "as before"), ("new", "next ran"), ("reruns_ok", "reruns ok"),
-           ("resumed", "resumed"), ("temporaries", "temps left"), ("unclear", "unclear"), ("corrupt", "corrupt"),
-           ("inputs_changed", "inputs changed"), ("hangs", "hangs"))
+COLUMNS = (
+    ("kills", "kills"),
+    ("timed", "timed"),
+    ("at_write", "at write"),
+    ("main_only", "main only"),
+    ("refused", "next refused"),
+    ("old", "as before"),
+    ("new", "next ran"),
+    ("reruns_ok", "reruns ok"),
+    ("resumed", "resumed"),
+    ("temporaries", "temps left"),
+    ("unclear", "unclear"),
+    ("corrupt", "corrupt"),
+    ("inputs_changed", "inputs changed"),
+    ("hangs", "hangs"),
+)
 
 
 def print_table(table: dict[str, Counts], seconds: float) -> None:
@@ -933,17 +1073,37 @@ def print_table(table: dict[str, Counts], seconds: float) -> None:
             total.new = sum(counts.new for counts in commands.values())
         print(f"{name:<12}" + "".join(f"{getattr(counts, key):>{len(title) + 2}}" for key, title in COLUMNS))
     pairs = table.get("two writers", Counts())
-    print(f"two writers: {pairs.kills} pairs on data/tiles; {pairs.refused} with one stopped naming the other, "
-          f"{pairs.new} ran in turn; {pairs.reruns_ok} with every check passed; unclear {pairs.unclear}, "
-          f"corrupt {pairs.corrupt}, inputs changed {pairs.inputs_changed}, hangs {pairs.hangs}")
-    print(json.dumps({"kills": total.kills, "by_command": {name: counts.kills for name, counts in commands.items()},
-                      "timed": total.timed, "at_write": total.at_write, "main_process_only": total.main_only,
-                      "next_stage_refused": total.refused, "next_stage_ran": total.new, "left_as_before": total.old,
-                      "reruns_ok": total.reruns_ok, "resumed": total.resumed, "pairs": pairs.kills,
-                      "pairs_one_stopped": pairs.refused, "pairs_in_turn": pairs.new, "pairs_ok": pairs.reruns_ok,
-                      "temporaries_left": total.temporaries, "unclear_errors": total.unclear,
-                      "seconds": round(seconds), "corrupt": total.corrupt, "inputs_changed": total.inputs_changed,
-                      "hangs": total.hangs}))
+    print(
+        f"two writers: {pairs.kills} pairs on data/tiles; {pairs.refused} with one stopped naming the other, "
+        f"{pairs.new} ran in turn; {pairs.reruns_ok} with every check passed; unclear {pairs.unclear}, "
+        f"corrupt {pairs.corrupt}, inputs changed {pairs.inputs_changed}, hangs {pairs.hangs}"
+    )
+    print(
+        json.dumps(
+            {
+                "kills": total.kills,
+                "by_command": {name: counts.kills for name, counts in commands.items()},
+                "timed": total.timed,
+                "at_write": total.at_write,
+                "main_process_only": total.main_only,
+                "next_stage_refused": total.refused,
+                "next_stage_ran": total.new,
+                "left_as_before": total.old,
+                "reruns_ok": total.reruns_ok,
+                "resumed": total.resumed,
+                "pairs": pairs.kills,
+                "pairs_one_stopped": pairs.refused,
+                "pairs_in_turn": pairs.new,
+                "pairs_ok": pairs.reruns_ok,
+                "temporaries_left": total.temporaries,
+                "unclear_errors": total.unclear,
+                "seconds": round(seconds),
+                "corrupt": total.corrupt,
+                "inputs_changed": total.inputs_changed,
+                "hangs": total.hangs,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ are kept in benchmarks/out/, which ``enhance`` accepts). -S key=value sets any p
 benchmarks/out/experiments.jsonl. Run nothing else heavy at the same time: each model trains for a
 fixed time, so other work costs it steps.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,15 +68,26 @@ PAPERS_JPEG = "LIVE1, luma, gain at q10/q20/q40: AR-CNN +1.19/+1.22/+1.26, DnCNN
 
 
 def project_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     return [name for name in listed if name and not name.startswith(SKIP) and (ROOT / name).is_file()]
 
 
 def run(command: list[str], cwd: Path, threads: int | None = None) -> None:
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
     result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -109,8 +121,18 @@ def train_copy(base: Path, name: str, settings: dict[str, Any], threads: int) ->
     work = base.parent / name
     if not work.exists():
         shutil.copytree(base, work, symlinks=True)
-    run([sys.executable, "-m", "dvc", "exp", "run", *(f"-S{key}={json.dumps(value)}" for key, value in settings.items())],
-        cwd=work, threads=threads)
+    run(
+        [
+            sys.executable,
+            "-m",
+            "dvc",
+            "exp",
+            "run",
+            *(f"-S{key}={json.dumps(value)}" for key, value in settings.items()),
+        ],
+        cwd=work,
+        threads=threads,
+    )
     return work
 
 
@@ -129,8 +151,11 @@ def val_photos(project: Path, folder: Path) -> list[tuple[str, Any]]:
     for path in list_photo_files(folder)[0]:
         with open(path, "rb") as handle:
             digests.add(hashlib.file_digest(handle, "sha256").hexdigest())
-    return [(report["name"], clean) for report, clean, _ in read_prepared(project / "data" / "prepared", "val")
-            if report.get("sha256") in digests]
+    return [
+        (report["name"], clean)
+        for report, clean, _ in read_prepared(project / "data" / "prepared", "val")
+        if report.get("sha256") in digests
+    ]
 
 
 def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
@@ -138,16 +163,22 @@ def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
     as ``enhance`` restores them, and the model's own gain there; RGB too where the evaluation gives it."""
     rungs = {}
     for row in table.to_dict("records"):
-        rung = {"photos": int(row["photos"]), "gain": round(float(row["psnr_gain"]), 4), "worse": int(row["photos_worse"]),
-                "applied": bool(row["applied"]), "model_gain": round(float(row["model_gain"]), 4)}
+        rung = {
+            "photos": int(row["photos"]),
+            "gain": round(float(row["psnr_gain"]), 4),
+            "worse": int(row["photos_worse"]),
+            "applied": bool(row["applied"]),
+            "model_gain": round(float(row["model_gain"]), 4),
+        }
         if "rgb_psnr_gain" in row:
             rung["rgb_gain"] = round(float(row["rgb_psnr_gain"]), 4)
         rungs[f"q{int(row['quality'])}"] = rung
     return rungs
 
 
-def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], params: Params,
-                     self_ensemble: bool = False) -> dict[str, Any]:
+def score_checkpoint(
+    name: str, checkpoint: Path, photos: dict[str, list], params: Params, self_ensemble: bool = False
+) -> dict[str, Any]:
     """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
     the held-out photos also on those whose reference shows no earlier compression
     (``held_out_fresh_ladder``). ``self_ensemble``: restored as ``enhance --self-ensemble`` does."""
@@ -158,23 +189,27 @@ def score_checkpoint(name: str, checkpoint: Path, photos: dict[str, list], param
     result: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters())}
     for key, group in photos.items():
         print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
-        gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities,
-                             self_ensemble=self_ensemble)
+        gains = ladder_gains(
+            model, group, params.border, params.scale, params.eval_qualities, self_ensemble=self_ensemble
+        )
         result[key] = ladder(ladder_table(gains, gate))
         if key == "held_out_ladder":
             # references that went through a JPEG or a video codec's 8×8 transform already: removing
             # their artifacts moves a model away from them (docs/quality.md)
-            history = {photo_name: {"jpeg_quality": jpeg_history(clean), "dct_steps": quantization_steps(clean)}
-                       for photo_name, clean in group}
+            history = {
+                photo_name: {"jpeg_quality": jpeg_history(clean), "dct_steps": quantization_steps(clean)}
+                for photo_name, clean in group
+            }
             fresh = [photo_name for photo_name, seen in history.items() if not any(seen.values())]
             if 0 < len(fresh) < len(group):
                 result["held_out_fresh_ladder"] = ladder(ladder_table(gains[gains["photo"].isin(fresh)], gate))
             result["held_out_history"] = {name: seen for name, seen in history.items() if any(seen.values())}
             # each photo restored worse, where enhance would restore it
             worse = gains[(gains["model_gain"] < 0) & gains["quality"].map(gate.allows)]
-            result["held_out_worse"] = {f"q{quality}": {name: round(float(gain), 2) for name, gain in
-                                                        zip(rows["photo"], rows["model_gain"])}
-                                        for quality, rows in worse.groupby("quality")}
+            result["held_out_worse"] = {
+                f"q{quality}": {name: round(float(gain), 2) for name, gain in zip(rows["photo"], rows["model_gain"])}
+                for quality, rows in worse.groupby("quality")
+            }
     return result
 
 
@@ -185,9 +220,15 @@ def score_run(name: str, work: Path, photos: dict[str, list], stamp: str) -> dic
     shutil.copy2(gate_path(work / "models" / "srcnn.pt"), gate_path(checkpoint))
     params = load_params(work / "params.yaml")
     train = json.loads((work / "metrics" / "train.json").read_text())
-    result = {**score_checkpoint(name, checkpoint, photos, params), "arch": params.arch, "steps": train["steps"],
-              "seconds": train["seconds"], "ms_per_step": round(1000 * train["seconds"] / max(train["steps"], 1), 1),
-              "model": str(checkpoint), "work": str(work)}
+    result = {
+        **score_checkpoint(name, checkpoint, photos, params),
+        "arch": params.arch,
+        "steps": train["steps"],
+        "seconds": train["seconds"],
+        "ms_per_step": round(1000 * train["seconds"] / max(train["steps"], 1), 1),
+        "model": str(checkpoint),
+        "work": str(work),
+    }
     return result
 
 
@@ -198,15 +239,22 @@ def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
         print(f"\n{key} ({photos} photos): luma PSNR gain in dB (photos made worse), as enhance restores them")
         print(f"{'run':<18}{'params':>9}{'steps':>8}{'ms/step':>9}" + "".join(f"{rung:>13}" for rung in rungs))
         for name, row in results.items():
-            cells = (f"{row[key][rung]['gain']:+.2f} ({row[key][rung]['worse']})"
-                     + ("" if row[key][rung]["applied"] else "*") for rung in rungs)
-            print(f"{name[:18]:<18}{row['parameters']:>9}{row['steps']:>8}{row['ms_per_step']:>9.1f}"
-                  + "".join(f"{cell:>13}" for cell in cells))
+            cells = (
+                f"{row[key][rung]['gain']:+.2f} ({row[key][rung]['worse']})"
+                + ("" if row[key][rung]["applied"] else "*")
+                for rung in rungs
+            )
+            print(
+                f"{name[:18]:<18}{row['parameters']:>9}{row['steps']:>8}{row['ms_per_step']:>9.1f}"
+                + "".join(f"{cell:>13}" for cell in cells)
+            )
             print(f"{'  model alone':<44}" + "".join(f"{row[key][rung]['model_gain']:>+13.2f}" for rung in rungs))
             if all("rgb_gain" in row[key][rung] for rung in rungs):
                 print(f"{'  RGB':<44}" + "".join(f"{row[key][rung]['rgb_gain']:>+13.2f}" for rung in rungs))
-    print("* left unchanged, as enhance leaves such photos: outside the trained qualities, or where the model's own "
-          "evaluation found it unsafe (srcnn/gate.py); 'model alone': the model's gain there anyway")
+    print(
+        "* left unchanged, as enhance leaves such photos: outside the trained qualities, or where the model's own "
+        "evaluation found it unsafe (srcnn/gate.py); 'model alone': the model's gain there anyway"
+    )
 
 
 def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
@@ -214,12 +262,15 @@ def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
     at equal minutes, and no rung below 0 for any run."""
     checks: dict[str, Any] = {}
     for key in keys:
-        checks[f"{key}_no_rung_below_0"] = all(rung["gain"] >= 0 for row in results.values() for rung in row[key].values())
+        checks[f"{key}_no_rung_below_0"] = all(
+            rung["gain"] >= 0 for row in results.values() for rung in row[key].values()
+        )
         if "srcnn" in results:
             for name, row in results.items():
                 if name != "srcnn" and "-" not in name and all(f"q{q}" in row[key] for q in (10, 20, 40)):
                     checks[f"{key}_{name}_ahead_of_srcnn_by_0.3"] = all(
-                        row[key][f"q{q}"]["gain"] >= results["srcnn"][key][f"q{q}"]["gain"] + 0.3 for q in (10, 20, 40))
+                        row[key][f"q{q}"]["gain"] >= results["srcnn"][key][f"q{q}"]["gain"] + 0.3 for q in (10, 20, 40)
+                    )
     return checks
 
 
@@ -234,16 +285,25 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
     result = score_checkpoint(checkpoint.name, checkpoint, scored, params, self_ensemble)
     info = load_model(checkpoint)[1]
     training = {key: info[key] for key in ("arch", "steps", "seconds", "parameters", "val_psnr") if key in info}
-    result.update(steps=training.get("steps", 0),
-                  ms_per_step=round(1000 * training.get("seconds", 0) / max(training.get("steps", 1), 1), 1))
+    result.update(
+        steps=training.get("steps", 0),
+        ms_per_step=round(1000 * training.get("seconds", 0) / max(training.get("steps", 1), 1), 1),
+    )
     keys = [key for key in ("held_out_ladder", "held_out_fresh_ladder") if key in result]
     print_ladders({checkpoint.name: result}, keys)
     for rung, photos in result["held_out_worse"].items():
-        marked = [f"{name} {gain:+.2f}{' (compressed before)' if name in result['held_out_history'] else ''}"
-                  for name, gain in photos.items()]
+        marked = [
+            f"{name} {gain:+.2f}{' (compressed before)' if name in result['held_out_history'] else ''}"
+            for name, gain in photos.items()
+        ]
         print(f"held out, made worse at {rung}: {', '.join(marked)}")
-    summary = {"model": checkpoint.name, "ladder_dirs": [folder.name for folder in folders], "training": training,
-               "self_ensemble": self_ensemble, **result}
+    summary = {
+        "model": checkpoint.name,
+        "ladder_dirs": [folder.name for folder in folders],
+        "training": training,
+        "self_ensemble": self_ensemble,
+        **result,
+    }
     if out is not None:
         out.write_text(json.dumps(summary, indent=1) + "\n")
     print(json.dumps(summary))
@@ -251,23 +311,46 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--score", type=Path, metavar="CHECKPOINT",
-                        help="train nothing: the ladders of this checkpoint (under its gate) on --ladder-dirs")
+    parser.add_argument(
+        "--score",
+        type=Path,
+        metavar="CHECKPOINT",
+        help="train nothing: the ladders of this checkpoint (under its gate) on --ladder-dirs",
+    )
     parser.add_argument("--out", type=Path, help="with --score: also write its JSON there")
-    parser.add_argument("--self-ensemble", action="store_true",
-                        help="with --score: restore as enhance --self-ensemble does (8 flips and rotations, averaged)")
-    parser.add_argument("--raw-dir", nargs="+", type=Path, default=[],
-                        help="folders of clean photos; val photos are scored from the first (urban40)")
+    parser.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="with --score: restore as enhance --self-ensemble does (8 flips and rotations, averaged)",
+    )
+    parser.add_argument(
+        "--raw-dir",
+        nargs="+",
+        type=Path,
+        default=[],
+        help="folders of clean photos; val photos are scored from the first (urban40)",
+    )
     parser.add_argument("--minutes", type=float, default=15.0, help="training budget of each model")
     parser.add_argument("--archs", nargs="+", default=list(ARCHS), choices=list(ARCHS))
     parser.add_argument("--no-equal-steps", action="store_true", help="skip the equal-steps runs")
     parser.add_argument("--threads", type=int, default=1, help="threads of each training (OMP_NUM_THREADS)")
     parser.add_argument("--parallel", type=int, default=1, help="trainings at once")
     parser.add_argument("--scale", type=int, default=1, help=">1: super-resolution (jpeg_quality null)")
-    parser.add_argument("--ladder-dirs", nargs="*", type=Path, default=[],
-                        help="held-out photo folders (e.g. Set5, Set14), scored under each model's own gate")
-    parser.add_argument("-S", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                        help="set a param for every run (YAML value), e.g. -S lr=3.0e-3")
+    parser.add_argument(
+        "--ladder-dirs",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="held-out photo folders (e.g. Set5, Set14), scored under each model's own gate",
+    )
+    parser.add_argument(
+        "-S",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set a param for every run (YAML value), e.g. -S lr=3.0e-3",
+    )
     parser.add_argument("--work", type=Path, help="work folder to create or reuse (default: a new temp folder)")
     parser.add_argument("--label", default="", help="name of this run in experiments.jsonl")
     args = parser.parse_args()
@@ -280,8 +363,12 @@ def main() -> None:
     if not args.raw_dir:
         parser.error("--raw-dir is required unless --score")
     raw_dirs = [str(folder.resolve()) for folder in args.raw_dir]
-    settings: dict[str, Any] = {"raw_dir": raw_dirs if len(raw_dirs) > 1 else raw_dirs[0],
-                                "time_budget": args.minutes, "epochs": 1_000_000, "batch_size": LONG_RUN_MODEL["batch_size"]}
+    settings: dict[str, Any] = {
+        "raw_dir": raw_dirs if len(raw_dirs) > 1 else raw_dirs[0],
+        "time_budget": args.minutes,
+        "epochs": 1_000_000,
+        "batch_size": LONG_RUN_MODEL["batch_size"],
+    }
     if args.scale > 1:
         settings.update(scale=args.scale, jpeg_quality=None)
     for item in args.settings:
@@ -290,8 +377,11 @@ def main() -> None:
     work = (args.work or Path(tempfile.mkdtemp(prefix="srcnn-quality-"))).resolve()
     base = make_project(work / "base", settings)
     params = load_params(base / "params.yaml")
-    print(f"quality: projects in {work}; {args.minutes:g} min per model on {args.threads} thread(s), "
-          f"{args.parallel} at a time; params set: {settings}", flush=True)
+    print(
+        f"quality: projects in {work}; {args.minutes:g} min per model on {args.threads} thread(s), "
+        f"{args.parallel} at a time; params set: {settings}",
+        flush=True,
+    )
     started = time.perf_counter()
     run([sys.executable, "-m", "dvc", "repro", "tile"], cwd=base)
     run(["git", "add", "-A"], cwd=base)
@@ -301,8 +391,11 @@ def main() -> None:
         return {"arch": arch, **({"kernel2": LONG_RUN_MODEL["kernel2"]} if arch == "srcnn" else {})}
 
     with ThreadPoolExecutor(args.parallel) as pool:
-        works = dict(zip(args.archs, pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads),
-                                              args.archs)))
+        works = dict(
+            zip(
+                args.archs, pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads), args.archs)
+            )
+        )
     steps = {arch: json.loads((works[arch] / "metrics" / "train.json").read_text())["steps"] for arch in args.archs}
     fewest = min(steps.values())
     if not args.no_equal_steps and len(args.archs) > 1:
@@ -310,9 +403,17 @@ def main() -> None:
         # one epoch of exactly the steps, no clock: the same schedule the timed runs followed
         fixed = {"time_budget": 0, "epochs": 1, "steps_per_epoch": fewest}
         with ThreadPoolExecutor(args.parallel) as pool:
-            works.update(zip((f"{arch}-{fewest}steps" for arch in again),
-                             pool.map(lambda arch: train_copy(base, f"{arch}-{fewest}steps",
-                                                              {**arch_settings(arch), **fixed}, args.threads), again)))
+            works.update(
+                zip(
+                    (f"{arch}-{fewest}steps" for arch in again),
+                    pool.map(
+                        lambda arch: train_copy(
+                            base, f"{arch}-{fewest}steps", {**arch_settings(arch), **fixed}, args.threads
+                        ),
+                        again,
+                    ),
+                )
+            )
     print(f"quality: trained and evaluated by the pipeline in {time.perf_counter() - started:.0f} s", flush=True)
 
     scored = {"val_ladder": val_photos(base, args.raw_dir[0])}
@@ -321,22 +422,46 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     results = {name: score_run(name, folder, scored, stamp) for name, folder in works.items()}
-    keys = [key for key in ("val_ladder", "held_out_ladder", "held_out_fresh_ladder") if key in results[next(iter(results))]]
+    keys = [
+        key for key in ("val_ladder", "held_out_ladder", "held_out_fresh_ladder") if key in results[next(iter(results))]
+    ]
     lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
     cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
     flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
-    cpu += (" (AMX)" if "amx_bf16" in flags else " (AVX-512 bf16)" if "avx512_bf16" in flags
-            else " (AVX-512)" if "avx512f" in flags else " (AVX2)" if "avx2" in flags else "")
+    cpu += (
+        " (AMX)"
+        if "amx_bf16" in flags
+        else " (AVX-512 bf16)"
+        if "avx512_bf16" in flags
+        else " (AVX-512)"
+        if "avx512f" in flags
+        else " (AVX2)"
+        if "avx2" in flags
+        else ""
+    )
     equal = f" (runs named ARCH-{fewest}steps: {fewest} steps each)" if any("steps" in name for name in works) else ""
-    print(f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s){equal}; "
-          f"raw_dir {', '.join(folder.name for folder in args.raw_dir)}")
+    print(
+        f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s){equal}; "
+        f"raw_dir {', '.join(folder.name for folder in args.raw_dir)}"
+    )
     print_ladders(results, keys)
     print(f"papers: {PAPERS_JPEG}")
-    summary = {"label": args.label, "cpu": cpu, "raw_dir": raw_dirs, "minutes": args.minutes, "threads": args.threads,
-               "parallel": args.parallel, "equal_steps": fewest, "scale": params.scale,
-               "eval_qualities": list(params.eval_qualities), "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
-               "photos": {key: len(photos) for key, photos in scored.items()}, "runs": results,
-               "targets": targets(results, keys), "seconds": round(time.perf_counter() - started, 1)}
+    summary = {
+        "label": args.label,
+        "cpu": cpu,
+        "raw_dir": raw_dirs,
+        "minutes": args.minutes,
+        "threads": args.threads,
+        "parallel": args.parallel,
+        "equal_steps": fewest,
+        "scale": params.scale,
+        "eval_qualities": list(params.eval_qualities),
+        "settings": {k: v for k, v in settings.items() if k != "raw_dir"},
+        "photos": {key: len(photos) for key, photos in scored.items()},
+        "runs": results,
+        "targets": targets(results, keys),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
     with open(OUT / "experiments.jsonl", "a") as log:
         log.write(json.dumps(summary) + "\n")
     print(json.dumps(summary))

@@ -15,6 +15,7 @@ project's ``val_fraction`` and ``seed`` from params.yaml): a copy of a val photo
 is scored; nor are gray photos, whose copies would be the photo itself. The copies draw a split of
 their own, so some land in val, where they only add tiles. Never writes into the photos' folder. The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,17 +53,25 @@ def recolour(rgb: np.ndarray, copy: int, rng: np.random.Generator) -> np.ndarray
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("folder", type=Path, help="the photos to copy (one folder, as in raw_dir)")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the copies (created; outside the photos' folder)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder for the copies (created; outside the photos' folder)"
+    )
     parser.add_argument("--copies", type=int, default=3, help="copies of each train photo")
     parser.add_argument("--seed", type=int, default=1, help="seed of the channel orders, angles and saturations")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"),
-                        help="the project's params (val_fraction and seed decide which photos are train)")
+    parser.add_argument(
+        "--params",
+        type=Path,
+        default=Path("params.yaml"),
+        help="the project's params (val_fraction and seed decide which photos are train)",
+    )
     args = parser.parse_args()
     if args.copies < 1:
         parser.error(f"--copies must be 1 or more, got {args.copies}")
     folder, out = args.folder.resolve(), args.out.resolve()
     if out == folder or folder in out.parents:
-        parser.error(f"--out {args.out} is inside the photos' folder {args.folder}; the photos' folder is never written to")
+        parser.error(
+            f"--out {args.out} is inside the photos' folder {args.folder}; the photos' folder is never written to"
+        )
     try:
         params = load_params(args.params)
         photos, _ = find_photos(folder)
@@ -86,10 +95,23 @@ def main() -> None:
         for copy, image in enumerate(copies):
             Image.fromarray(image).save(out / f"{Path(photo.name).stem}-c{copy}.png")
     made = (len(train) - gray) * args.copies
-    print(f"recolour: {made} copies of {len(train) - gray} train photos in {args.out} "
-          f"({gray} gray train photos and {len(photos) - len(train)} val photos left out)")
-    print(json.dumps({"folder": str(args.folder), "out": str(args.out), "train_photos": len(train), "gray_photos": gray,
-                      "val_photos": len(photos) - len(train), "copies": made, "seed": args.seed}))
+    print(
+        f"recolour: {made} copies of {len(train) - gray} train photos in {args.out} "
+        f"({gray} gray train photos and {len(photos) - len(train)} val photos left out)"
+    )
+    print(
+        json.dumps(
+            {
+                "folder": str(args.folder),
+                "out": str(args.out),
+                "train_photos": len(train),
+                "gray_photos": gray,
+                "val_photos": len(photos) - len(train),
+                "copies": made,
+                "seed": args.seed,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

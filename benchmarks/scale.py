@@ -23,6 +23,7 @@ tiles decoded into memory, or the stream's shuffle buffer filled); the stage's o
 table counts its start and the memory sampling beside it; and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
 per second per CPU core at the largest N. Prints a table; the last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,17 +50,24 @@ sys.path.insert(0, str(ROOT / "tests"))
 from conftest import ALWAYS_RUN, stages_run  # noqa: E402
 from data_speed import process_tree, pss_kb  # noqa: E402
 from quality import make_project  # noqa: E402
+
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles, spread_tiles  # noqa: E402
 from srcnn.device import pick_device  # noqa: E402
-from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.params import load_params  # noqa: E402
 from srcnn.shards import load_manifest, shard_paths  # noqa: E402
 from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
 
 WIDTH, HEIGHT = 1024, 768
 STAGES = ("samples", "prepare", "tile", "train", "evaluate")
-TARGETS = {"train_memory_ratio": 1.25, "seconds_per_photo_ratio": 1.3, "files_per_photo": 1 / 50,
-           "noop_repro_s": 5.0, "incremental_fraction": 0.05, "steps_per_s_ratio": 0.9}
+TARGETS = {
+    "train_memory_ratio": 1.25,
+    "seconds_per_photo_ratio": 1.3,
+    "files_per_photo": 1 / 50,
+    "noop_repro_s": 5.0,
+    "incremental_fraction": 0.05,
+    "steps_per_s_ratio": 0.9,
+}
 
 
 def generate(folder: Path, first: int, count: int) -> None:
@@ -77,13 +85,15 @@ def generate(folder: Path, first: int, count: int) -> None:
         local = np.random.default_rng(number + 1)
         for _ in range(40):
             top, left = local.integers(0, HEIGHT - 100), local.integers(0, WIDTH - 100)
-            image[top:top + local.integers(8, 200), left:left + local.integers(8, 200)] = local.uniform(0, 255, 3)
+            image[top : top + local.integers(8, 200), left : left + local.integers(8, 200)] = local.uniform(0, 255, 3)
         Image.fromarray(image.clip(0, 255).astype(np.uint8)).save(folder / f"IMG_{number:05d}.jpg", quality=92)
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, DVC_NO_ANALYTICS="1"))
+    result = subprocess.run(
+        command, cwd=cwd, capture_output=True, text=True, env=dict(os.environ, DVC_NO_ANALYTICS="1")
+    )
     if result.returncode:
         sys.exit(f"scale: {' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return time.perf_counter() - started, result.stdout
@@ -93,8 +103,14 @@ def repro(project: Path, *args: str) -> dict:
     """``dvc repro ARGS`` with each stage's seconds and peak PSS (MiB) sampled from its process tree."""
     command = [sys.executable, "-m", "dvc", "repro", *args]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=dict(os.environ, DVC_NO_ANALYTICS="1"))
+    process = subprocess.Popen(
+        command,
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, DVC_NO_ANALYTICS="1"),
+    )
     seen: dict[str, dict] = {}
 
     def sample() -> None:
@@ -118,7 +134,9 @@ def repro(project: Path, *args: str) -> dict:
     sampler.join()
     if process.returncode:
         sys.exit(f"scale: dvc repro {' '.join(args)} failed:\n{output[-4000:]}")
-    stages = {stage: {"seconds": row["last"] - row["first"] + 0.05, "peak_mb": row["peak_mb"]} for stage, row in seen.items()}
+    stages = {
+        stage: {"seconds": row["last"] - row["first"] + 0.05, "peak_mb": row["peak_mb"]} for stage, row in seen.items()
+    }
     return {"seconds": time.perf_counter() - started, "stages": stages, "output": output}
 
 
@@ -130,8 +148,12 @@ def link_photos(pool: Path, into: Path, first: int, count: int) -> None:
 
 def tracked_files(project: Path) -> int:
     """Files of the stage outputs under data/ (what DVC hashes, caches and pushes)."""
-    return sum(1 for folder in ("samples", "prepared", "tiles") for path in (project / "data" / folder).rglob("*")
-               if path.is_file())
+    return sum(
+        1
+        for folder in ("samples", "prepared", "tiles")
+        for path in (project / "data" / folder).rglob("*")
+        if path.is_file()
+    )
 
 
 WARM_STEPS = 20  # steps left out of the rate: the stream's start (its shuffle buffer filling) and the first steps
@@ -149,14 +171,25 @@ def fit_steps_per_second(project: Path, streaming: bool) -> tuple[float, float]:
         manifest = load_manifest(tiles)
         started = time.perf_counter()
         if streaming:
-            train = ShardTiles(shard_paths(tiles, manifest, "train"), params.seed, params.shuffle_buffer, params.tile_reuse,
-                               auto_loader_workers(params.loader_workers, pick_device(params.device)))
+            train = ShardTiles(
+                shard_paths(tiles, manifest, "train"),
+                params.seed,
+                params.shuffle_buffer,
+                params.tile_reuse,
+                auto_loader_workers(params.loader_workers, pick_device(params.device)),
+            )
         else:
             train = MemoryTiles(*read_tiles(shard_paths(tiles, manifest, "train")), seed=params.seed)
         val = spread_tiles(tiles, manifest, "val", CURVE_VAL_TILES)
         torch.manual_seed(params.seed)
         times: dict[int, float] = {}
-        fit(SRCNN.from_params(params), train, val, params, on_step=lambda step: times.setdefault(step, time.perf_counter()))
+        fit(
+            SRCNN.from_params(params),
+            train,
+            val,
+            params,
+            on_step=lambda step: times.setdefault(step, time.perf_counter()),
+        )
         last = max(times)
         return (last - WARM_STEPS) / (times[last] - times[WARM_STEPS]), times[WARM_STEPS] - started
     finally:
@@ -189,9 +222,11 @@ def main() -> None:
     extra = {count: max(1, math.ceil(count / 100)) for count in counts}
     started = time.perf_counter()
     generate(pool, 0, max(counts) + 2 * max(extra.values()))
-    print(f"scale: {max(counts) + 2 * max(extra.values())} photos of {WIDTH}×{HEIGHT} generated in "
-          f"{time.perf_counter() - started:.0f} s; {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs",
-          flush=True)
+    print(
+        f"scale: {max(counts) + 2 * max(extra.values())} photos of {WIDTH}×{HEIGHT} generated in "
+        f"{time.perf_counter() - started:.0f} s; {torch.get_num_threads()} torch threads, {os.cpu_count()} CPUs",
+        flush=True,
+    )
     rows = {}
     try:
         for count in counts:
@@ -199,8 +234,16 @@ def main() -> None:
             shutil.rmtree(photos, ignore_errors=True)
             shutil.rmtree(project, ignore_errors=True)
             link_photos(pool, photos, 0, count)
-            make_project(project, {"raw_dir": str(photos), "epochs": 1, "steps_per_epoch": args.train_steps,
-                                   "eval_photos": 10, "eval_qualities": [20, 90]})
+            make_project(
+                project,
+                {
+                    "raw_dir": str(photos),
+                    "epochs": 1,
+                    "steps_per_epoch": args.train_steps,
+                    "eval_photos": 10,
+                    "eval_qualities": [20, 90],
+                },
+            )
             full = repro(project)
             train = json.loads((project / "metrics" / "train.json").read_text())
             status_s, _ = run([sys.executable, "-m", "dvc", "status"], project)
@@ -218,55 +261,84 @@ def main() -> None:
                 "seconds": {name: round(stage[name]["seconds"], 1) for name in STAGES if name in stage},
                 "peak_mb": {name: round(stage[name]["peak_mb"], 1) for name in STAGES if name in stage},
                 "prepare_tile_s": stage["prepare"]["seconds"] + stage["tile"]["seconds"],
-                "repro_s": full["seconds"], "status_s": status_s, "noop_repro_s": noop["seconds"], "files": files,
-                "incremental_s": incremental["seconds"], "added": extra[count], "scattered_s": scattered["seconds"],
-                "incremental_stages_s": sum(incremental["stages"][name]["seconds"] for name in ("prepare", "tile")
-                                            if name in incremental["stages"]),
-                "train_steps_per_s": train["steps"] / train["seconds"], "tiles": json.loads(
-                    (project / "metrics" / "data.json").read_text())["tiles_train"]}
-            print(f"\nN = {count} photos ({row['tiles']} train tiles), full dvc repro {row['repro_s']:.0f} s", flush=True)
+                "repro_s": full["seconds"],
+                "status_s": status_s,
+                "noop_repro_s": noop["seconds"],
+                "files": files,
+                "incremental_s": incremental["seconds"],
+                "added": extra[count],
+                "scattered_s": scattered["seconds"],
+                "incremental_stages_s": sum(
+                    incremental["stages"][name]["seconds"]
+                    for name in ("prepare", "tile")
+                    if name in incremental["stages"]
+                ),
+                "train_steps_per_s": train["steps"] / train["seconds"],
+                "tiles": json.loads((project / "metrics" / "data.json").read_text())["tiles_train"],
+            }
+            print(
+                f"\nN = {count} photos ({row['tiles']} train tiles), full dvc repro {row['repro_s']:.0f} s", flush=True
+            )
             print(f"{'stage':<10}{'seconds':>9}{'s/photo':>9}{'peak PSS MiB':>14}")
             for name in STAGES:
                 if name in stage:
-                    print(f"{name:<10}{stage[name]['seconds']:>9.1f}{stage[name]['seconds'] / count:>9.3f}"
-                          f"{stage[name]['peak_mb']:>14.0f}")
-            print(f"prepare + tile {row['prepare_tile_s']:.1f} s ({row['prepare_tile_s'] / count:.3f} s/photo); "
-                  f"train {row['train_steps_per_s']:.2f} steps/s; files DVC tracks under data/: {files}; "
-                  f"dvc status {status_s:.1f} s; no-op dvc repro {noop['seconds']:.1f} s; "
-                  f"+{extra[count]} photos: dvc repro tile {incremental['seconds']:.1f} s "
-                  f"({100 * incremental['seconds'] / row['prepare_tile_s']:.1f} % of the full prepare + tile); "
-                  f"+{extra[count]} more named among the others: {scattered['seconds']:.1f} s "
-                  f"({100 * scattered['seconds'] / row['prepare_tile_s']:.1f} %)", flush=True)
+                    print(
+                        f"{name:<10}{stage[name]['seconds']:>9.1f}{stage[name]['seconds'] / count:>9.3f}"
+                        f"{stage[name]['peak_mb']:>14.0f}"
+                    )
+            print(
+                f"prepare + tile {row['prepare_tile_s']:.1f} s ({row['prepare_tile_s'] / count:.3f} s/photo); "
+                f"train {row['train_steps_per_s']:.2f} steps/s; files DVC tracks under data/: {files}; "
+                f"dvc status {status_s:.1f} s; no-op dvc repro {noop['seconds']:.1f} s; "
+                f"+{extra[count]} photos: dvc repro tile {incremental['seconds']:.1f} s "
+                f"({100 * incremental['seconds'] / row['prepare_tile_s']:.1f} % of the full prepare + tile); "
+                f"+{extra[count]} more named among the others: {scattered['seconds']:.1f} s "
+                f"({100 * scattered['seconds'] / row['prepare_tile_s']:.1f} %)",
+                flush=True,
+            )
         small, large = counts[0], counts[-1]
         # the same loop on both paths, in this process, taking turns, the best of each: the stage's own
         # figure (in the table) also counts its stream's start and the 50 ms memory sampling beside it
-        turns = [(streaming, *fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
-                 for _ in range(args.turns) for streaming in (False, True)]
+        turns = [
+            (streaming, *fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
+            for _ in range(args.turns)
+            for streaming in (False, True)
+        ]
         in_memory = max(rate for streaming, rate, _ in turns if not streaming)
         streamed = max(rate for streaming, rate, _ in turns if streaming)
         loader = loader_tiles_per_second(work / f"project_{large}")
-        print(f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): in-memory path at N = {small}: "
-              + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if not streaming)
-              + f"; streaming at N = {large}: "
-              + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if streaming)
-              + f"; the train stage at N = {large}: {rows[large]['train_steps_per_s']:.2f} steps/s; "
-              f"loader alone: {loader:.0f} tiles/s per core")
+        print(
+            f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): in-memory path at N = {small}: "
+            + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if not streaming)
+            + f"; streaming at N = {large}: "
+            + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if streaming)
+            + f"; the train stage at N = {large}: {rows[large]['train_steps_per_s']:.2f} steps/s; "
+            f"loader alone: {loader:.0f} tiles/s per core"
+        )
         result = {
-            "counts": counts, "train_steps": args.train_steps,
+            "counts": counts,
+            "train_steps": args.train_steps,
             "train_memory_ratio": round(rows[large]["peak_mb"]["train"] / rows[small]["peak_mb"]["train"], 3),
-            "seconds_per_photo_ratio": round((rows[large]["prepare_tile_s"] / large)
-                                             / (rows[small]["prepare_tile_s"] / small), 3),
+            "seconds_per_photo_ratio": round(
+                (rows[large]["prepare_tile_s"] / large) / (rows[small]["prepare_tile_s"] / small), 3
+            ),
             "files_per_photo": round(rows[large]["files"] / large, 4),
             "files": {n: rows[n]["files"] for n in counts},
             "noop_repro_s": round(rows[large]["noop_repro_s"], 2),
             "incremental_fraction": round(rows[large]["incremental_s"] / rows[large]["prepare_tile_s"], 4),
             "scattered_fraction": round(rows[large]["scattered_s"] / rows[large]["prepare_tile_s"], 4),
             "steps_per_s_ratio": round(streamed / in_memory, 3),
-            "in_memory_steps_per_s": round(in_memory, 3), "streaming_steps_per_s": round(streamed, 3),
-            "fit_turns": [{"streaming": streaming, "steps_per_s": round(rate, 3), "ready_s": round(ready, 2)}
-                          for streaming, rate, ready in turns], "loader_tiles_per_s_per_core": round(loader, 1),
-            "rows": {n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
-                     for n, row in rows.items()},
+            "in_memory_steps_per_s": round(in_memory, 3),
+            "streaming_steps_per_s": round(streamed, 3),
+            "fit_turns": [
+                {"streaming": streaming, "steps_per_s": round(rate, 3), "ready_s": round(ready, 2)}
+                for streaming, rate, ready in turns
+            ],
+            "loader_tiles_per_s_per_core": round(loader, 1),
+            "rows": {
+                n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
+                for n, row in rows.items()
+            },
             "targets": TARGETS,
         }
         # the fixed part: the samples stage's 12 photos, each split's first run in each of 2 folders, 2

@@ -15,6 +15,7 @@ memory (``MemoryTiles``, the path before sharding). Both are scored on the same 
 of their samples do not end at the same PSNR, and the in-memory path's own spread between seeds
 shows how much of a one-run difference is that noise.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from quality import evaluate, make_project, run, val_photos  # noqa: E402
-from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
+
 from srcnn.archs import SRCNN  # noqa: E402
+from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
 from srcnn.params import load_params  # noqa: E402
 from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
 from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
@@ -47,13 +49,25 @@ def main() -> None:
     parser.add_argument("--raw-dir", required=True, type=Path)
     parser.add_argument("--steps", type=int, default=2000, help="training steps of each model")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one)")
-    parser.add_argument("--seeds", type=int, nargs="+", default=None,
-                        help="train both models once per seed (default: params' seed): the spread between "
-                             "seeds of the in-memory path alone is the noise any one-run comparison carries")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="train both models once per seed (default: params' seed): the spread between "
+        "seeds of the in-memory path alone is the noise any one-run comparison carries",
+    )
     args = parser.parse_args()
     work = (args.work or Path(tempfile.mkdtemp(prefix="stream_quality."))).resolve()
-    project = make_project(work, {"raw_dir": str(args.raw_dir.resolve()), "epochs": max(1, args.steps // 200),
-                                  "steps_per_epoch": min(200, args.steps), "time_budget": 0})
+    project = make_project(
+        work,
+        {
+            "raw_dir": str(args.raw_dir.resolve()),
+            "epochs": max(1, args.steps // 200),
+            "steps_per_epoch": min(200, args.steps),
+            "time_budget": 0,
+        },
+    )
     run([sys.executable, "-m", "dvc", "repro", "tile"], cwd=project)
     params = load_params(project / "params.yaml")
     tiles = project / "data" / "tiles"
@@ -65,8 +79,10 @@ def main() -> None:
     runs = []
     for seed in args.seeds or [params.seed]:
         seeded = dataclasses.replace(params, seed=seed)
-        sources = {"streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
-                   "in_memory": MemoryTiles(*in_memory, seed=seed)}
+        sources = {
+            "streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
+            "in_memory": MemoryTiles(*in_memory, seed=seed),
+        }
         results = {}
         for name, source in sources.items():
             torch.manual_seed(seed)
@@ -75,23 +91,41 @@ def main() -> None:
             history = fit(model, source, val_tiles, seeded)
             model.eval()
             scores = evaluate(model, photos, params.border)
-            results[name] = {**scores, "steps": history.steps, "seconds": round(time.perf_counter() - started, 1),
-                             "steps_per_s": round(history.steps / history.seconds, 3)}
-            print(f"seed {seed} {name:<10} {history.steps} steps in {history.seconds:.0f} s: val photos PSNR "
-                  f"{scores['psnr_input']:.3f} → {scores['psnr_output']:.3f} dB ({scores['gain']:+.3f})", flush=True)
+            results[name] = {
+                **scores,
+                "steps": history.steps,
+                "seconds": round(time.perf_counter() - started, 1),
+                "steps_per_s": round(history.steps / history.seconds, 3),
+            }
+            print(
+                f"seed {seed} {name:<10} {history.steps} steps in {history.seconds:.0f} s: val photos PSNR "
+                f"{scores['psnr_input']:.3f} → {scores['psnr_output']:.3f} dB ({scores['gain']:+.3f})",
+                flush=True,
+            )
         delta = results["streaming"]["psnr_output"] - results["in_memory"]["psnr_output"]
         runs.append({"seed": seed, "delta_db": round(delta, 4), **results})
     deltas = [item["delta_db"] for item in runs]
     memory = [item["in_memory"]["psnr_output"] for item in runs]
-    summary = {"raw_dir": str(args.raw_dir), "steps": args.steps, "shuffle_buffer": params.shuffle_buffer,
-               "val_photos": len(photos), "train_tiles": samples_in(manifest, "train"), "delta_db": deltas[0],
-               "mean_delta_db": round(float(np.mean(deltas)), 4), "target_db": TARGET_DB,
-               "met": abs(deltas[0]) <= TARGET_DB, "in_memory_spread_db": round(max(memory) - min(memory), 4),
-               "runs": runs}
+    summary = {
+        "raw_dir": str(args.raw_dir),
+        "steps": args.steps,
+        "shuffle_buffer": params.shuffle_buffer,
+        "val_photos": len(photos),
+        "train_tiles": samples_in(manifest, "train"),
+        "delta_db": deltas[0],
+        "mean_delta_db": round(float(np.mean(deltas)), 4),
+        "target_db": TARGET_DB,
+        "met": abs(deltas[0]) <= TARGET_DB,
+        "in_memory_spread_db": round(max(memory) - min(memory), 4),
+        "runs": runs,
+    }
     if len(runs) > 1:
-        print(f"streaming − in-memory: {', '.join(f'{delta:+.3f}' for delta in deltas)} dB (mean "
-              f"{summary['mean_delta_db']:+.3f}); in-memory alone from seed to seed: {min(memory):.3f} to "
-              f"{max(memory):.3f} dB", flush=True)
+        print(
+            f"streaming − in-memory: {', '.join(f'{delta:+.3f}' for delta in deltas)} dB (mean "
+            f"{summary['mean_delta_db']:+.3f}); in-memory alone from seed to seed: {min(memory):.3f} to "
+            f"{max(memory):.3f} dB",
+            flush=True,
+        )
     print(json.dumps(summary))
 
 

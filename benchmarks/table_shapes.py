@@ -13,6 +13,7 @@ luma PSNR gain, the photos made worse and the table's ``srcnn.jpeg.steepness``, 
 ``enhance`` checks (``MIN_STEEPNESS``). The standard table (alpha 0) is the baseline each row compares with.
 The last line is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,7 +40,7 @@ from srcnn.jpeg import LOW_FREQUENCIES, compression_strength, standard_qtable, s
 def blended_table(quality: int, alpha: float) -> list[int]:
     standard = np.asarray(standard_qtable(quality), dtype=np.float64)
     flat = np.exp(np.log(standard[list(LOW_FREQUENCIES)]).mean())
-    return [int(step) for step in np.clip(np.round(standard ** (1 - alpha) * flat ** alpha), 1, 255)]
+    return [int(step) for step in np.clip(np.round(standard ** (1 - alpha) * flat**alpha), 1, 255)]
 
 
 def main() -> None:
@@ -66,18 +67,29 @@ def main() -> None:
                     degraded = np.asarray(image.convert("RGB"))
                 restored = restore_rgb(model, degraded, strength=strength)
                 clean_y = to_luma_u8(clean).astype(np.float64)
-                gains.append(metrics.psnr(clean_y, to_luma_u8(restored).astype(np.float64))
-                             - metrics.psnr(clean_y, to_luma_u8(degraded).astype(np.float64)))
-            row = {"quality": quality, "alpha": alpha, "steepness": round(steepness(table), 3),
-                   "strength": round(strength, 3), "gain": round(float(np.mean(gains)), 3),
-                   "worse": int(np.sum(np.array(gains) < 0)), "worst": round(float(np.min(gains)), 3)}
+                gains.append(
+                    metrics.psnr(clean_y, to_luma_u8(restored).astype(np.float64))
+                    - metrics.psnr(clean_y, to_luma_u8(degraded).astype(np.float64))
+                )
+            row = {
+                "quality": quality,
+                "alpha": alpha,
+                "steepness": round(steepness(table), 3),
+                "strength": round(strength, 3),
+                "gain": round(float(np.mean(gains)), 3),
+                "worse": int(np.sum(np.array(gains) < 0)),
+                "worst": round(float(np.min(gains)), 3),
+            }
             rows.append(row)
         baseline = next((row["gain"] for row in rows if row["quality"] == quality and row["alpha"] == 0.0), None)
         for row in (row for row in rows if row["quality"] == quality):
             against = f", {row['gain'] - baseline:+.2f} against the standard table" if baseline is not None else ""
-            print(f"q{quality} alpha {row['alpha']:+.2f}: steepness {row['steepness']:.2f}, gain {row['gain']:+.2f}, "
-                  f"{row['worse']}/{len(photos)} worse (worst {row['worst']:+.2f}){against}"
-                  f"{'' if row['steepness'] >= MIN_STEEPNESS else '; enhance leaves such JPEGs unchanged'}", flush=True)
+            print(
+                f"q{quality} alpha {row['alpha']:+.2f}: steepness {row['steepness']:.2f}, gain {row['gain']:+.2f}, "
+                f"{row['worse']}/{len(photos)} worse (worst {row['worst']:+.2f}){against}"
+                f"{'' if row['steepness'] >= MIN_STEEPNESS else '; enhance leaves such JPEGs unchanged'}",
+                flush=True,
+            )
     print(json.dumps({"model": str(args.model), "photos": len(photos), "min_steepness": MIN_STEEPNESS, "rows": rows}))
 
 

@@ -11,6 +11,7 @@ It also trains the fast path in fp32 and in its auto precision for the same step
 and prints the val PSNR of each, and measures the matrix-multiply peak of this machine. The last line
 is one JSON object.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,13 +28,13 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from srcnn.archs import SRCNN  # noqa: E402
 from srcnn.color import to_luma_u8  # noqa: E402
 from srcnn.dataset import load_pairs  # noqa: E402
 from srcnn.degrade import degrade  # noqa: E402
-from srcnn.archs import SRCNN  # noqa: E402
+from srcnn.device import pick_device, pick_precision  # noqa: E402
 from srcnn.params import Params, params_with  # noqa: E402
 from srcnn.tiling import join_pair, split_pair  # noqa: E402
-from srcnn.device import pick_device, pick_precision  # noqa: E402
 from srcnn.train import fit  # noqa: E402
 
 TILE = 128
@@ -43,6 +44,7 @@ def make_tiles(folder: Path, count: int) -> None:
     """Seed-format paired tiles (clean | JPEG-20) cut from generated photo-like images."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from conftest import synthetic_photo
+
     folder.mkdir(parents=True, exist_ok=True)
     made = 0
     for seed in range(count):
@@ -50,8 +52,10 @@ def make_tiles(folder: Path, count: int) -> None:
         degraded = degrade(clean, 1, 20)
         for top in (0, TILE):
             for left in (0, TILE):
-                pair = join_pair(to_luma_u8(clean[top:top + TILE, left:left + TILE]),
-                                 to_luma_u8(degraded[top:top + TILE, left:left + TILE]))
+                pair = join_pair(
+                    to_luma_u8(clean[top : top + TILE, left : left + TILE]),
+                    to_luma_u8(degraded[top : top + TILE, left : left + TILE]),
+                )
                 Image.fromarray(pair).save(folder / f"tile_{made:05d}.png")
                 made += 1
                 if made == count:
@@ -133,18 +137,32 @@ def main() -> None:
         make_tiles(folder, 256)
     paths = sorted(folder.glob("*.png"))
     pairs = load_pairs(folder)
-    val, train = pairs[: len(pairs) // 8], pairs[len(pairs) // 8:]
+    val, train = pairs[: len(pairs) // 8], pairs[len(pairs) // 8 :]
     kernel2 = 1 if args.model == "9-1-5" else 5
     config = dict(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False)
     device = pick_device("auto")
     precision = pick_precision("auto", device)
-    print(f"device {device}, auto precision {precision or 'fp32'}, {torch.get_num_threads()} threads, "
-          f"{len(paths)} tiles of {TILE} px, SRCNN {args.model} 64/32")
+    print(
+        f"device {device}, auto precision {precision or 'fp32'}, {torch.get_num_threads()} threads, "
+        f"{len(paths)} tiles of {TILE} px, SRCNN {args.model} 64/32"
+    )
 
     naive = naive_tiles_per_second(paths, config, args.steps, batch_size=16)
-    base = params_with(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False, lr=1e-3,
-                       lr_schedule="constant", warmup_steps=0, batch_size=32, crop=64, epochs=1,
-                       steps_per_epoch=args.fast_steps)
+    base = params_with(
+        kernel1=9,
+        kernel2=kernel2,
+        kernel3=5,
+        filters1=64,
+        filters2=32,
+        residual=False,
+        lr=1e-3,
+        lr_schedule="constant",
+        warmup_steps=0,
+        batch_size=32,
+        crop=64,
+        epochs=1,
+        steps_per_epoch=args.fast_steps,
+    )
     fast, _ = fast_run(train, val, base)
     quality = dataclasses.replace(base, steps_per_epoch=args.quality_steps, residual=True)
     _, psnr_fp32 = fast_run(train, val, dataclasses.replace(quality, precision="fp32"))
@@ -155,14 +173,29 @@ def main() -> None:
     print(f"{'path':<34}{'tiles/s':>10}")
     print(f"{'naive (seed loop, fp32 NCHW, PNG)':<34}{naive:>10.1f}")
     print(f"{'fast (srcnn.train.fit)':<34}{fast:>10.1f}")
-    print(f"ratio {fast / naive:.2f}x; fast path {gflops:.0f} GFLOP/s of a measured "
-          f"{peak:.0f} GFLOP/s matmul peak ({100 * gflops / peak:.0f}%)")
-    print(f"val PSNR after {args.quality_steps} steps: fp32 {psnr_fp32:.3f} dB, fast {psnr_fast:.3f} dB "
-          f"(delta {psnr_fast - psnr_fp32:+.3f} dB)")
-    print(json.dumps({"naive_tiles_per_s": round(naive, 1), "fast_tiles_per_s": round(fast, 1),
-                      "ratio": round(fast / naive, 2), "psnr_delta_db": round(psnr_fast - psnr_fp32, 4),
-                      "gflops": round(gflops, 1), "peak_gflops": round(peak, 1), "model": args.model,
-                      "precision": str(precision or "fp32"), "device": str(device)}))
+    print(
+        f"ratio {fast / naive:.2f}x; fast path {gflops:.0f} GFLOP/s of a measured "
+        f"{peak:.0f} GFLOP/s matmul peak ({100 * gflops / peak:.0f}%)"
+    )
+    print(
+        f"val PSNR after {args.quality_steps} steps: fp32 {psnr_fp32:.3f} dB, fast {psnr_fast:.3f} dB "
+        f"(delta {psnr_fast - psnr_fp32:+.3f} dB)"
+    )
+    print(
+        json.dumps(
+            {
+                "naive_tiles_per_s": round(naive, 1),
+                "fast_tiles_per_s": round(fast, 1),
+                "ratio": round(fast / naive, 2),
+                "psnr_delta_db": round(psnr_fast - psnr_fp32, 4),
+                "gflops": round(gflops, 1),
+                "peak_gflops": round(peak, 1),
+                "model": args.model,
+                "precision": str(precision or "fp32"),
+                "device": str(device),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Command line of the srcnn package.
 
-    python -m srcnn enhance PHOTO... -o OUTDIR [--model models/srcnn.pt]   # restore your photos
-    python -m srcnn pack-tiles SEED_TILES/ -o data/tiles                    # the seed's tiles as train shards
+python -m srcnn enhance PHOTO... -o OUTDIR [--model models/srcnn.pt]   # restore your photos
+python -m srcnn pack-tiles SEED_TILES/ -o data/tiles                    # the seed's tiles as train shards
 """
+
 from __future__ import annotations
 
 import argparse

@@ -9,6 +9,7 @@ The same closure checks the deps of dvc.yaml (tests/test_deps.py) and decides wh
 cached per-photo results are stale (srcnn/shards.py), so both always agree, however the stage
 is started.
 """
+
 from __future__ import annotations
 
 import ast
@@ -42,7 +43,7 @@ def imported_modules(path: Path, root: Path = ROOT) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 parts = package.split(".")
-                base = ".".join(parts[:len(parts) - node.level + 1])
+                base = ".".join(parts[: len(parts) - node.level + 1])
                 module = f"{base}.{node.module}" if node.module else base
             else:
                 module = node.module or ""

@@ -4,6 +4,7 @@ ITU-R BT.601 with studio swing: Y in [16, 235], Cb/Cr in [16, 240], for 8-bit RG
 Every luma in the project (tiles, metrics, the model's input) comes from here, and so does what a
 colour model sees: ``ycbcr_planes``, the same conversion on a batch of tensors, divided by 255.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -13,9 +14,7 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
-_RGB_TO_YCBCR = np.array([[65.481, 128.553, 24.966],
-                          [-37.797, -74.203, 112.0],
-                          [112.0, -93.786, -18.214]]) / 255.0
+_RGB_TO_YCBCR = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255.0
 _OFFSET = np.array([16.0, 128.0, 128.0])
 _YCBCR_TO_RGB = np.linalg.inv(_RGB_TO_YCBCR)
 
@@ -50,14 +49,14 @@ def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
     return np.round((rgb_to_y(rgb) - _OFFSET[0]) * 255.0 / 219.0).clip(0, 255).astype(np.uint8)
 
 
-def ycbcr_planes(rgb: "torch.Tensor") -> "torch.Tensor":
+def ycbcr_planes(rgb: torch.Tensor) -> torch.Tensor:
     """N×3×H×W RGB in [0, 1] → N×3×H×W YCbCr divided by 255 (``rgb_to_ycbcr`` on tensors, any
     device and float type): what a colour model sees and predicts."""
     matrix, offset = rgb.new_tensor(_RGB_TO_YCBCR), rgb.new_tensor(_OFFSET / 255.0)
     return (rgb.movedim(-3, -1) @ matrix.T + offset).movedim(-1, -3)
 
 
-def rgb_planes(ycbcr: "torch.Tensor") -> "torch.Tensor":
+def rgb_planes(ycbcr: torch.Tensor) -> torch.Tensor:
     """The inverse of ``ycbcr_planes``: N×3×H×W RGB in [0, 1], neither rounded nor clipped."""
     matrix, offset = ycbcr.new_tensor(_YCBCR_TO_RGB), ycbcr.new_tensor(_OFFSET / 255.0)
     return ((ycbcr.movedim(-3, -1) - offset) @ matrix.T).movedim(-1, -3)

@@ -17,6 +17,7 @@ Each tile comes with the compression strength of its JPEG step (``srcnn.jpeg``; 
 none), read from the ``.json`` beside it, for a model conditioned on it. Random crops and the 8
 flips/rotations are cut from a batch in one gather (``random_crops``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -24,8 +25,9 @@ import itertools
 import json
 import os
 import random
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
@@ -92,8 +94,17 @@ class _Stream(IterableDataset):
     starts at ``first_epoch`` skips the batches of the epochs before it without decoding them: a
     resumed run gets the batches of one that was never stopped. Without ``steps``: endless batches."""
 
-    def __init__(self, shards: list[str], seed: int, first_epoch: int, batch_size: int, steps: int | None,
-                 shuffle_buffer: int, rank: int, reuse: int) -> None:
+    def __init__(
+        self,
+        shards: list[str],
+        seed: int,
+        first_epoch: int,
+        batch_size: int,
+        steps: int | None,
+        shuffle_buffer: int,
+        rank: int,
+        reuse: int,
+    ) -> None:
         super().__init__()
         self.shards, self.seed, self.first_epoch, self.batch_size = shards, seed, first_epoch, batch_size
         self.steps, self.buffer, self.rank, self.reuse = steps, shuffle_buffer, rank, reuse
@@ -107,8 +118,10 @@ class _Stream(IterableDataset):
                 next(entries)
         while True:
             batch = [self._decoded(entry) for entry in itertools.islice(entries, self.batch_size)]
-            yield torch.stack([tile for tile, _ in batch]), torch.tensor([strength for _, strength in batch],
-                                                                         dtype=torch.float64)
+            yield (
+                torch.stack([tile for tile, _ in batch]),
+                torch.tensor([strength for _, strength in batch], dtype=torch.float64),
+            )
 
     @staticmethod
     def _decoded(entry: list[Any]) -> tuple[torch.Tensor, float]:
@@ -131,8 +144,9 @@ class _Stream(IterableDataset):
                 rng.shuffle(order)
                 yield from ({"url": url} for url in order)
 
-        reading = ([urls, webdataset.tarfile_to_samples()] if by_shard
-                   else [lambda: share_of_samples(urls(), worker, workers)])
+        reading = (
+            [urls, webdataset.tarfile_to_samples()] if by_shard else [lambda: share_of_samples(urls(), worker, workers)]
+        )
         samples = iter(webdataset.DataPipeline(*reading, webdataset.shuffle(self.buffer, initial=self.buffer, rng=rng)))
         # Each tile is handed out ``reuse`` times, in random order among a pool of tiles (a random
         # crop and flip each time, cut later), and decoded once, when first handed out: decoding a
@@ -161,8 +175,16 @@ class ShardTiles:
         fingerprint: identifies the data, for resuming (e.g. the sha256 of the shards' manifest).
     """
 
-    def __init__(self, shards: list[Path | str], seed: int, shuffle_buffer: int = 8000, reuse: int = 1,
-                 workers: int = 0, pin_memory: bool = False, fingerprint: str = "") -> None:
+    def __init__(
+        self,
+        shards: list[Path | str],
+        seed: int,
+        shuffle_buffer: int = 8000,
+        reuse: int = 1,
+        workers: int = 0,
+        pin_memory: bool = False,
+        fingerprint: str = "",
+    ) -> None:
         if not shards:
             raise FileNotFoundError("no tile shards to train on; run the tile stage first (dvc repro)")
         self.shards = [str(path) for path in shards]
@@ -170,8 +192,9 @@ class ShardTiles:
         self.workers, self.pin_memory = workers, pin_memory
         self.fingerprint = fingerprint or hashlib.sha256("\n".join(self.shards).encode()).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
-                steps_per_epoch: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, epoch: int, batch_size: int, rank: int = 0, world: int = 1, steps_per_epoch: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``batch_size`` whole tiles and their strengths for this rank (its own shards,
         no other rank's), from one set of loader workers that stays up: with ``steps_per_epoch``,
         that many per epoch from ``epoch`` on (the same batches as a run that started at epoch 0);
@@ -180,14 +203,22 @@ class ShardTiles:
             raise ValueError("batches: a stream that starts at a later epoch needs steps_per_epoch")
         mine = self.shards[rank::world]
         if not mine:
-            raise ValueError(f"{len(self.shards)} train shards cannot feed {world} processes; lower params "
-                             f"photos_per_shard so that the train photos make at least {world} shards")
+            raise ValueError(
+                f"{len(self.shards)} train shards cannot feed {world} processes; lower params "
+                f"photos_per_shard so that the train photos make at least {world} shards"
+            )
         workers = self.workers
         stream = _Stream(mine, self.seed, epoch, batch_size, steps_per_epoch, self.shuffle_buffer, rank, self.reuse)
         # about 16 MiB of batches ready per worker (128 px tiles), to cover a worker's refill between epochs
         prefetch = max(2, min(16, 512 // max(batch_size, 1))) if workers else None
-        loader = DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=self.pin_memory,
-                            prefetch_factor=prefetch, persistent_workers=False)
+        loader = DataLoader(
+            stream,
+            batch_size=None,
+            num_workers=workers,
+            pin_memory=self.pin_memory,
+            prefetch_factor=prefetch,
+            persistent_workers=False,
+        )
         if steps_per_epoch is None:
             yield from loader
             return
@@ -204,10 +235,13 @@ class MemoryTiles:
     def __init__(self, pairs: torch.Tensor, strengths: torch.Tensor | None = None, seed: int = 0) -> None:
         self.pairs, self.seed = pairs, seed
         self.strengths = torch.zeros(len(pairs)) if strengths is None else strengths.float()
-        self.fingerprint = hashlib.sha256(pairs.cpu().numpy().tobytes() + self.strengths.cpu().numpy().tobytes()).hexdigest()
+        self.fingerprint = hashlib.sha256(
+            pairs.cpu().numpy().tobytes() + self.strengths.cpu().numpy().tobytes()
+        ).hexdigest()
 
-    def batches(self, epoch: int, batch_size: int, rank: int = 0, world: int = 1,
-                steps_per_epoch: int | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def batches(
+        self, epoch: int, batch_size: int, rank: int = 0, world: int = 1, steps_per_epoch: int | None = None
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """As ``ShardTiles.batches``: endless batches of ``epoch``, or ``steps_per_epoch`` of each epoch from it."""
         local = slice(rank * batch_size, (rank + 1) * batch_size)
         for current in itertools.count(epoch):
@@ -252,8 +286,13 @@ def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int)
     uint8, and their strengths (N,): the fixed val tiles of the training curve. Only the photos that
     hold them are read, from their spans in the shards, so this costs the same whatever the size of
     the collection."""
-    photos = [(shard, photo) for shard, info in sorted(manifest["shards"].items())
-              if shard.startswith(f"{split}-") for photo in info["photos"] if photo[2]]
+    photos = [
+        (shard, photo)
+        for shard, info in sorted(manifest["shards"].items())
+        if shard.startswith(f"{split}-")
+        for photo in info["photos"]
+        if photo[2]
+    ]
     total = sum(photo[2] for _, photo in photos)
     if not total:
         raise FileNotFoundError(f"no {split} tiles in {folder}; run the tile stage first (dvc repro)")
@@ -301,8 +340,12 @@ def random_crops(tiles: torch.Tensor, crop: int, generator: torch.Generator) -> 
     rows, cols, transpose = to_device(rows, device), to_device(cols, device), to_device(flips[2, :, None, None], device)
     grid_rows = torch.where(transpose, rows[:, None, :], rows[:, :, None])
     grid_cols = torch.where(transpose, cols[:, :, None], cols[:, None, :])
-    batch = tiles[torch.arange(count, device=device)[:, None, None, None], torch.arange(planes, device=device)[None, :, None, None],
-                  grid_rows[:, None], grid_cols[:, None]]
+    batch = tiles[
+        torch.arange(count, device=device)[:, None, None, None],
+        torch.arange(planes, device=device)[None, :, None, None],
+        grid_rows[:, None],
+        grid_cols[:, None],
+    ]
     batch = batch.float().div_(255.0)
     half = planes // 2
     return batch[:, half:], batch[:, :half]

@@ -1,6 +1,7 @@
 """The degradation a photo goes through: resize to a working size, optional super-resolution loss
 (bicubic down and up by ``scale``), then JPEG compression at ``jpeg_quality``, decoded back.
 """
+
 from __future__ import annotations
 
 import io
@@ -53,8 +54,10 @@ def degrade(clean: np.ndarray, scale: int = 1, jpeg_quality: int | None = 20) ->
     (or none). For a ``jpeg_quality`` range in params, draw each photo's quality with
     ``srcnn.jpeg.photo_quality`` first."""
     if is_range(jpeg_quality):
-        raise TypeError(f"degrade takes one JPEG quality (a whole number) or None, got {jpeg_quality!r}; "
-                        f"for a range, draw the photo's quality with srcnn.jpeg.photo_quality")
+        raise TypeError(
+            f"degrade takes one JPEG quality (a whole number) or None, got {jpeg_quality!r}; "
+            f"for a range, draw the photo's quality with srcnn.jpeg.photo_quality"
+        )
     degraded = bicubic_down_up(clean, scale)
     if jpeg_quality is not None:
         degraded = jpeg_roundtrip(degraded, jpeg_quality)

@@ -24,6 +24,7 @@ busy machine flip; a rule gives a photo the same output every time):
 Native bf16 is what oneDNN says, so it follows ONEDNN_MAX_CPU_ISA too (bf16 emulated on AVX2 is
 many times slower than fp32).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -64,8 +65,9 @@ def cpu_has_bf16() -> bool:
     return torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported()
 
 
-def pick_precision(name: str, device: torch.device, int8: bool = False,
-                   pixels: int | None = None) -> torch.dtype | None:
+def pick_precision(
+    name: str, device: torch.device, int8: bool = False, pixels: int | None = None
+) -> torch.dtype | None:
     """The dtype for ``auto``, ``fp32``, ``bf16``, ``fp16`` or, with ``int8`` (SRCNN inference, which
     can run int8 on a CPU), ``int8``; None means plain fp32. ``auto``: on a GPU bf16, or fp16 where
     it has none; on a CPU bf16 where it is native, else fp32, and for inference (``int8``) of a photo
@@ -73,6 +75,7 @@ def pick_precision(name: str, device: torch.device, int8: bool = False,
     precision the device or the caller cannot run."""
     if name == "int8":
         from .quantized import engine
+
         if not int8:
             raise ValueError("precision int8 is for inference (python -m srcnn enhance) only")
         if device.type != "cpu" or engine() is None:
@@ -90,6 +93,7 @@ def pick_precision(name: str, device: torch.device, int8: bool = False,
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     if device.type == "cpu" and int8 and (pixels is None or pixels >= INT8_MIN_PIXELS):
         from .quantized import engine
+
         if engine() is not None:
             return INT8
     if device.type == "cpu" and cpu_has_bf16():

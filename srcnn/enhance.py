@@ -36,6 +36,7 @@ Nothing lossy happens that was not asked for: WebP outputs are lossless and JPEG
 ``--overwrite``, and two photos with the same output are both refused. A photo the model fails on
 (out of memory, a backend error) is named and skipped; the others are still done (exit status 1).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,12 +61,19 @@ from .images import ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
 from .photos import list_photo_files
-from .quantized import can_quantize
 from .progress import progress
+from .quantized import can_quantize
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
-FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-           ".bmp": "BMP"}
+FORMATS = {
+    ".png": "PNG",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".bmp": "BMP",
+}
 KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
@@ -100,6 +108,7 @@ class Settings:
 @dataclass(frozen=True)
 class Restorer:
     """A model, the file it came from, and how enhance runs it."""
+
     path: Path
     model: torch.nn.Module
     settings: Settings
@@ -109,11 +118,12 @@ class Restorer:
 class Restorers:
     """The restorer of gray photos and that of colour photos: the same one, except for the two
     shipped models (a luma model restores gray photos best, a colour model colour ones)."""
+
     gray: Restorer
     colour: Restorer
 
     @classmethod
-    def one(cls, restorer: Restorer) -> "Restorers":
+    def one(cls, restorer: Restorer) -> Restorers:
         return cls(restorer, restorer)
 
     def paths(self) -> str:
@@ -141,22 +151,29 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
         said = f"JPEG quality {quality} (from --quality)"
     elif history is not None:
         quality, strength = history, strength_for_quality(history)
-        said = (f"JPEG quality ~{history} (not a JPEG file, but its pixels are a decoded JPEG: "
-                f"saved again at {history} they barely change)")
+        said = (
+            f"JPEG quality ~{history} (not a JPEG file, but its pixels are a decoded JPEG: "
+            f"saved again at {history} they barely change)"
+        )
     elif settings.trained is None:
         return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")
     else:
-        return Decision(None, "no JPEG history (not a JPEG); left unchanged "
-                              "(pass --quality Q to restore it as a JPEG of quality Q)")
+        return Decision(
+            None, "no JPEG history (not a JPEG); left unchanged (pass --quality Q to restore it as a JPEG of quality Q)"
+        )
     if not in_trained(quality, settings.trained):
         low, high = settings.trained
         why = f"outside the qualities the model was trained on ({low if low == high else f'{low}–{high}'})"
     elif qtable is not None and (slope := steepness(qtable)) < MIN_STEEPNESS:
-        why = (f"its quantization table is flatter than the ones the model was trained on: it kept fine detail "
-               f"the model would take for artifacts (steepness {slope:.2f}; standard tables 1.00, "
-               f"restored from {MIN_STEEPNESS})")
+        why = (
+            f"its quantization table is flatter than the ones the model was trained on: it kept fine detail "
+            f"the model would take for artifacts (steepness {slope:.2f}; standard tables 1.00, "
+            f"restored from {MIN_STEEPNESS})"
+        )
     elif settings.gate is not None and not settings.gate.allows(quality):
-        why = f"where the model's evaluation did not find it safe (quality {', '.join(map(str, settings.gate.unsafe()))})"
+        why = (
+            f"where the model's evaluation did not find it safe (quality {', '.join(map(str, settings.gate.unsafe()))})"
+        )
     else:
         return Decision(strength, said)
     if not settings.force:
@@ -165,8 +182,7 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
     return Decision(strength, said)
 
 
-def plan_outputs(inputs: list[Path], out: Path,
-                 suffix: str) -> tuple[list[tuple[Path, Path]], list[str], list[Path]]:
+def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple[Path, Path]], list[str], list[Path]]:
     """Each photo to restore and where its result goes; notes on files left out; folders without photos.
 
     A folder among ``inputs`` is read the way ``prepare`` reads ``raw_dir`` (subfolders too, only
@@ -200,6 +216,7 @@ def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
 @dataclass(frozen=True)
 class Header:
     """What a photo file says about itself, read without decoding its pixels."""
+
     format: str | None  # Pillow's name for its format (a multi-picture JPEG counts as JPEG); None: unreadable
     gray: bool
     icc: bytes | None
@@ -226,8 +243,9 @@ def output_format(path: Path) -> str:
     return kind
 
 
-def save_photo(path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None,
-               quality: int | None = None) -> None:
+def save_photo(
+    path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None, quality: int | None = None
+) -> None:
     """Write an image in the format its extension names, atomically, keeping ICC and EXIF where the
     format can. JPEG at ``quality`` (default 95); WebP lossless unless a ``quality`` is given."""
     kind = output_format(path)
@@ -264,11 +282,19 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
     dtype = settings.dtype
     if settings.auto:
         dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=rgb.shape[0] * rgb.shape[1])
-    restored = restore_rgb(model, rgb, settings.device, dtype, settings.tile, strength=decision.strength,
-                           self_ensemble=settings.self_ensemble)
+    restored = restore_rgb(
+        model,
+        rgb,
+        settings.device,
+        dtype,
+        settings.tile,
+        strength=decision.strength,
+        self_ensemble=settings.self_ensemble,
+    )
     del rgb
-    save_photo(target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif,
-               settings.output_quality)
+    save_photo(
+        target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif, settings.output_quality
+    )
     return replace(decision, precision=PRECISIONS[dtype])
 
 
@@ -288,40 +314,79 @@ def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, 
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
-    options = dict(description="Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
-                               "with a colour model, all three channels restored).")
-    command = (commands.add_parser("enhance", help="restore your own photos", **options) if commands
-               else argparse.ArgumentParser(prog="python -m srcnn enhance", **options))
-    command.add_argument("photos", nargs="+", type=Path, metavar="PHOTO",
-                         help="photos to restore, or folders of photos (subfolders too)")
-    command.add_argument("-o", "--out", type=Path, required=True, metavar="OUTDIR",
-                         help="output folder (or, for one photo, an output file name)")
-    command.add_argument("--model", type=Path, default=None,
-                         help=f"checkpoint (default: {TRAINED_MODEL} when the pipeline has trained it, else the "
-                              f"shipped {PRETRAINED_COLOUR_MODEL.relative_to(PROJECT)} for colour photos and "
-                              f"{PRETRAINED_MODEL.relative_to(PROJECT)} for gray ones)")
-    command.add_argument("--format", default="png", choices=sorted({suffix[1:] for suffix in FORMATS}),
-                         help="output format in a folder (default %(default)s)")
-    command.add_argument("--output-quality", type=int, metavar="Q",
-                         help="quality (1-100) of JPEG and WebP outputs; without it JPEG is written at "
-                              f"{JPEG_QUALITY} and WebP lossless")
-    command.add_argument("--overwrite", action="store_true",
-                         help="replace outputs that already exist (never one of the input photos)")
-    command.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16", "int8"),
-                         help="auto: on a GPU bf16 (fp16 where it has none); on a CPU int8 for photos of 2 "
-                              "megapixels or more, else bf16 where the CPU has it, else fp32: the fastest within "
-                              "0.05 dB of fp32 (srcnn/device.py, benchmarks/enhance_speed.py)")
+    options = dict(
+        description="Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
+        "with a colour model, all three channels restored)."
+    )
+    command = (
+        commands.add_parser("enhance", help="restore your own photos", **options)
+        if commands
+        else argparse.ArgumentParser(prog="python -m srcnn enhance", **options)
+    )
+    command.add_argument(
+        "photos", nargs="+", type=Path, metavar="PHOTO", help="photos to restore, or folders of photos (subfolders too)"
+    )
+    command.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        required=True,
+        metavar="OUTDIR",
+        help="output folder (or, for one photo, an output file name)",
+    )
+    command.add_argument(
+        "--model",
+        type=Path,
+        default=None,
+        help=f"checkpoint (default: {TRAINED_MODEL} when the pipeline has trained it, else the "
+        f"shipped {PRETRAINED_COLOUR_MODEL.relative_to(PROJECT)} for colour photos and "
+        f"{PRETRAINED_MODEL.relative_to(PROJECT)} for gray ones)",
+    )
+    command.add_argument(
+        "--format",
+        default="png",
+        choices=sorted({suffix[1:] for suffix in FORMATS}),
+        help="output format in a folder (default %(default)s)",
+    )
+    command.add_argument(
+        "--output-quality",
+        type=int,
+        metavar="Q",
+        help="quality (1-100) of JPEG and WebP outputs; without it JPEG is written at "
+        f"{JPEG_QUALITY} and WebP lossless",
+    )
+    command.add_argument(
+        "--overwrite", action="store_true", help="replace outputs that already exist (never one of the input photos)"
+    )
+    command.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16", "int8"),
+        help="auto: on a GPU bf16 (fp16 where it has none); on a CPU int8 for photos of 2 "
+        "megapixels or more, else bf16 where the CPU has it, else fp32: the fastest within "
+        "0.05 dB of fp32 (srcnn/device.py, benchmarks/enhance_speed.py)",
+    )
     command.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda", "mps"))
     command.add_argument("--tile", type=int, default=512, help="tile side in pixels; memory grows with it")
-    command.add_argument("--quality", type=int, metavar="Q",
-                         help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
-                              "(1-100); without it they are written unchanged. JPEGs use their own tables")
-    command.add_argument("--self-ensemble", action="store_true",
-                         help="restore each photo in its 8 flips and rotations and average the results: "
-                              "8 times the time, about 0.1 dB more (docs/enhance.md)")
-    command.add_argument("--force", action="store_true",
-                         help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
-                              "or where its evaluation (the .ladder.json beside the model) did not find it safe")
+    command.add_argument(
+        "--quality",
+        type=int,
+        metavar="Q",
+        help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
+        "(1-100); without it they are written unchanged. JPEGs use their own tables",
+    )
+    command.add_argument(
+        "--self-ensemble",
+        action="store_true",
+        help="restore each photo in its 8 flips and rotations and average the results: "
+        "8 times the time, about 0.1 dB more (docs/enhance.md)",
+    )
+    command.add_argument(
+        "--force",
+        action="store_true",
+        help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
+        "or where its evaluation (the .ladder.json beside the model) did not find it safe",
+    )
     return command
 
 
@@ -330,8 +395,11 @@ def default_models() -> tuple[Path, Path, str]:
     pipeline's own once trained (for both), else the two shipped ones."""
     if TRAINED_MODEL.is_file():
         return TRAINED_MODEL, TRAINED_MODEL, "trained by this project's pipeline"
-    return (PRETRAINED_MODEL, PRETRAINED_COLOUR_MODEL,
-            f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one")
+    return (
+        PRETRAINED_MODEL,
+        PRETRAINED_COLOUR_MODEL,
+        f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one",
+    )
 
 
 def setup(args: argparse.Namespace) -> Restorers:
@@ -358,8 +426,7 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
     int8 = can_quantize(model)
     if args.precision == "int8" and not int8:
         what = f"a colour {arch_of(model)} model (channels: ycbcr)" if channels_of(model) == 3 else arch_of(model)
-        raise ValueError(f"--precision int8 runs SRCNN models only, on luma; {path} is {what}: "
-                         f"use auto, bf16 or fp32")
+        raise ValueError(f"--precision int8 runs SRCNN models only, on luma; {path} is {what}: use auto, bf16 or fp32")
     dtype = pick_precision(args.precision, device, int8=True)
     try:
         gate = read_gate(gate_path(path), path)
@@ -367,18 +434,36 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
         raise
     except GateError as error:
         gate = None
-        print(f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
-              f"was trained on is restored; 'dvc repro evaluate' writes it", file=sys.stderr)
-    return Restorer(path, model, Settings(device, dtype, args.tile, model_scale(info), args.quality,
-                                          trained_qualities(info), args.force, gate, args.output_quality,
-                                          auto=args.precision == "auto", int8=int8,
-                                          self_ensemble=args.self_ensemble))
+        print(
+            f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
+            f"was trained on is restored; 'dvc repro evaluate' writes it",
+            file=sys.stderr,
+        )
+    return Restorer(
+        path,
+        model,
+        Settings(
+            device,
+            dtype,
+            args.tile,
+            model_scale(info),
+            args.quality,
+            trained_qualities(info),
+            args.force,
+            gate,
+            args.output_quality,
+            auto=args.precision == "auto",
+            int8=int8,
+            self_ensemble=args.self_ensemble,
+        ),
+    )
 
 
 def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
     """The (photo, output) pairs that must not be written, with why: an output that is one of the
     run's input photos (with or without --overwrite), or the output of two photos (neither is
     written, so the result never depends on their order). Decided before anything is written."""
+
     def identity(path: Path) -> tuple[int, int] | None:  # the file itself, whatever the path (links too)
         try:
             status = path.stat()
@@ -401,8 +486,10 @@ def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
     for photo, target in pairs:
         others = [other for other in dict.fromkeys(photos_of[target.resolve()]) if other != photo]
         if others and (photo, target) not in why:
-            why[photo, target] = (f"its output {target} would also be the output of {', '.join(map(str, others))}; "
-                                  f"none of them is written (restore them into different folders)")
+            why[photo, target] = (
+                f"its output {target} would also be the output of {', '.join(map(str, others))}; "
+                f"none of them is written (restore them into different folders)"
+            )
     return why
 
 
@@ -413,8 +500,9 @@ def model_failure(error: BaseException, settings: Settings) -> str:
         torch.cuda.empty_cache()  # what the failed photo held, for the next one
     if isinstance(error, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in first_line.lower():
         return f"out of memory ({first_line}); a smaller --tile (now {settings.tile}) needs less"
-    return (f"the model failed on it ({type(error).__name__}: {first_line}); "
-            f"--precision fp32 or --device cpu may avoid it")
+    return (
+        f"the model failed on it ({type(error).__name__}: {first_line}); --precision fp32 or --device cpu may avoid it"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -463,9 +551,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"enhance: {message}", file=sys.stderr)
     for message in failed:
         print(f"enhance: skipped {message}", file=sys.stderr)
-    ran = (" and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
-           if len(precisions) > 1 else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype]))
+    ran = (
+        " and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
+        if len(precisions) > 1
+        else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
+    )
     scale = restorers.colour.settings.scale
-    print(f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
-          f"(model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})")
+    print(
+        f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
+        f"(model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
+    )
     return 1 if failed else 0

@@ -26,11 +26,12 @@ Of all these figures, ``headline`` keeps the few one compares runs on, the colum
 the val photos' PSNR gain, PSNR and SSIM gain, the worst photo's gain, the model's gain at a few
 rungs of the ladder (on RGB too at one), and the training's steps, seconds and size.
 """
+
 from __future__ import annotations
 
 import hashlib
 import math
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -46,12 +47,38 @@ from .inference import restore_luma, restore_rgb
 from .jpeg import strength_for_quality
 from .progress import progress
 
-LADDER_KEYS = ("applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "photos_worse",
-               "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain", "rgb_psnr_input",
-               "rgb_psnr_output", "rgb_psnr_gain", "rgb_model_gain")
+LADDER_KEYS = (
+    "applied",
+    "psnr_input",
+    "psnr_output",
+    "psnr_gain",
+    "ssim_input",
+    "ssim_output",
+    "photos_worse",
+    "worst_gain",
+    "model_gain",
+    "model_photos_worse",
+    "model_worst_gain",
+    "rgb_psnr_input",
+    "rgb_psnr_output",
+    "rgb_psnr_gain",
+    "rgb_model_gain",
+)
 COUNTS = frozenset({"applied", "photos_worse", "model_photos_worse"})
-SUMMARY_KEYS = ("psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output", "ssim_gain",
-                "psnrb_input", "psnrb_output", "psnrb_gain", "rgb_psnr_input", "rgb_psnr_output", "rgb_psnr_gain")
+SUMMARY_KEYS = (
+    "psnr_input",
+    "psnr_output",
+    "psnr_gain",
+    "ssim_input",
+    "ssim_output",
+    "ssim_gain",
+    "psnrb_input",
+    "psnrb_output",
+    "psnrb_gain",
+    "rgb_psnr_input",
+    "rgb_psnr_output",
+    "rgb_psnr_gain",
+)
 # the rungs whose gain the headline shows: heavy, the papers' reference, medium and light compression
 HEADLINE_QUALITIES = (10, 20, 40, 90)
 HEADLINE_RGB_QUALITIES = (20,)  # ... and where the model's RGB gain is shown too (luma and colour models alike)
@@ -64,12 +91,20 @@ PhotoHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray, dict], None]
 
 def score(clean_y: np.ndarray, test_y: np.ndarray, border: int) -> dict[str, float]:
     """PSNR, SSIM and PSNR-B of one luma image against the clean one."""
-    return {"psnr": metrics.psnr(clean_y, test_y, border), "ssim": metrics.ssim(clean_y, test_y, border),
-            "psnrb": metrics.psnr_b(clean_y, test_y, border)}
+    return {
+        "psnr": metrics.psnr(clean_y, test_y, border),
+        "ssim": metrics.ssim(clean_y, test_y, border),
+        "psnrb": metrics.psnr_b(clean_y, test_y, border),
+    }
 
 
-def restored_images(model: nn.Module, degraded: np.ndarray, strength: float,
-                    dtype: torch.dtype | None = None, self_ensemble: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def restored_images(
+    model: nn.Module,
+    degraded: np.ndarray,
+    strength: float,
+    dtype: torch.dtype | None = None,
+    self_ensemble: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
     """The model's output on a degraded H×W×3 uint8 photo, as it is scored: 8-bit luma (float64)
     and RGB (uint8), both from what ``enhance`` computes. A luma model runs on the photo's Y as
     ``restore_rgb`` converts it; its luma is that output rounded (the papers' protocol), its RGB the
@@ -84,9 +119,14 @@ def restored_images(model: nn.Module, degraded: np.ndarray, strength: float,
     return to_luma_u8(restored).astype(np.float64), restored
 
 
-def evaluate_photos(model: nn.Module, photos: Iterable[tuple[str, np.ndarray, np.ndarray, int | None]], border: int,
-                    on_photo: PhotoHook | None = None, dtype: torch.dtype | None = None,
-                    total: int | None = None) -> pd.DataFrame:
+def evaluate_photos(
+    model: nn.Module,
+    photos: Iterable[tuple[str, np.ndarray, np.ndarray, int | None]],
+    border: int,
+    on_photo: PhotoHook | None = None,
+    dtype: torch.dtype | None = None,
+    total: int | None = None,
+) -> pd.DataFrame:
     """One row per (name, clean RGB, degraded RGB, JPEG quality it was degraded at) photo: its size
     and PSNR/SSIM/PSNR-B on luma and PSNR on RGB (``rgb_psnr_*``) of the degraded input and of the
     model's output (fp32 unless ``dtype``; ``restored_images``), with the gains; a conditioned model
@@ -121,9 +161,16 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
     return set(ranked[:count])
 
 
-def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
-                 qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
-                 self_ensemble: bool = False) -> pd.DataFrame:
+def ladder_gains(
+    model: nn.Module,
+    photos: Iterable[tuple[str, np.ndarray]],
+    border: int,
+    scale: int,
+    qualities: Iterable[int],
+    dtype: torch.dtype | None = None,
+    total: int | None = None,
+    self_ensemble: bool = False,
+) -> pd.DataFrame:
     """One row per (photo, JPEG quality): the clean photo degraded afresh at that quality
     (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma and on RGB.
 
@@ -140,13 +187,35 @@ def ladder_gains(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], bor
             model_y, model_rgb = restored_images(model, degraded, strength_for_quality(quality), dtype, self_ensemble)
             psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
             rgb_input, rgb_model = metrics.psnr(clean, degraded, border), metrics.psnr(clean, model_rgb, border)
-            rows.append({"photo": name, "quality": quality, "psnr_input": psnr_input, "psnr_model": psnr_model,
-                         "ssim_input": metrics.ssim(clean_y, degraded_y, border),
-                         "ssim_model": metrics.ssim(clean_y, model_y, border), "model_gain": psnr_model - psnr_input,
-                         "rgb_psnr_input": rgb_input, "rgb_psnr_model": rgb_model,
-                         "rgb_model_gain": rgb_model - rgb_input})
-    return pd.DataFrame(rows, columns=["photo", "quality", "psnr_input", "psnr_model", "ssim_input", "ssim_model",
-                                       "model_gain", "rgb_psnr_input", "rgb_psnr_model", "rgb_model_gain"])
+            rows.append(
+                {
+                    "photo": name,
+                    "quality": quality,
+                    "psnr_input": psnr_input,
+                    "psnr_model": psnr_model,
+                    "ssim_input": metrics.ssim(clean_y, degraded_y, border),
+                    "ssim_model": metrics.ssim(clean_y, model_y, border),
+                    "model_gain": psnr_model - psnr_input,
+                    "rgb_psnr_input": rgb_input,
+                    "rgb_psnr_model": rgb_model,
+                    "rgb_model_gain": rgb_model - rgb_input,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "photo",
+            "quality",
+            "psnr_input",
+            "psnr_model",
+            "ssim_input",
+            "ssim_model",
+            "model_gain",
+            "rgb_psnr_input",
+            "rgb_psnr_model",
+            "rgb_model_gain",
+        ],
+    )
 
 
 def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
@@ -166,23 +235,42 @@ def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
         output = photos["psnr_model"] if applied else photos["psnr_input"]
         gain = output - photos["psnr_input"]
         rgb_output = photos["rgb_psnr_model"] if applied else photos["rgb_psnr_input"]
-        rows.append({"quality": int(quality), "strength": round(strength_for_quality(int(quality)), 4),
-                     "applied": applied, "photos": len(photos), "psnr_input": photos["psnr_input"].mean(),
-                     "psnr_output": output.mean(), "psnr_gain": gain.mean(),
-                     "ssim_input": photos["ssim_input"].mean(),
-                     "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
-                     "photos_worse": int((gain < 0).sum()), "worst_gain": gain.min(),
-                     "model_gain": photos["model_gain"].mean(), "model_photos_worse": int((photos["model_gain"] < 0).sum()),
-                     "model_worst_gain": photos["model_gain"].min(),
-                     "rgb_psnr_input": photos["rgb_psnr_input"].mean(), "rgb_psnr_output": rgb_output.mean(),
-                     "rgb_psnr_gain": (rgb_output - photos["rgb_psnr_input"]).mean(),
-                     "rgb_model_gain": photos["rgb_model_gain"].mean()})
+        rows.append(
+            {
+                "quality": int(quality),
+                "strength": round(strength_for_quality(int(quality)), 4),
+                "applied": applied,
+                "photos": len(photos),
+                "psnr_input": photos["psnr_input"].mean(),
+                "psnr_output": output.mean(),
+                "psnr_gain": gain.mean(),
+                "ssim_input": photos["ssim_input"].mean(),
+                "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
+                "photos_worse": int((gain < 0).sum()),
+                "worst_gain": gain.min(),
+                "model_gain": photos["model_gain"].mean(),
+                "model_photos_worse": int((photos["model_gain"] < 0).sum()),
+                "model_worst_gain": photos["model_gain"].min(),
+                "rgb_psnr_input": photos["rgb_psnr_input"].mean(),
+                "rgb_psnr_output": rgb_output.mean(),
+                "rgb_psnr_gain": (rgb_output - photos["rgb_psnr_input"]).mean(),
+                "rgb_model_gain": photos["rgb_model_gain"].mean(),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def evaluate_ladder(model: nn.Module, photos: Iterable[tuple[str, np.ndarray]], border: int, scale: int,
-                    qualities: Iterable[int], dtype: torch.dtype | None = None, total: int | None = None,
-                    trained: tuple[int, int] | None = None, gate: Gate | None = None) -> tuple[pd.DataFrame, Gate]:
+def evaluate_ladder(
+    model: nn.Module,
+    photos: Iterable[tuple[str, np.ndarray]],
+    border: int,
+    scale: int,
+    qualities: Iterable[int],
+    dtype: torch.dtype | None = None,
+    total: int | None = None,
+    trained: tuple[int, int] | None = None,
+    gate: Gate | None = None,
+) -> tuple[pd.DataFrame, Gate]:
     """The ladder of ``photos`` (``ladder_table``) and the gate it was restored under: ``gate`` when
     given (one decided on other photos), else the one these photos decide (``srcnn.gate``), as the
     evaluate stage decides it for ``enhance``."""
@@ -207,8 +295,11 @@ def summarize(table: pd.DataFrame) -> dict[str, float | int]:
     """Means over photos of every score, the smallest PSNR gain of a photo (``worst_gain``) and the
     counts; finite values only (ValueError otherwise)."""
     summary: dict[str, float | int] = {key: round(float(table[key].mean()), 4) for key in SUMMARY_KEYS}
-    summary.update(worst_gain=round(float(table["psnr_gain"].min()), 4), photos=len(table),
-                   pixels=int((table["width"] * table["height"]).sum()))
+    summary.update(
+        worst_gain=round(float(table["psnr_gain"].min()), 4),
+        photos=len(table),
+        pixels=int((table["width"] * table["height"]).sum()),
+    )
     bad = [key for key, value in summary.items() if not math.isfinite(value)]
     if bad:
         raise ValueError(f"evaluation gave non-finite {', '.join(bad)}")
@@ -225,9 +316,19 @@ def headline(evaluation: dict, trained: dict) -> dict[str, float | int]:
     alone."""
     figures = {key: evaluation[key] for key in HEADLINE_KEYS}
     rungs = evaluation.get("ladder", {})
-    figures.update({f"q{quality}_gain": rungs[f"q{quality}"]["model_gain"] for quality in HEADLINE_QUALITIES
-                    if f"q{quality}" in rungs})
-    figures.update({f"q{quality}_rgb_gain": rungs[f"q{quality}"]["rgb_model_gain"]
-                    for quality in HEADLINE_RGB_QUALITIES if f"q{quality}" in rungs})
+    figures.update(
+        {
+            f"q{quality}_gain": rungs[f"q{quality}"]["model_gain"]
+            for quality in HEADLINE_QUALITIES
+            if f"q{quality}" in rungs
+        }
+    )
+    figures.update(
+        {
+            f"q{quality}_rgb_gain": rungs[f"q{quality}"]["rgb_model_gain"]
+            for quality in HEADLINE_RGB_QUALITIES
+            if f"q{quality}" in rungs
+        }
+    )
     figures.update({key: trained[key] for key in TRAINING_KEYS if key in trained})
     return figures

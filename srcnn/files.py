@@ -4,6 +4,7 @@ Files are written to a temporary name in the same folder and renamed into place;
 built under a temporary name and swapped in whole when the stage has finished them. Both end up
 with the permissions the user's umask gives any new file or folder (0644 and 0755 under umask 022).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -11,8 +12,8 @@ import hashlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 
 def _umask() -> int:

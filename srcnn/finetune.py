@@ -11,6 +11,7 @@ training teaches it the chroma. That needs every network of the registry to lay 
 planes channel by channel (each channel's planes together, the strength plane last) and its output
 planes the same way, which they do.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,7 @@ def _widened(luma: torch.Tensor, shape: torch.Size, key: str) -> torch.Tensor:
         raise ValueError(f"{key}: shape {tuple(luma.shape)} cannot become {tuple(shape)}")
     wide = torch.zeros(shape, dtype=luma.dtype)
     if dim == 0:  # outputs: per channel the same planes, Y's first
-        wide[:luma.shape[0]] = luma
+        wide[: luma.shape[0]] = luma
         return wide
     # inputs: C·k image planes then s extra ones (the strength): luma k + s, colour 3k + s
     planes = (shape[1] - luma.shape[1]) // 2
@@ -52,26 +53,38 @@ def start_from(model: nn.Module, path: str | Path) -> None:
     where = f"params init: {path}"
     trained = info.get("params", {})  # the params it was trained with, as the train stage records them
     keys = ("arch", *arch_params(arch_of(source)))
-    hint = (" (it was trained with " + " ".join(f"-S {key}={_yaml(trained[key])}" for key in keys) + ")"
-            if all(key in trained for key in keys) else "")
+    hint = (
+        " (it was trained with " + " ".join(f"-S {key}={_yaml(trained[key])}" for key in keys) + ")"
+        if all(key in trained for key in keys)
+        else ""
+    )
     if arch_of(source) != arch_of(model):
         raise ValueError(f"{where} is a {arch_of(source)} model, but params arch is {arch_of(model)}{hint}")
     ours, theirs = dict(model.config), dict(source.config)
     ours_channels, their_channels = ours.pop("channels", 1), theirs.pop("channels", 1)
     if ours != theirs:
-        differ = ", ".join(f"{key} {theirs.get(key)} (params: {ours.get(key)})" for key in sorted(set(ours) | set(theirs))
-                           if ours.get(key) != theirs.get(key))
+        differ = ", ".join(
+            f"{key} {theirs.get(key)} (params: {ours.get(key)})"
+            for key in sorted(set(ours) | set(theirs))
+            if ours.get(key) != theirs.get(key)
+        )
         raise ValueError(f"{where} has other sizes than params give this {arch_of(model)}: {differ}{hint}")
     if their_channels == ours_channels:
         model.load_state_dict(source.state_dict())
         return
     if (their_channels, ours_channels) != (1, 3):
-        raise ValueError(f"{where} restores {their_channels} channels; it can start a model of as many, "
-                         f"or a luma model can start a colour one, not this one of {ours_channels}")
+        raise ValueError(
+            f"{where} restores {their_channels} channels; it can start a model of as many, "
+            f"or a luma model can start a colour one, not this one of {ours_channels}"
+        )
     if not ours.get("residual", False):
-        raise ValueError(f"{where} is a luma model: it can start a colour model only with residual: true "
-                         f"(the chroma must start unchanged)")
+        raise ValueError(
+            f"{where} is a luma model: it can start a colour model only with residual: true "
+            f"(the chroma must start unchanged)"
+        )
     target = model.state_dict()
-    state = {key: value if value.shape == target[key].shape else _widened(value, target[key].shape, key)
-             for key, value in source.state_dict().items()}
+    state = {
+        key: value if value.shape == target[key].shape else _widened(value, target[key].shape, key)
+        for key, value in source.state_dict().items()
+    }
     model.load_state_dict(state)

@@ -20,6 +20,7 @@ quality estimate's precision), else the rungs on both sides; a quality beyond th
 was never measured and is not restored. The gate is written beside the checkpoint with the
 checkpoint's sha256, so a retrained model is never judged by an older model's evaluation.
 """
+
 from __future__ import annotations
 
 import json
@@ -48,6 +49,7 @@ def in_trained(quality: float | None, trained: tuple[int, int] | None) -> bool:
 @dataclass(frozen=True)
 class Gate:
     """The trained qualities and the verdict of each evaluated rung (quality → safe)."""
+
     trained: tuple[int, int] | None
     rungs: dict[int, bool]
     model_sha256: str = ""
@@ -82,8 +84,10 @@ def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
     """The gate from per-photo ladder results (columns ``quality`` and ``model_gain``, one row a
     photo and quality, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
     qualities is never safe."""
-    rungs = {int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
-             for quality, rows in gains.groupby("quality", sort=True)}
+    rungs = {
+        int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
+        for quality, rows in gains.groupby("quality", sort=True)
+    }
     photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
     return Gate(trained, rungs, photos=photos)
 
@@ -95,10 +99,13 @@ def gate_path(model: str | Path) -> Path:
 
 def write_gate(path: str | Path, gate: Gate) -> None:
     content: dict[str, Any] = {
-        "format": FORMAT, "model_sha256": gate.model_sha256, "trained": list(gate.trained) if gate.trained else None,
-        "photos": gate.photos, "rule": f"safe: every photo's gain >= {MIN_PHOTO_GAIN_DB} dB, "
-                                       f"in the trained qualities",
-        "rungs": {str(quality): safe for quality, safe in sorted(gate.rungs.items())}}
+        "format": FORMAT,
+        "model_sha256": gate.model_sha256,
+        "trained": list(gate.trained) if gate.trained else None,
+        "photos": gate.photos,
+        "rule": f"safe: every photo's gain >= {MIN_PHOTO_GAIN_DB} dB, in the trained qualities",
+        "rungs": {str(quality): safe for quality, safe in sorted(gate.rungs.items())},
+    }
     write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 
@@ -125,8 +132,12 @@ def read_gate(path: str | Path, model: str | Path) -> Gate:
     if content.get("model_sha256") != file_sha256(model):
         raise GateError(f"{path} was written for another model than {model} (retrained since it was evaluated)")
     try:
-        return Gate(_trained(content.get("trained")), _rungs(content.get("rungs")), content["model_sha256"],
-                    _integer(content.get("photos", 0), "photos"))
+        return Gate(
+            _trained(content.get("trained")),
+            _rungs(content.get("rungs")),
+            content["model_sha256"],
+            _integer(content.get("photos", 0), "photos"),
+        )
     except (TypeError, ValueError) as error:
         raise DamagedGateError(f"{path}: a damaged gate file ({error}); 'dvc repro evaluate' writes it again") from None
 

@@ -9,10 +9,10 @@ grid, such pixels come back nearly as they were, while a few qualities either si
 much as any photo. Set5's woman.png, the luma PSNR of saving it again: 47.9 dB at quality 72,
 67.2 dB at 75, 48.0 dB at 78; a photo never compressed gives a smooth curve.
 """
+
 from __future__ import annotations
 
 import numpy as np
-
 from scipy.fft import dctn
 
 from .color import rgb_to_y, to_luma_u8
@@ -34,7 +34,7 @@ def _busiest_window(rgb: np.ndarray) -> np.ndarray:
     height, width = rgb.shape[:2]
     tops = sorted({0, max(0, (height - SIZE) // 2 // 16 * 16), max(0, (height - SIZE) // 16 * 16)})
     lefts = sorted({0, max(0, (width - SIZE) // 2 // 16 * 16), max(0, (width - SIZE) // 16 * 16)})
-    windows = [rgb[top:top + SIZE, left:left + SIZE] for top in tops for left in lefts]
+    windows = [rgb[top : top + SIZE, left : left + SIZE] for top in tops for left in lefts]
     return max(windows, key=lambda window: float(np.abs(np.diff(window.astype(np.int16), axis=1)).mean()))
 
 
@@ -44,8 +44,10 @@ def jpeg_history(rgb: np.ndarray) -> int | None:
     the qualities 3 below and 3 above it."""
     crop = np.ascontiguousarray(_busiest_window(rgb))
     luma = to_luma_u8(crop).astype(np.float64)
-    curve = {quality: psnr(luma, to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64))
-             for quality in range(QUALITIES.start - 3, QUALITIES.stop + 3)}
+    curve = {
+        quality: psnr(luma, to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64))
+        for quality in range(QUALITIES.start - 3, QUALITIES.stop + 3)
+    }
     excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in QUALITIES}
     best = max(excess, key=excess.get)
     return best if excess[best] >= EXCESS_DB else None

@@ -17,13 +17,14 @@ Given ``max_side``, a JPEG is decoded straight at 1/2, 1/4 or 1/8 of its size (t
 scaling) when that still leaves the long side at least ``max_side``: a 12 MP photo wanted at
 1024 px decodes several times faster and in a quarter of the memory.
 """
+
 from __future__ import annotations
 
 import io
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageFile
@@ -34,9 +35,15 @@ PHOTO_SUFFIXES = frozenset({".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".tif", ".
 PHOTO_FORMATS = ("JPEG", "PNG", "TIFF", "WEBP", "BMP")  # JPEG includes MPO, the multi-picture JPEGs of some cameras
 MAX_PIXELS = 100_000_000  # larger than any camera photo; more is refused as a decompression bomb
 ALPHA_BACKGROUND = (128, 128, 128)
-ORIENTATION = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-               4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
-               6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_90}
+ORIENTATION = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False  # a truncated file is an error, never a half-grey picture
 
@@ -124,14 +131,19 @@ def jpeg_problem(data: bytes) -> str | None:
         if 0xD0 <= marker <= 0xD7 or marker == 0x01:
             continue
         if 0x02 <= marker <= 0xBF or position + 2 > size:
-            return (f"corrupt: invalid JPEG marker 0xFF{marker:02X} at offset {position - 2}"
-                    if position + 2 <= size else "truncated: the file ends inside a JPEG header")
-        length = int.from_bytes(data[position:position + 2], "big")
+            return (
+                f"corrupt: invalid JPEG marker 0xFF{marker:02X} at offset {position - 2}"
+                if position + 2 <= size
+                else "truncated: the file ends inside a JPEG header"
+            )
+        length = int.from_bytes(data[position : position + 2], "big")
         if length < 2 or position + length > size:
-            return (f"truncated or corrupt: JPEG segment 0xFF{marker:02X} at offset {position - 2} "
-                    f"{'has an impossible length' if length < 2 else 'runs past the end of the file'}")
+            return (
+                f"truncated or corrupt: JPEG segment 0xFF{marker:02X} at offset {position - 2} "
+                f"{'has an impossible length' if length < 2 else 'runs past the end of the file'}"
+            )
         if marker == 0xDD and length >= 4:
-            restart_interval = int.from_bytes(data[position + 2:position + 4], "big")
+            restart_interval = int.from_bytes(data[position + 2 : position + 4], "big")
         position += length
         if marker != 0xDA:
             continue
@@ -171,8 +183,9 @@ def load_pixels(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     return _load(path, _to_8bit, max_pixels)
 
 
-def _load(path: str | Path, convert: Callable[[Image.Image], Image.Image], max_pixels: int,
-          max_side: int | None = None) -> np.ndarray:
+def _load(
+    path: str | Path, convert: Callable[[Image.Image], Image.Image], max_pixels: int, max_side: int | None = None
+) -> np.ndarray:
     path = Path(path)
     try:
         with warnings.catch_warnings():  # Pillow warns from 89 MP on; the limit here is max_pixels
@@ -183,7 +196,8 @@ def _load(path: str | Path, convert: Callable[[Image.Image], Image.Image], max_p
             if width * height > max_pixels:
                 raise TooManyPixelsError(
                     f"{path}: {width}×{height} = {width * height:,} pixels is more than the limit of "
-                    f"{max_pixels:,} (a decompression bomb?); refused, not decoded")
+                    f"{max_pixels:,} (a decompression bomb?); refused, not decoded"
+                )
             if image.format in ("JPEG", "MPO"):
                 problem = jpeg_problem(path.read_bytes())
                 if problem:
@@ -195,8 +209,10 @@ def _load(path: str | Path, convert: Callable[[Image.Image], Image.Image], max_p
     except ImageError:
         raise
     except Image.DecompressionBombError as error:  # Pillow's own, larger limit, hit before ours
-        raise TooManyPixelsError(f"{path}: more pixels than the limit of {max_pixels:,} (a decompression "
-                                 f"bomb?); refused, not decoded ({error})") from None
+        raise TooManyPixelsError(
+            f"{path}: more pixels than the limit of {max_pixels:,} (a decompression "
+            f"bomb?); refused, not decoded ({error})"
+        ) from None
     except FileNotFoundError:
         raise ImageError(f"{path}: file not found") from None
     except Image.UnidentifiedImageError:
@@ -212,6 +228,7 @@ def load_gray(path: str | Path) -> np.ndarray:
         with Image.open(path) as image:
             if image.mode != "L":
                 from .color import rgb_to_y
+
                 return np.round(rgb_to_y(load_rgb(path))).clip(0, 255).astype(np.uint8)
             return np.asarray(image, dtype=np.uint8).copy()
     except ImageError:

@@ -3,20 +3,22 @@ of any size in overlapping tiles, equal to one whole-image pass: of its luma by 
 all three channels of YCbCr by a colour model (``channels_of`` 3); with ``self_ensemble``, the
 mean of the passes over the photo's 8 flips and rotations.
 """
+
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from .archs import align_of, arch_of, channels_of, from_config
 from .color import rgb_to_ycbcr, ycbcr_to_rgb
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
-from .archs import align_of, arch_of, channels_of, from_config
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -27,9 +29,13 @@ class CheckpointError(ValueError):
 
 def save_model(path: str | Path, model: nn.Module, info: dict[str, Any] | None = None) -> None:
     """Write the state dict, the network's arch and config, and ``info`` (plain values) atomically."""
-    state = {"format": FORMAT, "arch": arch_of(model), "config": dict(model.config),
-             "state_dict": {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
-             "info": dict(info or {})}
+    state = {
+        "format": FORMAT,
+        "arch": arch_of(model),
+        "config": dict(model.config),
+        "state_dict": {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
+        "info": dict(info or {}),
+    }
     with atomic_path(path) as temp:
         torch.save(state, temp)
 
@@ -45,8 +51,10 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
     except Exception:
         # PyTorch's own message would suggest loading the file with weights_only=False, which runs
         # whatever code the file carries: never relay that advice for a file we did not write.
-        raise CheckpointError(f"{path}: not a model checkpoint of this project: it is not a file of plain "
-                              f"tensors and values as the train stage writes them, so it was not loaded") from None
+        raise CheckpointError(
+            f"{path}: not a model checkpoint of this project: it is not a file of plain "
+            f"tensors and values as the train stage writes them, so it was not loaded"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a model checkpoint of this project (no '{FORMAT}' marker)")
     arch = state.get("arch", "srcnn")
@@ -79,7 +87,9 @@ def trained_qualities(info: dict[str, Any]) -> tuple[int, int] | None:
     return low, high
 
 
-def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]]]:
+def windows(
+    height: int, width: int, tile: int, margin: int
+) -> Iterator[tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]]]:
     """Cover an image with ``tile``×``tile`` blocks, each read with ``margin`` pixels of context.
 
     Yields (read, keep, put): the window to read from the image, the part of the model's output on
@@ -94,13 +104,21 @@ def windows(height: int, width: int, tile: int, margin: int) -> Iterator[tuple[t
         for left in range(0, width, tile):
             right = min(left + tile, width)
             x0, x1 = max(0, left - margin), min(width, right + margin)
-            yield ((slice(y0, y1), slice(x0, x1)),
-                   (slice(top - y0, bottom - y0), slice(left - x0, right - x0)),
-                   (slice(top, bottom), slice(left, right)))
+            yield (
+                (slice(y0, y1), slice(x0, x1)),
+                (slice(top - y0, bottom - y0), slice(left - x0, right - x0)),
+                (slice(top, bottom), slice(left, right)),
+            )
 
 
-def forward_planes(model: nn.Module, planes: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
-                   strength: float | None = None, self_ensemble: bool = False) -> torch.Tensor:
+def forward_planes(
+    model: nn.Module,
+    planes: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    strength: float | None = None,
+    self_ensemble: bool = False,
+) -> torch.Tensor:
     """One pass of the model over a C×H×W block in [0, 1] (luma, or YCbCr for a colour model);
     float32 C×H×W out, clamped to [0, 1].
 
@@ -118,8 +136,9 @@ def forward_planes(model: nn.Module, planes: torch.Tensor, device: torch.device,
     return output.float()[0].clamp_(0, 1).cpu()
 
 
-def _self_ensemble(model: nn.Module, planes: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
-                   strength: float | None) -> torch.Tensor:
+def _self_ensemble(
+    model: nn.Module, planes: torch.Tensor, device: torch.device, dtype: torch.dtype | None, strength: float | None
+) -> torch.Tensor:
     """``forward_planes`` averaged over the 8 flips and rotations of the block, each pass undone.
 
     An odd side is first padded to the model's grid by repeating its last row or column (as
@@ -140,33 +159,52 @@ def _self_ensemble(model: nn.Module, planes: torch.Tensor, device: torch.device,
     return (total / 8)[..., :height, :width]
 
 
-def forward_luma(model: nn.Module, luma: torch.Tensor, device: torch.device, dtype: torch.dtype | None,
-                 strength: float | None = None, self_ensemble: bool = False) -> torch.Tensor:
+def forward_luma(
+    model: nn.Module,
+    luma: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    strength: float | None = None,
+    self_ensemble: bool = False,
+) -> torch.Tensor:
     """``forward_planes`` on an H×W luma block; float32 H×W out."""
     return forward_planes(model, luma[None], device, dtype, strength, self_ensemble)[0]
 
 
-def _samples(luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, width: int,
-             size: int = 128, count: int = 3) -> list[torch.Tensor]:
+def _samples(
+    luma_of: Callable[[tuple[slice, slice]], np.ndarray], height: int, width: int, size: int = 128, count: int = 3
+) -> list[torch.Tensor]:
     """Up to count² luma blocks spread over the photo, for int8 calibration."""
     size_y, size_x = min(size, height), min(size, width)
     tops = np.linspace(0, height - size_y, count).astype(int)
     lefts = np.linspace(0, width - size_x, count).astype(int)
-    return [torch.from_numpy((luma_of((slice(top, top + size_y), slice(left, left + size_x))) / 255.0)
-                             .astype(np.float32))[None, None] for top in tops for left in lefts]
+    return [
+        torch.from_numpy((luma_of((slice(top, top + size_y), slice(left, left + size_x))) / 255.0).astype(np.float32))[
+            None, None
+        ]
+        for top in tops
+        for left in lefts
+    ]
 
 
-def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
-              samples: Callable[[], list[torch.Tensor]],
-              strength: float | None = None) -> tuple[nn.Module, torch.device, torch.dtype | None]:
+def _prepared(
+    model: nn.Module,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    samples: Callable[[], list[torch.Tensor]],
+    strength: float | None = None,
+) -> tuple[nn.Module, torch.device, torch.dtype | None]:
     """The module to run and how: int8 is a quantized copy calibrated on ``samples()`` (CPU), at
     ``strength`` for a conditioned model; one that cannot be made (a strength out of the int8
     input's range, a copy that disagrees) runs in bf16 (or fp32) instead, with a warning."""
     if getattr(model, "conditioned", False) and strength is None:
-        raise ValueError("this model is conditioned on the photo's compression strength: pass strength "
-                         "(srcnn.jpeg.strength_for_quality(q), or 0.0 for a photo never compressed)")
+        raise ValueError(
+            "this model is conditioned on the photo's compression strength: pass strength "
+            "(srcnn.jpeg.strength_for_quality(q), or 0.0 for a photo never compressed)"
+        )
     if dtype == INT8:
         from .quantized import QuantizationError, quantize
+
         try:
             return quantize(model, samples(), strength), torch.device("cpu"), None
         except QuantizationError as error:
@@ -176,9 +214,15 @@ def _prepared(model: nn.Module, device: torch.device, dtype: torch.dtype | None,
 
 
 @torch.inference_mode()
-def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torch.device("cpu"),
-                 dtype: torch.dtype | None = None, tile: int = 512, strength: float | None = None,
-                 self_ensemble: bool = False) -> np.ndarray:
+def restore_luma(
+    model: nn.Module,
+    luma: np.ndarray,
+    device: torch.device = torch.device("cpu"),
+    dtype: torch.dtype | None = None,
+    tile: int = 512,
+    strength: float | None = None,
+    self_ensemble: bool = False,
+) -> np.ndarray:
     """Run a luma model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
 
     The photo goes through in ``tile``-sized blocks, each read with a margin of the model's
@@ -190,14 +234,15 @@ def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torc
     (``forward_planes``): 8× the time, for about 0.1 dB (docs/enhance.md).
     """
     if channels_of(model) != 1:
-        raise ValueError(f"restore_luma runs luma models; this one restores {channels_of(model)} channels: "
-                         f"use restore_rgb")
+        raise ValueError(
+            f"restore_luma runs luma models; this one restores {channels_of(model)} channels: use restore_rgb"
+        )
     luma = np.asarray(luma)
     height, width = luma.shape
     tile += -tile % align_of(model)  # windows start on the grid a half-resolution network folds on
-    model, device, dtype = _prepared(model, device, dtype,
-                                     lambda: _samples(lambda where: luma[where].astype(np.float64), height, width),
-                                     strength)
+    model, device, dtype = _prepared(
+        model, device, dtype, lambda: _samples(lambda where: luma[where].astype(np.float64), height, width), strength
+    )
     image = torch.from_numpy(luma.astype(np.float32) / 255.0)
     result = np.empty((height, width), dtype=np.float64)
     for read, keep, put in windows(height, width, tile, model.radius):
@@ -206,10 +251,16 @@ def restore_luma(model: nn.Module, luma: np.ndarray, device: torch.device = torc
 
 
 @torch.inference_mode()
-def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.device("cpu"),
-                dtype: torch.dtype | None = None, tile: int = 512,
-                on_tile: Callable[[], None] | None = None, strength: float | None = None,
-                self_ensemble: bool = False) -> np.ndarray:
+def restore_rgb(
+    model: nn.Module,
+    rgb: np.ndarray,
+    device: torch.device = torch.device("cpu"),
+    dtype: torch.dtype | None = None,
+    tile: int = 512,
+    on_tile: Callable[[], None] | None = None,
+    strength: float | None = None,
+    self_ensemble: bool = False,
+) -> np.ndarray:
     """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` and ``self_ensemble``
     as in ``restore_luma``).
 
@@ -220,9 +271,9 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
     height, width = rgb.shape[:2]
     tile += -tile % align_of(model)
     colour = channels_of(model) == 3
-    model, device, dtype = _prepared(model, device, dtype,
-                                     lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width),
-                                     strength)
+    model, device, dtype = _prepared(
+        model, device, dtype, lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width), strength
+    )
     result = np.empty_like(rgb, dtype=np.uint8)
     for read, keep, put in windows(height, width, tile, model.radius):
         ycbcr = rgb_to_ycbcr(rgb[read])
@@ -233,8 +284,10 @@ def restore_rgb(model: nn.Module, rgb: np.ndarray, device: torch.device = torch.
         else:
             luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
             core = ycbcr[keep]
-            core[..., 0] = (forward_luma(model, luma, device, dtype, strength, self_ensemble)[keep].numpy()
-                            .astype(np.float64) * 255.0)
+            core[..., 0] = (
+                forward_luma(model, luma, device, dtype, strength, self_ensemble)[keep].numpy().astype(np.float64)
+                * 255.0
+            )
         result[put] = ycbcr_to_rgb(core)
         if on_tile is not None:
             on_tile()

@@ -20,25 +20,82 @@ and ringing are), divided by that of the IJG table at quality 5. Standard tables
 quality 97 and up (steps of 1 there) up to 1.0 at quality 5 (1.11 at quality 1), never increasing with
 quality; a photo that was never compressed is 0.0 too.
 """
+
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
 # The IJG/libjpeg luma table (JPEG standard, Annex K.1) at quality 50, natural order.
 BASE_LUMA = (
-    16, 11, 10, 16, 24, 40, 51, 61,
-    12, 12, 14, 19, 26, 58, 60, 55,
-    14, 13, 16, 24, 40, 57, 69, 56,
-    14, 17, 22, 29, 51, 87, 80, 62,
-    18, 22, 37, 56, 68, 109, 103, 77,
-    24, 35, 55, 64, 81, 104, 113, 92,
-    49, 64, 78, 87, 103, 121, 120, 101,
-    72, 92, 95, 98, 112, 100, 103, 99,
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
 )
 # the low frequencies the strength and the quality estimate look at: u + v <= 4 (15 of 64)
 LOW_FREQUENCIES = tuple(8 * v + u for v in range(8) for u in range(8) if u + v <= 4)
@@ -102,8 +159,9 @@ def _low_log_mean(table: np.ndarray) -> float:
 _STANDARD = {quality: standard_qtable(quality) for quality in range(1, 101)}
 _QUALITY_GRID = np.linspace(1.0, 100.0, 9901)  # steps of 0.01
 _LOW_BASE = np.array([BASE_LUMA[index] for index in LOW_FREQUENCIES], dtype=np.float64)
-_GRID_LOGS = np.log(np.clip(_LOW_BASE[None, :] * np.array([_ijg_scale(q) for q in _QUALITY_GRID])[:, None] / 100.0,
-                            1.0, 255.0))
+_GRID_LOGS = np.log(
+    np.clip(_LOW_BASE[None, :] * np.array([_ijg_scale(q) for q in _QUALITY_GRID])[:, None] / 100.0, 1.0, 255.0)
+)
 _STRENGTH_UNIT = _low_log_mean(np.asarray(_STANDARD[NORMALISING_QUALITY], dtype=np.float64))
 
 
@@ -157,8 +215,9 @@ def strength_for_quality(quality: int | None) -> float:
 
 def is_range(jpeg_quality: int | Sequence[int] | None) -> bool:
     """Whether the ``jpeg_quality`` param is a ``[low, high]`` range (not one quality, not None)."""
-    return jpeg_quality is not None and not (isinstance(jpeg_quality, (int, np.integer))
-                                             and not isinstance(jpeg_quality, bool))
+    return jpeg_quality is not None and not (
+        isinstance(jpeg_quality, (int, np.integer)) and not isinstance(jpeg_quality, bool)
+    )
 
 
 def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | None) -> int | None:
@@ -178,7 +237,6 @@ def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | No
         raise ValueError(f"jpeg_quality range must be [low, high] with 1 <= low <= high <= 100, got {jpeg_quality!r}")
     mixed = hashlib.sha256(f"quality:{seed}:{digest}".encode()).digest()
     return low + int.from_bytes(mixed[:8], "big") % (high - low + 1)
-
 
 
 def tile_quality(digest: str, top: int, left: int, seed: int, jpeg_quality: int | Sequence[int] | None) -> int | None:

@@ -13,6 +13,7 @@ RGB: the MSE over every channel) and a ``border`` cropped at each edge (the supe
 convention: ``scale`` pixels). Average them over photos, one value per photo: never the PSNR of a
 mean MSE over a batch.
 """
+
 from __future__ import annotations
 
 import math

@@ -9,6 +9,7 @@
 flat so that ``dvc exp run -S lr=0.0003`` works verbatim. An unknown or missing key, a value of the
 wrong type or out of range raises ``ParamsError`` naming the key, the value and what is allowed.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -26,6 +27,7 @@ class ParamsError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class Params:
     """Every key of params.yaml, typed. The values, defaults included, live only in params.yaml."""
+
     # prepare
     raw_dir: str | tuple[str, ...]  # one folder, or several (a list in params.yaml): read it as ``raw_dirs``
     max_side: int
@@ -147,8 +149,11 @@ def _folders(key: str, value: Any) -> str | tuple[str, ...]:
         if not value.strip():
             raise _fail(key, value, allowed)
         return value
-    if (not isinstance(value, (list, tuple)) or not value
-            or not all(isinstance(item, str) and item.strip() for item in value)):
+    if (
+        not isinstance(value, (list, tuple))
+        or not value
+        or not all(isinstance(item, str) and item.strip() for item in value)
+    ):
         raise _fail(key, value, allowed)
     where = {folder: Path(folder).resolve() for folder in value}  # links followed: a link to a folder is that folder
     for index, folder in enumerate(value):
@@ -157,8 +162,11 @@ def _folders(key: str, value: Any) -> str | tuple[str, ...]:
                 raise _fail(key, value, f"{allowed}, each folder once: {other!r} and {folder!r} are the same folder")
             inner, outer = (folder, other) if where[other] in where[folder].parents else (other, folder)
             if where[outer] in where[inner].parents:
-                raise _fail(key, value, f"{allowed}, none inside another: {inner!r} is inside {outer!r} "
-                                        f"(its photos would be read twice)")
+                raise _fail(
+                    key,
+                    value,
+                    f"{allowed}, none inside another: {inner!r} is inside {outer!r} (its photos would be read twice)",
+                )
     return tuple(value)
 
 
@@ -166,8 +174,10 @@ def _check(key: str, value: Any) -> Any:
     kind, rule = _RULES[key]
     if kind == "quality":
         low, high = rule
-        allowed = (f"a whole number from {low} to {high}, a range [low, high] of such numbers with "
-                   f"low <= high (each photo gets one quality drawn from it), or null for no JPEG step")
+        allowed = (
+            f"a whole number from {low} to {high}, a range [low, high] of such numbers with "
+            f"low <= high (each photo gets one quality drawn from it), or null for no JPEG step"
+        )
         if value is None:
             return None
         if isinstance(value, (list, tuple)):
@@ -179,15 +189,16 @@ def _check(key: str, value: Any) -> Any:
         return value
     if kind == "qualities":
         low, high = rule
-        if (not isinstance(value, (list, tuple)) or not value
-                or not all(_whole(item, low, high) for item in value)):
+        if not isinstance(value, (list, tuple)) or not value or not all(_whole(item, low, high) for item in value):
             raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
         return tuple(value)
     if kind == "folders":
         return _folders(key, value)
     if kind == "checkpoint":
         if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise _fail(key, value, "the path of a model checkpoint (.pt) to start training from, or null to start from scratch")
+            raise _fail(
+                key, value, "the path of a model checkpoint (.pt) to start training from, or null to start from scratch"
+            )
         return value
     if kind == "bool":
         if not isinstance(value, bool):
@@ -213,8 +224,11 @@ def _check(key: str, value: Any) -> Any:
         return value
     if kind == "float":
         low, high, bounds = rule
-        allowed = (f"a number greater than {low} and less than {high}" if bounds == "open"
-                   else f"a number from {low} to {high}")
+        allowed = (
+            f"a number greater than {low} and less than {high}"
+            if bounds == "open"
+            else f"a number from {low} to {high}"
+        )
         number = value
         if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
             try:
@@ -236,13 +250,13 @@ def validate(raw: dict[str, Any]) -> Params:
         raise ParamsError(f"params: expected a mapping of key: value, got {type(raw).__name__}")
     unknown = sorted(set(raw) - set(_RULES))
     if unknown:
-        raise ParamsError(f"params: unknown key(s) {', '.join(map(str, unknown))}; "
-                          f"known keys are: {', '.join(_RULES)}")
+        raise ParamsError(f"params: unknown key(s) {', '.join(map(str, unknown))}; known keys are: {', '.join(_RULES)}")
     values = {key: _check(key, value) for key, value in raw.items()}
     missing = [key for key in _RULES if key not in values]
     if missing:
-        raise ParamsError(f"params: missing key(s) {', '.join(missing)}; every key of the project's "
-                          f"params.yaml must be set")
+        raise ParamsError(
+            f"params: missing key(s) {', '.join(missing)}; every key of the project's params.yaml must be set"
+        )
     params = Params(**values)
     if params.crop > params.tile:
         raise _fail("crop", params.crop, f"at most tile ({params.tile})")

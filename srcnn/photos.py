@@ -9,6 +9,7 @@ clean and degraded PNGs of one photo, as a sample of a shard (``srcnn/shards.py`
 The parent process only lists and hashes files (streamed, never whole in memory): every decode
 happens in a worker, one photo at a time, so memory does not grow with the number of photos.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,10 +18,11 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -117,8 +119,7 @@ def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "hidden folder, not read"))
             elif (here / sub).is_symlink():
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "link to a folder, not followed"))
-        subfolders[:] = sorted(sub for sub in subfolders
-                               if not sub.startswith(".") and not (here / sub).is_symlink())
+        subfolders[:] = sorted(sub for sub in subfolders if not sub.startswith(".") and not (here / sub).is_symlink())
         for file in sorted(files):
             path = here / file
             if file.startswith("."):
@@ -126,8 +127,9 @@ def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str
             elif not path.is_file():
                 others.append(_skip(str(path), "not_a_photo", "not a regular file (a broken link?)"))
             elif not is_photo_name(path):
-                others.append(_skip(str(path), "not_a_photo",
-                                    f"not a photo by its extension ({path.suffix or 'none'})"))
+                others.append(
+                    _skip(str(path), "not_a_photo", f"not a photo by its extension ({path.suffix or 'none'})")
+                )
             else:
                 photos.append(path)
     return photos, others
@@ -152,14 +154,19 @@ def folder_labels(folders: Sequence[str | Path]) -> list[str]:
 
 def _no_folder(folder: Path, several: bool, what: str) -> RawDirError:
     if several:
-        return RawDirError(f"raw_dir: {folder}, one of its folders, {what}; fix it, or remove it from raw_dir's "
-                           f"list in params.yaml (or run 'dvc exp run -S raw_dir=[PATH,PATH]' with folders of photos)")
-    return RawDirError(f"raw_dir {folder} {what}; set raw_dir in params.yaml, or run "
-                       f"'dvc exp run -S raw_dir=PATH', to a folder of photos")
+        return RawDirError(
+            f"raw_dir: {folder}, one of its folders, {what}; fix it, or remove it from raw_dir's "
+            f"list in params.yaml (or run 'dvc exp run -S raw_dir=[PATH,PATH]' with folders of photos)"
+        )
+    return RawDirError(
+        f"raw_dir {folder} {what}; set raw_dir in params.yaml, or run "
+        f"'dvc exp run -S raw_dir=PATH', to a folder of photos"
+    )
 
 
-def find_photos(raw_dir: str | Path | Sequence[str | Path],
-                digest: Callable[[Path], str] = _digest) -> tuple[list[Photo], list[dict[str, str]]]:
+def find_photos(
+    raw_dir: str | Path | Sequence[str | Path], digest: Callable[[Path], str] = _digest
+) -> tuple[list[Photo], list[dict[str, str]]]:
     """Photos under ``raw_dir``, one folder or several (as ``list_photo_files`` finds them), hashed
     by ``digest``, sorted by output name; and the files left out, with files that cannot be read as
     "unreadable".
@@ -185,8 +192,12 @@ def find_photos(raw_dir: str | Path | Sequence[str | Path],
             except OSError as error:
                 skipped.append(_skip(str(path), "unreadable", f"cannot be read ({error.strerror})"))
         if not found:
-            raise _no_folder(folder, several, f"holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
-                                              f"{f'; {len(skipped)} other files' if skipped else ''})")
+            raise _no_folder(
+                folder,
+                several,
+                f"holds no photos (JPEG, PNG, TIFF, WebP or BMP files"
+                f"{f'; {len(skipped)} other files' if skipped else ''})",
+            )
         photos += found
         others += skipped
     photos.sort(key=lambda photo: photo.name)
@@ -222,8 +233,9 @@ def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dic
     return split
 
 
-def prepare_photo(photo: Photo, split: str, max_side: int, scale: int,
-                  jpeg_quality: int | tuple[int, int] | None, seed: int) -> Result:
+def prepare_photo(
+    photo: Photo, split: str, max_side: int, scale: int, jpeg_quality: int | tuple[int, int] | None, seed: int
+) -> Result:
     """One photo made into a clean/degraded pair: its shard sample (``KEY.clean.png``,
     ``KEY.degraded.png``, ``KEY.json``) and its report; no sample when it cannot be used. With a
     range of ``jpeg_quality``, the photo's own quality is drawn from its bytes and ``seed``."""
@@ -236,19 +248,35 @@ def prepare_photo(photo: Photo, split: str, max_side: int, scale: int,
         return [], {"name": photo.name, "status": "skipped", "kind": "unreadable", "reason": str(error)}
     clean = crop_to_multiple(fit_long_side(rgb, max_side), scale)
     if min(clean.shape[:2]) < max(scale * 4, 8):
-        return [], {"name": photo.name, "status": "skipped", "kind": "too_small",
-                    "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use"}
+        return [], {
+            "name": photo.name,
+            "status": "skipped",
+            "kind": "too_small",
+            "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use",
+        }
     del rgb
     quality = photo_quality(photo.digest, seed, jpeg_quality)
-    report = {"name": photo.name, "status": "used", "split": split, "sha256": photo.digest,
-              "width": clean.shape[1], "height": clean.shape[0], "jpeg_quality": quality}
-    sample = {"__key__": sample_key(photo.name, photo.digest), "clean.png": encode_png(clean),
-              "degraded.png": encode_png(degrade(clean, scale, quality)),
-              "json": json.dumps(report, sort_keys=True).encode()}
+    report = {
+        "name": photo.name,
+        "status": "used",
+        "split": split,
+        "sha256": photo.digest,
+        "width": clean.shape[1],
+        "height": clean.shape[0],
+        "jpeg_quality": quality,
+    }
+    sample = {
+        "__key__": sample_key(photo.name, photo.digest),
+        "clean.png": encode_png(clean),
+        "degraded.png": encode_png(degrade(clean, scale, quality)),
+        "json": json.dumps(report, sort_keys=True).encode(),
+    }
     return [sample], report
 
 
-def read_prepared(folder: Path, split: str, names: set[str] | None = None) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
+def read_prepared(
+    folder: Path, split: str, names: set[str] | None = None
+) -> Iterator[tuple[dict, np.ndarray, np.ndarray]]:
     """The prepared photos of one split (or only ``names``) as (report, clean RGB, degraded RGB),
     one at a time, in shard order."""
     manifest = check_complete(folder)
@@ -256,8 +284,11 @@ def read_prepared(folder: Path, split: str, names: set[str] | None = None) -> It
         for sample in read_shard(path):
             report = json.loads(sample["json"])
             if names is None or report["name"] in names:
-                yield (report, decode_png(sample["clean.png"], f"{path}:{sample['__key__']}"),
-                       decode_png(sample["degraded.png"], f"{path}:{sample['__key__']}"))
+                yield (
+                    report,
+                    decode_png(sample["clean.png"], f"{path}:{sample['__key__']}"),
+                    decode_png(sample["degraded.png"], f"{path}:{sample['__key__']}"),
+                )
 
 
 def cpu_count() -> int:
@@ -272,6 +303,7 @@ def _end_with(parent: int) -> None:
     """In each worker: end it once ``parent``, the process that started it, has died. Killed alone (by
     the OOM killer, say), a parent leaves its workers waiting forever to hand over results that no
     one will read; PyTorch's DataLoader workers watch their parent the same way."""
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)

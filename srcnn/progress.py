@@ -1,4 +1,5 @@
 """Progress bars that redraw often on a terminal and only every few seconds in a log (dvc repro, CI)."""
+
 from __future__ import annotations
 
 import sys

@@ -26,18 +26,19 @@ weights of 7 bits (255 × 63 × 2 = 32,130), the later ones get 7-bit activation
 19 photos of Set5 and Set14 at JPEG quality 20, −0.0125 dB against fp32 where full ranges give
 −0.0094 dB: benchmarks/enhance_speed.py).
 """
+
 from __future__ import annotations
 
 import functools
 import warnings
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from .metrics import psnr_from_mse
 from .archs import channels_of
 from .archs.srcnn import SRCNN
+from .metrics import psnr_from_mse
 
 
 def engine() -> str | None:
@@ -49,10 +50,16 @@ def engine() -> str | None:
     return None
 
 
-def _conv(in_channels: int, out_channels: int, kernel_size: int | tuple[int, int], relu: bool,
-          padding: int | tuple[int, int] = 0) -> nn.Module:
+def _conv(
+    in_channels: int,
+    out_channels: int,
+    kernel_size: int | tuple[int, int],
+    relu: bool,
+    padding: int | tuple[int, int] = 0,
+) -> nn.Module:
     from torch.ao.nn.intrinsic.quantized import ConvReLU2d
     from torch.ao.nn.quantized import Conv2d
+
     with warnings.catch_warnings():  # PyTorch notes that eager-mode quantization is moving to torchao
         warnings.simplefilter("ignore")
         return (ConvReLU2d if relu else Conv2d)(in_channels, out_channels, kernel_size, padding=padding)
@@ -64,8 +71,13 @@ def full_range_is_exact(name: str) -> bool:
     asked of the kernel itself, on a sum of 2 × 255 × 127 products that 16 bits cannot hold."""
     torch.backends.quantized.engine = name
     conv = _conv(2, 1, 1, relu=False)
-    weight = torch.quantize_per_channel(torch.full((1, 2, 1, 1), 127.0), torch.ones(1, dtype=torch.double),
-                                        torch.zeros(1, dtype=torch.long), 0, torch.qint8)
+    weight = torch.quantize_per_channel(
+        torch.full((1, 2, 1, 1), 127.0),
+        torch.ones(1, dtype=torch.double),
+        torch.zeros(1, dtype=torch.long),
+        0,
+        torch.qint8,
+    )
     conv.set_weight_bias(weight, torch.zeros(1))
     conv.scale, conv.zero_point = 1000.0, 0  # 64,770 → step 65 (saturated: 32,767 → 33)
     pixel = torch.quantize_per_tensor(torch.full((1, 2, 1, 1), 255.0), 1.0, 0, torch.quint8)
@@ -76,8 +88,9 @@ def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int, weight_ma
     quantized = _conv(conv.in_channels, conv.out_channels, conv.kernel_size, relu, conv.padding)
     weight = conv.weight.detach().float().cpu()
     scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / weight_max
-    qweight = torch.quantize_per_channel(weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0,
-                                         torch.qint8)
+    qweight = torch.quantize_per_channel(
+        weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8
+    )
     quantized.set_weight_bias(qweight, conv.bias.detach().float().cpu())
     quantized.scale, quantized.zero_point = float(scale), int(zero_point)
     return quantized
@@ -123,8 +136,9 @@ class QuantizedSRCNN(nn.Module):
         centred = x.float().sub(INPUT_OFFSET)
         if self.conditioned:
             centred = torch.cat([centred, _strength_plane(centred, strength)], dim=1)
-        qx = torch.quantize_per_tensor(centred.contiguous(memory_format=torch.channels_last),
-                                       1.0 / 255.0, INPUT_ZERO_POINT, torch.quint8)
+        qx = torch.quantize_per_tensor(
+            centred.contiguous(memory_format=torch.channels_last), 1.0 / 255.0, INPUT_ZERO_POINT, torch.quint8
+        )
         y = self.reconstruct(self.map(self.extract(qx))).dequantize()
         return x + y if self.residual else y
 
@@ -136,14 +150,17 @@ def _strength_plane(centred: torch.Tensor, strength: torch.Tensor | float | None
     values = torch.as_tensor(strength, dtype=torch.float32).reshape(-1, 1, 1, 1) - STRENGTH_OFFSET
     low, high = -INPUT_ZERO_POINT / 255.0, (255 - INPUT_ZERO_POINT) / 255.0
     if values.min().item() < low - 0.5 / 255 or values.max().item() > high + 0.5 / 255:
-        raise QuantizationError(f"strength {values.add(STRENGTH_OFFSET).flatten().tolist()} is outside what "
-                                f"the int8 input holds ({low + STRENGTH_OFFSET:.3f} to {high + STRENGTH_OFFSET:.3f})")
+        raise QuantizationError(
+            f"strength {values.add(STRENGTH_OFFSET).flatten().tolist()} is outside what "
+            f"the int8 input holds ({low + STRENGTH_OFFSET:.3f} to {high + STRENGTH_OFFSET:.3f})"
+        )
     return values.to(centred.device).expand(centred.shape[0], 1, *centred.shape[2:])
 
 
 @torch.inference_mode()
-def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None = None,
-             headroom: float = 1.1) -> QuantizedSRCNN:
+def quantize(
+    model: SRCNN, samples: list[torch.Tensor], strength: float | None = None, headroom: float = 1.1
+) -> QuantizedSRCNN:
     """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
     ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
     if not can_quantize(model):
@@ -166,6 +183,7 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
         def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
             peak = output.abs().max() if name == "reconstruct" else output.max()  # the ReLU's output peaks there too
             peaks[name] = max(peaks[name], peak.item())
+
         return hook
 
     hooks = [getattr(model, name).register_forward_hook(record(name)) for name in peaks]
@@ -180,6 +198,8 @@ def quantize(model: SRCNN, samples: list[torch.Tensor], strength: float | None =
     count = sum(batch.numel() for batch in batches)
     agreement = psnr_from_mse(squared / count * 255.0**2)
     if agreement < AGREEMENT_DB:
-        raise QuantizationError(f"the int8 copy of the model agrees with it to {agreement:.1f} dB only "
-                                f"(less than {AGREEMENT_DB:.0f} dB); use --precision bf16 or fp32")
+        raise QuantizationError(
+            f"the int8 copy of the model agrees with it to {agreement:.1f} dB only "
+            f"(less than {AGREEMENT_DB:.0f} dB); use --precision bf16 or fp32"
+        )
     return quantized

@@ -11,6 +11,7 @@ bytes and to a shard with the tiles next to it in name order, as the prepare sta
 byte; others are stored as their 8-bit luma. ``--jpeg-quality`` records the quality the degraded
 halves were made at (the seed used 20), for a model conditioned on it; without it, none is recorded.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,21 @@ def tile_sample(path: Path, name: str, digest: str, jpeg_quality: int | None) ->
         raise ImageError(f"{path}: not a seed-format paired tile ({error})") from None
     with Image.open(path) as image:
         png = path.read_bytes() if image.format == "PNG" and image.mode == "L" else encode_png(pair)
-    return {"__key__": sample_key(name, digest), "png": png,
-            "json": json.dumps({"name": name, "sha256": digest, "jpeg_quality": jpeg_quality}, sort_keys=True).encode()}
+    return {
+        "__key__": sample_key(name, digest),
+        "png": png,
+        "json": json.dumps({"name": name, "sha256": digest, "jpeg_quality": jpeg_quality}, sort_keys=True).encode(),
+    }
 
 
-def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, tiles_per_shard: int = 4096, seed: int = 0,
-               jpeg_quality: int | None = None) -> dict[str, Any]:
+def pack_tiles(
+    folder: Path,
+    out: Path,
+    val_fraction: float = 0.2,
+    tiles_per_shard: int = 4096,
+    seed: int = 0,
+    jpeg_quality: int | None = None,
+) -> dict[str, Any]:
     """Pack every tile of ``folder`` into ``out``; returns the shards' manifest (with counts)."""
     tiles, others = find_photos(folder)
     pngs = [tile for tile in tiles if tile.path.suffix.lower() == ".png"]
@@ -55,19 +65,29 @@ def pack_tiles(folder: Path, out: Path, val_fraction: float = 0.2, tiles_per_sha
     def build(needed: list[Entry]):
         for entry in needed:
             tile = by_name[entry.name]
-            yield [tile_sample(tile.path, tile.name, tile.digest, jpeg_quality)], {"name": tile.name, "split": split[tile.name]}
+            yield (
+                [tile_sample(tile.path, tile.name, tile.digest, jpeg_quality)],
+                {"name": tile.name, "split": split[tile.name]},
+            )
 
     return update_shards(out, entries, build)
 
 
 def parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    command = commands.add_parser("pack-tiles", help="pack a folder of seed-format tiles into train/val shards",
-                                  description=__doc__.split("\n\n")[0])
+    command = commands.add_parser(
+        "pack-tiles",
+        help="pack a folder of seed-format tiles into train/val shards",
+        description=__doc__.split("\n\n")[0],
+    )
     command.add_argument("folder", type=Path, help="folder of paired tiles (clean left, degraded right)")
     command.add_argument("-o", "--out", type=Path, default=Path("data/tiles"), help="default %(default)s")
     command.add_argument("--val-fraction", type=float, default=0.2)
-    command.add_argument("--tiles-per-shard", type=int, default=4096,
-                         help="about this many tiles a shard, in name order (default %(default)s)")
+    command.add_argument(
+        "--tiles-per-shard",
+        type=int,
+        default=4096,
+        help="about this many tiles a shard, in name order (default %(default)s)",
+    )
     command.add_argument("--seed", type=int, default=0)
     command.add_argument("--jpeg-quality", type=int, default=None, help="the quality the degraded halves were made at")
     return command
@@ -75,12 +95,18 @@ def parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        manifest = pack_tiles(args.folder, args.out, args.val_fraction, args.tiles_per_shard, args.seed, args.jpeg_quality)
+        manifest = pack_tiles(
+            args.folder, args.out, args.val_fraction, args.tiles_per_shard, args.seed, args.jpeg_quality
+        )
     except (RawDirError, ImageError, ShardFolderError) as error:
         print(f"pack-tiles: error: {error}", file=sys.stderr)
         return 2
-    counts = {split: sum(info["samples"] for shard, info in manifest["shards"].items() if shard.startswith(split))
-              for split in ("train", "val")}
-    print(f"pack-tiles: {counts['train']} train and {counts['val']} val tiles in {len(manifest['shards'])} shards "
-          f"in {args.out}")
+    counts = {
+        split: sum(info["samples"] for shard, info in manifest["shards"].items() if shard.startswith(split))
+        for split in ("train", "val")
+    }
+    print(
+        f"pack-tiles: {counts['train']} train and {counts['val']} val tiles in {len(manifest['shards'])} shards "
+        f"in {args.out}"
+    )
     return 0

@@ -27,6 +27,7 @@ this project wrote there (``writing``), one process at a time (an OS lock on ``.
 the folder), and from before its first shard takes its name until the new manifest is written, the
 manifest says the folder is being updated, so a run killed half-way leaves nothing that looks complete.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,9 +41,10 @@ import re
 import shlex
 import sys
 import tarfile
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Collection, Iterable, Iterator, Mapping
+from typing import Any
 
 from .files import atomic_path, write_text_atomic
 
@@ -62,6 +64,7 @@ class ShardFolderError(Exception):
 @dataclass(frozen=True)
 class Entry:
     """One photo's place in a sharded folder."""
+
     shard: str  # the shard's file name
     name: str  # unique in the folder; orders the photos inside their shard
     fingerprint: str  # of everything its samples are made from
@@ -112,6 +115,7 @@ class _HashingFile:
 class Span:
     """A photo's samples as they lie in a shard: ``length`` bytes from ``offset`` (whole tar blocks),
     whose sha256 the manifest records."""
+
     source: Path
     offset: int
     length: int
@@ -166,7 +170,8 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
                     raise ShardFolderError(
                         f"{group.source}: {group.length} bytes at {group.offset} differ from "
                         f"{group.source.parent / MANIFEST} (changed since they were written: by another process, "
-                        f"an edit, a bad disk?); run again: every shard will be checked")
+                        f"an edit, a bad disk?); run again: every shard will be checked"
+                    )
                 spans.append((tar.offset, len(data), digest))
                 tar.fileobj.write(data)  # whole 512-byte blocks: tarfile's own bookkeeping stays right
                 tar.offset += len(data)
@@ -243,9 +248,11 @@ def read_span(path: Path | str, offset: int, length: int, sha256: str) -> list[S
     except FileNotFoundError:
         data = b""
     if hashlib.sha256(data).hexdigest() != sha256:
-        raise ShardFolderError(f"{path}: {length} bytes at {offset} differ from {path.parent / MANIFEST}: "
-                               f"{path.parent} was rewritten while this stage read it (by another stage running "
-                               f"at the same time?); run again when it has finished")
+        raise ShardFolderError(
+            f"{path}: {length} bytes at {offset} differ from {path.parent / MANIFEST}: "
+            f"{path.parent} was rewritten while this stage read it (by another stage running "
+            f"at the same time?); run again when it has finished"
+        )
     return list(_samples(io.BytesIO(data), f"{path}@{offset}"))
 
 
@@ -261,8 +268,11 @@ def _read_manifest(folder: Path) -> dict[str, Any] | None:
         manifest = json.loads((Path(folder) / MANIFEST).read_text())
     except (OSError, ValueError):
         return None
-    if not (isinstance(manifest, dict) and str(manifest.get("format")).startswith(FORMATS)
-            and isinstance(manifest.get("shards"), dict)):
+    if not (
+        isinstance(manifest, dict)
+        and str(manifest.get("format")).startswith(FORMATS)
+        and isinstance(manifest.get("shards"), dict)
+    ):
         return None
     return manifest
 
@@ -278,8 +288,9 @@ def load_manifest(folder: Path) -> dict[str, Any]:
     if manifest.get("format") != FORMAT:
         raise FileNotFoundError(f"{path}: not a shard manifest of this project")
     if "updating" in manifest:
-        raise FileNotFoundError(f"{path}: {folder} is being updated, or its update was stopped half-way: "
-                                f"{folder} is incomplete")
+        raise FileNotFoundError(
+            f"{path}: {folder} is being updated, or its update was stopped half-way: {folder} is incomplete"
+        )
     return manifest
 
 
@@ -296,8 +307,10 @@ def check_complete(folder: Path) -> dict[str, Any]:
     for shard, info in manifest["shards"].items():
         path = folder / shard
         if not path.is_file() or path.stat().st_size != info["size"]:
-            raise FileNotFoundError(f"{path} is missing or differs from {folder / MANIFEST} "
-                                    f"(a run killed half-way, or an edit by hand?): {folder} is incomplete")
+            raise FileNotFoundError(
+                f"{path} is missing or differs from {folder / MANIFEST} "
+                f"(a run killed half-way, or an edit by hand?): {folder} is incomplete"
+            )
     return manifest
 
 
@@ -331,7 +344,8 @@ def _refuse_strangers(folder: Path, also: Collection[str]) -> None:
             f"{folder} holds files this project did not write: {', '.join(strangers[:5])}"
             f"{f' and {len(strangers) - 5} more' if len(strangers) > 5 else ''}; it writes shards only into a "
             f"new or empty folder or one it wrote itself (its shards would replace or delete files there): "
-            f"choose another folder, or move those files out")
+            f"choose another folder, or move those files out"
+        )
 
 
 _held: set[Path] = set()  # the folders this process is writing
@@ -359,8 +373,10 @@ def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
             if error.errno not in (errno.EACCES, errno.EAGAIN):
                 raise
             lock.seek(0)
-            raise ShardFolderError(f"{folder} is being written by {lock.read().strip() or 'another process'}; "
-                                   f"run again when it has finished") from None
+            raise ShardFolderError(
+                f"{folder} is being written by {lock.read().strip() or 'another process'}; "
+                f"run again when it has finished"
+            ) from None
         lock.truncate(0)
         lock.write(f"pid {os.getpid()} ({shlex.join(sys.orig_argv)})\n")
         lock.flush()
@@ -389,14 +405,17 @@ def _unchanged(folder: Path, manifest: dict[str, Any] | None) -> dict[str, dict[
         stat = path.stat()
         seen = state.get(shard, {})
         if stat.st_size == info["size"] and (
-                (seen.get("mtime_ns"), seen.get("size"), seen.get("sha256")) == (stat.st_mtime_ns, stat.st_size, info["sha256"])
-                or _sha256(path) == info["sha256"]):
+            (seen.get("mtime_ns"), seen.get("size"), seen.get("sha256"))
+            == (stat.st_mtime_ns, stat.st_size, info["sha256"])
+            or _sha256(path) == info["sha256"]
+        ):
             trusted[shard] = info
     return trusted
 
 
-def update_shards(folder: Path, entries: list[Entry],
-                  build: Callable[[list[Entry]], Iterator[Result]]) -> dict[str, Any]:
+def update_shards(
+    folder: Path, entries: list[Entry], build: Callable[[list[Entry]], Iterator[Result]]
+) -> dict[str, Any]:
     """Make ``folder`` hold exactly ``entries``' samples, one shard per distinct ``entry.shard``.
 
     ``build(needed)`` gets the entries whose samples must be computed, in the order they are
@@ -430,10 +449,19 @@ def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], I
     # every unchanged photo of the old shards, wherever it lay: a photo moves to another shard when
     # a run of photos is cut anew (a photo added or removed where a run starts)
     kept = {(photo[0], photo[1]): (shard, photo) for shard, info in old.items() for photo in info["photos"]}
-    same = {shard for shard, items in wanted.items() if shard in old
-            and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]}
-    needed = [entry for shard, items in wanted.items() if shard not in same
-              for entry in items if (entry.name, entry.fingerprint) not in kept]
+    same = {
+        shard
+        for shard, items in wanted.items()
+        if shard in old
+        and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]
+    }
+    needed = [
+        entry
+        for shard, items in wanted.items()
+        if shard not in same
+        for entry in items
+        if (entry.name, entry.fingerprint) not in kept
+    ]
     results = build(needed)
     manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
     state: dict[str, dict[str, Any]] = {}
@@ -449,7 +477,10 @@ def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], I
 
         def groups() -> Iterator[list[Sample] | Span]:
             for entry in items:
-                if (entry.name, entry.fingerprint) in kept:  # unchanged: its bytes are copied, not decoded and encoded again
+                if (
+                    entry.name,
+                    entry.fingerprint,
+                ) in kept:  # unchanged: its bytes are copied, not decoded and encoded again
                     source, (_, _, count, report, offset, length, sha256) = kept[entry.name, entry.fingerprint]
                     stats["reused"] += 1
                     photos.append([entry.name, entry.fingerprint, count, report])
@@ -490,10 +521,12 @@ def photo_reports(manifest: dict[str, Any]) -> list[dict[str, Any]]:
 
 def shard_paths(folder: Path, manifest: dict[str, Any], split: str) -> list[Path]:
     """The non-empty shards of one split, sorted."""
-    return [Path(folder) / shard for shard, info in sorted(manifest["shards"].items())
-            if shard.startswith(f"{split}-") and info["samples"]]
+    return [
+        Path(folder) / shard
+        for shard, info in sorted(manifest["shards"].items())
+        if shard.startswith(f"{split}-") and info["samples"]
+    ]
 
 
 def samples_in(manifest: dict[str, Any], split: str) -> int:
     return sum(info["samples"] for shard, info in manifest["shards"].items() if shard.startswith(f"{split}-"))
-

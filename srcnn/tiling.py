@@ -1,10 +1,11 @@
 """Aligned tiles and the seed's paired-tile format: one image ``2·tile`` wide, clean left, degraded right.
 
-    samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
-    tile_photo(prepared_sample, 128, 64, jpeg_quality=[10, 90], seed=0)  # each tile at its own quality
-    tile_photo(prepared_sample, 128, 64, channels="ycbcr")               # RGB pairs, for a colour model
-    clean, degraded = split_pair(decode_png(samples[0]["png"]))
+samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
+tile_photo(prepared_sample, 128, 64, jpeg_quality=[10, 90], seed=0)  # each tile at its own quality
+tile_photo(prepared_sample, 128, 64, channels="ycbcr")               # RGB pairs, for a colour model
+clean, degraded = split_pair(decode_png(samples[0]["png"]))
 """
+
 from __future__ import annotations
 
 import json
@@ -39,8 +40,15 @@ def split_pair(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pair[:, :height], pair[:, height:]
 
 
-def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[int] | tuple[int, int] | None = None,
-               seed: int = 0, scale: int = 1, channels: str = "y") -> tuple[list[dict], dict]:
+def tile_photo(
+    sample: dict,
+    tile: int,
+    stride: int,
+    jpeg_quality: int | list[int] | tuple[int, int] | None = None,
+    seed: int = 0,
+    scale: int = 1,
+    channels: str = "y",
+) -> tuple[list[dict], dict]:
     """Cut one prepared photo (a shard sample: ``clean.png``, ``degraded.png``, ``json``) into
     paired tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
     ``.json`` (photo, position, and the JPEG quality of its degraded half); and the photo's report.
@@ -64,8 +72,12 @@ def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[in
     clean = planes(clean_rgb)
     height, width = clean.shape[:2]
     if min(height, width) < tile:
-        return [], {"name": photo["name"], "split": photo["split"], "tiles": 0,
-                    "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile"}
+        return [], {
+            "name": photo["name"],
+            "split": photo["split"],
+            "tiles": 0,
+            "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile",
+        }
     if per_tile:
         source = bicubic_down_up(clean_rgb, scale)
     else:
@@ -82,6 +94,11 @@ def tile_photo(sample: dict, tile: int, stride: int, jpeg_quality: int | list[in
             else:
                 half, meta = degraded[window], info
             pair = join_pair(clean[window], half)
-            samples.append({"__key__": f"{sample['__key__']}_y{top:05d}_x{left:05d}", "png": encode_png(pair),
-                            "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode()})
+            samples.append(
+                {
+                    "__key__": f"{sample['__key__']}_y{top:05d}_x{left:05d}",
+                    "png": encode_png(pair),
+                    "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode(),
+                }
+            )
     return samples, {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}

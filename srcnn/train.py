@@ -6,6 +6,7 @@ function of (seed, epoch, rank) (``srcnn/dataset.py``), so a run resumed from th
 its last complete epoch ends with the same model. Under ``torchrun`` each rank trains on
 ``batch_size / world`` tiles of its own shards and DDP averages the gradients.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -13,9 +14,9 @@ import hashlib
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.distributed as dist
@@ -29,9 +30,36 @@ from .files import atomic_path
 from .metrics import psnr_from_mse
 from .params import Params
 
-TRAIN_KEYS = ("arch", "channels", "kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned",
-              "ffdnet_depth", "ffdnet_features", "init", "lr", "lr_scaling", "lr_schedule", "warmup_steps", "epochs", "steps_per_epoch", "batch_size", "crop", "loss", "precision",
-              "device", "time_budget", "shuffle_buffer", "tile_reuse", "loader_workers", "seed")
+TRAIN_KEYS = (
+    "arch",
+    "channels",
+    "kernel1",
+    "kernel2",
+    "kernel3",
+    "filters1",
+    "filters2",
+    "residual",
+    "conditioned",
+    "ffdnet_depth",
+    "ffdnet_features",
+    "init",
+    "lr",
+    "lr_scaling",
+    "lr_schedule",
+    "warmup_steps",
+    "epochs",
+    "steps_per_epoch",
+    "batch_size",
+    "crop",
+    "loss",
+    "precision",
+    "device",
+    "time_budget",
+    "shuffle_buffer",
+    "tile_reuse",
+    "loader_workers",
+    "seed",
+)
 
 
 # The per-epoch val PSNR (the training curve) uses this many val tiles spread evenly over the val set,
@@ -76,7 +104,9 @@ def batch_and_lr(params: Params, device: torch.device) -> tuple[int, float]:
     rate at REFERENCE_BATCH, multiplied by (batch / REFERENCE_BATCH) ** {0, 1/2, 1} for
     ``lr_scaling`` none, sqrt or linear (none is the default: at batch 512, sqrt stalled training;
     docs/gpu.md)."""
-    batch = params.batch_size if params.batch_size != "auto" else GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
+    batch = (
+        params.batch_size if params.batch_size != "auto" else GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
+    )
     return batch, params.lr * (batch / REFERENCE_BATCH) ** LR_EXPONENT[params.lr_scaling]
 
 
@@ -106,8 +136,10 @@ def check_tiles(tiles: torch.Tensor, channels: int, what: str) -> None:
     if tiles.shape[1] != 2 * channels:
         held = {2: "luma", 6: "RGB"}.get(tiles.shape[1], f"{tiles.shape[1]}-plane")
         wanted = "RGB tiles (params channels: ycbcr)" if channels == 3 else "luma tiles (params channels: y)"
-        raise ValueError(f"{what} are {held} pairs, but this model restores {channels} channels and trains on "
-                         f"{wanted}; run the tile stage with the same channels param (dvc repro)")
+        raise ValueError(
+            f"{what} are {held} pairs, but this model restores {channels} channels and trains on "
+            f"{wanted}; run the tile stage with the same channels param (dvc repro)"
+        )
 
 
 def model_view(channels: int, planes: torch.Tensor) -> torch.Tensor:
@@ -116,8 +148,14 @@ def model_view(channels: int, planes: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, strengths: torch.Tensor, device: torch.device,
-                   dtype: torch.dtype | None, batch_size: int = 64) -> dict[str, float]:
+def evaluate_tiles(
+    model: nn.Module,
+    pairs: torch.Tensor,
+    strengths: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    batch_size: int = 64,
+) -> dict[str, float]:
     """Mean PSNR (dB) over whole tiles, each tile's own PSNR, output clamped to [0, 1]: on luma
     (``val_psnr``; a colour model's Y against the clean tile's 8-bit Y) and, for a colour model, on
     RGB (``val_rgb_psnr``)."""
@@ -126,11 +164,14 @@ def evaluate_tiles(model: nn.Module, pairs: torch.Tensor, strengths: torch.Tenso
     channels = channels_of(model)
     luma, rgb = 0.0, 0.0
     for start in range(0, len(pairs), batch_size):
-        batch = pairs[start:start + batch_size].to(device).float().div_(255.0)
+        batch = pairs[start : start + batch_size].to(device).float().div_(255.0)
         clean, degraded = batch[:, :channels], batch[:, channels:]
         with autocast(device, dtype):
-            output = run_model(model, model_view(channels, degraded).contiguous(memory_format=torch.channels_last),
-                               strengths[start:start + batch_size].to(device))
+            output = run_model(
+                model,
+                model_view(channels, degraded).contiguous(memory_format=torch.channels_last),
+                strengths[start : start + batch_size].to(device),
+            )
         output = output.float().clamp(0, 1)
         if channels == 3:
             clean_y = ycbcr_planes(clean)[:, :1].mul(255.0).round().div(255.0)
@@ -164,10 +205,16 @@ def _shared_seconds(started: float, device: torch.device, world: int) -> float:
     return shared.item()
 
 
-def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
-        val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor, params: Params,
-        checkpoint: Path | None = None, on_epoch: Callable[[dict[str, float]], None] | None = None,
-        on_step: Callable[[int], None] | None = None, code: str = "") -> History:
+def fit(
+    model: nn.Module,
+    train: ShardTiles | MemoryTiles | torch.Tensor,
+    val: tuple[torch.Tensor, torch.Tensor] | torch.Tensor,
+    params: Params,
+    checkpoint: Path | None = None,
+    on_epoch: Callable[[dict[str, float]], None] | None = None,
+    on_step: Callable[[int], None] | None = None,
+    code: str = "",
+) -> History:
     """Train ``model`` in place on tiles (shards, or an N×2C×T×T uint8 tensor); returns the per-epoch history.
 
     A luma model (``channels_of``: 1) trains on luma tiles; a colour model (3) on RGB tiles, which
@@ -188,7 +235,9 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     model.to(device).to(memory_format=torch.channels_last)
     trained = model
     if world > 1:
-        trained = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        trained = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     cuda = device.type == "cuda"
     if cuda:
         # a small model: per-step overheads dominate on a GPU. cuDNN picks its fastest kernels per
@@ -213,8 +262,9 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
-            history = History(epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"],
-                              tiles_seen=state["tiles_seen"])
+            history = History(
+                epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"], tiles_seen=state["tiles_seen"]
+            )
             first_epoch = len(history.epochs)
             if rank == 0:
                 print(f"train: resuming from {checkpoint} after epoch {first_epoch}", file=sys.stderr)
@@ -227,7 +277,9 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     elapsed = history.seconds  # the shared clock, as last read
     trained.train()
     # one stream for the whole run: loader workers start once, not once per epoch
-    batches = train.batches(first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch)
+    batches = train.batches(
+        first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch
+    )
     try:
         for epoch in range(first_epoch, params.epochs):
             loss_sum = torch.zeros((), dtype=torch.float64, device=device)
@@ -245,7 +297,10 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
                 if cuda:  # page-locked, asynchronous copies: no step waits for the GPU (no host sync in the step)
                     tiles, strengths = to_device(tiles, device), to_device(strengths, device).to(torch.float32)
                 else:
-                    tiles, strengths = tiles.to(device, non_blocking=True), strengths.to(device, torch.float32, non_blocking=True)
+                    tiles, strengths = (
+                        tiles.to(device, non_blocking=True),
+                        strengths.to(device, torch.float32, non_blocking=True),
+                    )
                 check_tiles(tiles, channels, "the train tiles")
                 degraded, clean = random_crops(tiles, params.crop, generator)
                 degraded = model_view(channels, degraded).contiguous(memory_format=torch.channels_last)
@@ -275,10 +330,16 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
                 dist.all_reduce(reduced)
                 mean_loss = reduced.item() / world
             if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
-                raise DivergedError(f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
-                                    f"lower the learning rate: params lr={params.lr}")
-            record = {"epoch": epoch + 1, "loss": mean_loss, "lr": optimizer.param_groups[0]["lr"],
-                      **evaluate_tiles(model, curve_val, curve_strengths, device, dtype)}
+                raise DivergedError(
+                    f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
+                    f"lower the learning rate: params lr={params.lr}"
+                )
+            record = {
+                "epoch": epoch + 1,
+                "loss": mean_loss,
+                "lr": optimizer.param_groups[0]["lr"],
+                **evaluate_tiles(model, curve_val, curve_strengths, device, dtype),
+            }
             if params.loss == "mse":
                 record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
             history.epochs.append(record)
@@ -295,10 +356,23 @@ def fit(model: nn.Module, train: ShardTiles | MemoryTiles | torch.Tensor,
     return history
 
 
-def _save_checkpoint(path: Path, model: nn.Module, optimizer: torch.optim.Optimizer,
-                     scaler: torch.amp.GradScaler, history: History, fingerprint: str) -> None:
-    state = {"fingerprint": fingerprint, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-             "scaler": scaler.state_dict(), "epochs": history.epochs,
-             "steps": history.steps, "seconds": history.seconds, "tiles_seen": history.tiles_seen}
+def _save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    history: History,
+    fingerprint: str,
+) -> None:
+    state = {
+        "fingerprint": fingerprint,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict(),
+        "epochs": history.epochs,
+        "steps": history.steps,
+        "seconds": history.seconds,
+        "tiles_seen": history.tiles_seen,
+    }
     with atomic_path(path) as temp:
         torch.save(state, temp)

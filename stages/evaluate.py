@@ -16,6 +16,7 @@ restores them; ``model_*`` the model alone. The logic lives in srcnn/evaluation.
 
     python -m stages.evaluate
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -48,7 +49,9 @@ def main() -> None:
         prepared = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
         check_complete(PREPARED)
     except (OSError, ValueError) as error:
-        sys.exit(f"evaluate: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)")
+        sys.exit(
+            f"evaluate: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)"
+        )
     try:
         tiles = check_complete(TILES)
     except FileNotFoundError as error:
@@ -60,22 +63,35 @@ def main() -> None:
     except CheckpointError as error:
         sys.exit(f"evaluate: error: {error}")
     with atomic_dir(PICTURES) as pictures:
+
         def picture(name: str, clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, row: dict) -> None:
             if len(list(pictures.iterdir())) < MAX_PICTURES:
-                labels = ("clean", f"degraded {row['psnr_input']:.2f} dB",
-                          f"restored {row['psnr_output']:.2f} dB ({row['psnr_gain']:+.2f})")
+                labels = (
+                    "clean",
+                    f"degraded {row['psnr_input']:.2f} dB",
+                    f"restored {row['psnr_output']:.2f} dB ({row['psnr_gain']:+.2f})",
+                )
                 save_png(pictures / f"{row['photo']}.png", before_after(clean, degraded, restored, labels=labels))
 
         val = {photo["name"]: photo["sha256"] for photo in prepared["photos"] if photo["split"] == "val"}
         chosen = pick_photos(val, params.eval_photos, params.seed)
-        photos = ((report["name"], clean, degraded, report["jpeg_quality"])
-                  for report, clean, degraded in read_prepared(PREPARED, "val", chosen))
+        photos = (
+            (report["name"], clean, degraded, report["jpeg_quality"])
+            for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
+        )
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary = summarize(table)
     summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
     cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
-    ladder, gate = evaluate_ladder(model, cleans, params.border, params.scale, params.eval_qualities, total=len(chosen),
-                                   trained=trained_qualities(info))
+    ladder, gate = evaluate_ladder(
+        model,
+        cleans,
+        params.border,
+        params.scale,
+        params.eval_qualities,
+        total=len(chosen),
+        trained=trained_qualities(info),
+    )
     gate = dataclasses.replace(gate, model_sha256=file_sha256(MODEL))  # the gate belongs to this very checkpoint
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
@@ -87,15 +103,19 @@ def main() -> None:
     write_gate(GATE, gate)
     gains, rungs = ladder["psnr_gain"], sorted(gate.rungs.items())
     safe, unsafe = ([f"q{quality}" for quality, ok in rungs if ok is wanted] for wanted in (True, False))
-    restored = (f"restores JPEGs near {', '.join(safe) or 'no rung'}"
-                + (f", leaves those near {', '.join(unsafe)} unchanged" if unsafe else ""))
-    print(f"evaluate: {summary['photos']} val photos, PSNR {summary['psnr_input']:.2f} → {summary['psnr_output']:.2f} dB "
-          f"({summary['psnr_gain']:+.2f} dB), SSIM {summary['ssim_input']:.4f} → {summary['ssim_output']:.4f}; "
-          f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: model gain {ladder['model_gain'].min():+.2f} "
-          f"to {ladder['model_gain'].max():+.2f} dB, {int(ladder['model_photos_worse'].sum())} photo results worse "
-          f"than their input (metrics/eval_ladder.csv); enhance {restored} ({GATE}), "
-          f"gain {gains.min():+.2f} to {gains.max():+.2f} dB; val photos on RGB: PSNR {summary['rgb_psnr_input']:.2f} "
-          f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB)")
+    restored = f"restores JPEGs near {', '.join(safe) or 'no rung'}" + (
+        f", leaves those near {', '.join(unsafe)} unchanged" if unsafe else ""
+    )
+    print(
+        f"evaluate: {summary['photos']} val photos, PSNR {summary['psnr_input']:.2f} → {summary['psnr_output']:.2f} dB "
+        f"({summary['psnr_gain']:+.2f} dB), SSIM {summary['ssim_input']:.4f} → {summary['ssim_output']:.4f}; "
+        f"JPEG q{ladder['quality'].min()}–q{ladder['quality'].max()}: model gain {ladder['model_gain'].min():+.2f} "
+        f"to {ladder['model_gain'].max():+.2f} dB, {int(ladder['model_photos_worse'].sum())} photo results worse "
+        f"than their input (metrics/eval_ladder.csv); enhance {restored} ({GATE}), "
+        f"gain {gains.min():+.2f} to {gains.max():+.2f} dB; val photos on RGB: PSNR {summary['rgb_psnr_input']:.2f} "
+        f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB)"
+    )
+
 
 if __name__ == "__main__":
     main()

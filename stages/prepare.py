@@ -12,6 +12,7 @@ files that the scan stage writes changes.
 
     python -m stages.prepare
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,16 @@ from pathlib import Path
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import Params, ParamsError, load_params
-from srcnn.photos import (SKIP_KINDS, DigestCache, Photo, RawDirError, assign_split, find_photos, parallel_map,
-                          prepare_photo)
+from srcnn.photos import (
+    SKIP_KINDS,
+    DigestCache,
+    Photo,
+    RawDirError,
+    assign_split,
+    find_photos,
+    parallel_map,
+    prepare_photo,
+)
 from srcnn.progress import progress
 from srcnn.shards import Entry, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
 
@@ -53,33 +62,49 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
     by_name = {photo.name: photo for photo in photos}
     code = code_fingerprint("stages.prepare")
     shard = place(split, params.photos_per_shard)
-    entries = [Entry(shard[photo.name], photo.name,
-                     fingerprint(photo.digest, split[photo.name], params.max_side, params.scale,
-                                 params.jpeg_quality, params.seed, code))
-               for photo in photos]
+    entries = [
+        Entry(
+            shard[photo.name],
+            photo.name,
+            fingerprint(
+                photo.digest, split[photo.name], params.max_side, params.scale, params.jpeg_quality, params.seed, code
+            ),
+        )
+        for photo in photos
+    ]
 
     def build(needed: list[Entry]):
-        jobs = ((by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality,
-                 params.seed) for entry in needed)
-        return iter(progress(parallel_map(prepare_photo, jobs, params.workers), total=len(needed),
-                             desc="prepare", unit="photo"))
+        jobs = (
+            (by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality, params.seed)
+            for entry in needed
+        )
+        return iter(
+            progress(parallel_map(prepare_photo, jobs, params.workers), total=len(needed), desc="prepare", unit="photo")
+        )
 
     manifest = update_shards(OUT_DIR, entries, build)
     reports = photo_reports(manifest)
     for report in reports:
         report["file"] = str(by_name[report["name"]].path)
-    skipped = others + [{"file": report["file"], "kind": report["kind"], "reason": report["reason"]}
-                        for report in reports if report["status"] == "skipped"]
+    skipped = others + [
+        {"file": report["file"], "kind": report["kind"], "reason": report["reason"]}
+        for report in reports
+        if report["status"] == "skipped"
+    ]
     for item in skipped:
         print(f"prepare: warning: skipped {item['reason']}", file=sys.stderr)
     failed = [item for item in skipped if item["kind"] != "not_a_photo"]
     if failed and params.strict:
-        sys.exit(f"prepare: error: strict is true and {len(failed)} photo(s) could not be used, first: "
-                 f"{failed[0]['reason']}; remove or fix them, or set strict: false to skip them")
+        sys.exit(
+            f"prepare: error: strict is true and {len(failed)} photo(s) could not be used, first: "
+            f"{failed[0]['reason']}; remove or fix them, or set strict: false to skip them"
+        )
     used = sorted((report for report in reports if report["status"] == "used"), key=lambda report: report["name"])
     if not used:
-        sys.exit(f"prepare: error: none of the {len(photos)} photos in raw_dir {', '.join(params.raw_dirs)} "
-                 f"could be used (see the warnings above)")
+        sys.exit(
+            f"prepare: error: none of the {len(photos)} photos in raw_dir {', '.join(params.raw_dirs)} "
+            f"could be used (see the warnings above)"
+        )
     by_content = defaultdict(list)
     for report in used:
         by_content[report["sha256"]].append(report["file"])
@@ -87,15 +112,26 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
     for files in duplicates:
         print(f"prepare: note: same bytes, used together in one split: {', '.join(files)}", file=sys.stderr)
     kinds, counts = Counter(item["kind"] for item in skipped), Counter(report["split"] for report in used)
-    report = {"raw_dir": params.raw_dir, "files_found": len(photos) + len(others),
-              "photos_found": len(photos), "photos_used": len(used), "photos_train": counts["train"],
-              "photos_val": counts["val"], "skipped": {kind: kinds[kind] for kind in SKIP_KINDS},
-              "skipped_files": skipped, "duplicates": duplicates, "photos": used}
+    report = {
+        "raw_dir": params.raw_dir,
+        "files_found": len(photos) + len(others),
+        "photos_found": len(photos),
+        "photos_used": len(used),
+        "photos_train": counts["train"],
+        "photos_val": counts["val"],
+        "skipped": {kind: kinds[kind] for kind in SKIP_KINDS},
+        "skipped_files": skipped,
+        "duplicates": duplicates,
+        "photos": used,
+    }
     write_text_atomic(REPORT, json.dumps(report, indent=2) + "\n")
-    print(f"prepare: {len(used)} of {len(photos)} photos used ({counts['train']} train, {counts['val']} val) "
-          f"in {len(manifest['shards'])} shards ({manifest['built']} photos computed, {manifest['reused']} reused, "
-          f"{manifest['written']} shards written, {manifest['kept']} kept); skipped: "
-          + ", ".join(f"{kinds[kind]} {kind}" for kind in SKIP_KINDS) + f"; details in {REPORT}")
+    print(
+        f"prepare: {len(used)} of {len(photos)} photos used ({counts['train']} train, {counts['val']} val) "
+        f"in {len(manifest['shards'])} shards ({manifest['built']} photos computed, {manifest['reused']} reused, "
+        f"{manifest['written']} shards written, {manifest['kept']} kept); skipped: "
+        + ", ".join(f"{kinds[kind]} {kind}" for kind in SKIP_KINDS)
+        + f"; details in {REPORT}"
+    )
 
 
 if __name__ == "__main__":

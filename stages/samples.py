@@ -3,6 +3,7 @@ data/samples/ as lossless PNG — the default photo set that `dvc repro` trains 
 
     python -m stages.samples data/samples
 """
+
 from __future__ import annotations
 
 import sys

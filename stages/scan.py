@@ -8,6 +8,7 @@ last run (srcnn.photos.DigestCache); prepare reruns only when the list changes.
 
     python -m stages.scan
 """
+
 from __future__ import annotations
 
 import json
@@ -29,11 +30,15 @@ def main() -> None:
     except (ParamsError, RawDirError) as error:
         sys.exit(f"scan: error: {error}")
     digests.save()
-    listing = {"photos": [{"name": photo.name, "sha256": photo.digest} for photo in photos],
-               "others": [{"file": other["file"], "kind": other["kind"]} for other in others]}
+    listing = {
+        "photos": [{"name": photo.name, "sha256": photo.digest} for photo in photos],
+        "others": [{"file": other["file"], "kind": other["kind"]} for other in others],
+    }
     write_text_atomic(OUT, json.dumps(listing, indent=1) + "\n")
-    print(f"scan: {len(photos)} photos and {len(others)} other files in raw_dir {', '.join(params.raw_dirs)} "
-          f"({digests.read} read, the others unchanged); list in {OUT}")
+    print(
+        f"scan: {len(photos)} photos and {len(others)} other files in raw_dir {', '.join(params.raw_dirs)} "
+        f"({digests.read} read, the others unchanged); list in {OUT}"
+    )
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ photos and tiles per split).
 
     python -m stages.tile
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.shards import (Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span,
-                          update_shards)
+from srcnn.shards import Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span, update_shards
 from srcnn.tiling import tile_photo
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
@@ -38,25 +38,53 @@ def main() -> None:
         report = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
         prepared = check_complete(PREPARED)
     except (OSError, ValueError) as error:
-        sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); "
-                 f"run the prepare stage first (dvc repro)")
+        sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)")
     code = code_fingerprint("stages.tile")
-    entries = [Entry(shard, photo[0], fingerprint(photo[1], params.tile, params.stride, params.jpeg_quality,
-                                                      params.seed, params.scale, params.channels, code))
-               for shard, info in sorted(prepared["shards"].items()) for photo in info["photos"] if photo[2]]
+    entries = [
+        Entry(
+            shard,
+            photo[0],
+            fingerprint(
+                photo[1],
+                params.tile,
+                params.stride,
+                params.jpeg_quality,
+                params.seed,
+                params.scale,
+                params.channels,
+                code,
+            ),
+        )
+        for shard, info in sorted(prepared["shards"].items())
+        for photo in info["photos"]
+        if photo[2]
+    ]
 
-    spans = {photo[0]: (shard, *photo[4:7]) for shard, info in prepared["shards"].items()  # offset, length, sha256
-             for photo in info["photos"] if photo[2]}
+    spans = {
+        photo[0]: (shard, *photo[4:7])
+        for shard, info in prepared["shards"].items()  # offset, length, sha256
+        for photo in info["photos"]
+        if photo[2]
+    }
 
     def build(needed: list[Entry]):
         def jobs():  # in the order of ``needed``; only those photos' bytes are read from the prepared shards
             for entry in needed:
                 shard, offset, length, digest = spans[entry.name]
-                sample, = read_span(PREPARED / shard, offset, length, digest)
-                yield sample, params.tile, params.stride, params.jpeg_quality, params.seed, params.scale, params.channels
+                (sample,) = read_span(PREPARED / shard, offset, length, digest)
+                yield (
+                    sample,
+                    params.tile,
+                    params.stride,
+                    params.jpeg_quality,
+                    params.seed,
+                    params.scale,
+                    params.channels,
+                )
 
-        return iter(progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed),
-                             desc="tile", unit="photo"))
+        return iter(
+            progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed), desc="tile", unit="photo")
+        )
 
     try:
         manifest = update_shards(OUT_DIR, entries, build)
@@ -67,25 +95,38 @@ def main() -> None:
     files = {photo["name"]: photo["file"] for photo in report["photos"]}
     for result in reports:
         if result["tiles"] == 0:
-            print(f"tile: warning: skipped {result['reason'].replace(result['name'], files.get(result['name'], result['name']), 1)}",
-                  file=sys.stderr)
+            print(
+                f"tile: warning: skipped {result['reason'].replace(result['name'], files.get(result['name'], result['name']), 1)}",
+                file=sys.stderr,
+            )
             too_small += 1
     for split in SPLITS:
         counts = [result["tiles"] for result in reports if result["split"] == split]
         photos[split], tiles[split] = sum(count > 0 for count in counts), sum(counts)
         if tiles[split] == 0:
-            sys.exit(f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
-                     f"px; lower tile or add larger photos")
+            sys.exit(
+                f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
+                f"px; lower tile or add larger photos"
+            )
     skipped = {**report["skipped"], "too_small": report["skipped"]["too_small"] + too_small}
-    data = {"files_found": report["files_found"], "photos_found": report["photos_found"],
-            "photos_used": photos["train"] + photos["val"], "photos_train": photos["train"],
-            "photos_val": photos["val"], "tiles_train": tiles["train"], "tiles_val": tiles["val"],
-            "shards": len(manifest["shards"]), **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS}}
+    data = {
+        "files_found": report["files_found"],
+        "photos_found": report["photos_found"],
+        "photos_used": photos["train"] + photos["val"],
+        "photos_train": photos["train"],
+        "photos_val": photos["val"],
+        "tiles_train": tiles["train"],
+        "tiles_val": tiles["val"],
+        "shards": len(manifest["shards"]),
+        **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS},
+    }
     write_text_atomic(REPORT, json.dumps(data, indent=2) + "\n")
     kind = "colour tiles" if params.channels == "ycbcr" else "tiles"
-    print(f"tile: {tiles['train']} train and {tiles['val']} val {kind} of {params.tile} px from "
-          f"{photos['train']} + {photos['val']} photos in {len(manifest['shards'])} shards "
-          f"({manifest['built']} photos tiled, {manifest['reused']} reused); report in {REPORT}")
+    print(
+        f"tile: {tiles['train']} train and {tiles['val']} val {kind} of {params.tile} px from "
+        f"{photos['train']} + {photos['val']} photos in {len(manifest['shards'])} shards "
+        f"({manifest['built']} photos tiled, {manifest['reused']} reused); report in {REPORT}"
+    )
 
 
 if __name__ == "__main__":

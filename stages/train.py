@@ -11,6 +11,7 @@ A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with 
 tiles and code (every project file this stage runs, srcnn/code.py). With ``init`` set, training
 starts from that model's weights (srcnn/finetune.py); its sha256 goes into metrics/train.json.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,15 +22,15 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from dvclive import Live
 
+from dvclive import Live
+from srcnn.archs import build_model
 from srcnn.code import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import file_sha256, write_text_atomic
 from srcnn.finetune import start_from
 from srcnn.inference import save_model
-from srcnn.archs import build_model
 from srcnn.params import load_params
 from srcnn.progress import progress
 from srcnn.shards import MANIFEST, check_complete, shard_paths
@@ -50,17 +51,25 @@ def main() -> None:
     except FileNotFoundError as error:
         sys.exit(f"train: error: {error}; run the tile stage first (dvc repro)")
     device = pick_device(params.device)
-    train = ShardTiles(shard_paths(TILES, manifest, "train"), params.seed, params.shuffle_buffer, params.tile_reuse,
-                       auto_loader_workers(params.loader_workers, device), pin_memory=device.type == "cuda",
-                       fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest())
+    train = ShardTiles(
+        shard_paths(TILES, manifest, "train"),
+        params.seed,
+        params.shuffle_buffer,
+        params.tile_reuse,
+        auto_loader_workers(params.loader_workers, device),
+        pin_memory=device.type == "cuda",
+        fingerprint=hashlib.sha256((TILES / MANIFEST).read_bytes()).hexdigest(),
+    )
     val = spread_tiles(TILES, manifest, "val", CURVE_VAL_TILES)
     torch.manual_seed(params.seed)
     model = build_model(params)
     init = {}
     if params.init is not None:
         if Path(params.init).resolve() == Path(MODEL).resolve():
-            sys.exit(f"train: error: params init: {params.init} is this stage's own output, which DVC removes "
-                     f"before the stage runs; copy the model elsewhere (e.g. models/start.pt) and start from that")
+            sys.exit(
+                f"train: error: params init: {params.init} is this stage's own output, which DVC removes "
+                f"before the stage runs; copy the model elsewhere (e.g. models/start.pt) and start from that"
+            )
         try:
             start_from(model, params.init)
         except ValueError as error:  # CheckpointError too: a missing or foreign file
@@ -82,10 +91,16 @@ def main() -> None:
         bar.set_postfix(epoch=record["epoch"], val_psnr=f"{record['val_psnr']:.2f}")
 
     try:
-        history = fit(model, train, val, params, CHECKPOINT,
-                      on_epoch=log_epoch if is_main else None,
-                      on_step=lambda step: bar.update(1),
-                      code=code_fingerprint("stages.train") + init.get("init_sha256", ""))
+        history = fit(
+            model,
+            train,
+            val,
+            params,
+            CHECKPOINT,
+            on_epoch=log_epoch if is_main else None,
+            on_step=lambda step: bar.update(1),
+            code=code_fingerprint("stages.train") + init.get("init_sha256", ""),
+        )
     except DivergedError as error:
         CHECKPOINT.unlink(missing_ok=True)
         sys.exit(f"train: {error}")
@@ -96,13 +111,20 @@ def main() -> None:
         live.end()
         last = history.epochs[-1]
         batch_size, lr = batch_and_lr(params, device)  # what fit trained with (batch_size auto resolved)
-        summary = {"epochs": len(history.epochs), "steps": history.steps, "loss": last["loss"],
-                   "val_psnr": last["val_psnr"],
-                   **({"val_rgb_psnr": last["val_rgb_psnr"]} if "val_rgb_psnr" in last else {}),
-                   "seconds": round(history.seconds, 1),
-                   "batch_size": batch_size, "lr": lr,
-                   "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
-                   "arch": params.arch, "parameters": sum(p.numel() for p in model.parameters()), **init}
+        summary = {
+            "epochs": len(history.epochs),
+            "steps": history.steps,
+            "loss": last["loss"],
+            "val_psnr": last["val_psnr"],
+            **({"val_rgb_psnr": last["val_rgb_psnr"]} if "val_rgb_psnr" in last else {}),
+            "seconds": round(history.seconds, 1),
+            "batch_size": batch_size,
+            "lr": lr,
+            "tiles_per_second": round(history.tiles_seen / max(history.seconds, 1e-9), 1),
+            "arch": params.arch,
+            "parameters": sum(p.numel() for p in model.parameters()),
+            **init,
+        }
         save_model(MODEL, model, info={"params": {k: v for k, v in vars(params).items()}, **summary})
         write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
         CHECKPOINT.unlink(missing_ok=True)

@@ -1,4 +1,5 @@
 """Shared fixtures: small generated photos and a throwaway copy of the project in its own git repo."""
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,30 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TINY_PARAMS = {"max_side": 192, "tile": 32, "stride": 32, "val_fraction": 0.25, "kernel1": 5, "kernel2": 1,
-               "kernel3": 3, "filters1": 8, "filters2": 4, "epochs": 2, "steps_per_epoch": 3,
-               "batch_size": 8, "crop": 24, "warmup_steps": 2}
+TINY_PARAMS = {
+    "max_side": 192,
+    "tile": 32,
+    "stride": 32,
+    "val_fraction": 0.25,
+    "kernel1": 5,
+    "kernel2": 1,
+    "kernel3": 3,
+    "filters1": 8,
+    "filters2": 4,
+    "epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 8,
+    "crop": 24,
+    "warmup_steps": 2,
+}
 
 # a small network of each arch of srcnn.archs (its constructor's sizes), for fast tests
-SMALL_ARCHS = {"srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
-               "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
-               "ffdnet": dict(depth=4, features=8),
-               "ffdnet_res": dict(depth=6, features=8)}
+SMALL_ARCHS = {
+    "srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
+    "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
+    "ffdnet": dict(depth=4, features=8),
+    "ffdnet_res": dict(depth=6, features=8),
+}
 
 
 def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarray:
@@ -35,14 +51,17 @@ def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarra
         image[..., channel] = 90 + 60 * np.sin(x / rng.uniform(15, 40) + channel) * np.cos(y / rng.uniform(15, 40))
     for _ in range(6):  # rectangles like windows and facades
         top, left = rng.integers(0, height - 20), rng.integers(0, width - 20)
-        image[top:top + rng.integers(8, 40), left:left + rng.integers(8, 40)] = rng.uniform(0, 255, 3)
+        image[top : top + rng.integers(8, 40), left : left + rng.integers(8, 40)] = rng.uniform(0, 255, 3)
     image += rng.normal(0, 6, image.shape)
     return image.clip(0, 255).astype(np.uint8)
 
 
 # stages that run on every `dvc repro` (always_changed in dvc.yaml: the scan of raw_dir), so `dvc status` lists them
-ALWAYS_RUN = {name for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
-              if stage.get("always_changed")}
+ALWAYS_RUN = {
+    name
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
+    if stage.get("always_changed")
+}
 
 
 def stages_run(output: str) -> set[str]:
@@ -62,9 +81,15 @@ def write_photos(folder: Path, count: int = 4) -> list[Path]:
 
 def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command as a user would, with this interpreter's environment first on PATH."""
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-               DVC_NO_ANALYTICS="1", GIT_AUTHOR_NAME="test", GIT_AUTHOR_EMAIL="test@example.com",
-               GIT_COMMITTER_NAME="test", GIT_COMMITTER_EMAIL="test@example.com")
+    env = dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
@@ -76,8 +101,13 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 
 def project_files() -> list[str]:
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\n")
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     skip = ("dvc.lock", "metrics/", "dvclive/", "tests/", "benchmarks/")
     return [name for name in listed if name and not name.startswith(skip) and (ROOT / name).is_file()]
 

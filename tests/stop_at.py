@@ -7,6 +7,7 @@ deletion and opening before it happens).
 
     python tests/stop_at.py FOLDER PATTERN N kill|pause|pause-open MODULE ARGS...
 """
+
 from __future__ import annotations
 
 import fnmatch

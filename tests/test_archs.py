@@ -1,6 +1,7 @@
 """The networks of srcnn/archs: each keeps the photo's size, sees no farther than its radius, tiles
 like a whole pass, round-trips through a checkpoint, and trains and restores through the real
 stages with `dvc exp run -S arch=...`, queued two at a time."""
+
 from __future__ import annotations
 
 import json
@@ -10,13 +11,14 @@ import time
 import numpy as np
 import pytest
 import torch
+from conftest import SMALL_ARCHS, dvc, run, synthetic_photo
 from PIL import Image
 
-from conftest import SMALL_ARCHS, dvc, run, synthetic_photo
-from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, FFDNetRes, arch_of, build_model, from_config
+from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, arch_of, build_model, from_config
 from srcnn.inference import CheckpointError, load_model, restore_luma, save_model
-from srcnn.params import ParamsError, _RULES, params_with
+from srcnn.params import _RULES, ParamsError, params_with
 from srcnn.train import fit
+
 
 def small(arch: str, seed: int = 0, **extra) -> torch.nn.Module:
     """A small network of ``arch`` whose correction is large enough that a seam would show."""
@@ -101,8 +103,12 @@ def test_a_checkpoint_from_before_the_registry_loads_as_srcnn(tmp_path):
 
 def test_the_papers_sizes():
     arcnn = ARCNN()
-    assert [tuple(conv.weight.shape) for conv in arcnn.layers] == [(64, 1, 9, 9), (32, 64, 7, 7), (16, 32, 1, 1),
-                                                                   (1, 16, 7, 7)]
+    assert [tuple(conv.weight.shape) for conv in arcnn.layers] == [
+        (64, 1, 9, 9),
+        (32, 64, 7, 7),
+        (16, 32, 1, 1),
+        (1, 16, 7, 7),
+    ]
     assert sum(p.numel() for p in arcnn.parameters()) == 106_945 and arcnn.radius == 4 + 3 + 0 + 3
     with pytest.raises(ValueError, match="odd"):
         ARCNN(kernels=(9, 6, 1, 7))
@@ -118,8 +124,9 @@ def test_fit_trains_every_arch(arch):
     clean = torch.randint(0, 256, (6, 1, 32, 32), generator=generator, dtype=torch.uint8)
     degraded = (clean.float() * 0.8 + 20).to(torch.uint8)
     pairs = torch.cat([clean, degraded], dim=1)
-    params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=32, stride=16,
-                         warmup_steps=1, precision="fp32")
+    params = params_with(
+        epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=32, stride=16, warmup_steps=1, precision="fp32"
+    )
     model = small(arch)
     before = [p.detach().clone() for p in model.parameters()]
     history = fit(model, pairs, pairs, params)
@@ -137,7 +144,8 @@ def experiments(project) -> dict[str, dict]:
                 data = revision["data"]
                 found[data["params"]["params.yaml"]["data"]["arch"]] = {
                     "name": experiment["name"],
-                    "metrics": {path: entry["data"] for path, entry in data["metrics"].items()}}
+                    "metrics": {path: entry["data"] for path, entry in data["metrics"].items()},
+                }
     return found
 
 
@@ -168,16 +176,42 @@ def test_a_queued_sweep_of_every_arch_trains_them_two_at_a_time_and_enhance_runs
     for arch in archs:
         entry = found[arch]
         log = dvc("queue", "logs", entry["name"], cwd=project).stdout
-        ran = {stage for stage in ("samples", "prepare", "tile", "train", "evaluate") if f"Running stage '{stage}'" in log}
+        ran = {
+            stage for stage in ("samples", "prepare", "tile", "train", "evaluate") if f"Running stage '{stage}'" in log
+        }
         assert ran == {"train", "evaluate"}, log  # the tiles are the baseline's
         dvc("exp", "apply", entry["name"], cwd=project)
         model, info = load_model(project / "models/srcnn.pt")
         assert arch_of(model) == arch and info["params"]["arch"] == arch
         assert json.loads((project / "metrics/train.json").read_text())["arch"] == arch
-        result = run([sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "photo.jpg"), "-o",
-                      str(tmp_path / arch), "--force"], cwd=project)
+        result = run(
+            [
+                sys.executable,
+                "-m",
+                "srcnn",
+                "enhance",
+                str(tmp_path / "photo.jpg"),
+                "-o",
+                str(tmp_path / arch),
+                "--force",
+            ],
+            cwd=project,
+        )
         assert (tmp_path / arch / "photo.png").is_file(), result.stdout + result.stderr
         if arch == "ffdnet":
-            refused = run([sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "photo.jpg"), "-o",
-                           str(tmp_path / "int8"), "--precision", "int8"], cwd=project, check=False)
+            refused = run(
+                [
+                    sys.executable,
+                    "-m",
+                    "srcnn",
+                    "enhance",
+                    str(tmp_path / "photo.jpg"),
+                    "-o",
+                    str(tmp_path / "int8"),
+                    "--precision",
+                    "int8",
+                ],
+                cwd=project,
+                check=False,
+            )
             assert refused.returncode == 2 and "int8 runs SRCNN models only" in refused.stderr, refused.stderr

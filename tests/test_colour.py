@@ -1,5 +1,6 @@
 """`channels: ycbcr`: colour tiles, colour batches, colour models of every arch, and the real stages
 and `enhance` restoring all three channels; the default (`y`) restores luma and keeps chroma."""
+
 from __future__ import annotations
 
 import json
@@ -10,15 +11,15 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, SMALL_ARCHS, dvc, run, synthetic_photo
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import ALWAYS_RUN, ROOT, SMALL_ARCHS, dvc, run, stages_run, synthetic_photo
 from srcnn import metrics
 from srcnn.archs import ARCHS, SRCNN, build_model, channels_of
 from srcnn.color import rgb_planes, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
-from srcnn.degrade import degrade
 from srcnn.dataset import MemoryTiles, decode_sample, random_crops, read_tiles, spread_tiles
+from srcnn.degrade import degrade
 from srcnn.evaluation import evaluate_ladder, evaluate_photos
 from srcnn.files import file_sha256
 from srcnn.gate import Gate
@@ -42,8 +43,12 @@ def colour_model(arch: str = "srcnn", seed: int = 0, **extra) -> torch.nn.Module
 
 def prepared_sample(clean: np.ndarray, degraded: np.ndarray, name: str = "street.png", split: str = "train") -> dict:
     report = {"name": name, "split": split, "sha256": "ab" * 32, "jpeg_quality": 20}
-    return {"__key__": name.replace(".", "_"), "clean.png": encode_png(clean), "degraded.png": encode_png(degraded),
-            "json": json.dumps(report).encode()}
+    return {
+        "__key__": name.replace(".", "_"),
+        "clean.png": encode_png(clean),
+        "degraded.png": encode_png(degraded),
+        "json": json.dumps(report).encode(),
+    }
 
 
 def test_the_channels_param_builds_the_model_and_nothing_else_is_allowed():
@@ -67,14 +72,14 @@ def test_rgb_psnr_is_the_one_psnr_over_all_three_channels():
     noisy = np.clip(clean.astype(int) + np.random.default_rng(0).integers(-9, 10, clean.shape), 0, 255).astype(np.uint8)
     assert metrics.psnr(clean, noisy) == pytest.approx(peak_signal_noise_ratio(clean, noisy, data_range=255), abs=1e-9)
     assert metrics.psnr(clean, noisy, 3) == pytest.approx(
-        peak_signal_noise_ratio(clean[3:-3, 3:-3], noisy[3:-3, 3:-3], data_range=255), abs=1e-9)
+        peak_signal_noise_ratio(clean[3:-3, 3:-3], noisy[3:-3, 3:-3], data_range=255), abs=1e-9
+    )
 
 
 def test_colour_tiles_are_rgb_pairs_whose_halves_each_tile_cuts_from_its_own_jpeg():
     clean = synthetic_photo(5, 64, 96)
     luma_samples, _ = tile_photo(prepared_sample(clean, clean), 32, 32, jpeg_quality=[10, 90], seed=3)
-    samples, report = tile_photo(prepared_sample(clean, clean), 32, 32, jpeg_quality=[10, 90], seed=3,
-                                 channels="ycbcr")
+    samples, report = tile_photo(prepared_sample(clean, clean), 32, 32, jpeg_quality=[10, 90], seed=3, channels="ycbcr")
     assert report["tiles"] == len(samples) == 2 * 3
     assert [s["json"] for s in samples] == [s["json"] for s in luma_samples]  # the same tiles, the same qualities
     pair = decode_png(samples[4]["png"])
@@ -108,8 +113,10 @@ def test_random_crops_cut_the_same_window_of_every_channel_of_both_halves(channe
 
 def write_colour_shards(folder, photos: int = 3) -> dict:
     """Colour tiles of a few generated photos in shards, as the tile stage writes them with `channels: ycbcr`."""
-    entries = [Entry("train-0000000000.tar" if number else "val-0000000000.tar", f"p{number}.png", str(number))
-               for number in range(photos)]
+    entries = [
+        Entry("train-0000000000.tar" if number else "val-0000000000.tar", f"p{number}.png", str(number))
+        for number in range(photos)
+    ]
 
     def build(needed):
         for entry in needed:
@@ -127,8 +134,18 @@ def test_colour_tiles_read_from_shards_and_train_a_colour_model_with_a_luma_and_
     assert tiles.shape == (8, 6, 32, 32) and tiles.dtype == torch.uint8 and (strengths > 0).all()
     val = spread_tiles(tmp_path, manifest, "val", 3)
     assert val[0].shape == (3, 6, 32, 32)
-    params = params_with(channels="ycbcr", epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=32, stride=32,
-                         warmup_steps=1, precision="fp32", **SMALL_ARCHS["srcnn"])
+    params = params_with(
+        channels="ycbcr",
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=4,
+        crop=16,
+        tile=32,
+        stride=32,
+        warmup_steps=1,
+        precision="fp32",
+        **SMALL_ARCHS["srcnn"],
+    )
     model = build_model(params)
     history = fit(model, MemoryTiles(tiles, strengths), val, params)
     assert len(history.epochs) == 2
@@ -146,10 +163,21 @@ class Interrupted(Exception):
 
 def test_a_colour_run_resumes_to_the_same_weights_and_only_a_colour_run_resumes_it(tmp_path, capsys):
     pairs = torch.randint(0, 256, (6, 6, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    params = params_with(channels="ycbcr", epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24, stride=24,
-                         precision="fp32", device="cpu", **SMALL_ARCHS["srcnn"])
+    params = params_with(
+        channels="ycbcr",
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=4,
+        crop=16,
+        tile=24,
+        stride=24,
+        precision="fp32",
+        device="cpu",
+        **SMALL_ARCHS["srcnn"],
+    )
     assert run_fingerprint(params, "data", pairs, 1, "code") != run_fingerprint(
-        params_with(**{**vars(params), "channels": "y"}), "data", pairs, 1, "code")
+        params_with(**{**vars(params), "channels": "y"}), "data", pairs, 1, "code"
+    )
 
     def train(checkpoint=None, on_epoch=None) -> torch.nn.Module:
         torch.manual_seed(0)
@@ -204,8 +232,20 @@ def test_a_gray_photo_goes_through_a_colour_model_as_r_equals_g_equals_b(tmp_pat
     assert restored.shape == (40, 48, 3)
     save_model(tmp_path / "colour.pt", model)
     Image.fromarray(gray).save(tmp_path / "gray.jpg", quality=30)
-    result = run([sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "gray.jpg"), "-o", str(tmp_path / "out"),
-                  "--model", str(tmp_path / "colour.pt")], cwd=ROOT)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "srcnn",
+            "enhance",
+            str(tmp_path / "gray.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tmp_path / "colour.pt"),
+        ],
+        cwd=ROOT,
+    )
     with Image.open(tmp_path / "out" / "gray.png") as output:
         assert output.mode == "L" and output.size == (48, 40), result.stderr
         written = np.asarray(output)
@@ -226,8 +266,23 @@ def test_int8_is_for_luma_srcnn_only_and_a_colour_model_falls_back_cleanly(tmp_p
         assert np.abs(fallback.astype(int) - restore_rgb(model, rgb).astype(int)).max() <= 2
     save_model(tmp_path / "colour.pt", model)
     Image.fromarray(rgb).save(tmp_path / "p.jpg", quality=30)
-    refused = run([sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "p.jpg"), "-o", str(tmp_path / "out"),
-                   "--model", str(tmp_path / "colour.pt"), "--precision", "int8"], cwd=ROOT, check=False)
+    refused = run(
+        [
+            sys.executable,
+            "-m",
+            "srcnn",
+            "enhance",
+            str(tmp_path / "p.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(tmp_path / "colour.pt"),
+            "--precision",
+            "int8",
+        ],
+        cwd=ROOT,
+        check=False,
+    )
     assert refused.returncode == 2 and "int8" in refused.stderr and "colour" in refused.stderr, refused.stderr
     assert not (tmp_path / "out").exists()
 
@@ -267,7 +322,9 @@ def luma_change(before, after) -> float:
     return float(np.abs(rgb_to_ycbcr(after)[..., 0] - rgb_to_ycbcr(before)[..., 0]).mean())
 
 
-def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evaluate_and_enhance_restores_chroma(make_project, tmp_path):
+def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evaluate_and_enhance_restores_chroma(
+    make_project, tmp_path
+):
     project = make_project(lr=0.01, steps_per_epoch=10)  # enough training for the models to change the photo
     dvc("repro", cwd=project)
     shutil.copy(project / "models/srcnn.pt", project / "models/start.pt")  # to start a colour model from, below
@@ -281,8 +338,19 @@ def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evalua
         decoded = np.asarray(image.convert("RGB"))
 
     def enhanced(name: str) -> np.ndarray:
-        run([sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "photo.jpg"), "-o", str(tmp_path / name),
-             "--force"], cwd=project)
+        run(
+            [
+                sys.executable,
+                "-m",
+                "srcnn",
+                "enhance",
+                str(tmp_path / "photo.jpg"),
+                "-o",
+                str(tmp_path / name),
+                "--force",
+            ],
+            cwd=project,
+        )
         with Image.open(tmp_path / name / "photo.png") as output:
             return np.asarray(output)
 
@@ -292,8 +360,11 @@ def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evalua
 
     # the colour model starts from the luma baseline (init): the one `dvc exp run` also runs fine-tuning
     experiment = dvc("exp", "run", "-S", "channels=ycbcr", "-S", "init=models/start.pt", cwd=project)
-    ran = {stage for stage in ("samples", "prepare", "tile", "train", "evaluate")
-           if f"Running stage '{stage}'" in experiment.stdout}
+    ran = {
+        stage
+        for stage in ("samples", "prepare", "tile", "train", "evaluate")
+        if f"Running stage '{stage}'" in experiment.stdout
+    }
     assert ran == {"tile", "train", "evaluate"}, experiment.stdout
     with __import__("tarfile").open(next((project / "data/tiles").glob("train-*.tar"))) as shard:
         member = next(m for m in shard.getmembers() if m.name.endswith(".png"))
@@ -338,11 +409,24 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
     gray = np.repeat(synthetic_photo(9)[..., :1], 3, axis=2)
     Image.fromarray(gray).save(photos / "gray.png")
     before = {path.name: file_sha256(path) for path in photos.iterdir()}
-    result = run([sys.executable, str(ROOT / "benchmarks" / "recolour.py"), str(photos), "--out", str(out),
-                  "--copies", "3", "--params", str(ROOT / "params.yaml")], cwd=tmp_path)
+    result = run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "recolour.py"),
+            str(photos),
+            "--out",
+            str(out),
+            "--copies",
+            "3",
+            "--params",
+            str(ROOT / "params.yaml"),
+        ],
+        cwd=tmp_path,
+    )
     assert {path.name: file_sha256(path) for path in photos.iterdir()} == before
     from srcnn.params import load_params
     from srcnn.photos import assign_split, find_photos
+
     found, _ = find_photos(photos)
     project = load_params(ROOT / "params.yaml")
     split = assign_split(found, project.val_fraction, project.seed)
@@ -358,6 +442,17 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
             assert chroma > 1.2, (name, copy, chroma)  # saturation × 1.3 or more, less what clipping takes
             if copy > 0:  # turned and stretched chroma, the same luma (but where a channel clipped)
                 assert np.median(np.abs(copied[..., 0] - source[..., 0])) < 1.0
-    inside = run([sys.executable, str(ROOT / "benchmarks" / "recolour.py"), str(photos), "--out", str(photos / "x"),
-                  "--params", str(ROOT / "params.yaml")], cwd=tmp_path, check=False)
+    inside = run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "recolour.py"),
+            str(photos),
+            "--out",
+            str(photos / "x"),
+            "--params",
+            str(ROOT / "params.yaml"),
+        ],
+        cwd=tmp_path,
+        check=False,
+    )
     assert inside.returncode != 0 and "never written to" in inside.stderr and not (photos / "x").exists()

@@ -9,6 +9,7 @@ On a CPU that is itself of that kind, or older, the variables change nothing and
 repeats. The whole suite can be run this way too:
 ``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 pytest``.
 """
+
 from __future__ import annotations
 
 import os
@@ -16,19 +17,27 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import ROOT
 
 KINDS = {
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-             "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "FBGEMM_ENABLE_INSTRUCTIONS": "AVX2",
+    },
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
 }
 # the tests whose figures depend on the kernels (int8, bf16, tiled against whole-photo inference, a
 # resumed training) and that take seconds, not minutes
-NUMERICAL = ["tests/test_model.py", "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
-             "tests/test_enhance.py", "tests/test_colour.py",
-             "-k", "test_model or checkpoint_resumes or int8 or tiled or tiles or bf16 or precision or resumes"]
+NUMERICAL = [
+    "tests/test_model.py",
+    "tests/test_training.py::test_a_checkpoint_resumes_only_the_same_run",
+    "tests/test_enhance.py",
+    "tests/test_colour.py",
+    "-k",
+    "test_model or checkpoint_resumes or int8 or tiled or tiles or bf16 or precision or resumes",
+]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -36,10 +45,20 @@ def test_the_numerical_tests_pass_on_an_older_cpu(kind):
     if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):
         pytest.skip("the suite already runs under an emulated CPU")
     # in this one process (-n 0): the suite around it already keeps the cores busy
-    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *NUMERICAL],
-                            cwd=ROOT, env={**os.environ, **KINDS[kind]}, capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider", *NUMERICAL],
+        cwd=ROOT,
+        env={**os.environ, **KINDS[kind]},
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 0, f"under {kind}:\n{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
-    probe = subprocess.run([sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
-                           env={**os.environ, **KINDS[kind]}, capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import torch; print(torch.backends.cpu.get_cpu_capability())"],
+        env={**os.environ, **KINDS[kind]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     if kind == "avx2":
         assert probe.stdout.strip() == "AVX2"

@@ -1,9 +1,9 @@
 import io
 
 import numpy as np
+from conftest import synthetic_photo
 from PIL import Image
 
-from conftest import synthetic_photo
 from srcnn.color import rgb_to_y
 from srcnn.degrade import bicubic_down_up, crop_to_multiple, degrade, fit_long_side, jpeg_roundtrip
 from srcnn.jpeg import standard_qtable
@@ -35,8 +35,41 @@ def test_super_resolution_loss_keeps_the_size_and_blurs():
 
 
 # JPEG standard, Annex K.2: the chroma table at quality 50, natural order (libjpeg's std_chrominance_quant_tbl)
-BASE_CHROMA = (17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-               47, 66, 99, 99, 99, 99, 99, 99, *[99] * 32)
+BASE_CHROMA = (
+    17,
+    18,
+    24,
+    47,
+    99,
+    99,
+    99,
+    99,
+    18,
+    21,
+    26,
+    66,
+    99,
+    99,
+    99,
+    99,
+    24,
+    26,
+    56,
+    99,
+    99,
+    99,
+    99,
+    99,
+    47,
+    66,
+    99,
+    99,
+    99,
+    99,
+    99,
+    99,
+    *[99] * 32,
+)
 
 
 def test_the_jpeg_step_is_a_cameras_baseline_jpeg_420_with_the_standard_luma_and_chroma_tables():
@@ -45,8 +78,9 @@ def test_the_jpeg_step_is_a_cameras_baseline_jpeg_420_with_the_standard_luma_and
         scale = 5000 // quality if quality < 50 else 200 - 2 * quality
         chroma = [min(max((base * scale + 50) // 100, 1), 255) for base in BASE_CHROMA]
         buffer = io.BytesIO()
-        Image.fromarray(clean).save(buffer, format="JPEG", qtables=[standard_qtable(quality), chroma],
-                                    subsampling="4:2:0")
+        Image.fromarray(clean).save(
+            buffer, format="JPEG", qtables=[standard_qtable(quality), chroma], subsampling="4:2:0"
+        )
         with Image.open(buffer) as written:
             assert written.layer[1][1:3] == (1, 1) and written.layer[0][1:3] == (2, 2)  # chroma at half size
             expected = np.asarray(written.convert("RGB"))

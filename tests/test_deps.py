@@ -6,6 +6,7 @@ The code a stage runs is found by following the imports of its `python -m MODULE
 through the project's own modules (every import statement in a file counts, including the ones
 inside functions).
 """
+
 from __future__ import annotations
 
 import functools
@@ -14,8 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from srcnn.code import code_fingerprint, code_of
 
 
@@ -49,7 +50,8 @@ def test_every_stage_lists_exactly_the_code_it_runs():
     problems = stale_deps(pipeline())
     assert not problems, "dvc.yaml deps do not match the code each stage runs:\n" + "\n".join(
         f"  {stage}: add {sorted(found['missing'])}, remove {sorted(found['extra'])}"
-        for stage, found in problems.items())
+        for stage, found in problems.items()
+    )
 
 
 def test_imports_are_followed_through_every_form(tmp_path):

@@ -6,15 +6,16 @@ each figure, and for each figure how the committed metrics print it. A page whos
 quote: update the page, or drop its entry here. The fewer figures the pages repeat, the better; link
 to the metrics files instead.
 """
+
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
-
 from conftest import ROOT
 
 Metrics = dict[str, Any]
@@ -25,8 +26,11 @@ def load_metrics() -> Metrics:
     ``pretrained_colour``."""
     metrics = {path.stem: json.loads(path.read_text()) for path in (ROOT / "metrics").glob("*.json")}
     shipped = ROOT / "models" / "pretrained"
-    return {**metrics, "pretrained": json.loads((shipped / "restorer.json").read_text()),
-            "pretrained_colour": json.loads((shipped / "restorer-colour.json").read_text())}
+    return {
+        **metrics,
+        "pretrained": json.loads((shipped / "restorer.json").read_text()),
+        "pretrained_colour": json.loads((shipped / "restorer-colour.json").read_text()),
+    }
 
 
 def ladder(metrics: Metrics, key: str) -> list[float]:
@@ -35,30 +39,76 @@ def ladder(metrics: Metrics, key: str) -> list[float]:
 
 # (page, the quoted text with {} for each figure, each figure as the committed metrics print it)
 QUOTES: list[tuple[str, str, Callable[[Metrics], list[str]]]] = [
-    ("README.md", "tile: {} train and {} val tiles of 128 px from {} + {} photos in {} shards",
-     lambda m: [str(m["data"]["tiles_train"]), str(m["data"]["tiles_val"]), str(m["data"]["photos_train"]),
-                str(m["data"]["photos_val"]), str(m["data"]["shards"])]),
-    ("README.md", "train: val PSNR {} dB after {} steps",
-     lambda m: [f"{m['train']['val_psnr']:.2f}", str(m["train"]["steps"])]),
-    ("README.md", "evaluate: {} val photos, PSNR {} → {} dB ({} dB), SSIM {} → {};",
-     lambda m: [str(m["eval"]["photos"]), f"{m['eval']['psnr_input']:.2f}", f"{m['eval']['psnr_output']:.2f}",
-                f"{m['eval']['psnr_gain']:+.2f}", f"{m['eval']['ssim_input']:.4f}", f"{m['eval']['ssim_output']:.4f}"]),
-    ("README.md", "model gain {} to {} dB, {} photo results worse",
-     lambda m: [f"{min(ladder(m, 'model_gain')):+.2f}", f"{max(ladder(m, 'model_gain')):+.2f}",
-                str(sum(ladder(m, "model_photos_worse")))]),
-    ("README.md", "enhance restores JPEGs near {}, leaves those near {} unchanged (models/srcnn.ladder.json), gain {} to {} dB",
-     lambda m: [", ".join(name for name, rung in m["eval"]["ladder"].items() if rung["applied"]),
-                ", ".join(name for name, rung in m["eval"]["ladder"].items() if not rung["applied"]),
-                f"{min(ladder(m, 'psnr_gain')):+.2f}", f"{max(ladder(m, 'psnr_gain')):+.2f}"]),
-    ("docs/gpu.md", "SRCNN is small (about {} k parameters at the defaults",
-     lambda m: [str(round(m["train"]["parameters"] / 1000))]),
-    ("docs/pretrained.md", "On the {} held-out photos of Set5 and Set14 it gains {} dB at JPEG quality 10, {} at 20 and {} at 40",
-     lambda m: [str(m["pretrained"]["held_out_ladder"]["q20"]["photos"])]
-     + [f"{m['pretrained']['held_out_ladder'][rung]['gain']:+.2f}" for rung in ("q10", "q20", "q40")]),
-    ("docs/pretrained.md", "| training | {} steps of 512 random 64 px crops",
-     lambda m: [f"{m['pretrained']['training']['steps']:,}"]),
-    ("docs/pretrained.md", "| the 19 on RGB | {} | {} | {} | {} | {} | {} | {} | {} |",
-     lambda m: [f"{rung['rgb_gain']:+.2f}" for rung in m["pretrained_colour"]["held_out_ladder"].values()]),
+    (
+        "README.md",
+        "tile: {} train and {} val tiles of 128 px from {} + {} photos in {} shards",
+        lambda m: [
+            str(m["data"]["tiles_train"]),
+            str(m["data"]["tiles_val"]),
+            str(m["data"]["photos_train"]),
+            str(m["data"]["photos_val"]),
+            str(m["data"]["shards"]),
+        ],
+    ),
+    (
+        "README.md",
+        "train: val PSNR {} dB after {} steps",
+        lambda m: [f"{m['train']['val_psnr']:.2f}", str(m["train"]["steps"])],
+    ),
+    (
+        "README.md",
+        "evaluate: {} val photos, PSNR {} → {} dB ({} dB), SSIM {} → {};",
+        lambda m: [
+            str(m["eval"]["photos"]),
+            f"{m['eval']['psnr_input']:.2f}",
+            f"{m['eval']['psnr_output']:.2f}",
+            f"{m['eval']['psnr_gain']:+.2f}",
+            f"{m['eval']['ssim_input']:.4f}",
+            f"{m['eval']['ssim_output']:.4f}",
+        ],
+    ),
+    (
+        "README.md",
+        "model gain {} to {} dB, {} photo results worse",
+        lambda m: [
+            f"{min(ladder(m, 'model_gain')):+.2f}",
+            f"{max(ladder(m, 'model_gain')):+.2f}",
+            str(sum(ladder(m, "model_photos_worse"))),
+        ],
+    ),
+    (
+        "README.md",
+        "enhance restores JPEGs near {}, leaves those near {} unchanged (models/srcnn.ladder.json), gain {} to {} dB",
+        lambda m: [
+            ", ".join(name for name, rung in m["eval"]["ladder"].items() if rung["applied"]),
+            ", ".join(name for name, rung in m["eval"]["ladder"].items() if not rung["applied"]),
+            f"{min(ladder(m, 'psnr_gain')):+.2f}",
+            f"{max(ladder(m, 'psnr_gain')):+.2f}",
+        ],
+    ),
+    (
+        "docs/gpu.md",
+        "SRCNN is small (about {} k parameters at the defaults",
+        lambda m: [str(round(m["train"]["parameters"] / 1000))],
+    ),
+    (
+        "docs/pretrained.md",
+        "On the {} held-out photos of Set5 and Set14 it gains {} dB at JPEG quality 10, {} at 20 and {} at 40",
+        lambda m: (
+            [str(m["pretrained"]["held_out_ladder"]["q20"]["photos"])]
+            + [f"{m['pretrained']['held_out_ladder'][rung]['gain']:+.2f}" for rung in ("q10", "q20", "q40")]
+        ),
+    ),
+    (
+        "docs/pretrained.md",
+        "| training | {} steps of 512 random 64 px crops",
+        lambda m: [f"{m['pretrained']['training']['steps']:,}"],
+    ),
+    (
+        "docs/pretrained.md",
+        "| the 19 on RGB | {} | {} | {} | {} | {} | {} | {} | {} |",
+        lambda m: [f"{rung['rgb_gain']:+.2f}" for rung in m["pretrained_colour"]["held_out_ladder"].values()],
+    ),
 ]
 
 
@@ -78,8 +128,16 @@ def test_the_figures_a_page_quotes_are_the_committed_metrics(page, template, exp
 
 def test_a_wrong_figure_is_caught():
     page = "evaluate: 2 val photos, PSNR 32.87 → 33.80 dB (+0.95 dB), SSIM 0.8900 → 0.9062; JPEG"
-    metrics = {"eval": {"photos": 2, "psnr_input": 32.8712, "psnr_output": 33.8259, "psnr_gain": 0.9548,
-                        "ssim_input": 0.89, "ssim_output": 0.9062}}
+    metrics = {
+        "eval": {
+            "photos": 2,
+            "psnr_input": 32.8712,
+            "psnr_output": 33.8259,
+            "psnr_gain": 0.9548,
+            "ssim_input": 0.89,
+            "ssim_output": 0.9062,
+        }
+    }
     template, expected = QUOTES[2][1], QUOTES[2][2]
     assert quoted_figures(page, template) == ["2", "32.87", "33.80", "+0.95", "0.8900", "0.9062"]
     assert quoted_figures(page, template) != expected(metrics)
@@ -87,14 +145,27 @@ def test_a_wrong_figure_is_caught():
 
 
 # words about how the project is developed, not about what a user does with it
-NOT_FOR_USERS = ("this session", "a later session", "later session", "previous session", "session is lent",
-                 "lent a gpu", "lent device", "device tool", "`device` tool")
+NOT_FOR_USERS = (
+    "this session",
+    "a later session",
+    "later session",
+    "previous session",
+    "session is lent",
+    "lent a gpu",
+    "lent device",
+    "device tool",
+    "`device` tool",
+)
 
 
 def user_pages() -> list[Path]:
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-    code = [path for folder in ("srcnn", "stages", "benchmarks") for path in sorted((ROOT / folder).rglob("*"))
-            if path.suffix in (".py", ".sh") and "out" not in path.relative_to(ROOT / folder).parts[:1]]
+    code = [
+        path
+        for folder in ("srcnn", "stages", "benchmarks")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.suffix in (".py", ".sh") and "out" not in path.relative_to(ROOT / folder).parts[:1]
+    ]
     return pages + code
 
 

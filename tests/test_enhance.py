@@ -1,4 +1,5 @@
 """Tiled inference equals whole-image inference; `python -m srcnn enhance` on real files; safe loading."""
+
 from __future__ import annotations
 
 import io
@@ -11,13 +12,13 @@ import numpy as np
 import pytest
 import skimage.data
 import torch
+from conftest import ROOT, run, synthetic_photo
 from PIL import Image, ImageCms
 
-from conftest import ROOT, run, synthetic_photo
+from srcnn.archs import SRCNN, FFDNetRes
 from srcnn.color import rgb_to_ycbcr, to_luma_u8
 from srcnn.enhance import save_photo
 from srcnn.inference import CheckpointError, load_model, restore_luma, restore_rgb, save_model, windows
-from srcnn.archs import SRCNN, FFDNetRes
 from srcnn.metrics import psnr
 
 
@@ -96,12 +97,22 @@ def test_enhance_self_ensemble_restores_a_photo_better_with_the_shipped_model(tm
     gains = {}
     for option in ([], ["--self-ensemble"]):
         out = tmp_path / f"out{len(option)}"
-        result = enhance(str(tmp_path / "photo.jpg"), "-o", str(out), "--model", "models/pretrained/restorer.pt",
-                         "--precision", "fp32", *option, cwd=ROOT)
+        result = enhance(
+            str(tmp_path / "photo.jpg"),
+            "-o",
+            str(out),
+            "--model",
+            "models/pretrained/restorer.pt",
+            "--precision",
+            "fp32",
+            *option,
+            cwd=ROOT,
+        )
         assert result.returncode == 0, result.stderr
         with Image.open(tmp_path / "photo.jpg") as jpeg, Image.open(out / "photo.png") as restored:
-            gains[len(option)] = (psnr(to_luma_u8(clean), to_luma_u8(np.asarray(restored)))
-                                  - psnr(to_luma_u8(clean), to_luma_u8(np.asarray(jpeg))))
+            gains[len(option)] = psnr(to_luma_u8(clean), to_luma_u8(np.asarray(restored))) - psnr(
+                to_luma_u8(clean), to_luma_u8(np.asarray(jpeg))
+            )
     assert 0.5 < gains[0] < gains[1]
 
 
@@ -144,8 +155,9 @@ def test_enhance_colour_jpeg_end_to_end(tmp_path):
 def test_enhance_grayscale_jpeg_output_and_super_resolution(tmp_path):
     model = write_model(tmp_path / "x2.pt", scale=2)
     Image.fromarray(synthetic_photo(2, 40, 30)[..., 0]).save(tmp_path / "gray.png")
-    result = enhance(str(tmp_path / "gray.png"), "-o", str(tmp_path / "gray_restored.jpg"), "--model", str(model),
-                     cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "gray.png"), "-o", str(tmp_path / "gray_restored.jpg"), "--model", str(model), cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     with Image.open(tmp_path / "gray_restored.jpg") as output:
         assert output.format == "JPEG" and output.mode == "L" and output.size == (60, 80)
@@ -156,8 +168,16 @@ def test_enhance_skips_bad_files_and_keeps_existing_outputs(tmp_path):
     Image.fromarray(synthetic_photo(3, 32, 32)).save(tmp_path / "good.png")
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     out = tmp_path / "out"
-    first = enhance(str(tmp_path / "broken.jpg"), str(tmp_path / "good.png"), str(tmp_path / "missing.png"),
-                    "-o", str(out), "--model", str(model), cwd=ROOT)
+    first = enhance(
+        str(tmp_path / "broken.jpg"),
+        str(tmp_path / "good.png"),
+        str(tmp_path / "missing.png"),
+        "-o",
+        str(out),
+        "--model",
+        str(model),
+        cwd=ROOT,
+    )
     assert first.returncode == 1
     assert "broken.jpg" in first.stderr and "missing.png" in first.stderr and "1 restored" in first.stdout
     assert sorted(path.name for path in out.iterdir()) == ["good.png"]
@@ -235,6 +255,7 @@ def exact_int8(quantized, block: torch.Tensor, strength: float | None = None) ->
     exact far beyond these sums), each layer requantized as PyTorch defines it (round, clamp to 8
     bits); and the step of its output."""
     from srcnn.quantized import INPUT_ZERO_POINT
+
     centred = block.float() - SRCNN.input_offset
     if quantized.conditioned:
         centred = torch.cat([centred, torch.full_like(centred, strength - SRCNN.strength_offset)], dim=1)
@@ -243,8 +264,9 @@ def exact_int8(quantized, block: torch.Tensor, strength: float | None = None) ->
     for layer, relu in ((quantized.extract, True), (quantized.map, True), (quantized.reconstruct, False)):
         weight = layer.weight()
         sums = torch.nn.functional.conv2d(levels, weight.int_repr().double(), padding=layer.padding)
-        values = (sums * (scale * weight.q_per_channel_scales().double()).view(1, -1, 1, 1)
-                  + layer.bias().double().view(1, -1, 1, 1))
+        values = sums * (scale * weight.q_per_channel_scales().double()).view(1, -1, 1, 1) + layer.bias().double().view(
+            1, -1, 1, 1
+        )
         scale, zero = layer.scale, layer.zero_point
         levels = (torch.round((values.clamp_min(0) if relu else values) / scale) + zero).clamp(0, 255) - zero
     return block.double() + levels * scale, scale
@@ -257,8 +279,10 @@ def assert_int8_is_exact(quantized, block: torch.Tensor, strength: float | None 
     with torch.inference_mode():
         reference, step = exact_int8(quantized, block, strength)
         steps_off = (quantized(block, strength).double() - reference).abs() / step
-    assert steps_off.max() < 1.5, (f"int8 output {steps_off.max():.0f} steps from exact arithmetic at worst, "
-                                   f"{(steps_off > 0.5).double().mean():.2%} of the pixels off")
+    assert steps_off.max() < 1.5, (
+        f"int8 output {steps_off.max():.0f} steps from exact arithmetic at worst, "
+        f"{(steps_off > 0.5).double().mean():.2%} of the pixels off"
+    )
 
 
 @pytest.mark.parametrize("conditioned, strength", [(False, None), (True, 0.0), (True, 0.5), (True, 1.0)])
@@ -266,6 +290,7 @@ def test_int8_is_exact_integer_arithmetic_on_this_cpu(conditioned, strength):
     """Without VNNI a kernel adds pairs of 8-bit products in 16 bits with saturation: the int8 copy
     must use ranges that cannot saturate there, and full ranges only where the kernel is exact."""
     from srcnn.quantized import engine, quantize
+
     if engine() is None:
         pytest.skip("this PyTorch has no quantized CPU backend")
     model = busy_model(conditioned=conditioned)
@@ -273,17 +298,23 @@ def test_int8_is_exact_integer_arithmetic_on_this_cpu(conditioned, strength):
     quantized = quantize(model, [block], strength)
     assert_int8_is_exact(quantized, block, strength)
     from srcnn.quantized import QuantizedSRCNN, full_range_is_exact
+
     assert quantized.full_range == full_range_is_exact(engine())
-    reduced = QuantizedSRCNN(model, (quantized.extract.scale * 255, quantized.map.scale * 255,
-                                     quantized.reconstruct.scale * 127), full_range=False).eval()
+    reduced = QuantizedSRCNN(
+        model,
+        (quantized.extract.scale * 255, quantized.map.scale * 255, quantized.reconstruct.scale * 127),
+        full_range=False,
+    ).eval()
     assert_int8_is_exact(reduced, block, strength)  # exact on every kernel, VNNI or not
 
 
 def int8_agreement_db(model: SRCNN, luma: np.ndarray, strength: float | None = None) -> float:
     """PSNR of the int8 restoration against fp32, refusing the bf16 fallback (a warning)."""
     import warnings
+
     from srcnn.inference import INT8
     from srcnn.metrics import psnr
+
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         int8 = restore_luma(model, luma, dtype=INT8, strength=strength)
@@ -293,6 +324,7 @@ def int8_agreement_db(model: SRCNN, luma: np.ndarray, strength: float | None = N
 def test_int8_tiles_equal_a_whole_pass_and_stay_close_to_fp32():
     from srcnn.inference import INT8
     from srcnn.quantized import AGREEMENT_DB, engine
+
     if engine() is None:
         pytest.skip("this PyTorch has no quantized CPU backend")
     model = busy_model()
@@ -307,10 +339,19 @@ def test_enhance_precision_choices(tmp_path):
     model = write_model(tmp_path / "model.pt")
     Image.fromarray(synthetic_photo(9, 32, 40)).save(tmp_path / "p.png")
     from srcnn.inference import INT8
+
     rgb = np.asarray(Image.open(tmp_path / "p.png"))
     for precision, dtype in (("fp32", None), ("bf16", torch.bfloat16), ("int8", INT8)):
-        result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / f"{precision}.png"), "--model", str(model),
-                         "--precision", precision, cwd=ROOT)
+        result = enhance(
+            str(tmp_path / "p.png"),
+            "-o",
+            str(tmp_path / f"{precision}.png"),
+            "--model",
+            str(model),
+            "--precision",
+            precision,
+            cwd=ROOT,
+        )
         assert result.returncode == 0 and f", {precision}," in result.stdout, result.stdout + result.stderr
         assert np.array_equal(pixels(tmp_path / f"{precision}.png"), restore_rgb(busy_model(), rgb, dtype=dtype))
 
@@ -318,6 +359,7 @@ def test_enhance_precision_choices(tmp_path):
 def test_an_int8_copy_that_disagrees_with_the_model_is_refused(monkeypatch):
     import srcnn.quantized as quantized
     from srcnn.inference import INT8
+
     if quantized.engine() is None:
         pytest.skip("this PyTorch has no quantized CPU backend")
     model = busy_model()
@@ -371,9 +413,11 @@ def test_a_conditioned_model_tiles_like_a_whole_pass_for_its_strength():
 def test_int8_runs_a_conditioned_model_and_refuses_a_strength_it_cannot_hold():
     from srcnn.inference import INT8
     from srcnn.quantized import engine
+
     if engine() is None:
         pytest.skip("this PyTorch has no quantized CPU backend")
     from srcnn.quantized import AGREEMENT_DB
+
     model = conditioned_model()
     rgb = synthetic_photo(8, 64, 80)
     for strength in (0.0, 0.5, 1.0):
@@ -387,6 +431,7 @@ def test_int8_runs_a_conditioned_model_and_refuses_a_strength_it_cannot_hold():
 
 def test_trained_qualities_from_the_checkpoint_params():
     from srcnn.inference import trained_qualities
+
     assert trained_qualities({"params": {"jpeg_quality": 20}}) == (20, 20)
     assert trained_qualities({"params": {"jpeg_quality": [10, 95]}}) == (10, 95)
     assert trained_qualities({"params": {"jpeg_quality": (10, 95)}}) == (10, 95)
@@ -414,17 +459,29 @@ def test_a_png_is_left_unchanged_unless_quality_is_given(tmp_path):
     assert "0 restored, 1 unchanged" in result.stdout
     assert np.array_equal(pixels(tmp_path / "same" / "photo.png"), rgb)
 
-    result = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "q30"), "--model", str(model), "--quality", "30",
-                     "--precision", "fp32", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "photo.png"),
+        "-o",
+        str(tmp_path / "q30"),
+        "--model",
+        str(model),
+        "--quality",
+        "30",
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "photo.png: JPEG quality 30 (from --quality)" in result.stdout and "1 restored" in result.stdout
     from srcnn.jpeg import strength_for_quality
+
     expected = restore_rgb(conditioned_model(), rgb, strength=strength_for_quality(30))
     assert np.array_equal(pixels(tmp_path / "q30" / "photo.png"), expected)
     assert np.abs(expected.astype(int) - rgb).mean() > 1.0  # really restored
 
-    bad = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "0",
-                  cwd=ROOT)
+    bad = enhance(
+        str(tmp_path / "photo.png"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "0", cwd=ROOT
+    )
     assert bad.returncode == 2 and "--quality 0" in bad.stderr
 
 
@@ -434,19 +491,42 @@ def test_a_png_saved_from_a_jpeg_is_restored_as_that_jpeg_unless_quality_says_ot
     Image.fromarray(synthetic_photo(14, 48, 64)).save(buffer, "JPEG", quality=35)
     decoded = np.asarray(Image.open(buffer).convert("RGB"))
     Image.fromarray(decoded).save(tmp_path / "export.png")  # a screenshot or export of a JPEG
-    result = enhance(str(tmp_path / "export.png"), "-o", str(tmp_path / "out"), "--model", str(model),
-                     "--precision", "fp32", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "export.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "export.png: JPEG quality ~35 (not a JPEG file, but its pixels are a decoded JPEG" in result.stdout
     from srcnn.jpeg import strength_for_quality
-    assert np.array_equal(pixels(tmp_path / "out" / "export.png"),
-                          restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(35)))
 
-    result = enhance(str(tmp_path / "export.png"), "-o", str(tmp_path / "q60"), "--model", str(model), "--quality", "60",
-                     "--precision", "fp32", cwd=ROOT)
+    assert np.array_equal(
+        pixels(tmp_path / "out" / "export.png"),
+        restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(35)),
+    )
+
+    result = enhance(
+        str(tmp_path / "export.png"),
+        "-o",
+        str(tmp_path / "q60"),
+        "--model",
+        str(model),
+        "--quality",
+        "60",
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert "export.png: JPEG quality 60 (from --quality)" in result.stdout
-    assert np.array_equal(pixels(tmp_path / "q60" / "export.png"),
-                          restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(60)))
+    assert np.array_equal(
+        pixels(tmp_path / "q60" / "export.png"),
+        restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(60)),
+    )
 
 
 def test_a_jpeg_outside_the_trained_qualities_is_left_unchanged_unless_forced(tmp_path):
@@ -454,23 +534,44 @@ def test_a_jpeg_outside_the_trained_qualities_is_left_unchanged_unless_forced(tm
     Image.fromarray(synthetic_photo(12, 40, 56)).save(tmp_path / "camera.jpg", quality=90)
     Image.fromarray(synthetic_photo(13, 40, 56)).save(tmp_path / "web.jpg", quality=21)
     decoded = pixels(tmp_path / "camera.jpg")
-    result = enhance(str(tmp_path / "camera.jpg"), str(tmp_path / "web.jpg"), "-o", str(tmp_path / "out"),
-                     "--model", str(model), "--precision", "fp32", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "camera.jpg"),
+        str(tmp_path / "web.jpg"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
-    assert ("camera.jpg: JPEG quality ~90 (from its quantization table), outside the qualities the model was "
-            "trained on (20); left unchanged (pass --force to restore it anyway)") in result.stdout
+    assert (
+        "camera.jpg: JPEG quality ~90 (from its quantization table), outside the qualities the model was "
+        "trained on (20); left unchanged (pass --force to restore it anyway)"
+    ) in result.stdout
     assert "web.jpg: JPEG quality ~21 (from its quantization table)\n" in result.stdout  # within the margin of 2
     assert "1 restored, 1 unchanged" in result.stdout
     assert np.array_equal(pixels(tmp_path / "out" / "camera.png"), decoded)
 
-    forced = enhance(str(tmp_path / "camera.jpg"), "-o", str(tmp_path / "forced"), "--model", str(model), "--force",
-                     "--precision", "fp32", cwd=ROOT)
+    forced = enhance(
+        str(tmp_path / "camera.jpg"),
+        "-o",
+        str(tmp_path / "forced"),
+        "--model",
+        str(model),
+        "--force",
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert forced.returncode == 0 and "restored anyway (--force)" in forced.stdout
     assert np.abs(pixels(tmp_path / "forced" / "camera.png") - decoded).mean() > 1.0
 
 
 def test_a_jpeg_with_custom_tables_is_restored_for_what_its_table_does_unless_it_is_flat(tmp_path):
     from srcnn.jpeg import compression_strength, estimate_quality, standard_qtable, steepness
+
     model = write_conditioned(tmp_path / "model.pt", [10, 95])
     rgb = synthetic_photo(14, 40, 56)
     # a camera's own table: the standard shape, not a standard scaling of it
@@ -479,23 +580,47 @@ def test_a_jpeg_with_custom_tables_is_restored_for_what_its_table_does_unless_it
     assert steepness(camera) > 0.9 and steepness(flat) == 0.0
     Image.fromarray(rgb).save(tmp_path / "camera.jpg", qtables=[camera, camera])
     Image.fromarray(rgb).save(tmp_path / "flat.jpg", qtables=[flat, [20] * 64])
-    result = enhance(str(tmp_path / "camera.jpg"), str(tmp_path / "flat.jpg"), "-o", str(tmp_path / "out"),
-                     "--model", str(model), "--precision", "fp32", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "camera.jpg"),
+        str(tmp_path / "flat.jpg"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+        "--precision",
+        "fp32",
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     quality = math.floor(estimate_quality(camera) + 0.5)
     assert f"camera.jpg: JPEG quality ~{quality} (from its quantization table)\n" in result.stdout
-    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "camera.jpg").astype(np.uint8),
-                           strength=compression_strength(camera))
+    expected = restore_rgb(
+        conditioned_model(), pixels(tmp_path / "camera.jpg").astype(np.uint8), strength=compression_strength(camera)
+    )
     assert np.array_equal(pixels(tmp_path / "out" / "camera.png"), expected)
-    assert ("flat.jpg: JPEG quality ~" in result.stdout and "its quantization table is flatter than the ones the "
-            "model was trained on" in result.stdout and "(steepness 0.00; standard tables 1.00, restored from 0.7); "
-            "left unchanged (pass --force to restore it anyway)" in result.stdout), result.stdout
+    assert (
+        "flat.jpg: JPEG quality ~" in result.stdout
+        and "its quantization table is flatter than the ones the model was trained on" in result.stdout
+        and "(steepness 0.00; standard tables 1.00, restored from 0.7); "
+        "left unchanged (pass --force to restore it anyway)"
+        in result.stdout
+    ), result.stdout
     assert np.array_equal(pixels(tmp_path / "out" / "flat.png"), pixels(tmp_path / "flat.jpg"))
-    forced = enhance(str(tmp_path / "flat.jpg"), "-o", str(tmp_path / "forced"), "--model", str(model),
-                     "--precision", "fp32", "--force", cwd=ROOT)
+    forced = enhance(
+        str(tmp_path / "flat.jpg"),
+        "-o",
+        str(tmp_path / "forced"),
+        "--model",
+        str(model),
+        "--precision",
+        "fp32",
+        "--force",
+        cwd=ROOT,
+    )
     assert "restored anyway (--force)" in forced.stdout, forced.stdout
-    expected = restore_rgb(conditioned_model(), pixels(tmp_path / "flat.jpg").astype(np.uint8),
-                           strength=compression_strength(flat))
+    expected = restore_rgb(
+        conditioned_model(), pixels(tmp_path / "flat.jpg").astype(np.uint8), strength=compression_strength(flat)
+    )
     assert np.array_equal(pixels(tmp_path / "forced" / "flat.png"), expected)
 
 
@@ -504,8 +629,15 @@ def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):
     save_model(model, busy_model(), info={"params": {"scale": 1, "jpeg_quality": 20}})
     Image.fromarray(synthetic_photo(15, 40, 56)).save(tmp_path / "q20.jpg", quality=20)
     Image.fromarray(synthetic_photo(16, 40, 56)).save(tmp_path / "q80.jpg", quality=80)
-    result = enhance(str(tmp_path / "q20.jpg"), str(tmp_path / "q80.jpg"), "-o", str(tmp_path / "out"),
-                     "--model", str(model), cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "q20.jpg"),
+        str(tmp_path / "q80.jpg"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr
     assert "q20.jpg: JPEG quality ~20 (from its quantization table)\n" in result.stdout
     assert "q80.jpg: JPEG quality ~80" in result.stdout and "1 restored, 1 unchanged" in result.stdout
@@ -514,16 +646,29 @@ def test_an_old_unconditioned_model_still_checks_the_range(tmp_path):
 def test_enhance_follows_the_gate_the_evaluate_stage_wrote_for_that_very_model(tmp_path):
     from srcnn.files import file_sha256
     from srcnn.gate import Gate, gate_path, write_gate
+
     model_path = tmp_path / "model.pt"
-    save_model(model_path, SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
-               info={"params": {"scale": 1, "jpeg_quality": [10, 90]}})
+    save_model(
+        model_path,
+        SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
+        info={"params": {"scale": 1, "jpeg_quality": [10, 90]}},
+    )
     for quality in (20, 85):
         Image.fromarray(synthetic_photo(quality, 40, 56)).save(tmp_path / f"q{quality}.jpg", quality=quality)
     photos = [str(tmp_path / "q20.jpg"), str(tmp_path / "q85.jpg")]
 
     def enhance_both(*extra: str):
-        return enhance(*photos, "-o", str(tmp_path / "out"), "--overwrite", "--model", str(model_path), *extra,
-                       cwd=ROOT, check=True)
+        return enhance(
+            *photos,
+            "-o",
+            str(tmp_path / "out"),
+            "--overwrite",
+            "--model",
+            str(model_path),
+            *extra,
+            cwd=ROOT,
+            check=True,
+        )
 
     result = enhance_both()  # no evaluation: the trained range alone, and a note that says so
     assert result.returncode == 0 and "2 restored, 0 unchanged" in result.stdout
@@ -531,12 +676,17 @@ def test_enhance_follows_the_gate_the_evaluate_stage_wrote_for_that_very_model(t
     write_gate(gate_path(model_path), Gate((10, 90), {20: True, 80: True, 90: False}, file_sha256(model_path), 7))
     result = enhance_both()
     assert result.returncode == 0 and "1 restored, 1 unchanged" in result.stdout and "note" not in result.stderr
-    assert ("q85.jpg: JPEG quality ~85 (from its quantization table), where the model's evaluation did not find it "
-            "safe (quality 90); left unchanged (pass --force to restore it anyway)") in result.stdout
+    assert (
+        "q85.jpg: JPEG quality ~85 (from its quantization table), where the model's evaluation did not find it "
+        "safe (quality 90); left unchanged (pass --force to restore it anyway)"
+    ) in result.stdout
     assert "2 restored" in enhance_both("--force").stdout
     torch.manual_seed(1)  # retrained on the same qualities, not evaluated: the old verdicts say nothing about it
-    save_model(model_path, SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
-               info={"params": {"scale": 1, "jpeg_quality": [10, 90]}})
+    save_model(
+        model_path,
+        SRCNN(5, 1, 3, 4, 4, residual=True, conditioned=True),
+        info={"params": {"scale": 1, "jpeg_quality": [10, 90]}},
+    )
     result = enhance_both()
     assert "was written for another model" in result.stderr and "2 restored, 0 unchanged" in result.stdout
 
@@ -553,7 +703,9 @@ def test_enhance_never_writes_over_any_of_its_input_photos(tmp_path):
         result = enhance(*map(str, inputs), "-o", str(photos), "--model", str(model), "--overwrite", cwd=ROOT)
         assert {path.name: path.read_bytes() for path in photos.iterdir() if path.name in before} == before
         assert result.returncode == 1, result.stdout + result.stderr
-        assert f"{photos / 'b.jpg'}: its output {photos / 'b.png'} is the input photo {photos / 'b.png'}" in result.stderr
+        assert (
+            f"{photos / 'b.jpg'}: its output {photos / 'b.png'} is the input photo {photos / 'b.png'}" in result.stderr
+        )
     assert (photos / "c.png").is_file() and "1 restored" in result.stdout  # the other photos are still done
 
 
@@ -563,8 +715,16 @@ def test_two_photos_with_the_same_output_name_are_both_refused(tmp_path):
         (tmp_path / folder).mkdir()
         Image.fromarray(synthetic_photo(seed, 32, 40)).save(tmp_path / folder / "p.png")
     out = tmp_path / "out"
-    result = enhance(str(tmp_path / "x" / "p.png"), str(tmp_path / "y" / "p.png"), "-o", str(out),
-                     "--model", str(model), "--overwrite", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "x" / "p.png"),
+        str(tmp_path / "y" / "p.png"),
+        "-o",
+        str(out),
+        "--model",
+        str(model),
+        "--overwrite",
+        cwd=ROOT,
+    )
     assert result.returncode == 1
     for folder in ("x", "y"):
         assert f"{tmp_path / folder / 'p.png'}: its output {out / 'p.png'} would also be the output of" in result.stderr
@@ -575,8 +735,9 @@ def test_enhance_refuses_a_device_it_does_not_have_with_a_message(tmp_path, monk
     model = write_model(tmp_path / "model.pt")
     Image.fromarray(synthetic_photo(25, 32, 40)).save(tmp_path / "p.png")
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # a machine with no GPU
-    result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(model), "--device", "cuda",
-                     cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(model), "--device", "cuda", cwd=ROOT
+    )
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "enhance: --device cuda: no CUDA GPU is visible" in result.stderr
     assert not (tmp_path / "out").exists()
@@ -585,6 +746,7 @@ def test_enhance_refuses_a_device_it_does_not_have_with_a_message(tmp_path, monk
 def test_a_photo_the_model_fails_on_is_named_and_the_others_are_still_done(tmp_path, monkeypatch, capsys):
     import srcnn.inference
     from srcnn.__main__ import main
+
     model = write_model(tmp_path / "model.pt")
     Image.fromarray(synthetic_photo(26, 300, 400)).save(tmp_path / "big.jpg", quality=50)
     Image.fromarray(synthetic_photo(27, 32, 40)).save(tmp_path / "small.jpg", quality=50)
@@ -596,22 +758,38 @@ def test_a_photo_the_model_fails_on_is_named_and_the_others_are_still_done(tmp_p
         return forward_luma(model, luma, *args, **kwargs)
 
     monkeypatch.setattr(srcnn.inference, "forward_luma", out_of_memory_on_big_tiles)
-    status = main(["enhance", str(tmp_path / "big.jpg"), str(tmp_path / "small.jpg"), "-o", str(tmp_path / "out"),
-                   "--model", str(model), "--precision", "fp32"])
+    status = main(
+        [
+            "enhance",
+            str(tmp_path / "big.jpg"),
+            str(tmp_path / "small.jpg"),
+            "-o",
+            str(tmp_path / "out"),
+            "--model",
+            str(model),
+            "--precision",
+            "fp32",
+        ]
+    )
     printed = capsys.readouterr()
     assert status == 1
-    assert (f"enhance: skipped {tmp_path / 'big.jpg'}: out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); "
-            f"a smaller --tile (now 512) needs less") in printed.err
+    assert (
+        f"enhance: skipped {tmp_path / 'big.jpg'}: out of memory (CUDA out of memory. Tried to allocate 2.00 GiB); "
+        f"a smaller --tile (now 512) needs less"
+    ) in printed.err
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["small.png"]
     assert "1 restored, 0 unchanged, 0 kept, 1 skipped" in printed.out
 
 
-@pytest.mark.parametrize("damage", [{"rungs": {"twenty": True}}, {"rungs": [20, 90]}, {"trained": 10},
-                                    {"trained": [10, "ninety"]}])
+@pytest.mark.parametrize(
+    "damage", [{"rungs": {"twenty": True}}, {"rungs": [20, 90]}, {"trained": 10}, {"trained": [10, "ninety"]}]
+)
 def test_a_damaged_gate_file_is_a_clear_error_naming_it(tmp_path, damage):
     import json
+
     from srcnn.files import file_sha256
     from srcnn.gate import Gate, gate_path, write_gate
+
     model = write_conditioned(tmp_path / "model.pt", [10, 90])
     Image.fromarray(synthetic_photo(28, 32, 40)).save(tmp_path / "p.jpg", quality=50)
     gate = gate_path(model)
@@ -631,10 +809,12 @@ def test_webp_outputs_are_lossless_unless_an_output_quality_is_given(tmp_path):
     result = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "out"), *common, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     from srcnn.jpeg import strength_for_quality
+
     expected = restore_rgb(conditioned_model(), rgb, strength=strength_for_quality(30))
     assert np.array_equal(pixels(tmp_path / "out" / "photo.webp"), expected)
-    result = enhance(str(tmp_path / "photo.png"), "-o", str(tmp_path / "small"), *common, "--output-quality", "80",
-                     cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "photo.png"), "-o", str(tmp_path / "small"), *common, "--output-quality", "80", cwd=ROOT
+    )
     assert result.returncode == 0, result.stderr
     assert not np.array_equal(pixels(tmp_path / "small" / "photo.webp"), expected)  # lossy, as asked
     assert (tmp_path / "small" / "photo.webp").stat().st_size < (tmp_path / "out" / "photo.webp").stat().st_size
@@ -647,8 +827,17 @@ def test_a_photo_written_unchanged_keeps_its_alpha_and_its_pixels(tmp_path):
     Image.fromarray(rgba[..., [0, 3]]).save(tmp_path / "gray.png")  # grey with alpha
     for format in ("png", "webp", "tif"):
         out = tmp_path / format
-        result = enhance(str(tmp_path / "logo.png"), str(tmp_path / "gray.png"), "-o", str(out), "--model", str(model),
-                         "--format", format, cwd=ROOT)
+        result = enhance(
+            str(tmp_path / "logo.png"),
+            str(tmp_path / "gray.png"),
+            "-o",
+            str(out),
+            "--model",
+            str(model),
+            "--format",
+            format,
+            cwd=ROOT,
+        )
         assert result.returncode == 0 and "0 restored, 2 unchanged" in result.stdout, result.stdout + result.stderr
         with Image.open(out / f"logo.{format}") as logo, Image.open(out / f"gray.{format}") as gray:
             assert logo.mode == "RGBA" and np.array_equal(np.asarray(logo), rgba)
@@ -661,19 +850,31 @@ def test_auto_precision_runs_int8_on_large_photos_only(tmp_path):
     faster of the others, bf16 where the CPU has it natively, else fp32."""
     from srcnn.device import pick_precision
     from srcnn.quantized import engine
+
     if engine() is None:
         pytest.skip("this PyTorch has no quantized CPU backend")
     model = write_model(tmp_path / "model.pt")
     small = synthetic_photo(32, 32, 40)
     Image.fromarray(small).save(tmp_path / "small.png")
     Image.fromarray(synthetic_photo(33, 1200, 1700)).save(tmp_path / "large.png")  # 2.04 megapixels
-    result = enhance(str(tmp_path / "small.png"), str(tmp_path / "large.png"), "-o", str(tmp_path / "out"),
-                     "--model", str(model), "--device", "cpu", cwd=ROOT)
+    result = enhance(
+        str(tmp_path / "small.png"),
+        str(tmp_path / "large.png"),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        str(model),
+        "--device",
+        "cpu",
+        cwd=ROOT,
+    )
     others = pick_precision("auto", torch.device("cpu"))
     assert result.returncode == 0, result.stderr
     others_name = "bf16" if others == torch.bfloat16 else "fp32"
-    assert f"2 restored, 0 unchanged, 0 kept, 0 skipped (model {model}, scale 1, {others_name} for 1 photo and " \
-           f"int8 for 1 photo, tiles of 512)" in result.stdout
+    assert (
+        f"2 restored, 0 unchanged, 0 kept, 0 skipped (model {model}, scale 1, {others_name} for 1 photo and "
+        f"int8 for 1 photo, tiles of 512)" in result.stdout
+    )
     assert np.array_equal(pixels(tmp_path / "out" / "small.png"), restore_rgb(busy_model(), small, dtype=others))
 
 
@@ -684,6 +885,7 @@ def test_auto_precision_is_fp32_for_a_small_photo_where_bf16_is_emulated(tmp_pat
     """As on an AMD Zen 3 (AVX2 only, which PyTorch's libraries can be told to use on any x86 CPU):
     bf16 is emulated there, many times slower than fp32."""
     import platform
+
     if platform.machine().lower() not in ("x86_64", "amd64"):
         pytest.skip("AVX2 is an x86 instruction set")
     model = write_model(tmp_path / "model.pt")

@@ -1,4 +1,5 @@
 """The evaluation library: per-photo scores averaged over photos, the bicubic baseline, the border."""
+
 from __future__ import annotations
 
 import json
@@ -10,18 +11,25 @@ import pandas as pd
 import pytest
 import torch
 import yaml
+from conftest import dvc, run, synthetic_photo
 from skimage.metrics import peak_signal_noise_ratio
 
-from conftest import dvc, run, synthetic_photo
 from srcnn import metrics
+from srcnn.archs import SRCNN
 from srcnn.color import to_luma_u8
 from srcnn.degrade import bicubic_down_up, degrade
-from srcnn.evaluation import (SUMMARY_KEYS, evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos,
-                              summarize)
+from srcnn.evaluation import (
+    SUMMARY_KEYS,
+    evaluate_ladder,
+    evaluate_photos,
+    headline,
+    ladder_metrics,
+    pick_photos,
+    summarize,
+)
 from srcnn.gate import Gate
 from srcnn.inference import save_model
 from srcnn.jpeg import strength_for_quality
-from srcnn.archs import SRCNN
 from srcnn.params import DEFAULTS, load_params
 
 
@@ -34,8 +42,10 @@ def identity_model() -> SRCNN:
 
 def write_val(cleans: list[np.ndarray], scale: int = 1, jpeg_quality: int | None = None) -> list:
     """Val photos as the evaluate stage hands them over: (name, clean RGB, degraded RGB, JPEG quality)."""
-    return [(f"p{number}.png", clean, degrade(clean, scale, jpeg_quality), jpeg_quality)
-            for number, clean in enumerate(cleans)]
+    return [
+        (f"p{number}.png", clean, degrade(clean, scale, jpeg_quality), jpeg_quality)
+        for number, clean in enumerate(cleans)
+    ]
 
 
 def test_super_resolution_input_is_the_bicubic_baseline_with_the_scale_border(tmp_path):
@@ -67,8 +77,14 @@ def test_scores_are_averaged_over_photos_not_pooled(tmp_path):
 def test_on_photo_sees_the_restored_colour_photo(tmp_path):
     val = write_val([synthetic_photo(2, 40, 56)], jpeg_quality=30)
     seen = []
-    evaluate_photos(identity_model(), val, 0, on_photo=lambda name, clean, degraded, restored, row:
-                    seen.append((name, clean.shape, restored.shape, row["photo"])))
+    evaluate_photos(
+        identity_model(),
+        val,
+        0,
+        on_photo=lambda name, clean, degraded, restored, row: seen.append(
+            (name, clean.shape, restored.shape, row["photo"])
+        ),
+    )
     assert seen == [("p0.png", (40, 56, 3), (40, 56, 3), "p0")]
 
 
@@ -94,24 +110,42 @@ def test_the_photos_scored_are_capped_and_the_same_in_every_run():
     assert pick_photos(digests, 0, seed=0) == set(digests) == pick_photos(digests, 99, seed=0)
 
 
-
-
 def test_the_ladder_degrades_the_clean_photos_at_each_quality(tmp_path):
     cleans = [synthetic_photo(3, 40, 48), synthetic_photo(4, 40, 48)]
     ladder, gate = evaluate_ladder(identity_model(), [("a", cleans[0]), ("b", cleans[1])], 0, 1, [10, 50, 90])
     assert gate.unsafe() == [10, 50, 90]  # a model that gains nothing is not worth running anywhere
     assert list(ladder["quality"]) == [10, 50, 90] and list(ladder["photos"]) == [2, 2, 2]
-    expected = np.mean([metrics.psnr(to_luma_u8(clean).astype(np.float64),
-                                     to_luma_u8(degrade(clean, 1, 10)).astype(np.float64), 0) for clean in cleans])
+    expected = np.mean(
+        [
+            metrics.psnr(to_luma_u8(clean).astype(np.float64), to_luma_u8(degrade(clean, 1, 10)).astype(np.float64), 0)
+            for clean in cleans
+        ]
+    )
     assert abs(ladder["psnr_input"].iloc[0] - expected) < 1e-9
     assert ladder["psnr_input"].is_monotonic_increasing  # better quality, better input
-    assert (ladder["psnr_gain"] == 0).all() and (ladder["photos_worse"] == 0).all() and (ladder["worst_gain"] == 0).all()
+    assert (
+        (ladder["psnr_gain"] == 0).all() and (ladder["photos_worse"] == 0).all() and (ladder["worst_gain"] == 0).all()
+    )
     assert list(ladder["strength"]) == [round(strength_for_quality(q), 4) for q in (10, 50, 90)]
     nested = ladder_metrics(ladder)
     assert list(nested) == ["q10", "q50", "q90"]
-    assert set(nested["q10"]) == {"applied", "psnr_input", "psnr_output", "psnr_gain", "ssim_input", "ssim_output",
-                                  "photos_worse", "worst_gain", "model_gain", "model_photos_worse", "model_worst_gain",
-                                  "rgb_psnr_input", "rgb_psnr_output", "rgb_psnr_gain", "rgb_model_gain"}
+    assert set(nested["q10"]) == {
+        "applied",
+        "psnr_input",
+        "psnr_output",
+        "psnr_gain",
+        "ssim_input",
+        "ssim_output",
+        "photos_worse",
+        "worst_gain",
+        "model_gain",
+        "model_photos_worse",
+        "model_worst_gain",
+        "rgb_psnr_input",
+        "rgb_psnr_output",
+        "rgb_psnr_gain",
+        "rgb_model_gain",
+    }
     # on RGB too: the degraded photos as they are, all three channels
     rgb = np.mean([metrics.psnr(clean, degrade(clean, 1, 10)) for clean in cleans])
     assert abs(ladder["rgb_psnr_input"].iloc[0] - rgb) < 1e-9 and rgb < expected
@@ -144,8 +178,9 @@ def test_val_photos_are_restored_with_the_strength_of_the_quality_prepare_used()
             seen.append(float(strength))
             return x
 
-    val = write_val([synthetic_photo(7, 40, 48)], jpeg_quality=30) + [("png.png", synthetic_photo(8, 40, 48),
-                                                                             synthetic_photo(8, 40, 48), None)]
+    val = write_val([synthetic_photo(7, 40, 48)], jpeg_quality=30) + [
+        ("png.png", synthetic_photo(8, 40, 48), synthetic_photo(8, 40, 48), None)
+    ]
     table = evaluate_photos(Spy(), val, 0)
     assert seen == [strength_for_quality(30), strength_for_quality(None)] and (table["psnr_gain"] == 0).all()
 
@@ -172,8 +207,15 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=project).stdout)
     metrics = {path: file["data"] for row in shown.values() for path, file in row["data"].items()}
     assert list(metrics) == ["metrics/summary.json"], metrics
-    assert list(metrics["metrics/summary.json"]) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain",
-                                                     "q20_gain", "q90_gain", "q20_rgb_gain"]
+    assert list(metrics["metrics/summary.json"]) == [
+        "psnr_gain",
+        "psnr_output",
+        "ssim_gain",
+        "worst_gain",
+        "q20_gain",
+        "q90_gain",
+        "q20_rgb_gain",
+    ]
     assert metrics["metrics/summary.json"]["q90_gain"] == scores["ladder"]["q90"]["model_gain"]
     detail = dvc("metrics", "show", "--json", "metrics/eval.json", cwd=project).stdout
     assert '"q90"' in detail and '"model_worst_gain"' in detail
@@ -189,8 +231,19 @@ def test_the_headline_keeps_the_figures_runs_are_compared_on_under_names_of_thei
     evaluation = {**summarize(table), "ladder": ladder_metrics(ladder)}
     trained = {"params": {"lr": 0.001}, "epochs": 2, "steps": 6, "loss": 0.01, "seconds": 3.5, "parameters": 481}
     figures = headline(evaluation, trained)
-    assert list(figures) == ["psnr_gain", "psnr_output", "ssim_gain", "worst_gain", "q10_gain", "q20_gain", "q90_gain",
-                             "q20_rgb_gain", "steps", "seconds", "parameters"]  # q30 is not a headline rung, q40 not on this ladder
+    assert list(figures) == [
+        "psnr_gain",
+        "psnr_output",
+        "ssim_gain",
+        "worst_gain",
+        "q10_gain",
+        "q20_gain",
+        "q90_gain",
+        "q20_rgb_gain",
+        "steps",
+        "seconds",
+        "parameters",
+    ]  # q30 is not a headline rung, q40 not on this ladder
     assert figures["worst_gain"] == evaluation["worst_gain"] == -0.5 and figures["seconds"] == 3.5
     assert figures["q20_gain"] == evaluation["ladder"]["q20"]["model_gain"]
     assert figures["q20_rgb_gain"] == evaluation["ladder"]["q20"]["rgb_model_gain"]
@@ -217,6 +270,7 @@ def test_the_ladder_leaves_qualities_outside_the_trained_range_unchanged_as_enha
 class Sharpener(torch.nn.Module):
     """Undoes part of the JPEG loss of strong compression (it is told the strength): a model that
     helps at low qualities and makes photos worse at high ones, as trained ones can."""
+
     conditioned, radius = True, 0
 
     def __init__(self, clean_of: dict) -> None:
@@ -232,9 +286,11 @@ class Sharpener(torch.nn.Module):
 
 def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     from srcnn.gate import MIN_PHOTO_GAIN_DB, decide_gate
+
     photos = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 56))]
-    clean_of = {clean.shape[:2]: torch.from_numpy(to_luma_u8(clean).astype(np.float32) / 255)[None, None]
-                for _, clean in photos}
+    clean_of = {
+        clean.shape[:2]: torch.from_numpy(to_luma_u8(clean).astype(np.float32) / 255)[None, None] for _, clean in photos
+    }
     ladder, gate = evaluate_ladder(Sharpener(clean_of), photos, 0, 1, [10, 20, 40, 90], trained=(10, 90))
     assert gate.rungs == {10: True, 20: True, 40: False, 90: False}
     assert list(ladder["applied"]) == [True, True, False, False]
@@ -245,8 +301,12 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     assert not gate.allows(5) and not gate.allows(95)  # outside the trained range
     assert not Gate((1, 100), {20: True, 40: True}).allows(60)  # beyond the ladder: never measured
     # the rule itself: at least 0.1 dB on every photo, whatever the mean
-    gains = pd.DataFrame({"quality": [50, 50, 60, 60, 70, 70],
-                          "model_gain": [1.0, MIN_PHOTO_GAIN_DB - 0.01, 0.5, MIN_PHOTO_GAIN_DB, 2.0, -0.05]})
+    gains = pd.DataFrame(
+        {
+            "quality": [50, 50, 60, 60, 70, 70],
+            "model_gain": [1.0, MIN_PHOTO_GAIN_DB - 0.01, 0.5, MIN_PHOTO_GAIN_DB, 2.0, -0.05],
+        }
+    )
     assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}
 
 
@@ -258,8 +318,18 @@ def test_the_evaluate_stage_stops_naming_what_is_missing_before_train_or_tile_ha
     for missing, writer in (("data/tiles", "tile"), ("models/srcnn.pt", "train")):
         result = run([sys.executable, "-m", "stages.evaluate"], cwd=project, check=False)
         assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
-        assert result.stderr.startswith(f"evaluate: error: {missing}") and f"run the {writer} stage first" in result.stderr
-        written = [path for path in ("metrics/eval.json", "metrics/eval_photos.csv", "plots/before_after",
-                                     "models/srcnn.ladder.json") if (project / path).exists()]
+        assert (
+            result.stderr.startswith(f"evaluate: error: {missing}") and f"run the {writer} stage first" in result.stderr
+        )
+        written = [
+            path
+            for path in (
+                "metrics/eval.json",
+                "metrics/eval_photos.csv",
+                "plots/before_after",
+                "models/srcnn.ladder.json",
+            )
+            if (project / path).exists()
+        ]
         assert not written and not list((project / "plots").glob(".before_after*"))
         run([sys.executable, "-m", "stages.tile"], cwd=project)

@@ -1,11 +1,12 @@
 """The `init` param: training starts from a trained model of the same arch and sizes, and a luma
 model starts a colour one that restores luma as it did and leaves the chroma as it was."""
+
 from __future__ import annotations
 
 import pytest
 import torch
-
 from conftest import SMALL_ARCHS
+
 from srcnn.archs import ARCHS
 from srcnn.finetune import start_from
 from srcnn.inference import CheckpointError, save_model
@@ -48,19 +49,37 @@ def test_a_model_of_the_same_channels_starts_with_exactly_its_weights(channels, 
 
 
 def test_a_model_that_cannot_start_the_network_is_refused_naming_the_file_and_why(tmp_path):
-    trained_with = {"arch": "srcnn", "kernel1": 5, "kernel2": 3, "kernel3": 3, "filters1": 8, "filters2": 4,
-                    "residual": True, "conditioned": True, "lr": 0.001}
+    trained_with = {
+        "arch": "srcnn",
+        "kernel1": 5,
+        "kernel2": 3,
+        "kernel3": 3,
+        "filters1": 8,
+        "filters2": 4,
+        "residual": True,
+        "conditioned": True,
+        "lr": 0.001,
+    }
     save_model(tmp_path / "srcnn.pt", trained_like("srcnn"), info={"params": trained_with})
     save_model(tmp_path / "colour.pt", trained_like("ffdnet_res", channels=3))
     save_model(tmp_path / "plain.pt", trained_like("ffdnet_res", residual=False))
     wide = {**SMALL_ARCHS["ffdnet_res"], "features": 16}
-    cases = [(tmp_path / "srcnn.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]), "is a srcnn model, but params arch is ffdnet_res "
-              r"\(it was trained with -S arch=srcnn -S kernel1=5 -S kernel2=3 -S kernel3=3 -S filters1=8 -S filters2=4 "
-              r"-S residual=true -S conditioned=true\)"),
-             (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**wide, channels=3), r"features 8 \(params: 16\)"),
-             (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]), "restores 3 channels"),
-             (tmp_path / "plain.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"], residual=False, channels=3),
-              "only with residual: true")]
+    cases = [
+        (
+            tmp_path / "srcnn.pt",
+            ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]),
+            "is a srcnn model, but params arch is ffdnet_res "
+            r"\(it was trained with -S arch=srcnn -S kernel1=5 -S kernel2=3 -S kernel3=3 -S filters1=8 -S filters2=4 "
+            r"-S residual=true -S conditioned=true\)",
+        ),
+        (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**wide, channels=3), r"features 8 \(params: 16\)"),
+        (tmp_path / "colour.pt", ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"]), "restores 3 channels"),
+        (
+            tmp_path / "plain.pt",
+            ARCHS["ffdnet_res"](**SMALL_ARCHS["ffdnet_res"], residual=False, channels=3),
+            "only with residual: true",
+        ),
+    ]
     for path, model, reason in cases:
         with pytest.raises(ValueError, match=reason) as error:
             start_from(model, path)

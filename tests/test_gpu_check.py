@@ -3,6 +3,7 @@ to end in its ``--cpu`` mode, tiny sizes, so that it keeps working on machines w
 part a GPU run reports must be in the JSON, the GPU-only ones as skipped, every CPU figure must be
 positive, and the figures read from the stages' metrics must be those the stages wrote. The
 arithmetic of the results (GPU busy time, the seeds' shortfalls) is checked on figures worked out by hand."""
+
 from __future__ import annotations
 
 import json
@@ -13,14 +14,31 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from benchmarks.gpu_check.busy import busy_time
 from benchmarks.gpu_check.pipeline import TRAIN_RUNNER, compare_seeds, pipeline_metrics, stage_command
-from conftest import ROOT
 from srcnn.files import file_sha256
 
-PARTS = ("mode", "complete", "seconds", "machine", "pipeline", "loader", "throughput", "gpu_busy", "resume", "quality",
-         "quality_runs", "seeds", "enhance", "largest_batch", "compile", "torchrun", "errors")
+PARTS = (
+    "mode",
+    "complete",
+    "seconds",
+    "machine",
+    "pipeline",
+    "loader",
+    "throughput",
+    "gpu_busy",
+    "resume",
+    "quality",
+    "quality_runs",
+    "seeds",
+    "enhance",
+    "largest_batch",
+    "compile",
+    "torchrun",
+    "errors",
+)
 
 
 def positive(entry: dict, *keys: str) -> None:
@@ -36,15 +54,37 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     # one thread: on a small machine shared with other work, spinning OpenMP threads can make a step 50× slower
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
-    finished = subprocess.run(["bash", "benchmarks/gpu_check.sh", "--cpu", "--work", str(work),
-                               "--quality-param", "arch=ffdnet_res", "--quality-param", "ffdnet_depth=16",
-                               # the colour run starts from the shipped luma model, named as in the project
-                               "--quality-run", "colour", "channels=ycbcr", "init=models/pretrained/restorer.pt"],
-                              cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=600)
+    finished = subprocess.run(
+        [
+            "bash",
+            "benchmarks/gpu_check.sh",
+            "--cpu",
+            "--work",
+            str(work),
+            "--quality-param",
+            "arch=ffdnet_res",
+            "--quality-param",
+            "ffdnet_depth=16",
+            # the colour run starts from the shipped luma model, named as in the project
+            "--quality-run",
+            "colour",
+            "channels=ycbcr",
+            "init=models/pretrained/restorer.pt",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
-    assert sorted(path.name for path in out.iterdir()) == ["gpu_check.json", "gpu_check.log", "profile.txt",
-                                                            "quality-colour.tar", "quality.tar"]
+    assert sorted(path.name for path in out.iterdir()) == [
+        "gpu_check.json",
+        "gpu_check.log",
+        "profile.txt",
+        "quality-colour.tar",
+        "quality.tar",
+    ]
     assert "exit status 0" in (out / "gpu_check.log").read_text()
     report = json.loads((out / "gpu_check.json").read_text())
     assert set(PARTS) <= set(report)
@@ -81,7 +121,9 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert quality["minutes"] == 0.05 and quality["overrides"]["raw_dir"].endswith("samples")
     assert list(quality["stages"]) == ["prepare", "tile", "train", "evaluate"]
     assert set(quality["ladder_gain"]) == {"q20", "q60"} and isinstance(quality["q20_gain"], float)
-    assert set(quality["ladder_model_gain"]) == {"q20", "q60"} and isinstance(quality["ladder_model_gain"]["q20"], float)
+    assert set(quality["ladder_model_gain"]) == {"q20", "q60"} and isinstance(
+        quality["ladder_model_gain"]["q20"], float
+    )
 
     # beside it, at the same time: the colour run; each run's model, gate, metrics and curves come back as a tar
     colour = report["quality_runs"]["colour"]
@@ -91,8 +133,15 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert quality["train"]["arch"] == colour["train"]["arch"] == "ffdnet_res" and "init" not in quality["train"]
     with tarfile.open(out / "quality-colour.tar") as tar:
         names = set(tar.getnames())
-        assert {"models/srcnn.pt", "models/srcnn.ladder.json", "metrics/train.json", "metrics/eval.json",
-                "params.yaml", "dvclive/metrics.json", "dvclive/plots/metrics/val/rgb_psnr.tsv"} <= names
+        assert {
+            "models/srcnn.pt",
+            "models/srcnn.ladder.json",
+            "metrics/train.json",
+            "metrics/eval.json",
+            "params.yaml",
+            "dvclive/metrics.json",
+            "dvclive/plots/metrics/val/rgb_psnr.tsv",
+        } <= names
         curve = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv").read().decode().splitlines()
     # DVCLive's layout: a header, then one row per epoch, the last the val PSNR train.json reports
     assert curve[0] == "step\tpsnr" and len(curve) == 1 + colour["train"]["epochs"]
@@ -100,7 +149,11 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
 
     # the pipeline's train stage, killed once its checkpoint holds an epoch, resumes and ends as planned
     resume = report["resume"]
-    assert resume["resumed"] and resume["killed_at_epoch"] >= 1 and resume["steps"] == resume["steps_uninterrupted"] == 8 * 3
+    assert (
+        resume["resumed"]
+        and resume["killed_at_epoch"] >= 1
+        and resume["steps"] == resume["steps_uninterrupted"] == 8 * 3
+    )
     assert not resume["checkpoint_left"]
 
     seeds = report["seeds"]  # --cpu: seed 0, ours and q20_only for 6 steps each, side by side
@@ -135,19 +188,36 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
 
 
 def test_stage_commands_from_dvc_yaml_run_without_dvc():
-    assert stage_command("python -m stages.samples data/samples") == [sys.executable, "-m", "stages.samples", "data/samples"]
+    assert stage_command("python -m stages.samples data/samples") == [
+        sys.executable,
+        "-m",
+        "stages.samples",
+        "data/samples",
+    ]
     assert stage_command("python -m stages.train") == [sys.executable, str(TRAIN_RUNNER)]
     assert stage_command("torchrun --standalone --nproc_per_node 4 -m stages.train") == [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "4", str(TRAIN_RUNNER)]
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "4",
+        str(TRAIN_RUNNER),
+    ]
 
 
 def write_eval(folder: Path, psnr_gain: float, ladder: dict[str, float]) -> None:
     """A metrics/eval.json with ``psnr_gain`` and a ladder of the given gains (no photo worse)."""
     (folder / "metrics").mkdir(parents=True)
-    rungs = {name: {"psnr_gain": gain, "photos_worse": 0, "model_gain": gain, "model_photos_worse": 0}
-             for name, gain in ladder.items()}
-    (folder / "metrics" / "eval.json").write_text(json.dumps(
-        {"psnr_input": 30.0, "psnr_output": round(30.0 + psnr_gain, 4), "psnr_gain": psnr_gain, "ladder": rungs}))
+    rungs = {
+        name: {"psnr_gain": gain, "photos_worse": 0, "model_gain": gain, "model_photos_worse": 0}
+        for name, gain in ladder.items()
+    }
+    (folder / "metrics" / "eval.json").write_text(
+        json.dumps(
+            {"psnr_input": 30.0, "psnr_output": round(30.0 + psnr_gain, 4), "psnr_gain": psnr_gain, "ladder": rungs}
+        )
+    )
 
 
 @pytest.mark.parametrize("gain, positive", [(-0.0123, False), (0.0, False), (0.4821, True)])
@@ -176,9 +246,16 @@ def test_the_q20_shortfall_per_seed_and_its_mean(tmp_path):
     compared = compare_seeds(tmp_path, [0, 1, 2, 3])
 
     assert {seed: entry["q20_shortfall"] for seed, entry in compared["seeds"].items()} == {
-        "0": 0.07, "1": 0.13, "2": 0.07, "3": None}
+        "0": 0.07,
+        "1": 0.13,
+        "2": 0.07,
+        "3": None,
+    }
     assert compared["q20_shortfall_mean"] == 0.09
-    assert compared["seeds"]["1"]["ours"]["q20"]["gain"] == 2.13 and compared["seeds"]["1"]["q20_only"]["q20"]["gain"] == 2.26
+    assert (
+        compared["seeds"]["1"]["ours"]["q20"]["gain"] == 2.13
+        and compared["seeds"]["1"]["q20_only"]["q20"]["gain"] == 2.26
+    )
 
 
 def test_gpu_busy_time_is_the_union_of_the_gpu_intervals():

@@ -1,6 +1,7 @@
 """Every input kind a user's photo folder may hold, and every bad one, generated here and run through
 the real stage commands (``python -m stages.prepare``, ``python -m stages.tile``, ``dvc repro``).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -14,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ALWAYS_RUN, dvc, run, stages_run, synthetic_photo
 from PIL import Image
 
-from conftest import ALWAYS_RUN, dvc, run, stages_run, synthetic_photo
 from srcnn.photos import read_prepared
 
 JPEG_ERROR = 5.0  # mean |error| of a quality-95 JPEG of a noisy synthetic photo is about 3
@@ -25,9 +26,16 @@ TRUTH = synthetic_photo(7, HEIGHT, WIDTH)
 
 # stored pixels for each EXIF orientation, written independently of Pillow: a viewer that applies the
 # orientation (6: turn 90° clockwise, 8: counter-clockwise, 5/7: transpose/transverse, ...) shows TRUTH
-STORED = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud,
-          5: lambda a: a.swapaxes(0, 1), 6: lambda a: np.rot90(a, 1),
-          7: lambda a: np.rot90(a, 2).swapaxes(0, 1), 8: lambda a: np.rot90(a, -1)}
+STORED = {
+    1: lambda a: a,
+    2: np.fliplr,
+    3: lambda a: np.rot90(a, 2),
+    4: np.flipud,
+    5: lambda a: a.swapaxes(0, 1),
+    6: lambda a: np.rot90(a, 1),
+    7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+    8: lambda a: np.rot90(a, -1),
+}
 
 
 def png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -37,8 +45,9 @@ def png_chunk(kind: bytes, data: bytes) -> bytes:
 def write_png(path: Path, width: int, height: int, depth: int, color: int, idat: bytes) -> None:
     """A PNG written byte by byte (Pillow cannot write 16-bit colour, nor lie about a size)."""
     header = struct.pack(">IIBBBBB", width, height, depth, color, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat)
-                     + png_chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", idat) + png_chunk(b"IEND", b"")
+    )
 
 
 def write_png16(path: Path, array: np.ndarray) -> None:
@@ -81,8 +90,13 @@ def build_corpus(folder: Path) -> dict[str, dict]:
     for orientation, stored in STORED.items():
         exif = Image.Exif()
         exif[0x0112] = orientation
-        save(folder / f"orientation_{orientation}.jpg", np.ascontiguousarray(stored(TRUTH)), quality=95,
-             subsampling=0, exif=exif.tobytes())
+        save(
+            folder / f"orientation_{orientation}.jpg",
+            np.ascontiguousarray(stored(TRUTH)),
+            quality=95,
+            subsampling=0,
+            exif=exif.tobytes(),
+        )
         good(f"orientation_{orientation}.jpg", TRUTH, JPEG_ERROR)
     save(folder / "rgb8.png", TRUTH)
     good("rgb8.png", TRUTH)
@@ -139,7 +153,7 @@ def build_corpus(folder: Path) -> dict[str, dict]:
     corrupt = bytearray(whole)
     garbage = bytearray(np.random.default_rng(1).bytes(400).replace(b"\xff", b"\xfe"))  # another file's bytes,
     garbage[200:202] = b"\xff\x3a"  # with a byte pair that no JPEG stream holds: libjpeg would only warn
-    corrupt[len(corrupt) // 2: len(corrupt) // 2 + 400] = garbage  # in the picture data (the headers are 1 kB)
+    corrupt[len(corrupt) // 2 : len(corrupt) // 2 + 400] = garbage  # in the picture data (the headers are 1 kB)
     (folder / "corrupt.jpg").write_bytes(bytes(corrupt))
     (folder / "empty.jpg").write_bytes(b"")
     (folder / "text_named.png").write_text("not an image at all\n")
@@ -155,8 +169,14 @@ def build_corpus(folder: Path) -> dict[str, dict]:
 def snapshot(folder: Path) -> dict[str, tuple]:
     """Every file's bytes, modification time and mode."""
     files = sorted(path for path in folder.rglob("*") if path.is_file())
-    return {str(path.relative_to(folder)): (hashlib.sha256(path.read_bytes()).hexdigest(), path.stat().st_mtime_ns,
-                                            path.stat().st_mode) for path in files}
+    return {
+        str(path.relative_to(folder)): (
+            hashlib.sha256(path.read_bytes()).hexdigest(),
+            path.stat().st_mtime_ns,
+            path.stat().st_mode,
+        )
+        for path in files
+    }
 
 
 def set_params(project: Path, **values) -> Path:
@@ -185,8 +205,10 @@ def test_every_input_kind_through_prepare_and_tile(make_project, tmp_path):
     assert prepared.returncode == 0, prepared.stderr
     facts = report(project)
     used = {str(Path(item["file"]).relative_to(corpus_dir)): item for item in facts["photos"]}
-    skipped = {str(Path(item["file"]).relative_to(corpus_dir)) + ("/" if item["file"].endswith("/") else ""): item
-               for item in facts["skipped_files"]}
+    skipped = {
+        str(Path(item["file"]).relative_to(corpus_dir)) + ("/" if item["file"].endswith("/") else ""): item
+        for item in facts["skipped_files"]
+    }
     for name, what in corpus.items():
         if what["kind"] in ("used", "too_small_for_tile"):
             assert name in used, (name, skipped.get(name))
@@ -254,11 +276,18 @@ def test_missing_or_empty_raw_dir_is_a_clear_error(make_project, content):
     assert not (project / "data/prepared").exists() and not any((project / "data").glob(".prepared*"))
 
 
-@pytest.mark.parametrize("key, value, allowed", [
-    ("jpeg_quality", 0, "from 1 to 100"), ("tile", -1, "from 8 to 4096"), ("val_fraction", 1.5, "less than 1.0"),
-    ("lr", "fast", "a number"), ("workers", "all", "a whole number"), ("strict", "yes", "true or false"),
-    ("colour", "vivid", "known keys are"),
-])
+@pytest.mark.parametrize(
+    "key, value, allowed",
+    [
+        ("jpeg_quality", 0, "from 1 to 100"),
+        ("tile", -1, "from 8 to 4096"),
+        ("val_fraction", 1.5, "less than 1.0"),
+        ("lr", "fast", "a number"),
+        ("workers", "all", "a whole number"),
+        ("strict", "yes", "true or false"),
+        ("colour", "vivid", "known keys are"),
+    ],
+)
 def test_bad_params_stop_before_any_work(make_project, key, value, allowed):
     project = make_project(**{key: value})
     for name in ("prepare", "tile"):
@@ -272,8 +301,11 @@ def test_bad_params_stop_before_any_work(make_project, key, value, allowed):
 
 def tree(folder: Path) -> dict[str, bytes]:
     """Every file of the outputs under ``folder`` (not the stages' state files beside them)."""
-    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*"))
-            if path.is_file() and not path.name.endswith(".state.json")}
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.name.endswith(".state.json")
+    }
 
 
 def test_outputs_identical_whatever_the_workers_and_split_stable(make_project):
@@ -302,8 +334,9 @@ def test_killed_prepare_leaves_nothing_that_looks_complete(make_project):
     project = make_project(workers=1, max_side=600)
     for number in range(40):
         Image.fromarray(synthetic_photo(number, 450, 600)).save(project / f"photos/big_{number}.png")
-    process = subprocess.Popen([sys.executable, "-m", "stages.prepare"], cwd=project,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "stages.prepare"], cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     while not any((project / "data/prepared").glob("*.tar*")) and time.monotonic() < deadline:
         time.sleep(0.002)

@@ -1,5 +1,6 @@
 """A JPEG's compression read from its quantization table, or from the pixels of a photo saved from
 a JPEG; the quality a training photo gets."""
+
 from __future__ import annotations
 
 import hashlib
@@ -7,13 +8,20 @@ import io
 
 import numpy as np
 import pytest
+from conftest import synthetic_photo
 from PIL import Image
 
-from conftest import synthetic_photo
 from srcnn.degrade import jpeg_roundtrip
 from srcnn.history import LOW_AC, jpeg_history, quantization_steps
-from srcnn.jpeg import (compression_strength, estimate_quality, luma_qtable, photo_quality, standard_qtable,
-                        steepness, strength_for_quality)
+from srcnn.jpeg import (
+    compression_strength,
+    estimate_quality,
+    luma_qtable,
+    photo_quality,
+    standard_qtable,
+    steepness,
+    strength_for_quality,
+)
 
 
 def jpeg_bytes(**options) -> io.BytesIO:
@@ -130,6 +138,6 @@ def test_steepness_is_one_for_the_standard_tables_zero_for_a_flat_one_and_follow
     assert steepness([12] * 64) == 0.0 and steepness([1] * 64) == 1.0  # all ones: as the standard q100
     base = np.asarray(standard_qtable(60), dtype=np.float64)
     for alpha in (0.25, 0.5, 0.75):  # the standard table blended towards a flat one: 1 - alpha
-        blended = np.round(base ** (1 - alpha) * 9.0 ** alpha).astype(int)
+        blended = np.round(base ** (1 - alpha) * 9.0**alpha).astype(int)
         assert steepness(blended) == pytest.approx(1 - alpha, abs=0.05)
-    assert steepness(np.clip(np.round(base ** 1.3 / 3), 1, 255).astype(int)) > 1.2  # steeper
+    assert steepness(np.clip(np.round(base**1.3 / 3), 1, 255).astype(int)) > 1.2  # steeper

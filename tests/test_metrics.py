@@ -1,4 +1,5 @@
 """PSNR, SSIM and PSNR-B against scikit-image and against cases worked out by hand."""
+
 import math
 
 import numpy as np
@@ -12,8 +13,9 @@ from srcnn.metrics import PSNR_CAP, blocking_effect_factor, psnr, psnr_b, ssim
 
 
 def skimage_ssim(reference: np.ndarray, test: np.ndarray) -> float:
-    return structural_similarity(reference, test, data_range=255, gaussian_weights=True, sigma=1.5,
-                                 use_sample_covariance=False)
+    return structural_similarity(
+        reference, test, data_range=255, gaussian_weights=True, sigma=1.5, use_sample_covariance=False
+    )
 
 
 def pairs():

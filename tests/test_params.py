@@ -3,8 +3,8 @@ import re
 
 import pytest
 import yaml
-
 from conftest import ROOT
+
 from srcnn.params import Params, ParamsError, load_params, params_with
 
 
@@ -14,24 +14,27 @@ def test_the_committed_params_are_valid():
     assert params.eval_qualities == (10, 20, 30, 40, 60, 80, 90, 95)
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("jpeg_quality", 0, "jpeg_quality=0"),
-    ("jpeg_quality", [95, 10], "low <= high"),
-    ("jpeg_quality", [10, 101], "jpeg_quality=[10, 101]"),
-    ("jpeg_quality", [10], "a range [low, high]"),
-    ("jpeg_quality", "high", "jpeg_quality='high'"),
-    ("jpeg_quality", True, "jpeg_quality=True"),
-    ("eval_qualities", [], "a non-empty list"),
-    ("eval_qualities", [10, 0], "eval_qualities=[10, 0]"),
-    ("eval_qualities", 20, "a non-empty list of whole numbers from 1 to 100"),
-    ("conditioned", "yes", "true or false"),
-    ("tile", -1, "tile=-1"),
-    ("val_fraction", 1.5, "val_fraction=1.5"),
-    ("lr", "fast", "lr='fast'"),
-    ("residual", "yes", "true or false"),
-    ("kernel1", 4, "odd"),
-    ("precision", "fp8", "one of auto, fp32, bf16, fp16"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("jpeg_quality", 0, "jpeg_quality=0"),
+        ("jpeg_quality", [95, 10], "low <= high"),
+        ("jpeg_quality", [10, 101], "jpeg_quality=[10, 101]"),
+        ("jpeg_quality", [10], "a range [low, high]"),
+        ("jpeg_quality", "high", "jpeg_quality='high'"),
+        ("jpeg_quality", True, "jpeg_quality=True"),
+        ("eval_qualities", [], "a non-empty list"),
+        ("eval_qualities", [10, 0], "eval_qualities=[10, 0]"),
+        ("eval_qualities", 20, "a non-empty list of whole numbers from 1 to 100"),
+        ("conditioned", "yes", "true or false"),
+        ("tile", -1, "tile=-1"),
+        ("val_fraction", 1.5, "val_fraction=1.5"),
+        ("lr", "fast", "lr='fast'"),
+        ("residual", "yes", "true or false"),
+        ("kernel1", 4, "odd"),
+        ("precision", "fp8", "one of auto, fp32, bf16, fp16"),
+    ],
+)
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(key, value, message):
     with pytest.raises(ParamsError, match=re.escape(message)) as error:
         params_with(**{key: value})

@@ -1,4 +1,5 @@
 """The README's commands, run for real on a copy of the project with small generated photos."""
+
 from __future__ import annotations
 
 import json
@@ -53,8 +54,9 @@ def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project, monkeyp
     data = json.loads((project / "metrics/data.json").read_text())
     assert data["photos_used"] == 4 and data["tiles_train"] > 0 and data["tiles_val"] > 0
     assert (project / "models/srcnn.pt").is_file()
-    outputs = [path for folder in ("data", "models", "metrics", "plots", "dvclive")
-               for path in (project / folder).rglob("*")]
+    outputs = [
+        path for folder in ("data", "models", "metrics", "plots", "dvclive") for path in (project / folder).rglob("*")
+    ]
     modes = {path.relative_to(project).as_posix(): oct(stat.S_IMODE(path.stat().st_mode)) for path in outputs}
     assert {mode for mode in modes.values()} <= {"0o644", "0o755"}, modes  # as umask 022 makes any file
     assert "0o644" in {modes["metrics/train.json"], modes["metrics/eval.json"]} and modes["models/srcnn.pt"] == "0o644"
@@ -63,8 +65,11 @@ def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project, monkeyp
     run(["git", "commit", "-qm", "baseline"], cwd=project)
 
     experiment = dvc("exp", "run", "-S", "lr=0.002", cwd=project)
-    ran = {stage for stage in ("samples", "prepare", "tile", "train", "evaluate")
-           if f"Running stage '{stage}'" in experiment.stdout}
+    ran = {
+        stage
+        for stage in ("samples", "prepare", "tile", "train", "evaluate")
+        if f"Running stage '{stage}'" in experiment.stdout
+    }
     assert ran == {"train", "evaluate"}, experiment.stdout
 
     diff = dvc("metrics", "diff", "--json", cwd=project)
@@ -93,8 +98,11 @@ def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project, monkeyp
     assert stale_stages(project) == ALWAYS_RUN
 
     # A code change makes exactly the stages that run that code stale.
-    for module, stages in (("srcnn/pictures.py", {"evaluate"}), ("srcnn/files.py", STAGES),
-                           ("srcnn/enhance.py", set())):
+    for module, stages in (
+        ("srcnn/pictures.py", {"evaluate"}),
+        ("srcnn/files.py", STAGES),
+        ("srcnn/enhance.py", set()),
+    ):
         original = (project / module).read_text()
         (project / module).write_text(original + "\n# changed\n")
         assert stale_stages(project) == stages | ALWAYS_RUN, module

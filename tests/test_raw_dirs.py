@@ -1,5 +1,6 @@
 """raw_dir as a list of folders: every folder read, names unique across them, DVC rerunning prepare when
 any of them changes; a single folder keeps the names it always had; bad lists stopped naming the folder."""
+
 from __future__ import annotations
 
 import json
@@ -9,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import dvc, run, synthetic_photo, write_photos
 from PIL import Image
 
-from conftest import dvc, run, synthetic_photo, write_photos
 from srcnn.photos import folder_labels
 
 
@@ -38,11 +39,16 @@ def test_two_folders_with_the_same_file_names_and_a_photo_added_to_the_second(ma
     report = prepared(project)
     names = {photo["name"]: photo for photo in report["photos"]}
     assert set(names) == {f"photos__photo_{number}.png" for number in range(4)} | {
-        "Camera Roll__photo_0.png", "Camera Roll__photo_1.png", "Camera Roll__copy of photo_2.png"}
+        "Camera Roll__photo_0.png",
+        "Camera Roll__photo_1.png",
+        "Camera Roll__copy of photo_2.png",
+    }
     assert names["photos__photo_0.png"]["sha256"] != names["Camera Roll__photo_0.png"]["sha256"]
     assert report["raw_dir"] == ["photos", str(roll)] and report["photos_used"] == 7
     assert names["photos__photo_2.png"]["split"] == names["Camera Roll__copy of photo_2.png"]["split"]
-    assert [sorted(files) for files in report["duplicates"]] == [sorted(["photos/photo_2.png", str(roll / "copy of photo_2.png")])]
+    assert [sorted(files) for files in report["duplicates"]] == [
+        sorted(["photos/photo_2.png", str(roll / "copy of photo_2.png")])
+    ]
 
     Image.fromarray(synthetic_photo(30)).save(roll / "new.png")
     again = dvc("repro", "prepare", cwd=project)
@@ -79,14 +85,17 @@ def test_dvc_repro_with_a_missing_folder_in_the_list_names_it(make_project, tmp_
     assert not (project / "data/prepared").exists()
 
 
-@pytest.mark.parametrize("raw_dir, message", [
-    ([], "raw_dir must be a folder (a non-empty path), or a non-empty list of them"),
-    (["photos", ""], "raw_dir must be a folder (a non-empty path), or a non-empty list of them"),
-    (["photos", "./photos/"], "each folder once: 'photos' and './photos/' are the same folder"),
-    (["photos/trips", "photos"], "none inside another: 'photos/trips' is inside 'photos'"),
-    (["photos", "missing"], "raw_dir: missing, one of its folders, does not exist"),
-    (["photos", "empty"], "raw_dir: empty, one of its folders, holds no photos"),
-])
+@pytest.mark.parametrize(
+    "raw_dir, message",
+    [
+        ([], "raw_dir must be a folder (a non-empty path), or a non-empty list of them"),
+        (["photos", ""], "raw_dir must be a folder (a non-empty path), or a non-empty list of them"),
+        (["photos", "./photos/"], "each folder once: 'photos' and './photos/' are the same folder"),
+        (["photos/trips", "photos"], "none inside another: 'photos/trips' is inside 'photos'"),
+        (["photos", "missing"], "raw_dir: missing, one of its folders, does not exist"),
+        (["photos", "empty"], "raw_dir: empty, one of its folders, holds no photos"),
+    ],
+)
 def test_bad_lists_stop_the_stages_naming_the_folder(make_project, raw_dir, message):
     project = make_project()
     write_photos(project / "photos/trips", 1)
@@ -118,4 +127,5 @@ def test_the_digest_cache_reads_again_only_files_that_changed(tmp_path, monkeypa
     again = {photo.name: photo.digest for photo in find_photos(tmp_path / "photos", cache.digest)[0]}
     assert cache.read == 1 and again["photo_0.png"] != first["photo_0.png"]
     assert {name: again[name] for name in ("photo_1.png", "photo_2.png")} == {
-        name: first[name] for name in ("photo_1.png", "photo_2.png")}
+        name: first[name] for name in ("photo_1.png", "photo_2.png")
+    }

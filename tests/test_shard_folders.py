@@ -1,6 +1,7 @@
 """Nothing lost, ever: a shard folder is written only where it holds nothing else, by one process at
 a time, from bytes checked against its manifest; and a writer killed at any point leaves a folder
 that the next stage refuses until it is written again."""
+
 from __future__ import annotations
 
 import contextlib
@@ -17,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from conftest import ROOT, run
 from PIL import Image
 
-from conftest import ROOT, run, synthetic_photo
 from srcnn.shards import MANIFEST, check_complete
 
 STOP_AT = str(ROOT / "tests" / "stop_at.py")
@@ -27,8 +28,11 @@ STOP_AT = str(ROOT / "tests" / "stop_at.py")
 
 def tree(folder: Path) -> dict[str, tuple[bytes, int]]:
     """Every file under ``folder``: bytes and modification time."""
-    return {str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mtime_ns)
-            for path in sorted(folder.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(folder)): (path.read_bytes(), path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
 
 
 def contents(folder: Path) -> dict[str, bytes]:
@@ -68,8 +72,9 @@ def test_pack_tiles_refuses_a_folder_of_files_it_did_not_write(tmp_path):
     (backups / "photos-2023.tar").write_bytes(b"the user's archive")
     (backups / "notes.txt").write_text("keep")
     before = tree(tmp_path)
-    result = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(backups)],
-                 cwd=ROOT, check=False)
+    result = run(
+        [sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(backups)], cwd=ROOT, check=False
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"{backups} holds files this project did not write" in result.stderr and "photos-2023.tar" in result.stderr
     assert tree(tmp_path) == before  # not a file written, changed or deleted, beside the folder either
@@ -81,7 +86,9 @@ def test_the_data_stages_refuse_output_folders_holding_files_they_did_not_write(
     mine.parent.mkdir(parents=True)
     mine.write_bytes(b"not a shard")
     refused = stage("prepare", project)
-    assert refused.returncode != 0 and "data/prepared holds files this project did not write: mine.tar" in refused.stderr
+    assert (
+        refused.returncode != 0 and "data/prepared holds files this project did not write: mine.tar" in refused.stderr
+    )
     assert [path.name for path in mine.parent.iterdir()] == ["mine.tar"] and mine.read_bytes() == b"not a shard"
 
     mine.unlink()
@@ -99,8 +106,14 @@ def test_the_data_stages_refuse_output_folders_holding_files_they_did_not_write(
 def test_a_second_writer_stops_naming_the_first_and_a_killed_writer_frees_the_folder(make_project):
     project = prepared_project(make_project)
     tiles = project / "data/tiles"
-    first = subprocess.Popen([sys.executable, STOP_AT, str(tiles), "*", "1", "pause", "stages.tile"], cwd=project,
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    first = subprocess.Popen(
+        [sys.executable, STOP_AT, str(tiles), "*", "1", "pause", "stages.tile"],
+        cwd=project,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         assert first.stdout.readline() == "paused\n"  # half-way through writing its first shard
         before = tree(project / "data")
@@ -156,8 +169,12 @@ def test_a_tile_stage_killed_at_any_point_leaves_nothing_that_looks_complete(mak
     for point in range(1, 20):
         shutil.rmtree(data)
         shutil.copytree(project / "before", data)
-        killed = subprocess.run([sys.executable, STOP_AT, str(tiles), "[!.]*", str(point), "kill", "stages.tile"],
-                                cwd=project, capture_output=True, text=True)
+        killed = subprocess.run(
+            [sys.executable, STOP_AT, str(tiles), "[!.]*", str(point), "kill", "stages.tile"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+        )
         if killed.returncode == 0:
             break
         assert killed.returncode == -9, killed.stderr
@@ -187,8 +204,13 @@ def test_a_data_stage_whose_main_process_alone_is_killed_leaves_no_worker_holdin
     (the next run would stop naming a dead process) nor live on, waiting for work forever."""
     project = make_project(workers=2, photos_per_shard=1)
     prepared = project / "data/prepared"
-    killed = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.partial", "1", "kill", "stages.prepare"],
-                              cwd=project, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed = subprocess.Popen(
+        [sys.executable, STOP_AT, str(prepared), "*.partial", "1", "kill", "stages.prepare"],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         assert killed.wait() == -9  # its first shard written, its workers busy with the next photos
         again = stage("prepare", project)
@@ -218,11 +240,19 @@ def test_a_tile_stage_reading_data_prepared_while_a_prepare_rewrites_it_stops_wr
     project = prepared_project(make_project)
     prepared = project / "data/prepared"
     shards = sorted(json.loads((prepared / MANIFEST).read_text())["shards"].items())
-    before, (shard, _) = next((sum(len(other["photos"]) for _, other in shards[:index]), shards[index])
-                                 for index in range(len(shards)) if len(shards[index][1]["photos"]) >= 2)
-    paused = subprocess.Popen([sys.executable, STOP_AT, str(prepared), "*.tar", str(before + 2), "pause-open",
-                               "stages.tile"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    before, (shard, _) = next(
+        (sum(len(other["photos"]) for _, other in shards[:index]), shards[index])
+        for index in range(len(shards))
+        if len(shards[index][1]["photos"]) >= 2
+    )
+    paused = subprocess.Popen(
+        [sys.executable, STOP_AT, str(prepared), "*.tar", str(before + 2), "pause-open", "stages.tile"],
+        cwd=project,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert paused.stdout.readline() == "paused\n"  # about to read the second photo of that shard
         params = yaml.safe_load((project / "params.yaml").read_text())

@@ -1,5 +1,6 @@
 """Tar shards: reproducible bytes, incremental updates equal to a run from scratch, streaming that
 gives each rank and loader worker its own shards, and the prepare/tile stages updating in place."""
+
 from __future__ import annotations
 
 import json
@@ -10,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 import webdataset
+from conftest import dvc, run, synthetic_photo
 from PIL import Image
 
-from conftest import dvc, run, synthetic_photo
 from srcnn.dataset import ShardTiles, read_tiles, share_of_samples, spread_tiles
 from srcnn.images import encode_png
 from srcnn.shards import MANIFEST, Entry, fingerprint, load_manifest, place, read_shard, shard_paths, update_shards
@@ -77,7 +78,9 @@ def test_photos_go_in_name_order_runs_so_photos_named_after_the_others_touch_onl
     added = [f"2026/IMG_{number:05d}.jpg.png" for number in range(2000, 2020)]  # 1 % more, named after the others
     after = place({name: "train" for name in names + added}, 50)
     assert all(after[name] == placed[name] for name in names)  # no photo moves
-    assert {after[name] for name in added} - {shards[-1]} == set(after.values()) - set(shards)  # the last run, or new ones
+    assert {after[name] for name in added} - {shards[-1]} == set(after.values()) - set(
+        shards
+    )  # the last run, or new ones
 
     between = "2026/IMG_00999_edit.jpg.png"  # one photo that sorts in the middle: only its run changes
     inserted = place({name: "train" for name in names + [between]}, 50)
@@ -94,8 +97,10 @@ def test_photos_that_move_to_another_shard_are_copied_not_built_again(tmp_path):
     photos = {f"p{number}": number for number in range(6)}
 
     def placed(cut: bool) -> list[Entry]:
-        return [Entry("train-a.tar" if not cut or name < "p3" else "train-b.tar", name, fingerprint(name, value))
-                for name, value in photos.items()]
+        return [
+            Entry("train-a.tar" if not cut or name < "p3" else "train-b.tar", name, fingerprint(name, value))
+            for name, value in photos.items()
+        ]
 
     update_shards(tmp_path / "inc", placed(cut=False), Builder(photos))
     moved = Builder(photos)
@@ -146,7 +151,8 @@ def test_loader_workers_share_the_samples_of_fewer_shards_than_there_are_workers
     batches.close()
     assert set(values) == set(photos.values())  # every tile, from three workers on one shard
     assert len(values) == 120 and max(values.count(value) for value in set(values)) <= 2 * min(
-        values.count(value) for value in set(values))  # evenly: no worker hands out the whole shard again
+        values.count(value) for value in set(values)
+    )  # evenly: no worker hands out the whole shard again
 
 
 def test_a_workers_share_of_a_shard_is_read_by_seeking_and_is_the_samples_webdataset_would_give(tmp_path):
@@ -162,7 +168,9 @@ def test_a_workers_share_of_a_shard_is_read_by_seeking_and_is_the_samples_webdat
         share = list(share_of_samples(urls(), worker, 3))
         expected = everything[worker::3]
         assert [sample["__key__"] for sample in share] == [sample["__key__"] for sample in expected]
-        assert all(mine[suffix] == theirs[suffix] for mine, theirs in zip(share, expected) for suffix in ("png", "json"))
+        assert all(
+            mine[suffix] == theirs[suffix] for mine, theirs in zip(share, expected) for suffix in ("png", "json")
+        )
         assert all(mine["__url__"] == theirs["__url__"] for mine, theirs in zip(share, expected))
 
 

@@ -1,21 +1,20 @@
+import json
+import subprocess
+import sys
+
 import numpy as np
 import pytest
+import torch
+from conftest import synthetic_photo
 from PIL import Image
 
-import json
-import sys
-import subprocess
-
-from conftest import synthetic_photo
 from srcnn.color import to_luma_u8
 from srcnn.dataset import load_pairs, random_crops
 from srcnn.degrade import jpeg_roundtrip
-from srcnn.jpeg import tile_quality
 from srcnn.images import decode_png, encode_png
+from srcnn.jpeg import tile_quality
 from srcnn.shards import read_shard, write_shard
 from srcnn.tiling import join_pair, split_pair, tile_origins, tile_photo
-
-import torch
 
 
 def test_tile_origins_cover_the_side_with_the_last_tile_flush():
@@ -50,8 +49,12 @@ def test_seed_format_tiles_load_unchanged(tmp_path):
 def prepared_sample(clean: np.ndarray, degraded: np.ndarray) -> dict:
     """A photo as the prepare stage stores it in a shard."""
     report = {"name": "street.jpg.png", "split": "train", "sha256": "ab" * 32, "jpeg_quality": 20}
-    return {"__key__": "street_jpg-abababab", "clean.png": encode_png(clean), "degraded.png": encode_png(degraded),
-            "json": json.dumps(report).encode()}
+    return {
+        "__key__": "street_jpg-abababab",
+        "clean.png": encode_png(clean),
+        "degraded.png": encode_png(degraded),
+        "json": json.dumps(report).encode(),
+    }
 
 
 def test_tile_photo_pairs_aligned_windows_and_a_shard_untars_to_the_seed_format(tmp_path):
@@ -59,8 +62,13 @@ def test_tile_photo_pairs_aligned_windows_and_a_shard_untars_to_the_seed_format(
     clean = rng.integers(0, 256, (70, 100, 3), dtype=np.uint8)
     samples, report = tile_photo(prepared_sample(clean, 255 - clean), 32, 32)
     assert report == {"name": "street.jpg.png", "split": "train", "tiles": 3 * 4} and len(samples) == 12
-    assert json.loads(samples[5]["json"]) == {"name": "street.jpg.png", "sha256": "ab" * 32, "jpeg_quality": 20,
-                                              "y": 32, "x": 32}
+    assert json.loads(samples[5]["json"]) == {
+        "name": "street.jpg.png",
+        "sha256": "ab" * 32,
+        "jpeg_quality": 20,
+        "y": 32,
+        "x": 32,
+    }
     write_shard(tmp_path / "train-0000.tar", [samples])
     assert [sample["__key__"] for sample in read_shard(tmp_path / "train-0000.tar")] == [s["__key__"] for s in samples]
     # `tar -xf` of a shard gives the seed's folder of paired images, which load_pairs reads
@@ -83,7 +91,7 @@ def test_with_a_quality_range_each_tile_is_a_jpeg_of_its_own_at_a_quality_drawn_
         meta = json.loads(tile["json"])
         top, left, quality = meta["y"], meta["x"], meta["jpeg_quality"]
         assert quality == tile_quality("ab" * 32, top, left, 3, [10, 90]) and 10 <= quality <= 90
-        crop = np.ascontiguousarray(clean[top:top + 32, left:left + 32])
+        crop = np.ascontiguousarray(clean[top : top + 32, left : left + 32])
         pair = decode_png(tile["png"])
         assert np.array_equal(pair[:, :32], to_luma_u8(crop))
         assert np.array_equal(pair[:, 32:], to_luma_u8(jpeg_roundtrip(crop, quality)))
@@ -133,21 +141,39 @@ def test_the_seeds_own_tile_folder_packs_into_shards_the_train_stage_reads(tmp_p
         folder = tmp_path / "seed" / ("batch2" if number % 3 == 0 else "")
         Image.fromarray(rng.integers(0, 256, (32, 64), dtype=np.uint8), "L").save(folder / f"tile_{number}.png")
     Image.fromarray(np.zeros((32, 32), np.uint8), "L").save(tmp_path / "square.png")
-    result = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed"), "-o", str(tmp_path / "tiles"),
-                  "--tiles-per-shard", "3", "--jpeg-quality", "20"], cwd=ROOT)
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "srcnn",
+            "pack-tiles",
+            str(tmp_path / "seed"),
+            "-o",
+            str(tmp_path / "tiles"),
+            "--tiles-per-shard",
+            "3",
+            "--jpeg-quality",
+            "20",
+        ],
+        cwd=ROOT,
+    )
     assert "train and" in result.stdout and (tmp_path / "tiles" / "manifest.json").is_file()
     from srcnn.dataset import read_tiles
     from srcnn.shards import load_manifest, shard_paths
 
     manifest = load_manifest(tmp_path / "tiles")
-    pairs, strengths = read_tiles(shard_paths(tmp_path / "tiles", manifest, "train") +
-                                  shard_paths(tmp_path / "tiles", manifest, "val"))
+    pairs, strengths = read_tiles(
+        shard_paths(tmp_path / "tiles", manifest, "train") + shard_paths(tmp_path / "tiles", manifest, "val")
+    )
     assert pairs.shape == (12, 2, 32, 32) and (strengths > 0).all()
     assert len(manifest["shards"]) > 2  # about 3 tiles a shard
     originals = {Image.open(path).tobytes() for path in (tmp_path / "seed").rglob("*.png")}
     assert {torch.cat([pair[0], pair[1]], dim=1).numpy().tobytes() for pair in pairs} == originals
     (tmp_path / "seed2").mkdir()
     Image.fromarray(np.zeros((32, 32), np.uint8), "L").save(tmp_path / "seed2" / "square.png")
-    bad = run([sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed2"), "-o", str(tmp_path / "t2")],
-              cwd=ROOT, check=False)
+    bad = run(
+        [sys.executable, "-m", "srcnn", "pack-tiles", str(tmp_path / "seed2"), "-o", str(tmp_path / "t2")],
+        cwd=ROOT,
+        check=False,
+    )
     assert bad.returncode == 2 and "square.png: not a seed-format paired tile" in bad.stderr

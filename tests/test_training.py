@@ -1,4 +1,5 @@
 """Training robustness through the real commands: resume after SIGKILL, divergence, DDP (the exp queue: test_archs.py)."""
+
 from __future__ import annotations
 
 import csv
@@ -11,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import dvc, run
 
 
@@ -24,8 +24,14 @@ def kill_training_after_its_first_checkpoint(project) -> None:
     """`dvc repro -f train`, killed (SIGKILL, the whole process group) once the first epoch's checkpoint is written."""
     checkpoint = project / "data/train_checkpoint.pt"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
-    killed = subprocess.Popen([sys.executable, "-m", "dvc", "repro", "-f", "train"], cwd=project, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    killed = subprocess.Popen(
+        [sys.executable, "-m", "dvc", "repro", "-f", "train"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not checkpoint.exists() and time.monotonic() < deadline and killed.poll() is None:
         time.sleep(0.05)
@@ -50,6 +56,7 @@ def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     assert result["loss"] == uninterrupted["loss"] and result["val_psnr"] == uninterrupted["val_psnr"]
     assert len(loss_curve(project)) == 8
     import torch
+
     before = torch.load(__import__("io").BytesIO(model_bytes), weights_only=True)["state_dict"]
     after = torch.load(project / "models/srcnn.pt", weights_only=True)["state_dict"]
     assert all(torch.equal(before[key], after[key]) for key in before)
@@ -82,8 +89,18 @@ def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
     from srcnn.train import fit
 
     pairs = torch.randint(0, 256, (6, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
-    params = params_with(epochs=2, steps_per_epoch=3, batch_size=4, crop=16, tile=24,
-                         stride=24, filters1=4, filters2=4, precision="fp32", device="cpu")
+    params = params_with(
+        epochs=2,
+        steps_per_epoch=3,
+        batch_size=4,
+        crop=16,
+        tile=24,
+        stride=24,
+        filters1=4,
+        filters2=4,
+        precision="fp32",
+        device="cpu",
+    )
 
     def train(params: Params, checkpoint: Path | None = None, on_epoch=None, code: str = "") -> tuple[SRCNN, int]:
         """A model trained by fit from the same initial weights, and the steps this call ran."""
@@ -136,17 +153,18 @@ def test_divergence_stops_with_a_message_naming_lr_and_leaves_no_model(make_proj
 
 @pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
 def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_project):
-    from PIL import Image
-
     from conftest import synthetic_photo
+    from PIL import Image
 
     project = make_project(precision="fp32", epochs=4, steps_per_epoch=15, batch_size=8, photos_per_shard=1)
     for number in range(4, 12):
         Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
     dvc("repro", cwd=project)
     single = json.loads((project / "metrics/train.json").read_text())
-    run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "-m", "stages.train"], cwd=project)
+    run(
+        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stages.train"],
+        cwd=project,
+    )
     double = json.loads((project / "metrics/train.json").read_text())
     assert len(loss_curve(project)) == 4 and double["steps"] == single["steps"] == 60
     assert abs(double["val_psnr"] - single["val_psnr"]) < 0.3, (single, double)
@@ -182,15 +200,29 @@ dist.destroy_process_group()
 @pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
 def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_path):
     import torch
-
     from conftest import ROOT
 
     script = tmp_path / "ranks.py"
     script.write_text(RANKS_WITH_A_SLOW_ONE)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
-    ranks = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-                              str(script), str(tmp_path)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    ranks = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            str(script),
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         output, _ = ranks.communicate(timeout=300)
     except subprocess.TimeoutExpired:
@@ -216,7 +248,10 @@ def test_batch_size_auto_trains_a_cpu_as_before_and_fills_a_gpu_with_the_lr_lr_s
     cpu, gpu = torch.device("cpu"), torch.device("cuda", 0)
     params = params_with(batch_size="auto", lr=1e-3, lr_scaling="none")
     assert batch_and_lr(params, cpu) == (16, 1e-3) and batch_and_lr(params, gpu) == (512, 1e-3)
-    assert batch_and_lr(params_with(batch_size="auto", lr_scaling="sqrt"), gpu) == (512, pytest.approx(1e-3 * math.sqrt(32)))
+    assert batch_and_lr(params_with(batch_size="auto", lr_scaling="sqrt"), gpu) == (
+        512,
+        pytest.approx(1e-3 * math.sqrt(32)),
+    )
     assert batch_and_lr(params_with(batch_size=64, lr_scaling="linear"), gpu) == (64, pytest.approx(4e-3))
     assert batch_and_lr(params_with(batch_size=64, lr_scaling="sqrt"), cpu) == (64, pytest.approx(2e-3))
     for key, value in (("batch_size", "big"), ("batch_size", 0), ("lr_scaling", "cube")):

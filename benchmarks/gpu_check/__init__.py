@@ -13,6 +13,7 @@ Where each part lives:
 - ``report.py``    GPU/CPU ratios and the summary printed at the end
 - ``train_stage.py`` the train stage with DVCLive replaced by a no-op
 """
+
 from __future__ import annotations
 
 import sys

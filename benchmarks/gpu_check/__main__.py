@@ -26,6 +26,7 @@ has too little left for it:
 compiled variant uses dynamo's ``eager`` backend, and the JSON has every key of a GPU run.
 tests/test_gpu_check.py runs it so.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,7 +48,16 @@ from . import __doc__ as PACKAGE_DOC
 from .busy import gpu_busy
 from .check import CPU_SIZES, GPU_SIZES, TINY_PARAMS, Check, log, machine, skipped
 from .enhance import run_enhance
-from .pipeline import TIMED_STAGES, run_cpu_pipeline, run_pipeline, run_qualities, run_resume, run_seeds, run_torchrun, write_params
+from .pipeline import (
+    TIMED_STAGES,
+    run_cpu_pipeline,
+    run_pipeline,
+    run_qualities,
+    run_resume,
+    run_seeds,
+    run_torchrun,
+    write_params,
+)
 from .report import ratio, summary
 from .speed import largest_batch, loader_rate, train_rate, training_tiles
 
@@ -56,25 +66,60 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.gpu_check", description=PACKAGE_DOC.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for gpu_check.json and profile.txt")
     parser.add_argument("--cpu", action="store_true", help="everything on the CPU with tiny sizes (the test)")
-    parser.add_argument("--budget", type=float, help="seconds for the whole check (default: 420, --cpu 240); "
-                        "parts that would not fit are reported as skipped")
+    parser.add_argument(
+        "--budget",
+        type=float,
+        help="seconds for the whole check (default: 420, --cpu 240); parts that would not fit are reported as skipped",
+    )
     parser.add_argument("--batch-cap", type=int, help="largest batch_size tried (default: 65536, --cpu 4× params')")
-    parser.add_argument("--work", type=Path, help="scratch folder for the pipelines, kept (default: a temporary one, removed)")
-    parser.add_argument("--raw-dir", type=Path, nargs="+", help="photos for the quality part (e.g. urban40; several "
-                        "folders: raw_dir as a list): the pipeline on them with training capped at --quality-minutes "
-                        "(--cpu: the sample photos, 3 seconds)")
+    parser.add_argument(
+        "--work", type=Path, help="scratch folder for the pipelines, kept (default: a temporary one, removed)"
+    )
+    parser.add_argument(
+        "--raw-dir",
+        type=Path,
+        nargs="+",
+        help="photos for the quality part (e.g. urban40; several "
+        "folders: raw_dir as a list): the pipeline on them with training capped at --quality-minutes "
+        "(--cpu: the sample photos, 3 seconds)",
+    )
     parser.add_argument("--quality-minutes", type=float, default=2.0, help="the quality part's time_budget (default 2)")
-    parser.add_argument("--quality-param", action="append", default=[], metavar="KEY=VALUE",
-                        help="a param of the quality part's run, e.g. batch_size=128 (repeatable)")
-    parser.add_argument("--quality-run", action="append", nargs="+", default=[], metavar="NAME [KEY=VALUE]",
-                        help="one more quality run beside the first, at the same time and for as many minutes, with "
-                        "these params changed, e.g. --quality-run colour channels=ycbcr (repeatable)")
-    parser.add_argument("--seeds", nargs="*", type=int, default=[],
-                        help="the seeds part: ours and q20_only at equal steps on --raw-dir, one pair per seed (--cpu: seed 0)")
-    parser.add_argument("--seed-steps", type=int, default=9600,
-                        help="the seeds part's training steps (default 9600: about what 15 CPU minutes make)")
-    parser.add_argument("--skip", nargs="*", default=[], choices=("enhance", "largest_batch", "cpu_pipeline", "compile"),
-                        help="parts left out, for a second, shorter run")
+    parser.add_argument(
+        "--quality-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a param of the quality part's run, e.g. batch_size=128 (repeatable)",
+    )
+    parser.add_argument(
+        "--quality-run",
+        action="append",
+        nargs="+",
+        default=[],
+        metavar="NAME [KEY=VALUE]",
+        help="one more quality run beside the first, at the same time and for as many minutes, with "
+        "these params changed, e.g. --quality-run colour channels=ycbcr (repeatable)",
+    )
+    parser.add_argument(
+        "--seeds",
+        nargs="*",
+        type=int,
+        default=[],
+        help="the seeds part: ours and q20_only at equal steps on --raw-dir, one pair per seed (--cpu: seed 0)",
+    )
+    parser.add_argument(
+        "--seed-steps",
+        type=int,
+        default=9600,
+        help="the seeds part's training steps (default 9600: about what 15 CPU minutes make)",
+    )
+    parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        choices=("enhance", "largest_batch", "cpu_pipeline", "compile"),
+        help="parts left out, for a second, shorter run",
+    )
     args = parser.parse_args()
     sizes = CPU_SIZES if args.cpu else GPU_SIZES
     args.out.mkdir(parents=True, exist_ok=True)
@@ -84,7 +129,9 @@ def main() -> None:
     check.save()
     gpu = None if args.cpu else torch.device("cuda", 0)
     if gpu is not None and not torch.cuda.is_available():
-        check.results["errors"].append({"part": "preflight", "error": "no CUDA GPU visible; use --cpu on a CPU machine"})
+        check.results["errors"].append(
+            {"part": "preflight", "error": "no CUDA GPU visible; use --cpu on a CPU machine"}
+        )
         check.save()
         sys.exit("gpu_check: no CUDA GPU visible; run with --cpu on a machine without one")
     cpu = torch.device("cpu")
@@ -107,7 +154,9 @@ def settings_of(items: list[str]) -> dict[str, Any]:
     return {key: yaml.safe_load(value) for key, value in (item.split("=", 1) for item in items)}
 
 
-def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.device, args: argparse.Namespace) -> None:
+def measure(
+    check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.device, args: argparse.Namespace
+) -> None:
     """The parts, most wanted first: a part the budget has no room left for is skipped, saying so."""
     results, sizes = check.results, check.sizes
     first = work_root / ("gpu" if gpu is not None else "cpu")
@@ -118,8 +167,11 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     pipeline: dict[str, Any] = {"gpu": skipped("--cpu: no GPU"), "cpu": {}, "ratio": None}
     results["pipeline"] = pipeline
     side = "gpu" if gpu is not None else "cpu"
-    pipeline[side] = check.run(f"pipeline on the {side.upper()}", 60 if gpu is not None else 10,
-                               lambda: run_pipeline(check, first, overrides, ("samples",) + TIMED_STAGES))
+    pipeline[side] = check.run(
+        f"pipeline on the {side.upper()}",
+        60 if gpu is not None else 10,
+        lambda: run_pipeline(check, first, overrides, ("samples",) + TIMED_STAGES),
+    )
     check.save()
     params = load_params(first / "params.yaml") if (first / "params.yaml").exists() else write_params(first, overrides)
     main_device = gpu or cpu
@@ -133,8 +185,14 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
 
     # 2. the train stage's loader alone: can it feed the GPU?
     loader_seconds = 5.0 if gpu is not None else 0.5
-    results["loader"] = {f"batch_{batch}": check.run(f"loader, batch {batch}", 15, lambda batch=batch: loader_rate(
-        first, params, main_device, batch, loader_seconds)) for batch in (params.batch_size, sizes.big_batch)}
+    results["loader"] = {
+        f"batch_{batch}": check.run(
+            f"loader, batch {batch}",
+            15,
+            lambda batch=batch: loader_rate(first, params, main_device, batch, loader_seconds),
+        )
+        for batch in (params.batch_size, sizes.big_batch)
+    }
     check.save()
 
     # 3. training throughput, GPU and CPU, and how busy the GPU is, at params' batch and a big one
@@ -142,25 +200,51 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     results["throughput"] = throughput
     big = f"gpu_batch_{sizes.big_batch}"
     if gpu is not None:
-        throughput["gpu"] = check.run("throughput on the GPU", 20, lambda: train_rate(
-            params, data, gpu, sizes.throughput_steps, sizes.throughput_warmup))
-        throughput[big] = check.run(f"throughput on the GPU, batch {sizes.big_batch}", 20, lambda: train_rate(
-            params, data, gpu, sizes.throughput_steps // 2, sizes.throughput_warmup, batch_size=sizes.big_batch))
-    throughput["cpu"] = check.run("throughput on the CPU", 15, lambda: train_rate(
-        params, data, cpu, sizes.cpu_throughput_steps, min(3, sizes.throughput_warmup)))
+        throughput["gpu"] = check.run(
+            "throughput on the GPU",
+            20,
+            lambda: train_rate(params, data, gpu, sizes.throughput_steps, sizes.throughput_warmup),
+        )
+        throughput[big] = check.run(
+            f"throughput on the GPU, batch {sizes.big_batch}",
+            20,
+            lambda: train_rate(
+                params, data, gpu, sizes.throughput_steps // 2, sizes.throughput_warmup, batch_size=sizes.big_batch
+            ),
+        )
+    throughput["cpu"] = check.run(
+        "throughput on the CPU",
+        15,
+        lambda: train_rate(params, data, cpu, sizes.cpu_throughput_steps, min(3, sizes.throughput_warmup)),
+    )
     throughput["ratio"] = ratio(throughput["cpu"], throughput["gpu"], "tiles_per_s", higher_is_faster=True)
     check.save()
     if gpu is not None and "ms_per_step" in throughput["gpu"]:
-        busy = {"batch_default": check.run("GPU busy time", 20, lambda: gpu_busy(
-            params, data, gpu, sizes, throughput["gpu"]["ms_per_step"], check.out))}
+        busy = {
+            "batch_default": check.run(
+                "GPU busy time",
+                20,
+                lambda: gpu_busy(params, data, gpu, sizes, throughput["gpu"]["ms_per_step"], check.out),
+            )
+        }
         if "ms_per_step" in throughput.get(big, {}):
-            busy[f"batch_{sizes.big_batch}"] = check.run(f"GPU busy time, batch {sizes.big_batch}", 20, lambda: gpu_busy(
-                params, data, gpu, sizes, throughput[big]["ms_per_step"], check.out, batch_size=sizes.big_batch))
-        results["gpu_busy"] = {**busy["batch_default"], "at_batches": busy} if isinstance(busy["batch_default"], dict) else busy
+            busy[f"batch_{sizes.big_batch}"] = check.run(
+                f"GPU busy time, batch {sizes.big_batch}",
+                20,
+                lambda: gpu_busy(
+                    params, data, gpu, sizes, throughput[big]["ms_per_step"], check.out, batch_size=sizes.big_batch
+                ),
+            )
+        results["gpu_busy"] = (
+            {**busy["batch_default"], "at_batches": busy} if isinstance(busy["batch_default"], dict) else busy
+        )
     else:
         reason = "--cpu: no GPU" if gpu is None else "no GPU throughput to compare with"
-        plumbing = check.run("profiler plumbing on the CPU", 5, lambda: gpu_busy(
-            params, data, cpu, sizes, throughput["cpu"].get("ms_per_step", 0.0), check.out))
+        plumbing = check.run(
+            "profiler plumbing on the CPU",
+            5,
+            lambda: gpu_busy(params, data, cpu, sizes, throughput["cpu"].get("ms_per_step", 0.0), check.out),
+        )
         results["gpu_busy"] = {**skipped(reason), "cpu_profiler_ran": "error" not in plumbing}
     check.save()
 
@@ -176,13 +260,18 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
         # once took over 100 s on an H200's machine), so that every run ends with its gate
         fitting = (check.left() - sizes.quality_reserve_s) / 60
         if fitting < minutes:
-            log(f"   quality: {minutes:g} min of training would not leave {sizes.quality_reserve_s:.0f} s for the "
-                f"other stages; training {max(fitting, min(minutes, 0.5)):.2f} min")
+            log(
+                f"   quality: {minutes:g} min of training would not leave {sizes.quality_reserve_s:.0f} s for the "
+                f"other stages; training {max(fitting, min(minutes, 0.5)):.2f} min"
+            )
             minutes = max(round(fitting, 2), min(minutes, 0.5))
         settings = {**overrides, **settings_of(args.quality_param)}
         others = {name: settings_of(items) for name, *items in args.quality_run}
-        both = check.run(f"quality on {', '.join(map(str, raw_dirs))}", 60 * minutes + 60, lambda: run_qualities(
-            check, work_root / "quality", raw_dirs, minutes, settings, others, check.out))
+        both = check.run(
+            f"quality on {', '.join(map(str, raw_dirs))}",
+            60 * minutes + 60,
+            lambda: run_qualities(check, work_root / "quality", raw_dirs, minutes, settings, others, check.out),
+        )
         results["quality"], results["quality_runs"] = both if isinstance(both, tuple) else (both, {})
     else:
         results["quality"] = skipped("no --raw-dir given")
@@ -192,28 +281,40 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
     if args.seeds or gpu is None:
         raw_dir = args.raw_dir[0] if args.raw_dir else first / "data" / "samples"
         seeds, steps = (args.seeds, args.seed_steps) if gpu is not None else ([0], 6)
-        results["seeds"] = check.run(f"seeds {seeds} at {steps} steps on {raw_dir}", 60, lambda: run_seeds(
-            check, work_root / "seeds", raw_dir, seeds, steps, overrides))
+        results["seeds"] = check.run(
+            f"seeds {seeds} at {steps} steps on {raw_dir}",
+            60,
+            lambda: run_seeds(check, work_root / "seeds", raw_dir, seeds, steps, overrides),
+        )
     else:
         results["seeds"] = skipped("no --seeds given")
     check.save()
 
     # 6. enhance of a 12 MP photo (--cpu: a small one), GPU and CPU
-    results["enhance"] = skipped("--skip") if "enhance" in skip else check.run(
-        "enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
+    results["enhance"] = (
+        skipped("--skip")
+        if "enhance" in skip
+        else check.run("enhance", 30, lambda: run_enhance(check, model_path, params, gpu))
+    )
     check.save()
 
     # 7. the largest batch that fits, and its throughput
     cap = args.batch_cap or (65536 if gpu is not None else 4 * params.batch_size)
     limit = max(20.0, min(45.0, check.left() - 120)) if gpu is not None else 60.0  # seconds for the sweep
-    results["largest_batch"] = skipped("--skip") if "largest_batch" in skip else check.run(
-        "largest batch", 25, lambda: largest_batch(params, data, main_device, sizes, cap, limit))
+    results["largest_batch"] = (
+        skipped("--skip")
+        if "largest_batch" in skip
+        else check.run("largest batch", 25, lambda: largest_batch(params, data, main_device, sizes, cap, limit))
+    )
     check.save()
 
     # 8. the pipeline again on the CPU (the GPU run's photos), the CPU training capped by what time is left
     if gpu is not None:
-        pipeline["cpu"] = skipped("--skip") if "cpu_pipeline" in skip else check.run(
-            "pipeline on the CPU", 60, lambda: run_cpu_pipeline(check, first, work_root / "cpu", params))
+        pipeline["cpu"] = (
+            skipped("--skip")
+            if "cpu_pipeline" in skip
+            else check.run("pipeline on the CPU", 60, lambda: run_cpu_pipeline(check, first, work_root / "cpu", params))
+        )
         seconds = pipeline["cpu"].get("seconds_extrapolated", pipeline["cpu"].get("seconds"))
         if isinstance(seconds, (int, float)) and isinstance(pipeline["gpu"].get("seconds"), (int, float)):
             pipeline["ratio"] = round(seconds / pipeline["gpu"]["seconds"], 2)
@@ -221,21 +322,49 @@ def measure(check: Check, work_root: Path, gpu: torch.device | None, cpu: torch.
 
     # 9. torch.compile: off, default, reduce-overhead (--cpu: off and the eager backend)
     if "compile" in skip:
-        results["compile"] = {"device": str(main_device), **{key: skipped("--skip") for key in ("off", "default", "reduce-overhead")}}
+        results["compile"] = {
+            "device": str(main_device),
+            **{key: skipped("--skip") for key in ("off", "default", "reduce-overhead")},
+        }
     else:
         compiled: dict[str, Any] = {"device": str(main_device), "off": {}, "default": {}, "reduce-overhead": {}}
         results["compile"] = compiled
-        compiled["off"] = check.run("compile off", 15, lambda: train_rate(
-            params, data, main_device, sizes.compile_steps, sizes.compile_warmup))
+        compiled["off"] = check.run(
+            "compile off", 15, lambda: train_rate(params, data, main_device, sizes.compile_steps, sizes.compile_warmup)
+        )
         default_options = {} if gpu is not None else {"backend": "eager"}
-        compiled["default"] = check.run("compile default", 60 if gpu is not None else 5, lambda: {**train_rate(
-            params, data, main_device, sizes.compile_steps, sizes.compile_warmup,
-            compile_options=default_options), "options": default_options or {"mode": "default"}})
+        compiled["default"] = check.run(
+            "compile default",
+            60 if gpu is not None else 5,
+            lambda: {
+                **train_rate(
+                    params,
+                    data,
+                    main_device,
+                    sizes.compile_steps,
+                    sizes.compile_warmup,
+                    compile_options=default_options,
+                ),
+                "options": default_options or {"mode": "default"},
+            },
+        )
         check.save()
         if gpu is not None:
-            compiled["reduce-overhead"] = check.run("compile reduce-overhead", 60, lambda: {**train_rate(
-                params, data, gpu, sizes.compile_steps, sizes.compile_warmup,
-                compile_options={"mode": "reduce-overhead"}), "options": {"mode": "reduce-overhead"}})
+            compiled["reduce-overhead"] = check.run(
+                "compile reduce-overhead",
+                60,
+                lambda: {
+                    **train_rate(
+                        params,
+                        data,
+                        gpu,
+                        sizes.compile_steps,
+                        sizes.compile_warmup,
+                        compile_options={"mode": "reduce-overhead"},
+                    ),
+                    "options": {"mode": "reduce-overhead"},
+                },
+            )
         else:
             compiled["reduce-overhead"] = skipped("--cpu: CUDA graphs need a GPU")
     check.save()

@@ -4,6 +4,7 @@ Every part runs through ``Check.run``: skipped, saying so, when the budget has t
 it; its error recorded in ``errors`` without losing the other parts. ``Check.save`` writes the JSON
 again after each part, so a run cut short still leaves what it measured.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,8 +15,9 @@ import os
 import platform
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,16 +25,45 @@ import torch
 from srcnn.device import cpu_has_bf16
 
 # --cpu: params small enough for the whole check to run in well under a minute on 2 cores
-TINY_PARAMS = {"max_side": 160, "tile": 32, "stride": 32, "photos_per_shard": 1, "kernel1": 5, "kernel2": 1, "kernel3": 3,
-               "filters1": 8, "filters2": 4, "epochs": 2, "steps_per_epoch": 3, "batch_size": 8, "crop": 24,
-               "warmup_steps": 2, "shuffle_buffer": 64, "eval_qualities": [20, 60], "device": "cpu"}
-PARTS = ("pipeline", "loader", "throughput", "gpu_busy", "resume", "quality", "quality_runs", "seeds", "enhance",
-         "largest_batch", "compile", "torchrun")
+TINY_PARAMS = {
+    "max_side": 160,
+    "tile": 32,
+    "stride": 32,
+    "photos_per_shard": 1,
+    "kernel1": 5,
+    "kernel2": 1,
+    "kernel3": 3,
+    "filters1": 8,
+    "filters2": 4,
+    "epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 8,
+    "crop": 24,
+    "warmup_steps": 2,
+    "shuffle_buffer": 64,
+    "eval_qualities": [20, 60],
+    "device": "cpu",
+}
+PARTS = (
+    "pipeline",
+    "loader",
+    "throughput",
+    "gpu_busy",
+    "resume",
+    "quality",
+    "quality_runs",
+    "seeds",
+    "enhance",
+    "largest_batch",
+    "compile",
+    "torchrun",
+)
 
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
     """How much each part does: the GPU's sizes, or --cpu's tiny ones."""
+
     throughput_steps: int
     throughput_warmup: int
     cpu_throughput_steps: int
@@ -46,12 +77,32 @@ class Sizes:
     quality_reserve_s: float  # the quality part's seconds besides training: prepare, tile, evaluate
 
 
-GPU_SIZES = Sizes(throughput_steps=300, throughput_warmup=20, cpu_throughput_steps=40, profile_steps=50,
-                  compile_steps=200, compile_warmup=10, batch_steps=5, photo=None, budget_s=420.0, big_batch=2048,
-                  quality_reserve_s=210.0)
-CPU_SIZES = Sizes(throughput_steps=4, throughput_warmup=1, cpu_throughput_steps=4, profile_steps=2,
-                  compile_steps=2, compile_warmup=1, batch_steps=2, photo=(192, 144), budget_s=240.0, big_batch=16,
-                  quality_reserve_s=0.0)
+GPU_SIZES = Sizes(
+    throughput_steps=300,
+    throughput_warmup=20,
+    cpu_throughput_steps=40,
+    profile_steps=50,
+    compile_steps=200,
+    compile_warmup=10,
+    batch_steps=5,
+    photo=None,
+    budget_s=420.0,
+    big_batch=2048,
+    quality_reserve_s=210.0,
+)
+CPU_SIZES = Sizes(
+    throughput_steps=4,
+    throughput_warmup=1,
+    cpu_throughput_steps=4,
+    profile_steps=2,
+    compile_steps=2,
+    compile_warmup=1,
+    batch_steps=2,
+    photo=(192, 144),
+    budget_s=240.0,
+    big_batch=16,
+    quality_reserve_s=0.0,
+)
 
 
 def skipped(reason: str) -> dict[str, str]:
@@ -69,8 +120,15 @@ class Check:
         self.out, self.mode, self.sizes, self.budget = out, mode, sizes, budget
         self.started = time.perf_counter()
         self.results: dict[str, Any] = {
-            "mode": mode, "complete": False, "started": datetime.datetime.now(datetime.timezone.utc).isoformat(),
-            "seconds": 0.0, "budget_s": budget, "machine": {}, **{part: {} for part in PARTS}, "errors": []}
+            "mode": mode,
+            "complete": False,
+            "started": datetime.datetime.now(datetime.UTC).isoformat(),
+            "seconds": 0.0,
+            "budget_s": budget,
+            "machine": {},
+            **{part: {} for part in PARTS},
+            "errors": [],
+        }
 
     def left(self) -> float:
         return self.budget - (time.perf_counter() - self.started)
@@ -106,20 +164,37 @@ class Check:
 def machine() -> dict[str, Any]:
     import skimage
     import webdataset
-    info: dict[str, Any] = {"python": platform.python_version(), "torch": torch.__version__, "cuda": torch.version.cuda,
-                            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
-                            "numpy": np.__version__, "scikit_image": skimage.__version__,
-                            "webdataset": getattr(webdataset, "__version__", "?"), "cpu": platform.processor() or platform.machine(),
-                            "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(), "cpu_bf16": cpu_has_bf16(),
-                            "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0, "gpu": None,
-                            "gpu_memory_gb": None, "gpu_bf16": None}
+
+    info: dict[str, Any] = {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+        "numpy": np.__version__,
+        "scikit_image": skimage.__version__,
+        "webdataset": getattr(webdataset, "__version__", "?"),
+        "cpu": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "cpu_bf16": cpu_has_bf16(),
+        "gpus": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+        "gpu": None,
+        "gpu_memory_gb": None,
+        "gpu_bf16": None,
+    }
     if info["gpus"]:
         properties = torch.cuda.get_device_properties(0)
-        info.update(gpu=properties.name, gpu_memory_gb=round(properties.total_memory / 2**30, 1),
-                    gpu_bf16=torch.cuda.is_bf16_supported())
+        info.update(
+            gpu=properties.name,
+            gpu_memory_gb=round(properties.total_memory / 2**30, 1),
+            gpu_bf16=torch.cuda.is_bf16_supported(),
+        )
     try:
-        info["cpu_model"] = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                                 if line.startswith("model name"))
+        info["cpu_model"] = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     except (OSError, StopIteration):
         info["cpu_model"] = None
     return info

@@ -7,6 +7,7 @@ dvc.yaml's order, each stage's ``cmd`` read from dvc.yaml, as a process in a scr
 train stage runs as ``train_stage.py``: stages/train.py's own ``main()`` with DVCLive's ``Live``
 replaced by a no-op (no ``dvclive/`` curves; everything else as the stage).
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -45,7 +46,7 @@ def stage_command(cmd: str) -> list[str]:
         words[0:1] = [sys.executable, "-m", "torch.distributed.run"]
     for index in range(len(words) - 1):
         if words[index] == "-m" and words[index + 1] == "stages.train":
-            words[index:index + 2] = [str(TRAIN_RUNNER)]
+            words[index : index + 2] = [str(TRAIN_RUNNER)]
             break
     return words
 
@@ -59,14 +60,23 @@ def stage_env() -> dict[str, str]:
 def run_command(command: list[str], cwd: Path, timeout: float) -> str:
     """``command`` in ``cwd``, its output logged and returned; RuntimeError when it fails."""
     log(f"   $ {shlex.join(command)}   (in {cwd})")
-    finished = subprocess.run(command, cwd=cwd, env=stage_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              text=True, timeout=max(timeout, 1.0))
+    finished = subprocess.run(
+        command,
+        cwd=cwd,
+        env=stage_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=max(timeout, 1.0),
+    )
     for line in finished.stdout.replace("\r", "\n").splitlines():
         if line.strip():
             log(f"   | {line}")
     if finished.returncode != 0:
-        raise RuntimeError(f"{shlex.join(command)} exited with {finished.returncode}: "
-                           f"{finished.stdout.strip().splitlines()[-1:] or ''}")
+        raise RuntimeError(
+            f"{shlex.join(command)} exited with {finished.returncode}: "
+            f"{finished.stdout.strip().splitlines()[-1:] or ''}"
+        )
     return finished.stdout
 
 
@@ -85,8 +95,12 @@ def pipeline_metrics(work: Path) -> dict[str, Any]:
     """What the stages wrote to ``work/metrics``: train.json whole, eval.json without its ladder."""
     train = json.loads((work / "metrics/train.json").read_text())
     evaluation = json.loads((work / "metrics/eval.json").read_text())
-    return {"psnr_gain": evaluation["psnr_gain"], "psnr_gain_positive": evaluation["psnr_gain"] > 0,
-            "train": train, "eval": {key: value for key, value in evaluation.items() if key != "ladder"}}
+    return {
+        "psnr_gain": evaluation["psnr_gain"],
+        "psnr_gain_positive": evaluation["psnr_gain"] > 0,
+        "train": train,
+        "eval": {key: value for key, value in evaluation.items() if key != "ladder"},
+    }
 
 
 def run_pipeline(check: Check, work: Path, overrides: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
@@ -103,8 +117,13 @@ def run_pipeline(check: Check, work: Path, overrides: dict[str, Any], names: tup
             started = time.perf_counter()
             run_command(stage_command(spec["cmd"]), work, check.left())
             times[name] = round(time.perf_counter() - started, 2)
-    return {"stages": times, "seconds": round(sum(times[name] for name in TIMED_STAGES if name in times), 2),
-            "timed": [name for name in TIMED_STAGES if name in times], **pipeline_metrics(work), "overrides": overrides}
+    return {
+        "stages": times,
+        "seconds": round(sum(times[name] for name in TIMED_STAGES if name in times), 2),
+        "timed": [name for name in TIMED_STAGES if name in times],
+        **pipeline_metrics(work),
+        "overrides": overrides,
+    }
 
 
 RESUME_EPOCHS = 8  # enough epochs that the kill lands mid-run even where an epoch takes milliseconds
@@ -134,10 +153,15 @@ def run_resume(check: Check, pipeline: Path, work: Path) -> dict[str, Any]:
     log(f"   killed the train stage after {time.perf_counter() - started:.1f} s, its checkpoint at epoch {epochs_done}")
     output = run_command(command, work, check.left())
     after = json.loads((work / "metrics/train.json").read_text())
-    return {"killed_at_epoch": epochs_done, "resumed": "resuming from" in output,
-            "steps": after["steps"], "steps_uninterrupted": before["steps"],
-            "val_psnr": after["val_psnr"], "val_psnr_uninterrupted": before["val_psnr"],
-            "checkpoint_left": checkpoint.exists()}
+    return {
+        "killed_at_epoch": epochs_done,
+        "resumed": "resuming from" in output,
+        "steps": after["steps"],
+        "steps_uninterrupted": before["steps"],
+        "val_psnr": after["val_psnr"],
+        "val_psnr_uninterrupted": before["val_psnr"],
+        "checkpoint_left": checkpoint.exists(),
+    }
 
 
 def run_cpu_pipeline(check: Check, gpu_work: Path, work: Path, params: Params) -> dict[str, Any]:
@@ -152,8 +176,9 @@ def run_cpu_pipeline(check: Check, gpu_work: Path, work: Path, params: Params) -
     result["train_capped"] = done < planned
     result["train_steps_planned"] = planned
     if done < planned:
-        result["seconds_extrapolated"] = round(result["seconds"] - result["stages"]["train"]
-                                               + result["stages"]["train"] * planned / max(done, 1), 1)
+        result["seconds_extrapolated"] = round(
+            result["seconds"] - result["stages"]["train"] + result["stages"]["train"] * planned / max(done, 1), 1
+        )
     return result
 
 
@@ -161,17 +186,30 @@ def ladder_of(work: Path) -> dict[str, dict[str, Any]]:
     """metrics/eval.json's ladder: each quality's gain as enhance restores (``gain``, photos ``worse``)
     and the model's own there (``model_gain``, ``model_worse``)."""
     ladder = json.loads((work / "metrics/eval.json").read_text()).get("ladder", {})
-    return {name: {"gain": rung["psnr_gain"], "worse": rung["photos_worse"], "model_gain": rung.get("model_gain"),
-                   "model_worse": rung.get("model_photos_worse")} for name, rung in ladder.items()}
+    return {
+        name: {
+            "gain": rung["psnr_gain"],
+            "worse": rung["photos_worse"],
+            "model_gain": rung.get("model_gain"),
+            "model_worse": rung.get("model_photos_worse"),
+        }
+        for name, rung in ladder.items()
+    }
 
 
-def run_quality(check: Check, work: Path, raw_dirs: list[Path], minutes: float, overrides: dict[str, Any]) -> dict[str, Any]:
+def run_quality(
+    check: Check, work: Path, raw_dirs: list[Path], minutes: float, overrides: dict[str, Any]
+) -> dict[str, Any]:
     """The pipeline on ``raw_dirs`` (urban40, or several folders) with training capped at ``minutes``
     (epochs made large so the clock binds, as benchmarks/quality.py does); the val photos' gain at
     each quality of the ladder."""
     folders = [str(folder.resolve()) for folder in raw_dirs]
-    settings = {**overrides, "raw_dir": folders[0] if len(folders) == 1 else folders, "time_budget": minutes,
-                "epochs": overrides.get("epochs", 1_000_000)}
+    settings = {
+        **overrides,
+        "raw_dir": folders[0] if len(folders) == 1 else folders,
+        "time_budget": minutes,
+        "epochs": overrides.get("epochs", 1_000_000),
+    }
     result = run_pipeline(check, work, settings, TIMED_STAGES)
     ladder = ladder_of(work)
     result["ladder_gain"] = {name: rung["gain"] for name, rung in ladder.items()}
@@ -202,8 +240,15 @@ def keep_outputs(work: Path, tar_path: Path) -> str:
     return tar_path.name
 
 
-def run_qualities(check: Check, work: Path, raw_dirs: list[Path], minutes: float, overrides: dict[str, Any],
-                  others: dict[str, dict[str, Any]], out: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_qualities(
+    check: Check,
+    work: Path,
+    raw_dirs: list[Path],
+    minutes: float,
+    overrides: dict[str, Any],
+    others: dict[str, dict[str, Any]],
+    out: Path,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``run_quality`` with ``overrides``, and beside it, at the same time and for as many minutes,
     one more for each of ``others`` (name → params changed from ``overrides``): runs at equal
     minutes, each a share of the GPU and of the cores. Each run's model, gate, metrics and curves
@@ -212,8 +257,10 @@ def run_qualities(check: Check, work: Path, raw_dirs: list[Path], minutes: float
     cores = max(1, (os.cpu_count() or 1) // len(runs))
     shared = {"workers": cores, "loader_workers": max(1, min(8, cores - 1))} if len(runs) > 1 else {}
     with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
-        futures = {name: pool.submit(run_quality, check, work / name, raw_dirs, minutes, {**shared, **settings})
-                   for name, settings in runs.items()}
+        futures = {
+            name: pool.submit(run_quality, check, work / name, raw_dirs, minutes, {**shared, **settings})
+            for name, settings in runs.items()
+        }
         done: dict[str, Any] = {}
         for name, future in futures.items():
             try:
@@ -232,9 +279,13 @@ def compare_seeds(work: Path, seeds: list[int]) -> dict[str, Any]:
     per_seed = {}
     for seed in seeds:
         ours, peer = ladder_of(work / f"ours_seed{seed}"), ladder_of(work / f"q20_only_seed{seed}")
-        per_seed[str(seed)] = {"ours": ours, "q20_only": peer,
-                               "q20_shortfall": round(peer["q20"]["gain"] - ours["q20"]["gain"], 4)
-                               if "q20" in ours and "q20" in peer else None}
+        per_seed[str(seed)] = {
+            "ours": ours,
+            "q20_only": peer,
+            "q20_shortfall": round(peer["q20"]["gain"] - ours["q20"]["gain"], 4)
+            if "q20" in ours and "q20" in peer
+            else None,
+        }
     shortfalls = [entry["q20_shortfall"] for entry in per_seed.values() if entry["q20_shortfall"] is not None]
     return {"seeds": per_seed, "q20_shortfall_mean": round(float(np.mean(shortfalls)), 4) if shortfalls else None}
 
@@ -243,22 +294,34 @@ def compare_seeds(work: Path, seeds: list[int]) -> dict[str, Any]:
 Q20_ONLY = dict(jpeg_quality=20, conditioned=False)
 
 
-def run_seeds(check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: int,
-              overrides: dict[str, Any]) -> dict[str, Any]:
+def run_seeds(
+    check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: int, overrides: dict[str, Any]
+) -> dict[str, Any]:
     """Ours and q20_only trained for ``steps`` each, for every seed, all pipelines at once (each a
     share of the cores): the price of one model for every quality, at equal steps."""
     steps_per_epoch = min(int(overrides.get("steps_per_epoch", 200)), steps)
-    common = {**overrides, "raw_dir": str(raw_dir.resolve()), "time_budget": 0, "steps_per_epoch": steps_per_epoch,
-              "epochs": max(1, steps // steps_per_epoch), "loader_workers": 2}  # 2 each: the pipelines share the cores
-    runs = {f"{model}_seed{seed}": {**common, **extra, "seed": seed}
-            for seed in seeds for model, extra in (("ours", {}), ("q20_only", Q20_ONLY))}
+    common = {
+        **overrides,
+        "raw_dir": str(raw_dir.resolve()),
+        "time_budget": 0,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": max(1, steps // steps_per_epoch),
+        "loader_workers": 2,
+    }  # 2 each: the pipelines share the cores
+    runs = {
+        f"{model}_seed{seed}": {**common, **extra, "seed": seed}
+        for seed in seeds
+        for model, extra in (("ours", {}), ("q20_only", Q20_ONLY))
+    }
     cores = max(1, (os.cpu_count() or 1) // len(runs))
     threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(cores)  # the stages' processes share the cores
     try:
         with concurrent.futures.ThreadPoolExecutor(len(runs)) as pool:
-            futures = {name: pool.submit(run_pipeline, check, work / name, {**settings, "workers": cores}, TIMED_STAGES)
-                       for name, settings in runs.items()}
+            futures = {
+                name: pool.submit(run_pipeline, check, work / name, {**settings, "workers": cores}, TIMED_STAGES)
+                for name, settings in runs.items()
+            }
             done = {name: future.result() for name, future in futures.items()}
     finally:
         if threads is None:
@@ -274,8 +337,19 @@ def run_seeds(check: Check, work: Path, raw_dir: Path, seeds: list[int], steps: 
 def run_torchrun(check: Check, work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The train stage under ``torch.distributed.run`` with 2 processes, 50 steps."""
     write_params(work, {**overrides, "epochs": 1, "steps_per_epoch": 50})
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(TRAIN_RUNNER)]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(TRAIN_RUNNER),
+    ]
     started = time.perf_counter()
     run_command(command, work, check.left())
-    return {"processes": 2, "seconds": round(time.perf_counter() - started, 2),
-            "train": json.loads((work / "metrics/train.json").read_text())}
+    return {
+        "processes": 2,
+        "seconds": round(time.perf_counter() - started, 2),
+        "train": json.loads((work / "metrics/train.json").read_text()),
+    }

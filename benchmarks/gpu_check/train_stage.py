@@ -11,6 +11,7 @@ project folder (one holding params.yaml and data/tiles), as ``python -m stages.t
     python /path/to/benchmarks/gpu_check/train_stage.py
     python -m torch.distributed.run --standalone --nproc_per_node 2 /path/to/benchmarks/gpu_check/train_stage.py
 """
+
 from __future__ import annotations
 
 import json

@@ -10,6 +10,7 @@ compression strengths as ``model(x, strength)`` when ``conditioned``, and has ``
 constructor's arguments, stored in checkpoints) and ``radius`` (how far an output pixel sees,
 so that tiled restoration equals a whole-photo pass).
 """
+
 from __future__ import annotations
 
 from typing import Any

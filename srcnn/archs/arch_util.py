@@ -1,4 +1,5 @@
 """What every network of the registry shares: how it is told a photo's compression strength."""
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,10 @@ def strength_plane(like: torch.Tensor, strength: torch.Tensor | float | None) ->
     """The constant N×1×H×W plane (the shape of ``like``, one channel) of each image's compression
     strength (a float, or a tensor of shape (N,) or broadcastable to it), centred like the input."""
     if strength is None:
-        raise ValueError("this network is conditioned: call it as model(x, strength) with each image's "
-                         "compression strength (srcnn.jpeg.strength_for_quality / compression_strength)")
+        raise ValueError(
+            "this network is conditioned: call it as model(x, strength) with each image's "
+            "compression strength (srcnn.jpeg.strength_for_quality / compression_strength)"
+        )
     strength = torch.as_tensor(strength, dtype=like.dtype, device=like.device).reshape(-1, 1, 1, 1)
     return (strength - STRENGTH_OFFSET).expand(like.shape[0], 1, *like.shape[2:])
 

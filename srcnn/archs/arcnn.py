@@ -5,6 +5,7 @@ reconstruction 7×7, with ReLU after the first three. Padding keeps the output t
 input. Here it can also predict the correction (``residual``) and be told the photo's compression
 strength (``conditioned``), as SRCNN is; the paper trains one plain model per JPEG quality.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,20 +31,27 @@ class ARCNN(nn.Module):
     # the keys of params.yaml it reads; its sizes are the paper's
     PARAMS = ("residual", "conditioned")
 
-    def __init__(self, kernels: tuple[int, int, int, int] = (9, 7, 1, 7),
-                 filters: tuple[int, int, int] = (64, 32, 16), residual: bool = False, channels: int = 1,
-                 conditioned: bool = False) -> None:
+    def __init__(
+        self,
+        kernels: tuple[int, int, int, int] = (9, 7, 1, 7),
+        filters: tuple[int, int, int] = (64, 32, 16),
+        residual: bool = False,
+        channels: int = 1,
+        conditioned: bool = False,
+    ) -> None:
         super().__init__()
         kernels, filters = tuple(kernels), tuple(filters)
         if len(kernels) != 4 or len(filters) != 3 or any(size % 2 == 0 for size in kernels):
             raise ValueError(f"AR-CNN needs 4 odd kernel sizes and 3 filter counts, got {kernels} and {filters}")
-        self.config = dict(kernels=list(kernels), filters=list(filters), residual=residual, channels=channels,
-                           conditioned=conditioned)
+        self.config = dict(
+            kernels=list(kernels), filters=list(filters), residual=residual, channels=channels, conditioned=conditioned
+        )
         self.residual = residual
         self.conditioned = conditioned
         widths = (channels + int(conditioned), *filters, channels)
-        self.layers = nn.ModuleList(nn.Conv2d(widths[i], widths[i + 1], kernels[i], padding=kernels[i] // 2)
-                                    for i in range(4))
+        self.layers = nn.ModuleList(
+            nn.Conv2d(widths[i], widths[i + 1], kernels[i], padding=kernels[i] // 2) for i in range(4)
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -69,9 +77,9 @@ class ARCNN(nn.Module):
         return x + y if self.residual else y
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ARCNN":
+    def from_config(cls, config: dict[str, Any]) -> ARCNN:
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> "ARCNN":
+    def from_params(cls, params: Any, channels: int = 1) -> ARCNN:
         return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)

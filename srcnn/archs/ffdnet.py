@@ -8,6 +8,7 @@ the photo's compression strength, one more input plane, so one network restores 
 quality. Batch normalisation is left out: with a residual output and Adam it is not needed, and
 a network without it computes the same on a tile as on a whole photo.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,13 +36,15 @@ class FFDNet(nn.Module):
     # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
     align = 2
 
-    def __init__(self, depth: int = 15, features: int = 64, residual: bool = True, channels: int = 1,
-                 conditioned: bool = True) -> None:
+    def __init__(
+        self, depth: int = 15, features: int = 64, residual: bool = True, channels: int = 1, conditioned: bool = True
+    ) -> None:
         super().__init__()
         if depth < 3:
             raise ValueError(f"FFDNet needs a depth of at least 3 convolutions, got {depth}")
-        self.config = dict(depth=depth, features=features, residual=residual, channels=channels,
-                           conditioned=conditioned)
+        self.config = dict(
+            depth=depth, features=features, residual=residual, channels=channels, conditioned=conditioned
+        )
         self.residual = residual
         self.conditioned = conditioned
         layers: list[nn.Module] = [nn.Conv2d(4 * channels + int(conditioned), features, 3, padding=1), nn.ReLU()]
@@ -71,10 +74,15 @@ class FFDNet(nn.Module):
         return x + y if self.residual else y
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "FFDNet":
+    def from_config(cls, config: dict[str, Any]) -> FFDNet:
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> "FFDNet":
-        return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
-                   channels=channels, conditioned=params.conditioned)
+    def from_params(cls, params: Any, channels: int = 1) -> FFDNet:
+        return cls(
+            depth=params.ffdnet_depth,
+            features=params.ffdnet_features,
+            residual=params.residual,
+            channels=channels,
+            conditioned=params.conditioned,
+        )

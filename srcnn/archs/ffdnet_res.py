@@ -9,6 +9,7 @@ an FFDNet of equal depth, but the skips let it learn several times faster: on ur
 passed SRCNN 9-5-5 within 100 steps, where the plain stack was still behind after 1,000
 (docs/architectures.md).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,8 +25,9 @@ class ResidualBlock(nn.Module):
 
     def __init__(self, features: int) -> None:
         super().__init__()
-        self.body = nn.Sequential(nn.Conv2d(features, features, 3, padding=1), nn.ReLU(),
-                                  nn.Conv2d(features, features, 3, padding=1))
+        self.body = nn.Sequential(
+            nn.Conv2d(features, features, 3, padding=1), nn.ReLU(), nn.Conv2d(features, features, 3, padding=1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
@@ -48,13 +50,15 @@ class FFDNetRes(nn.Module):
     # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
     align = 2
 
-    def __init__(self, depth: int = 12, features: int = 64, residual: bool = True, channels: int = 1,
-                 conditioned: bool = True) -> None:
+    def __init__(
+        self, depth: int = 12, features: int = 64, residual: bool = True, channels: int = 1, conditioned: bool = True
+    ) -> None:
         super().__init__()
         if depth < 4:
             raise ValueError(f"FFDNetRes needs a depth of at least 4 convolutions (one block), got {depth}")
-        self.config = dict(depth=depth, features=features, residual=residual, channels=channels,
-                           conditioned=conditioned)
+        self.config = dict(
+            depth=depth, features=features, residual=residual, channels=channels, conditioned=conditioned
+        )
         self.residual = residual
         self.conditioned = conditioned
         self.head = nn.Conv2d(4 * channels + int(conditioned), features, 3, padding=1)
@@ -87,10 +91,15 @@ class FFDNetRes(nn.Module):
         return x + y if self.residual else y
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "FFDNetRes":
+    def from_config(cls, config: dict[str, Any]) -> FFDNetRes:
         return cls(**config)
 
     @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> "FFDNetRes":
-        return cls(depth=params.ffdnet_depth, features=params.ffdnet_features, residual=params.residual,
-                   channels=channels, conditioned=params.conditioned)
+    def from_params(cls, params: Any, channels: int = 1) -> FFDNetRes:
+        return cls(
+            depth=params.ffdnet_depth,
+            features=params.ffdnet_features,
+            residual=params.residual,
+            channels=channels,
+            conditioned=params.conditioned,
+        )

@@ -6,6 +6,7 @@ With ``conditioned`` the first layer also sees how strongly the photo was compre
 (``srcnn.jpeg.compression_strength``) as a constant second input plane, so one model restores
 photos of every JPEG quality without over- or under-correcting them.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,11 +41,28 @@ class SRCNN(nn.Module):
     # the strength plane is centred the same way: the int8 path quantizes both planes with one scale
     strength_offset = STRENGTH_OFFSET
 
-    def __init__(self, kernel1: int = 9, kernel2: int = 1, kernel3: int = 5, filters1: int = 64,
-                 filters2: int = 32, residual: bool = False, channels: int = 1, conditioned: bool = False) -> None:
+    def __init__(
+        self,
+        kernel1: int = 9,
+        kernel2: int = 1,
+        kernel3: int = 5,
+        filters1: int = 64,
+        filters2: int = 32,
+        residual: bool = False,
+        channels: int = 1,
+        conditioned: bool = False,
+    ) -> None:
         super().__init__()
-        self.config = dict(kernel1=kernel1, kernel2=kernel2, kernel3=kernel3, filters1=filters1,
-                           filters2=filters2, residual=residual, channels=channels, conditioned=conditioned)
+        self.config = dict(
+            kernel1=kernel1,
+            kernel2=kernel2,
+            kernel3=kernel3,
+            filters1=filters1,
+            filters2=filters2,
+            residual=residual,
+            channels=channels,
+            conditioned=conditioned,
+        )
         self.residual = residual
         self.conditioned = conditioned
         self.extract = nn.Conv2d(channels + int(conditioned), filters1, kernel1, padding=kernel1 // 2)
@@ -77,10 +95,10 @@ class SRCNN(nn.Module):
         return x + y if self.residual else y
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "SRCNN":
+    def from_config(cls, config: dict[str, Any]) -> SRCNN:
         return cls(**config)  # checkpoints from before ``conditioned`` existed are not conditioned
 
     @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> "SRCNN":
+    def from_params(cls, params: Any, channels: int = 1) -> SRCNN:
         """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
         return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)
