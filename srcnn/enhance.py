@@ -62,7 +62,7 @@ from .images import ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
 from .photos import list_photo_files
-from .progress import progress
+from .progress import progress, tiles_progress
 from .quantized import can_quantize
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -291,6 +291,7 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
         settings.tile,
         strength=decision.strength,
         self_ensemble=settings.self_ensemble,
+        on_tile=tiles_progress(photo.name),
     )
     del rgb
     save_photo(
