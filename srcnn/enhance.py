@@ -551,7 +551,10 @@ def run(args: argparse.Namespace) -> int:
             continue
         bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
         if args.compare:
-            comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
+            try:
+                comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
+            except (ImageError, OSError) as error:
+                failed.append(f"{photo}: restored, but its before/after was not written ({error})")
         if decision.strength is None:
             unchanged += 1
         else:
