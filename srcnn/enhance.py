@@ -554,7 +554,7 @@ def run(args: argparse.Namespace) -> int:
             try:
                 comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
             except (ImageError, OSError) as error:
-                failed.append(f"{photo}: restored, but its before/after was not written ({error})")
+                failed.append(f"{photo}: written, but its before/after could not be ({error})")
         if decision.strength is None:
             unchanged += 1
         else:
