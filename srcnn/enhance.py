@@ -53,6 +53,7 @@ from PIL import Image
 
 from .archs import arch_of, channels_of
 from .color import to_gray_u8
+from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
@@ -61,7 +62,7 @@ from .images import ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
 from .photos import list_photo_files
-from .progress import progress
+from .progress import progress, tiles_progress
 from .quantized import can_quantize
 
 GRAY_MODES = frozenset({"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F"})
@@ -290,6 +291,7 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
         settings.tile,
         strength=decision.strength,
         self_ensemble=settings.self_ensemble,
+        on_tile=tiles_progress(photo.name),
     )
     del rgb
     save_photo(
@@ -380,6 +382,12 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         action="store_true",
         help="restore each photo in its 8 flips and rotations and average the results: "
         "8 times the time, about 0.1 dB more (docs/enhance.md)",
+    )
+    command.add_argument(
+        "--compare",
+        action="store_true",
+        help="also write OUTDIR/compare.html (a before/after slider per photo) and, per photo, "
+        "OUTDIR/compare/NAME.before-after.png with a zoomed crop (docs/enhance.md)",
     )
     command.add_argument(
         "--force",
@@ -520,6 +528,7 @@ def run(args: argparse.Namespace) -> int:
     failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
     refused = refusals(pairs)
     kept, done, unchanged, precisions = [], 0, 0, Counter()
+    comparisons = Comparisons(args.out.parent if pairs == [(args.photos[0], args.out)] else args.out)
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
@@ -541,12 +550,19 @@ def run(args: argparse.Namespace) -> int:
             failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
             continue
         bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
+        if args.compare:
+            try:
+                comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
+            except (ImageError, OSError) as error:
+                failed.append(f"{photo}: written, but its before/after could not be ({error})")
         if decision.strength is None:
             unchanged += 1
         else:
             done += 1
             precisions[decision.precision] += 1
     bar.close()
+    if args.compare:
+        print(f"enhance: before/after of {len(comparisons.entries)} photos: {comparisons.write_page()}")
     for message in kept:
         print(f"enhance: {message}", file=sys.stderr)
     for message in failed:

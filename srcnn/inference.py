@@ -257,12 +257,13 @@ def restore_rgb(
     device: torch.device = torch.device("cpu"),
     dtype: torch.dtype | None = None,
     tile: int = 512,
-    on_tile: Callable[[], None] | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
     strength: float | None = None,
     self_ensemble: bool = False,
 ) -> np.ndarray:
     """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` and ``self_ensemble``
-    as in ``restore_luma``).
+    as in ``restore_luma``). ``on_tile(done, total)`` is called before the first tile and after
+    each (progress within a large photo).
 
     A luma model runs on Y of YCbCr (BT.601 as everywhere in the project), and Cb and Cr are kept
     from the input; a colour model restores Y, Cb and Cr. Colour conversion happens per tile too,
@@ -275,7 +276,10 @@ def restore_rgb(
         model, device, dtype, lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width), strength
     )
     result = np.empty_like(rgb, dtype=np.uint8)
-    for read, keep, put in windows(height, width, tile, model.radius):
+    total = -(-height // tile) * -(-width // tile)  # the number of windows
+    if on_tile is not None:
+        on_tile(0, total)
+    for done, (read, keep, put) in enumerate(windows(height, width, tile, model.radius), start=1):
         ycbcr = rgb_to_ycbcr(rgb[read])
         if colour:
             planes = torch.from_numpy((ycbcr / 255.0).astype(np.float32).transpose(2, 0, 1))
@@ -290,5 +294,5 @@ def restore_rgb(
             )
         result[put] = ycbcr_to_rgb(core)
         if on_tile is not None:
-            on_tile()
+            on_tile(done, total)
     return result

@@ -9,7 +9,7 @@ Writes metrics/summary.json (the figures runs are compared on, the metrics of ``
 PSNR-B on luma and of PSNR on RGB, of the degraded input and of the restored output, the worst
 photo's gain and the counts; under "ladder", the same photos degraded afresh at each quality of eval_qualities, one entry
 a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
-quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail) and
+quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail; kept in git) and
 models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
 reads beside the model (srcnn/gate.py). The ladder's output columns are the photos as ``enhance``
 restores them; ``model_*`` the model alone. The logic lives in srcnn/evaluation.py.

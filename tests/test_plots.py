@@ -63,3 +63,24 @@ def test_plots_show_and_diff_have_curves_and_before_after_pictures(make_project)
     data = json.loads(dvc("plots", "diff", "HEAD", "--json", cwd=project).stdout)["data"]
     gains = data["metrics/eval_photos.csv"][0]["content"]["data"]["values"]
     assert {row["rev"] for row in gains} == {"HEAD", "workspace"}
+
+
+def test_a_fresh_clone_shows_every_plot_the_before_after_pictures_included(make_project, tmp_path):
+    project = make_project()
+    dvc("repro", cwd=project)
+    run(["git", "add", "-A"], cwd=project)
+    run(["git", "commit", "-qm", "run"], cwd=project)
+    pictures = sorted(path.name for path in (project / "plots/before_after").glob("*.png"))
+    assert pictures
+    assert sum((project / "plots/before_after" / name).stat().st_size for name in pictures) < 150_000 * len(pictures)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(project), str(clone)], cwd=tmp_path)
+    shown = dvc("plots", "show", "-o", "shown", cwd=clone)
+    assert "failed to load" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
+    html = (clone / "shown/index.html").read_text()
+    for name, title in declared_plots(clone).items():
+        if name != "plots/before_after":
+            assert title in html, name
+    for picture in pictures:
+        assert f"before_after/{picture}" in html or f"before_after_{picture}" in html, picture
+        assert list((clone / "shown").rglob(f"*{picture}")), picture  # the picture itself beside the page
