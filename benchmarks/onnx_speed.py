@@ -29,6 +29,7 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from srcnn.archs import channels_of  # noqa: E402
 from srcnn.color import rgb_to_ycbcr  # noqa: E402
 from srcnn.enhance import PRETRAINED_COLOUR_MODEL, PRETRAINED_MODEL  # noqa: E402
 from srcnn.export import export_onnx  # noqa: E402
@@ -65,7 +66,7 @@ def fastest(call: Callable[[], np.ndarray], repeats: int) -> tuple[float, np.nda
 def measure(checkpoint: Path, ycbcr: np.ndarray, strength: float, repeats: int, folder: Path) -> dict[str, float]:
     model, _ = load_model(checkpoint)
     model.eval()
-    planes = ycbcr.transpose(2, 0, 1)[None] if model.config["channels"] == 3 else ycbcr[None, None, ..., 0]
+    planes = ycbcr.transpose(2, 0, 1)[None] if channels_of(model) == 3 else ycbcr[None, None, ..., 0]
     planes = np.ascontiguousarray(planes)
     target = folder / f"{checkpoint.stem}.onnx"
     export_onnx(model, target)

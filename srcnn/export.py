@@ -99,6 +99,8 @@ def export_onnx(model: nn.Module, target: Path, scale: int = 1) -> None:
             external_data=False,
             verbose=False,
         )
+    if program is None:  # only the exporter given a file name writes it itself
+        raise OnnxExportError(f"{target}: PyTorch's ONNX exporter returned no model")
     proto = program.model_proto
     described = {
         "srcnn.arch": arch_of(model),
@@ -114,11 +116,11 @@ def export_onnx(model: nn.Module, target: Path, scale: int = 1) -> None:
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
-    options = dict(description="Write a model as an ONNX file (docs/onnx.md).")
+    description = "Write a model as an ONNX file (docs/onnx.md)."
     command = (
-        commands.add_parser("export", help="write a model as ONNX, for ONNX Runtime", **options)
+        commands.add_parser("export", help="write a model as ONNX, for ONNX Runtime", description=description)
         if commands
-        else argparse.ArgumentParser(prog="srcnn export", **options)
+        else argparse.ArgumentParser(prog="srcnn export", description=description)
     )
     command.add_argument("--onnx", type=Path, required=True, metavar="FILE", help="the ONNX file to write")
     command.add_argument(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import onnxruntime
@@ -17,7 +18,7 @@ from PIL import Image
 from skimage import data
 
 from srcnn.__main__ import main
-from srcnn.archs import from_config
+from srcnn.archs import channels_of, from_config
 from srcnn.color import rgb_to_ycbcr
 from srcnn.inference import load_model, save_model
 from srcnn.jpeg import compression_strength, luma_qtable
@@ -39,7 +40,7 @@ def photo_planes(channels: int) -> tuple[np.ndarray, float]:
 def largest_difference(model_path: Path, onnx_path: Path) -> float:
     """The largest difference between PyTorch and ONNX Runtime on the photo, in gray levels (of 255)."""
     model, _ = load_model(model_path)
-    planes, strength = photo_planes(int(model.config["channels"]))
+    planes, strength = photo_planes(channels_of(model))
     with torch.no_grad():
         expected = model.eval()(torch.from_numpy(planes), torch.tensor([strength])).numpy()
     session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
@@ -56,7 +57,8 @@ def largest_difference(model_path: Path, onnx_path: Path) -> float:
 @pytest.mark.parametrize("arch", sorted(SMALL_ARCHS))
 def test_every_arch_exports_and_runs_in_onnxruntime(tmp_path: Path, arch: str, channels: int) -> None:
     torch.manual_seed(0)
-    model = from_config(arch, {**SMALL_ARCHS[arch], "channels": channels, "conditioned": arch != "srcnn"})
+    config = cast(dict[str, Any], SMALL_ARCHS[arch])  # its sizes, of several types
+    model = from_config(arch, {**config, "channels": channels, "conditioned": arch != "srcnn"})
     checkpoint = tmp_path / "model.pt"
     save_model(checkpoint, model)
     assert main(["export", "--onnx", str(tmp_path / "model.onnx"), "--model", str(checkpoint)]) == 0
