@@ -1,7 +1,10 @@
 """Command line of the srcnn package.
 
 python -m srcnn enhance PHOTO... -o OUTDIR [--model models/srcnn.pt]   # restore your photos
+python -m srcnn export --onnx model.onnx [--model M]                   # a model as ONNX (docs/onnx.md)
 python -m srcnn pack-tiles SEED_TILES/ -o data/tiles                    # the seed's tiles as train shards
+
+Installed (``pip install .``), the command is ``srcnn`` too: ``srcnn enhance PHOTO... -o OUTDIR``.
 """
 
 from __future__ import annotations
@@ -9,16 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import enhance, seed_tiles
+from . import enhance, export, seed_tiles
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m srcnn", description="SRCNN photo restoration.")
     commands = parser.add_subparsers(dest="command", required=True)
+    runs = {"enhance": enhance.run, "export": export.run, "pack-tiles": seed_tiles.run}
     enhance.parser(commands)
+    export.parser(commands)
     seed_tiles.parser(commands)
     args = parser.parse_args(argv)
-    return enhance.run(args) if args.command == "enhance" else seed_tiles.run(args)
+    return runs[args.command](args)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ Nothing lossy happens that was not asked for: WebP outputs are lossless and JPEG
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import math
 import shutil
 import sys
@@ -79,10 +80,20 @@ KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
 KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
 JPEG_QUALITY = 95  # JPEG outputs without --output-quality
-PROJECT = Path(__file__).resolve().parents[1]
 TRAINED_MODEL = Path("models/srcnn.pt")  # the train stage's output, relative to the project a user runs in
-PRETRAINED_MODEL = PROJECT / "models" / "pretrained" / "restorer.pt"  # luma: for gray photos
-PRETRAINED_COLOUR_MODEL = PROJECT / "models" / "pretrained" / "restorer-colour.pt"  # YCbCr: for colour photos
+
+
+def shipped_models_folder() -> Path:
+    """Where the models that ship with the project are: installed (``pip install``), the package data
+    ``srcnn/pretrained/`` (pyproject.toml maps it to models/pretrained/); in the repository itself,
+    models/pretrained/."""
+    installed = Path(str(importlib.resources.files("srcnn"))) / "pretrained"
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "models" / "pretrained"
+
+
+PRETRAINED_MODEL = shipped_models_folder() / "restorer.pt"  # luma: for gray photos
+PRETRAINED_COLOUR_MODEL = shipped_models_folder() / "restorer-colour.pt"  # YCbCr: for colour photos
+PROJECT = PRETRAINED_MODEL.parents[2]  # what --help names the shipped models from: the repository, or site-packages
 ORIENTATION = 0x0112
 # the least ``srcnn.jpeg.steepness`` of a JPEG's table that is restored: the models are trained on the
 # standard tables (1.0); on Set5 and Set14 the shipped model made none of 14 photos worse at 0.75, at

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import io
 import json
@@ -365,6 +364,7 @@ def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
         yield
         return
     _refuse_strangers(folder, also)  # before a lock file is made beside a folder that is not ours
+    fcntl = _record_locks(folder)
     where.parent.mkdir(parents=True, exist_ok=True)
     with open(where.parent / f".{where.name}.lock", "a+") as lock:
         try:
@@ -387,6 +387,19 @@ def writing(folder: Path, also: Collection[str] = ()) -> Iterator[None]:
         finally:
             _held.discard(where)
             lock.truncate(0)
+
+
+def _record_locks(folder: Path) -> Any:
+    """The ``fcntl`` module, imported only here: restoring photos (``enhance``) never locks, so it
+    starts on every OS; writing shards needs POSIX record locks, or ShardFolderError says why not."""
+    try:
+        import fcntl
+    except ImportError:
+        raise ShardFolderError(
+            f"cannot write {folder}: the data stages lock the folders they write with POSIX record locks "
+            f"(fcntl), which this OS does not have; run the pipeline on Linux or macOS (on Windows, in WSL)"
+        ) from None
+    return fcntl
 
 
 def _unchanged(folder: Path, manifest: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
