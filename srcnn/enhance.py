@@ -436,15 +436,14 @@ def default_models(args: argparse.Namespace) -> tuple[Restorers, str]:
     for kind, restorer in chosen.items():
         beaten: list[int] = []
         if restorer is trained:
-            reason = f"{trained.path} (the shipped model of {kind} photos cannot be used)"
+            reason = "the shipped one cannot be used"
         else:
             beaten, reason = beaten_rungs(trained, restorer, kind)
         gate = trained.settings.gate if trained else None
         if beaten and trained is not None and gate is not None:
             first[kind] = replace(trained, settings=replace(trained.settings, gate=gate.for_kind(kind), force=False))
             reason = (
-                f"{trained.path} near JPEG q{', q'.join(map(str, beaten))}, where its evaluation beat "
-                f"{restorer.path}; else {restorer.path}"
+                f"{trained.path} near JPEG q{', q'.join(map(str, beaten))}, where its evaluation beat the shipped one"
             )
         why.append(f"{kind} photos: {reason}")
     return Restorers(chosen["gray"], chosen["colour"], first), "; ".join(why)
@@ -462,13 +461,13 @@ def load_shipped(path: Path, kind: str, args: argparse.Namespace) -> Restorer | 
 def beaten_rungs(trained: Restorer | None, shipped: Restorer, kind: str) -> tuple[list[int], str]:
     """The rungs where the pipeline's model is safe and beat ``shipped`` on photos of ``kind``, or why none."""
     if trained is None:
-        return [], f"{shipped.path} (no {TRAINED_MODEL} here: 'dvc repro' trains one)"
+        return [], f"shipped with the project; no {TRAINED_MODEL} here: 'dvc repro' trains one"
     gate = trained.settings.gate
     comparison = (gate.shipped or {}).get(kind) if gate else None
     if gate is None or comparison is None or comparison.sha256 != file_sha256(shipped.path):
-        return [], f"{shipped.path} ({trained.path} was not compared with it: 'dvc repro evaluate' compares them)"
+        return [], f"the shipped one; {trained.path} was not compared with it: 'dvc repro evaluate' compares them"
     beaten = [quality for quality, safe in sorted(gate.for_kind(kind).rungs.items()) if safe]
-    return beaten, "" if beaten else f"{shipped.path} ({trained.path} did not beat it at any quality of its evaluation)"
+    return beaten, "" if beaten else f"the shipped one; {trained.path} did not beat it at any quality of its evaluation"
 
 
 def setup(args: argparse.Namespace) -> Restorers:
