@@ -4,11 +4,15 @@
     python -m srcnn enhance ~/Pictures/trip -o restored/            # a folder: its photos, subfolders too
     python -m srcnn enhance photo.jpg -o photo_restored.png         # one photo: -o may name the file
 
-The model is ``--model``'s, else the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has
-trained it), else the two that ship with the project (docs/pretrained.md):
-``models/pretrained/restorer-colour.pt`` for colour photos, ``models/pretrained/restorer.pt`` (luma)
-for gray ones; the first line printed says which. A luma model (``channels: y``) runs on luma (Y
-of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
+The model is ``--model``'s for every photo, else one of the two that ship with the project
+(docs/pretrained.md): ``models/pretrained/restorer-colour.pt`` for colour photos,
+``models/pretrained/restorer.pt`` (luma) for gray ones; the pipeline's own (``models/srcnn.pt``, once
+``dvc repro`` has trained it) takes their place only for the photo kinds and JPEG qualities where its
+evaluation found it better than the shipped one (``models/srcnn.ladder.json``; srcnn/gate.py). A
+shipped model that is missing or damaged is named, and the models there are used. The first line
+printed says which model restores which photos, and why.
+
+A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
 model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EXIF orientation is
 applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
 model sees it as R = G = B; the output is the gray of its luma). Big photos go through
@@ -45,7 +49,7 @@ import math
 import shutil
 import sys
 from collections import Counter, defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +60,7 @@ from .archs import arch_of, channels_of
 from .color import to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
-from .files import atomic_path
+from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import jpeg_history
 from .images import ImageError, load_pixels, load_rgb
@@ -94,6 +98,7 @@ def shipped_models_folder() -> Path:
 PRETRAINED_MODEL = shipped_models_folder() / "restorer.pt"  # luma: for gray photos
 PRETRAINED_COLOUR_MODEL = shipped_models_folder() / "restorer-colour.pt"  # YCbCr: for colour photos
 PROJECT = PRETRAINED_MODEL.parents[2]  # what --help names the shipped models from: the repository, or site-packages
+SHIPPED_MODELS = {"gray": PRETRAINED_MODEL, "colour": PRETRAINED_COLOUR_MODEL}
 ORIENTATION = 0x0112
 # the least ``srcnn.jpeg.steepness`` of a JPEG's table that is restored: the models are trained on the
 # standard tables (1.0); on Set5 and Set14 the shipped model made none of 14 photos worse at 0.75, at
@@ -133,15 +138,35 @@ class Restorers:
 
     gray: Restorer
     colour: Restorer
+    # the pipeline's model, tried first where it beat gray's or colour's (its gate holds only those rungs)
+    first: dict[str, Restorer] = field(default_factory=dict)
 
     @classmethod
     def one(cls, restorer: Restorer) -> Restorers:
         return cls(restorer, restorer)
 
     def paths(self) -> str:
-        if self.gray.path == self.colour.path:
-            return str(self.gray.path)
-        return f"{self.colour.path} for colour photos, {self.gray.path} for gray ones"
+        gray, colour = (
+            f"{self.first[kind].path} or {restorer.path}" if kind in self.first else str(restorer.path)
+            for kind, restorer in (("gray", self.gray), ("colour", self.colour))
+        )
+        return gray if gray == colour else f"{colour} for colour photos, {gray} for gray ones"
+
+    def choose(self, header: Header, rgb: np.ndarray) -> tuple[Restorer, Decision]:
+        """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
+        at the photo's quality (``first``), else the shipped one."""
+        kind = "gray" if header.gray else "colour"
+        history: list[int | None] = []  # a file with no table may still be a decoded JPEG: looked for once, if needed
+        for restorer in (self.first[kind], getattr(self, kind)) if kind in self.first else (getattr(self, kind),):
+            settings = restorer.settings
+            if not history and header.qtable is None and settings.quality is None and settings.trained is not None:
+                history.append(jpeg_history(rgb))
+            decision = decide(header.qtable, settings, history[0] if history else None)
+            if kind not in self.first:
+                return restorer, decision
+            if decision.strength is not None or restorer is not self.first[kind]:
+                return restorer, replace(decision, line=f"{decision.line} [{restorer.path}]")
+        raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)
@@ -281,12 +306,9 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
     restorer of its kind (gray or colour); returns the decision."""
     header = read_header(photo)
     output_format(target)  # an unknown format is refused before any work
-    restorer = restorers.gray if header.gray else restorers.colour
-    model, settings = restorer.model, restorer.settings
     rgb = load_rgb(photo)
-    # a file with no table may still be a decoded JPEG: looked for only where the answer is used
-    needs_history = header.qtable is None and settings.quality is None and settings.trained is not None
-    decision = decide(header.qtable, settings, jpeg_history(rgb) if needs_history else None)
+    restorer, decision = restorers.choose(header, rgb)
+    model, settings = restorer.model, restorer.settings
     if decision.strength is None:
         write_unchanged(photo, header, rgb, target, settings)
         return decision
@@ -409,16 +431,54 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     return command
 
 
-def default_models() -> tuple[Path, Path, str]:
-    """The models enhance uses without --model, for gray and for colour photos, and why: the
-    pipeline's own once trained (for both), else the two shipped ones."""
-    if TRAINED_MODEL.is_file():
-        return TRAINED_MODEL, TRAINED_MODEL, "trained by this project's pipeline"
-    return (
-        PRETRAINED_MODEL,
-        PRETRAINED_COLOUR_MODEL,
-        f"shipped with the project (docs/pretrained.md); no {TRAINED_MODEL} here: 'dvc repro' trains one",
-    )
+def default_models(args: argparse.Namespace) -> tuple[Restorers, str]:
+    """The restorers without --model, and why: per photo kind the shipped model (another model that
+    is there, when it is missing or damaged), and the pipeline's own first where it beat it."""
+    shipped = {kind: load_shipped(path, kind, args) for kind, path in SHIPPED_MODELS.items()}
+    trained = load_restorer(TRAINED_MODEL, args) if TRAINED_MODEL.is_file() else None
+    if trained is not None and trained.settings.scale != 1:
+        return Restorers.one(trained), "trained by this project's pipeline to enlarge; the shipped models do not"
+    there = [restorer for restorer in (trained, shipped["colour"], shipped["gray"]) if restorer is not None]
+    if not there:
+        raise CheckpointError(f"no model to restore with: {TRAINED_MODEL} and the shipped models are missing")
+    chosen = {kind: restorer or there[0] for kind, restorer in shipped.items()}
+    first: dict[str, Restorer] = {}
+    why: list[str] = []
+    for kind, restorer in chosen.items():
+        beaten: list[int] = []
+        if restorer is trained:
+            reason = "the shipped one cannot be used"
+        else:
+            beaten, reason = beaten_rungs(trained, restorer, kind)
+        gate = trained.settings.gate if trained else None
+        if beaten and trained is not None and gate is not None:
+            first[kind] = replace(trained, settings=replace(trained.settings, gate=gate.for_kind(kind), force=False))
+            reason = (
+                f"{trained.path} near JPEG q{', q'.join(map(str, beaten))}, where its evaluation beat the shipped one"
+            )
+        why.append(f"{kind} photos: {reason}")
+    return Restorers(chosen["gray"], chosen["colour"], first), "; ".join(why)
+
+
+def load_shipped(path: Path, kind: str, args: argparse.Namespace) -> Restorer | None:
+    """A shipped model, or None (said) when it is missing or damaged."""
+    try:
+        return load_restorer(path, args)
+    except CheckpointError as error:
+        print(f"enhance: note: the shipped model of {kind} photos cannot be used: {error}", file=sys.stderr)
+        return None
+
+
+def beaten_rungs(trained: Restorer | None, shipped: Restorer, kind: str) -> tuple[list[int], str]:
+    """The rungs where the pipeline's model is safe and beat ``shipped`` on photos of ``kind``, or why none."""
+    if trained is None:
+        return [], f"shipped with the project; no {TRAINED_MODEL} here: 'dvc repro' trains one"
+    gate = trained.settings.gate
+    comparison = (gate.shipped or {}).get(kind) if gate else None
+    if gate is None or comparison is None or comparison.sha256 != file_sha256(shipped.path):
+        return [], f"the shipped one; {trained.path} was not compared with it: 'dvc repro evaluate' compares them"
+    beaten = [quality for quality, safe in sorted(gate.for_kind(kind).rungs.items()) if safe]
+    return beaten, "" if beaten else f"the shipped one; {trained.path} did not beat it at any quality of its evaluation"
 
 
 def setup(args: argparse.Namespace) -> Restorers:
@@ -429,11 +489,13 @@ def setup(args: argparse.Namespace) -> Restorers:
     for option, value in (("--quality", args.quality), ("--output-quality", args.output_quality)):
         if value is not None and not 1 <= value <= 100:
             raise ValueError(f"{option} {value} is not a JPEG quality; use 1 to 100")
-    gray, colour, why = (args.model, args.model, "given by --model") if args.model else default_models()
-    loaded = {path: load_restorer(path, args) for path in dict.fromkeys((gray, colour))}
-    restorers = Restorers(loaded[gray], loaded[colour])
-    archs = ", ".join(dict.fromkeys(arch_of(restorer.model) for restorer in loaded.values()))
-    print(f"enhance: model {restorers.paths()} ({archs}, {why})", file=sys.stderr)
+    if args.model:
+        restorers, why = Restorers.one(load_restorer(args.model, args)), "given by --model"
+    else:
+        restorers, why = default_models(args)
+    loaded = (restorers.gray, restorers.colour, *restorers.first.values())
+    archs = ", ".join(dict.fromkeys(arch_of(restorer.model) for restorer in loaded))
+    print(f"enhance: model {restorers.paths()} ({archs}; {why})", file=sys.stderr)
     return restorers
 
 

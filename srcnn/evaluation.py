@@ -42,7 +42,7 @@ from . import metrics
 from .archs import channels_of
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade
-from .gate import Gate, decide_gate
+from .gate import Comparison, Gate, applied_gains, beats, decide_gate
 from .inference import restore_luma, restore_rgb
 from .jpeg import strength_for_quality
 from .progress import progress
@@ -84,6 +84,10 @@ HEADLINE_QUALITIES = (10, 20, 40, 90)
 HEADLINE_RGB_QUALITIES = (20,)  # ... and where the model's RGB gain is shown too (luma and colour models alike)
 HEADLINE_KEYS = ("psnr_gain", "psnr_output", "ssim_gain", "worst_gain")
 TRAINING_KEYS = ("steps", "seconds", "parameters")  # of the train stage's summary, kept in the checkpoint's info
+
+# per photo kind, the ladder column a trained model is compared with the shipped model on, and the
+# val photos' column the shipped model's headline gain is: luma for gray photos, RGB for colour ones
+SHIPPED_COLUMNS = {"gray": ("model_gain", "psnr_gain"), "colour": ("rgb_model_gain", "rgb_psnr_gain")}
 
 # called with (photo name, clean RGB, degraded RGB, restored RGB, the photo's row) for pictures
 PhotoHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray, dict], None]
@@ -331,4 +335,48 @@ def headline(evaluation: dict, trained: dict) -> dict[str, float | int]:
         }
     )
     figures.update({key: trained[key] for key in TRAINING_KEYS if key in trained})
+    return figures
+
+
+def compare_with_shipped(
+    ours: pd.DataFrame, our_gate: Gate, shipped: dict[str, tuple[str, str, pd.DataFrame, Gate]]
+) -> tuple[dict[str, Comparison], dict[str, dict]]:
+    """Per photo kind, where the trained model (its ``ladder_gains`` results ``ours``, applied under
+    ``our_gate``) beat the shipped model (kind → its path, sha256, ``ladder_gains`` results on the same
+    photos and qualities, and its own gate), both as ``enhance`` applies them (``srcnn.gate.beats``);
+    and the figures behind each verdict: per rung, both mean gains and the verdict."""
+    comparisons, figures = {}, {}
+    for kind, (path, sha256, theirs, their_gate) in shipped.items():
+        if not ours[["photo", "quality"]].equals(theirs[["photo", "quality"]]):
+            raise ValueError(f"the shipped model {path} was scored on other photos or qualities than the trained one")
+        column = SHIPPED_COLUMNS[kind][0]
+        mine, its = applied_gains(ours, our_gate, column), applied_gains(theirs, their_gate, column)
+        beaten = beats(mine, its, ours["quality"])
+        comparisons[kind] = Comparison(path, sha256, beaten)
+        means = pd.DataFrame({"quality": ours["quality"], "mine": mine, "its": its}).groupby("quality").mean()
+        figures[kind] = {
+            "model": path,
+            "ladder": {
+                f"q{int(quality)}": {
+                    "gain": round(float(row["mine"]), 4),
+                    "shipped_gain": round(float(row["its"]), 4),
+                    "beaten": beaten[int(quality)],
+                }
+                for quality, row in means.iterrows()
+            },
+        }
+    return comparisons, figures
+
+
+def shipped_headline(evaluation: dict, shipped_gains: dict[str, float]) -> dict[str, float]:
+    """The headline figures of the comparison with the shipped models (photo kind → the shipped
+    model's mean gain on the val photos, ``SHIPPED_COLUMNS``): ``shipped_gain`` and
+    ``gain_over_shipped`` on luma (the gray photos' model), ``shipped_rgb_gain`` and
+    ``rgb_gain_over_shipped`` on RGB (the colour photos' model); > 0: training on these photos helped."""
+    figures = {}
+    for kind, prefix in (("gray", ""), ("colour", "rgb_")):
+        if kind in shipped_gains:
+            gain = round(shipped_gains[kind], 4)
+            ours = evaluation[SHIPPED_COLUMNS[kind][1]]
+            figures.update({f"shipped_{prefix}gain": gain, f"{prefix}gain_over_shipped": round(ours - gain, 4)})
     return figures

@@ -73,9 +73,11 @@ def start_from(model: nn.Module, path: str | Path) -> None:
         model.load_state_dict(source.state_dict())
         return
     if (their_channels, ours_channels) != (1, 3):
+        names = {1: "y", 3: "ycbcr"}
         raise ValueError(
-            f"{where} restores {their_channels} channels; it can start a model of as many, "
-            f"or a luma model can start a colour one, not this one of {ours_channels}"
+            f"{where} restores {their_channels} channels (channels: {names.get(their_channels, their_channels)}), "
+            f"but params channels is {names.get(ours_channels, ours_channels)}; it can start a model of as many, "
+            f"or a luma model can start a colour one"
         )
     if not ours.get("residual", False):
         raise ValueError(

@@ -19,6 +19,12 @@ and the rungs around q are safe: the rung itself when q is within ``QUALITY_MARG
 quality estimate's precision), else the rungs on both sides; a quality beyond the ladder's ends
 was never measured and is not restored. The gate is written beside the checkpoint with the
 checkpoint's sha256, so a retrained model is never judged by an older model's evaluation.
+
+The evaluate stage also runs the models that ship with the project (``SHIPPED``: a luma one for
+gray photos, a colour one for colour photos) on the same rungs, each as ``enhance`` applies it (its
+own gate), and records per photo kind and rung whether the trained model, as ``enhance`` applies
+it, **beat** the shipped one there (``beats_shipped``: on luma for gray photos, on RGB for colour
+ones). ``enhance`` takes the trained model only where it did (``Gate.for_kind``), else the shipped one.
 """
 
 from __future__ import annotations
@@ -34,6 +40,11 @@ from .files import file_sha256, write_text_atomic
 
 FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
 MIN_PHOTO_GAIN_DB = 0.1
+MIN_GAIN_OVER_SHIPPED_DB = 0.02  # the least mean gain over the shipped model that counts as beating it
+SHIPPED = {  # per photo kind, the model that ships with the project (docs/pretrained.md), relative to the project
+    "gray": Path("models/pretrained/restorer.pt"),
+    "colour": Path("models/pretrained/restorer-colour.pt"),
+}
 QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities, or from a rung, counts as there (the estimate's ±2)
 
 
@@ -47,6 +58,15 @@ def in_trained(quality: float | None, trained: tuple[int, int] | None) -> bool:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """Where a trained model beat a shipped one (quality → verdict), and which file that was."""
+
+    model: str
+    sha256: str
+    beaten: dict[int, bool]
+
+
+@dataclass(frozen=True)
 class Gate:
     """The trained qualities and the verdict of each evaluated rung (quality → safe)."""
 
@@ -54,6 +74,15 @@ class Gate:
     rungs: dict[int, bool]
     model_sha256: str = ""
     photos: int = 0
+    shipped: dict[str, Comparison] | None = None  # photo kind → comparison; None: not compared
+
+    def for_kind(self, kind: str) -> Gate:
+        """The gate of the trained model where it replaces the shipped model of photo ``kind``: only the
+        safe rungs where it beat it (none when that was not compared)."""
+        beaten = self.shipped[kind].beaten if self.shipped and kind in self.shipped else {}
+        return Gate(
+            self.trained, {q: safe and beaten.get(q, False) for q, safe in self.rungs.items()}, self.model_sha256
+        )
 
     def allows(self, quality: float | None) -> bool:
         """Whether a photo of JPEG ``quality`` (None: no JPEG step) is restored (see the module docstring)."""
@@ -92,6 +121,20 @@ def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
     return Gate(trained, rungs, photos=photos)
 
 
+def applied_gains(gains: pd.DataFrame, gate: Gate, column: str) -> pd.Series:
+    """Per row of ``ladder_gains``' results, the gain in ``column`` as ``enhance`` gets it under ``gate``
+    (0 where the photo is left unchanged)."""
+    allowed = gains["quality"].map(gate.allows).astype(bool)
+    return gains[column].where(allowed, 0.0)
+
+
+def beats(ours: pd.Series, theirs: pd.Series, quality: pd.Series) -> dict[int, bool]:
+    """Per rung, whether our per-photo gains beat theirs (same rows): by at least
+    ``MIN_GAIN_OVER_SHIPPED_DB`` on average, and on no photo less."""
+    difference = (ours - theirs).groupby(quality.to_numpy())
+    return {int(rung): bool(rows.mean() >= MIN_GAIN_OVER_SHIPPED_DB and rows.min() >= 0) for rung, rows in difference}
+
+
 def gate_path(model: str | Path) -> Path:
     """Where the gate of a checkpoint lives: ``models/srcnn.pt`` → ``models/srcnn.ladder.json``."""
     return Path(model).with_suffix(".ladder.json")
@@ -106,6 +149,11 @@ def write_gate(path: str | Path, gate: Gate) -> None:
         "rule": f"safe: every photo's gain >= {MIN_PHOTO_GAIN_DB} dB, in the trained qualities",
         "rungs": {str(quality): safe for quality, safe in sorted(gate.rungs.items())},
     }
+    if gate.shipped is not None:
+        content["beats_shipped"] = {
+            kind: {"model": c.model, "sha256": c.sha256, "rungs": {str(q): v for q, v in sorted(c.beaten.items())}}
+            for kind, c in gate.shipped.items()
+        }
     write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 
@@ -137,8 +185,9 @@ def read_gate(path: str | Path, model: str | Path) -> Gate:
             _rungs(content.get("rungs")),
             content["model_sha256"],
             _integer(content.get("photos", 0), "photos"),
+            _shipped(content.get("beats_shipped")),
         )
-    except (TypeError, ValueError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise DamagedGateError(f"{path}: a damaged gate file ({error}); 'dvc repro evaluate' writes it again") from None
 
 
@@ -164,3 +213,14 @@ def _rungs(value: Any) -> dict[int, bool]:
         if not isinstance(safe, bool):
             raise ValueError(f"rungs: {safe!r} is not a verdict (true or false)")
     return {_integer(quality, "rungs"): safe for quality, safe in value.items()}
+
+
+def _shipped(value: Any) -> dict[str, Comparison] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError(f"beats_shipped: {value!r} is not a mapping of photo kind to comparison")
+    return {
+        kind: Comparison(str(entry["model"]), str(entry["sha256"]), _rungs(entry["rungs"]))
+        for kind, entry in value.items()
+    }

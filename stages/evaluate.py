@@ -7,12 +7,17 @@ they are read one at a time from the prepared val shards.
 Writes metrics/summary.json (the figures runs are compared on, the metrics of ``dvc exp show`` and
 ``dvc metrics diff``), metrics/eval.json (the whole evaluation: means over photos of PSNR, SSIM and
 PSNR-B on luma and of PSNR on RGB, of the degraded input and of the restored output, the worst
-photo's gain and the counts; under "ladder", the same photos degraded afresh at each quality of eval_qualities, one entry
-a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
+photo's gain and the counts; under "ladder", the same photos degraded afresh at each quality of
+eval_qualities, one entry a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
 quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail; kept in git) and
 models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
-reads beside the model (srcnn/gate.py). The ladder's output columns are the photos as ``enhance``
-restores them; ``model_*`` the model alone. The logic lives in srcnn/evaluation.py.
+reads beside the model (srcnn/gate.py). The models that ship with the project (``srcnn.gate.SHIPPED``)
+are scored on the same photos and rungs: metrics/summary.json carries their gains and the trained
+model's gain over them (``shipped_gain``, ``gain_over_shipped``, ``shipped_rgb_gain``,
+``rgb_gain_over_shipped``), metrics/eval.json the figures per rung under "shipped", and the gate
+the rungs where the trained model beat each (``enhance`` takes it only there). The ladder's output
+columns are the photos as ``enhance`` restores them; ``model_*`` the model alone. The logic lives in
+srcnn/evaluation.py.
 
     python -m stages.evaluate
 """
@@ -25,13 +30,25 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from srcnn.evaluation import evaluate_ladder, evaluate_photos, headline, ladder_metrics, pick_photos, summarize
+from srcnn.evaluation import (
+    SHIPPED_COLUMNS,
+    compare_with_shipped,
+    evaluate_photos,
+    headline,
+    ladder_gains,
+    ladder_metrics,
+    ladder_table,
+    pick_photos,
+    shipped_headline,
+    summarize,
+)
 from srcnn.files import atomic_dir, atomic_path, file_sha256, write_text_atomic
-from srcnn.gate import gate_path, write_gate
+from srcnn.gate import SHIPPED, Comparison, Gate, GateError, decide_gate, gate_path, read_gate, write_gate
 from srcnn.images import save_png
 from srcnn.inference import CheckpointError, load_model, trained_qualities
-from srcnn.params import load_params
+from srcnn.params import Params, load_params
 from srcnn.photos import read_prepared
 from srcnn.pictures import before_after
 from srcnn.shards import check_complete, samples_in
@@ -82,24 +99,20 @@ def main() -> None:
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary = summarize(table)
     summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
-    cleans = ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
-    ladder, gate = evaluate_ladder(
-        model,
-        cleans,
-        params.border,
-        params.scale,
-        params.eval_qualities,
-        total=len(chosen),
-        trained=trained_qualities(info),
-    )
-    gate = dataclasses.replace(gate, model_sha256=file_sha256(MODEL))  # the gate belongs to this very checkpoint
+    gains = ladder_gains(model, cleans(chosen), params.border, params.scale, params.eval_qualities, total=len(chosen))
+    gate = decide_gate(gains, trained_qualities(info))
+    ladder = ladder_table(gains, gate)
+    comparisons, summary["shipped"], shipped_gains = score_shipped(params, chosen, gains, gate)
+    # the gate belongs to this very checkpoint
+    gate = dataclasses.replace(gate, model_sha256=file_sha256(MODEL), shipped=comparisons)
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
     with atomic_path(LADDER) as temp:
         ladder.round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
-    write_text_atomic(SUMMARY, json.dumps(headline(summary, trained=info), indent=2) + "\n")
+    figures = {**headline(summary, trained=info), **shipped_headline(summary, shipped_gains)}
+    write_text_atomic(SUMMARY, json.dumps(figures, indent=2) + "\n")
     write_gate(GATE, gate)
     gains, rungs = ladder["psnr_gain"], sorted(gate.rungs.items())
     safe, unsafe = ([f"q{quality}" for quality, ok in rungs if ok is wanted] for wanted in (True, False))
@@ -113,8 +126,60 @@ def main() -> None:
         f"to {ladder['model_gain'].max():+.2f} dB, {int(ladder['model_photos_worse'].sum())} photo results worse "
         f"than their input (metrics/eval_ladder.csv); enhance {restored} ({GATE}), "
         f"gain {gains.min():+.2f} to {gains.max():+.2f} dB; val photos on RGB: PSNR {summary['rgb_psnr_input']:.2f} "
-        f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB)"
+        f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB); {against_shipped(figures, gate)}"
     )
+
+
+def cleans(chosen: set[str]):
+    """The chosen clean val photos, (name, RGB), one at a time from the prepared shards."""
+    return ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
+
+
+def score_shipped(
+    params: Params, chosen: set[str], ours: pd.DataFrame, our_gate: Gate
+) -> tuple[dict[str, Comparison] | None, dict, dict[str, float]]:
+    """The shipped models on the same val photos and rungs as the trained model (``ours``, under
+    ``our_gate``): where it beat each, the figures per rung, and each one's mean gain on the val
+    photos as they are (``SHIPPED_COLUMNS``). A shipped model that is missing or damaged is named
+    and left out; with ``scale`` > 1 none is compared (they do not enlarge photos)."""
+    if params.scale != 1:
+        print("evaluate: note: the shipped models do not enlarge photos; not compared (scale > 1)", file=sys.stderr)
+        return None, {}, {}
+    scored, gains = {}, {}
+    for kind, path in SHIPPED.items():
+        try:
+            model, _ = load_model(path)
+            gate = read_gate(gate_path(path), path)
+        except (CheckpointError, GateError) as error:
+            print(f"evaluate: note: the shipped model of {kind} photos is not compared: {error}", file=sys.stderr)
+            continue
+        qualities, border = params.eval_qualities, params.border
+        theirs = ladder_gains(model, cleans(chosen), border, params.scale, qualities, total=len(chosen))
+        scored[kind] = (str(path), file_sha256(path), theirs, gate)
+        photos = (
+            (report["name"], clean, degraded, report["jpeg_quality"])
+            for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
+        )
+        table = evaluate_photos(model, photos, border, total=len(chosen))
+        gains[kind] = float(table[SHIPPED_COLUMNS[kind][1]].mean())
+    comparisons, figures = compare_with_shipped(ours, our_gate, scored)
+    return comparisons, figures, gains
+
+
+def against_shipped(figures: dict, gate: Gate) -> str:
+    """What the evaluation says about the trained model against the shipped ones."""
+    if not gate.shipped:
+        return "not compared with the shipped models"
+    parts = []
+    for kind, comparison in gate.shipped.items():
+        beaten = [f"q{quality}" for quality, won in sorted(comparison.beaten.items()) if won and gate.rungs[quality]]
+        parts.append(f"{kind} photos near {', '.join(beaten)}" if beaten else f"no {kind} photos")
+    over = ", ".join(
+        f"{figures[key]:+.2f} dB {label}"
+        for key, label in (("gain_over_shipped", "luma"), ("rgb_gain_over_shipped", "RGB"))
+        if key in figures
+    )
+    return f"over the shipped models {over}: enhance takes {MODEL} for {' and '.join(parts)}"
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from srcnn.device import pick_device
 from srcnn.files import file_sha256, write_text_atomic
 from srcnn.finetune import start_from
 from srcnn.inference import save_model
-from srcnn.params import load_params
+from srcnn.params import Params, load_params
 from srcnn.progress import progress
 from srcnn.shards import MANIFEST, check_complete, shard_paths
 from srcnn.train import CURVE_VAL_TILES, DivergedError, batch_and_lr, fit
@@ -46,6 +46,8 @@ def main() -> None:
     if distributed:
         dist.init_process_group("nccl" if torch.cuda.is_available() and params.device != "cpu" else "gloo")
     is_main = not distributed or dist.get_rank() == 0
+    if params.init is not None:
+        check_init(params, params.init)  # before any tile is read: a wrong init is told at once
     try:
         manifest = check_complete(TILES)
     except FileNotFoundError as error:
@@ -65,15 +67,7 @@ def main() -> None:
     model = build_model(params)
     init = {}
     if params.init is not None:
-        if Path(params.init).resolve() == Path(MODEL).resolve():
-            sys.exit(
-                f"train: error: params init: {params.init} is this stage's own output, which DVC removes "
-                f"before the stage runs; copy the model elsewhere (e.g. models/start.pt) and start from that"
-            )
-        try:
-            start_from(model, params.init)
-        except ValueError as error:  # CheckpointError too: a missing or foreign file
-            sys.exit(f"train: error: {error}")
+        start_from(model, params.init)  # checked by check_init
         init = {"init": params.init, "init_sha256": file_sha256(params.init)}
     live = Live("dvclive", dvcyaml=False, save_dvc_exp=False) if is_main else None
     bar = progress(total=params.epochs * params.steps_per_epoch, desc="train", unit="step", disable=not is_main)
@@ -132,6 +126,20 @@ def main() -> None:
         print(f"train: val PSNR {last['val_psnr']:.2f} dB{rgb} after {history.steps} steps in {history.seconds:.0f} s")
     if distributed:
         dist.destroy_process_group()
+
+
+def check_init(params: Params, init: str) -> None:
+    """Exit naming the ``init`` model and the params when it cannot start the network they describe
+    (another arch, sizes or channels: srcnn/finetune.py), or when it is this stage's own output."""
+    if Path(init).resolve() == Path(MODEL).resolve():
+        sys.exit(
+            f"train: error: params init: {init} is this stage's own output, which DVC removes "
+            f"before the stage runs; copy the model elsewhere (e.g. models/start.pt) and start from that"
+        )
+    try:
+        start_from(build_model(params), init)
+    except ValueError as error:  # CheckpointError too: a missing or foreign file
+        sys.exit(f"train: error: {error}")
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The docs agree with the committed metrics, and speak to the project's users.
 
 Each figure a page quotes from metrics/*.json is listed in QUOTES: the quoted text, with ``{}`` for
-each figure, and for each figure how the committed metrics print it. A page whose figure disagrees
-(say after ``dvc repro`` changed the metrics) fails here, and so does a page that no longer has the
+each figure, and for each figure how the committed metrics (``git show HEAD:metrics/...``: not the
+working tree's, which a `dvc repro` on another CPU rewrites) print it. A page whose figure disagrees
+(say after new metrics were committed) fails here, and so does a page that no longer has the
 quote: update the page, or drop its entry here. The fewer figures the pages repeat, the better; link
 to the metrics files instead.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,15 +23,23 @@ from conftest import ROOT
 Metrics = dict[str, Any]
 
 
+def committed(path: str) -> str:
+    """A file as the last commit holds it: the pages quote the committed figures, so a `dvc repro` on
+    another CPU, which rewrites metrics/ in the working tree, does not make the docs wrong."""
+    return subprocess.run(["git", "show", f"HEAD:{path}"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
 def load_metrics() -> Metrics:
-    """metrics/*.json by name, and the shipped models' figures as ``pretrained`` (luma) and
-    ``pretrained_colour``."""
-    metrics = {path.stem: json.loads(path.read_text()) for path in (ROOT / "metrics").glob("*.json")}
-    shipped = ROOT / "models" / "pretrained"
+    """The committed metrics/*.json by name, and the shipped models' figures as ``pretrained`` (luma)
+    and ``pretrained_colour``."""
+    listed = subprocess.run(
+        ["git", "ls-tree", "--name-only", "HEAD", "metrics/"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    metrics = {Path(name).stem: json.loads(committed(name)) for name in listed if name.endswith(".json")}
     return {
         **metrics,
-        "pretrained": json.loads((shipped / "restorer.json").read_text()),
-        "pretrained_colour": json.loads((shipped / "restorer-colour.json").read_text()),
+        "pretrained": json.loads(committed("models/pretrained/restorer.json")),
+        "pretrained_colour": json.loads(committed("models/pretrained/restorer-colour.json")),
     }
 
 

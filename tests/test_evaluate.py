@@ -215,6 +215,10 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
         "q20_gain",
         "q90_gain",
         "q20_rgb_gain",
+        "shipped_gain",  # the shipped models on the same val photos: did training on these photos help?
+        "gain_over_shipped",
+        "shipped_rgb_gain",
+        "rgb_gain_over_shipped",
     ]
     assert metrics["metrics/summary.json"]["q90_gain"] == scores["ladder"]["q90"]["model_gain"]
     detail = dvc("metrics", "show", "--json", "metrics/eval.json", cwd=project).stdout

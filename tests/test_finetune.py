@@ -3,9 +3,11 @@ model starts a colour one that restores luma as it did and leaves the chroma as 
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 import torch
-from conftest import SMALL_ARCHS
+from conftest import SMALL_ARCHS, run
 
 from srcnn.archs import ARCHS
 from srcnn.finetune import start_from
@@ -94,3 +96,25 @@ def test_init_is_a_checkpoint_path_or_null():
     for wrong in ("", "  ", 3, True, ["a.pt"]):
         with pytest.raises(ParamsError, match="init=.* the path of a model checkpoint"):
             params_with(init=wrong)
+
+
+@pytest.mark.parametrize(
+    "overrides, reason",
+    [
+        (
+            {"init": "models/pretrained/restorer.pt"},
+            "params init: models/pretrained/restorer.pt is a ffdnet_res model, but params arch is srcnn "
+            "(it was trained with -S arch=ffdnet_res",
+        ),
+        (
+            {"init": "models/pretrained/restorer-colour.pt", "arch": "ffdnet_res", "ffdnet_depth": 16},
+            "params init: models/pretrained/restorer-colour.pt restores 3 channels (channels: ycbcr), "
+            "but params channels is y",
+        ),
+    ],
+)
+def test_a_wrong_init_is_told_naming_the_model_and_the_params_before_any_tile_is_read(make_project, overrides, reason):
+    project = make_project(**overrides)  # no tiles yet: the train stage stops at the init, before looking for them
+    result = run([sys.executable, "-m", "stages.train"], cwd=project, check=False)
+    assert result.returncode == 1 and reason in result.stderr, result.stderr
+    assert "tiles" not in result.stderr and not (project / "models" / "srcnn.pt").exists()
