@@ -247,12 +247,13 @@ def read_header(photo: Path) -> Header:
             kind = "JPEG" if image.format == "MPO" else image.format
             frames = 1 if kind == "JPEG" else getattr(image, "n_frames", 1)  # an MPO's other pictures are no frames
             alpha = image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+            bits = bit_depth(image)  # before the metadata: reading a PNG's EXIF may decode it
             return Header(
                 kind,
                 image.mode in GRAY_MODES,
                 read_metadata(image),
                 luma_qtable(image),
-                bit_depth(image),
+                bits,
                 alpha,
                 frames,
             )
