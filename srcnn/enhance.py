@@ -293,7 +293,7 @@ def save_photo(path: Path, array: np.ndarray, metadata: Metadata | None = None, 
             raise ValueError(f"{path}: {kind} is not written with 16 bits per channel")
         import imagecodecs  # Pillow writes colour in 8 bits only
 
-        data = with_png_chunks(imagecodecs.png_encode(array), png_chunks(metadata, size))
+        data = with_png_chunks(bytes(imagecodecs.png_encode(array)), png_chunks(metadata, size))
         with atomic_path(path) as temp:
             temp.write_bytes(data)
         return

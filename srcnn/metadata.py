@@ -48,8 +48,9 @@ class Metadata:
 def read_metadata(image: Image.Image) -> Metadata:
     """The EXIF, ICC profile and XMP of an open photo (a CMYK photo's profile is dropped: its
     pixels are written as RGB, and a CMYK profile would lie about them)."""
+    exif: Image.Exif | None = None
     try:
-        exif: Image.Exif | None = image.getexif()
+        exif = image.getexif()
         for ifd in SUB_IFDS:
             exif.get_ifd(ifd)  # read now, while the file is open
     except Exception:  # a broken EXIF block does not make the photo unusable
