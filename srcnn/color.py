@@ -36,6 +36,16 @@ def ycbcr_to_rgb(ycbcr: np.ndarray) -> np.ndarray:
     return np.round(rgb).clip(0, 255).astype(np.uint8)
 
 
+def ycbcr_to_rgb_float(ycbcr: np.ndarray) -> np.ndarray:
+    """H×W×3 float YCbCr → H×W×3 float64 RGB in [0, 255], clipped, not rounded (16-bit photos)."""
+    return ((np.asarray(ycbcr, dtype=np.float64) - _OFFSET) @ _YCBCR_TO_RGB.T).clip(0, 255)
+
+
+def to_gray_float(rgb: np.ndarray) -> np.ndarray:
+    """``to_gray_u8`` neither rounded nor made 8-bit: float64 gray levels in [0, 255] (16-bit photos)."""
+    return ((rgb_to_y(rgb) - _OFFSET[0]) * 255.0 / 219.0).clip(0, 255)
+
+
 def to_luma_u8(rgb_or_gray: np.ndarray) -> np.ndarray:
     """A photo (RGB or already single-channel) as rounded uint8 luma."""
     if rgb_or_gray.ndim == 2:

@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import importlib.resources
 import math
+import re
 import shutil
 import sys
 from collections import Counter, defaultdict
@@ -57,15 +58,16 @@ import torch
 from PIL import Image
 
 from .archs import arch_of, channels_of
-from .color import to_gray_u8
+from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import jpeg_history
-from .images import ImageError, load_pixels, load_rgb
+from .images import ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
+from .metadata import Metadata, copy_times, pillow_options, png_chunks, read_metadata, with_png_chunks
 from .photos import list_photo_files
 from .progress import progress, tiles_progress
 from .quantized import can_quantize
@@ -80,9 +82,9 @@ FORMATS = {
     ".tiff": "TIFF",
     ".bmp": "BMP",
 }
-KEEPS_ICC = frozenset({"PNG", "JPEG", "WEBP", "TIFF"})
-KEEPS_EXIF = frozenset({"PNG", "JPEG", "WEBP"})
 KEEPS_ALPHA = frozenset({"PNG", "WEBP", "TIFF"})
+KEEPS_16_BITS = frozenset({"PNG"})  # the formats enhance writes with 16 bits per channel
+ALPHA_MODES = frozenset({"RGBA", "LA", "La", "RGBa", "PA"})
 JPEG_QUALITY = 95  # JPEG outputs without --output-quality
 TRAINED_MODEL = Path("models/srcnn.pt")  # the train stage's output, relative to the project a user runs in
 
@@ -120,6 +122,7 @@ class Settings:
     auto: bool = False  # --precision auto: each photo's precision by its size (device.pick_precision); else dtype
     int8: bool = True  # whether the model has an int8 copy (srcnn.quantized.can_quantize): auto may pick it
     self_ensemble: bool = False  # --self-ensemble: the mean of the model's passes over 8 flips and rotations
+    keep_times: bool = True  # the input's access and modification times on its output (--no-keep-times: not)
 
 
 @dataclass(frozen=True)
@@ -242,12 +245,23 @@ def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple
     return pairs, notes, empty
 
 
-def upscale(rgb: np.ndarray, scale: int) -> np.ndarray:
-    """Bicubic enlargement by ``scale``: the input a super-resolution SRCNN expects."""
+def upscale(pixels: np.ndarray, scale: int) -> np.ndarray:
+    """Bicubic enlargement by ``scale``: the input a super-resolution SRCNN expects. uint8 stays
+    uint8; anything else (16-bit, float) comes back float64, each channel enlarged in float."""
     if scale == 1:
-        return rgb
-    height, width = rgb.shape[:2]
-    return np.asarray(Image.fromarray(rgb).resize((width * scale, height * scale), Image.Resampling.BICUBIC))
+        return pixels
+    height, width = pixels.shape[:2]
+    size = (width * scale, height * scale)
+    if pixels.dtype == np.uint8:
+        return np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.BICUBIC))
+    planes = pixels.reshape(height, width, -1).astype(np.float32)
+    enlarged = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(planes[..., channel]), "F").resize(size, Image.Resampling.BICUBIC)
+        )
+        for channel in range(planes.shape[2])
+    ]
+    return np.stack(enlarged, axis=-1).astype(np.float64).reshape(size[1], size[0], *pixels.shape[2:])
 
 
 @dataclass(frozen=True)
@@ -256,21 +270,31 @@ class Header:
 
     format: str | None  # Pillow's name for its format (a multi-picture JPEG counts as JPEG); None: unreadable
     gray: bool
-    icc: bytes | None
-    exif: Image.Exif | None  # orientation removed: it is applied
+    metadata: Metadata  # EXIF (its orientation is applied, and left out of what is written), ICC, XMP
     qtable: list[int] | None  # JPEG luma quantization table; None: not a JPEG
+    bits: int = 8  # per channel: 16 for a 16-bit photo
+    alpha: bool = False  # whether it has transparency
+    frames: int = 1  # pictures in the file: more for an animation or a multi-page TIFF
 
 
 def read_header(photo: Path) -> Header:
     try:
         with Image.open(photo) as image:  # header only: the pixels come from load_rgb
-            exif = image.getexif()
-            exif.pop(ORIENTATION, None)
-            icc = image.info.get("icc_profile") if image.mode != "CMYK" else None  # a CMYK profile would lie about RGB
             kind = "JPEG" if image.format == "MPO" else image.format
-            return Header(kind, image.mode in GRAY_MODES, icc, exif if len(exif) else None, luma_qtable(image))
+            frames = 1 if kind == "JPEG" else getattr(image, "n_frames", 1)  # an MPO's other pictures are no frames
+            alpha = image.mode in ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
+            bits = bit_depth(image)  # before the metadata: reading a PNG's EXIF may decode it
+            return Header(
+                kind,
+                image.mode in GRAY_MODES,
+                read_metadata(image),
+                luma_qtable(image),
+                bits,
+                alpha,
+                frames,
+            )
     except Exception:
-        return Header(None, False, None, None, None)  # load_rgb names the problem
+        return Header(None, False, Metadata(None, None, None), None)  # load_rgb names the problem
 
 
 def output_format(path: Path) -> str:
@@ -280,72 +304,145 @@ def output_format(path: Path) -> str:
     return kind
 
 
-def save_photo(
-    path: Path, array: np.ndarray, icc: bytes | None = None, exif: Image.Exif | None = None, quality: int | None = None
-) -> None:
-    """Write an image in the format its extension names, atomically, keeping ICC and EXIF where the
-    format can. JPEG at ``quality`` (default 95); WebP lossless unless a ``quality`` is given."""
+def check_output_name(out: Path) -> None:
+    """Refuse an ``-o`` that names a file of a format enhance does not write (``x.gif``), rather than
+    make a folder of that name: a suffix of letters (and digits) that is no output format, on a path
+    that is no existing folder. A folder named like ``v1.5`` or ``2024.12`` is still a folder."""
+    suffix = out.suffix
+    if out.is_dir() or suffix.lower() in FORMATS or not re.fullmatch(r"\.[A-Za-z][A-Za-z0-9]{0,4}", suffix):
+        return
+    raise ValueError(
+        f"-o {out}: {suffix!r} is not an output format; use one of {', '.join(sorted(FORMATS))} "
+        f"(or, for a folder of that name, create it first)"
+    )
+
+
+def save_photo(path: Path, array: np.ndarray, metadata: Metadata | None = None, quality: int | None = None) -> None:
+    """Write an image in the format its extension names, atomically, keeping ``metadata`` (EXIF,
+    ICC, XMP) where the format can. uint8, or uint16 (16 bits per channel) in a PNG. JPEG at
+    ``quality`` (default 95); WebP lossless unless a ``quality`` is given."""
     kind = output_format(path)
-    options: dict = {"format": kind}
+    metadata = metadata or Metadata(None, None, None)
+    size = (array.shape[1], array.shape[0])
+    if array.dtype == np.uint16:
+        if kind not in KEEPS_16_BITS:
+            raise ValueError(f"{path}: {kind} is not written with 16 bits per channel")
+        import imagecodecs  # Pillow writes colour in 8 bits only
+
+        data = with_png_chunks(bytes(imagecodecs.png_encode(array)), png_chunks(metadata, size))
+        with atomic_path(path) as temp:
+            temp.write_bytes(data)
+        return
+    options: dict = {"format": kind, **pillow_options(kind, metadata, size)}
     if kind == "JPEG":
         options.update(quality=quality or JPEG_QUALITY, subsampling=0)
     if kind == "WEBP":
         options.update({"quality": quality} if quality else {"lossless": True, "exact": True})
     if kind == "PNG":
         options.update(compress_level=3)
-    if icc and kind in KEEPS_ICC:
-        options["icc_profile"] = icc
-    if exif is not None and kind in KEEPS_EXIF:
-        options["exif"] = exif.tobytes()
     with atomic_path(path) as temp:
         Image.fromarray(array).save(temp, **options)
+
+
+def losses(header: Header, kind: str) -> str:
+    """What a ``kind`` output cannot hold of the photo, said on its line ("" when nothing)."""
+    lost = []
+    if header.bits == 16 and kind not in KEEPS_16_BITS:
+        lost.append(f"written with 8 bits per channel, not its 16 ({kind} outputs hold 8; PNG outputs 16)")
+    if header.alpha and kind not in KEEPS_ALPHA:
+        lost.append(f"its transparency composited onto grey ({kind} holds none)")
+    return "".join(f"; {item}" for item in lost)
+
+
+def colour_and_alpha(photo: Path, header: Header, rgb: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """What the model restores, H×W×3 (uint8; float in [0, 255] for a 16-bit photo whose output
+    holds 16 bits), and the alpha that goes to the output unchanged (None: none, or not held)."""
+    if header.bits == 16 and kind in KEEPS_16_BITS:
+        pixels = load_deep(photo).astype(np.float64) / 257.0
+    elif header.alpha and kind in KEEPS_ALPHA:
+        pixels = load_pixels(photo)
+    else:
+        return rgb, None
+    planes = pixels.reshape(*pixels.shape[:2], -1)
+    has_alpha = planes.shape[2] in (2, 4)
+    colour = planes[..., : planes.shape[2] - has_alpha]
+    colour = np.repeat(colour, 3, axis=2) if colour.shape[2] == 1 else colour
+    return np.ascontiguousarray(colour), planes[..., -1] if has_alpha and kind in KEEPS_ALPHA else None
+
+
+def output_pixels(restored: np.ndarray, alpha: np.ndarray | None, gray: bool, scale: int) -> np.ndarray:
+    """The restored photo as written: gray as one channel, the alpha (enlarged like the photo)
+    beside it; a 16-bit photo (restored in float) as uint16."""
+    deep = restored.dtype != np.uint8
+    colour = (to_gray_float if deep else to_gray_u8)(restored)[..., None] if gray else restored
+    if alpha is not None:
+        colour = np.dstack([colour, upscale(alpha, scale)])
+    if deep:
+        colour = np.round(colour * 257.0).clip(0, 65535).astype(np.uint16)
+    return colour[..., 0] if colour.shape[2] == 1 else colour
 
 
 def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
     """Restore one photo file into ``target`` (or write it unchanged, as ``decide`` says) with the
     restorer of its kind (gray or colour); returns the decision."""
     header = read_header(photo)
-    output_format(target)  # an unknown format is refused before any work
+    kind = output_format(target)  # an unknown format is refused before any work
+    if header.frames > 1:
+        raise ImageError(
+            f"{photo}: {header.frames} frames (an animation or a multi-page file); enhance restores single "
+            f"pictures, and refuses it rather than keep its first frame only"
+        )
     rgb = load_rgb(photo)
     restorer, decision = restorers.choose(header, rgb)
     model, settings = restorer.model, restorer.settings
     if decision.strength is None:
-        write_unchanged(photo, header, rgb, target, settings)
-        return decision
-    rgb = upscale(rgb, settings.scale)
-    dtype = settings.dtype
-    if settings.auto:
-        dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=rgb.shape[0] * rgb.shape[1])
-    restored = restore_rgb(
-        model,
-        rgb,
-        settings.device,
-        dtype,
-        settings.tile,
-        strength=decision.strength,
-        self_ensemble=settings.self_ensemble,
-        on_tile=tiles_progress(photo.name),
-    )
-    del rgb
-    save_photo(
-        target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif, settings.output_quality
-    )
-    return replace(decision, precision=PRECISIONS[dtype])
+        note = write_unchanged(photo, header, rgb, target, settings)
+    else:
+        colour, alpha = colour_and_alpha(photo, header, rgb, kind)
+        del rgb
+        colour = upscale(colour, settings.scale)
+        dtype = settings.dtype
+        if settings.auto:
+            dtype = pick_precision(
+                "auto", settings.device, int8=settings.int8, pixels=colour.shape[0] * colour.shape[1]
+            )
+        restored = restore_rgb(
+            model,
+            colour,
+            settings.device,
+            dtype,
+            settings.tile,
+            strength=decision.strength,
+            self_ensemble=settings.self_ensemble,
+            on_tile=tiles_progress(photo.name),
+        )
+        del colour
+        pixels = output_pixels(restored, alpha, header.gray, settings.scale)
+        save_photo(target, pixels, header.metadata, settings.output_quality)
+        note, decision = losses(header, kind), replace(decision, precision=PRECISIONS[dtype])
+    if settings.keep_times:
+        copy_times(photo, target)
+    return replace(decision, line=decision.line + note)
 
 
-def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, settings: Settings) -> None:
+def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, settings: Settings) -> str:
     """The photo as it is: its very bytes when ``target`` has its format and nothing is enlarged,
-    else its pixels (alpha too where the format holds it; ``rgb``, as read, where not)."""
+    else its pixels (alpha and 16 bits too where the format holds them; ``rgb``, as read, where
+    not). Returns what the output could not hold, as ``losses``."""
     kind = output_format(target)
     if header.format == kind and settings.scale == 1:
         with atomic_path(target) as temp:
             shutil.copyfile(photo, temp)
-        return
-    if kind in KEEPS_ALPHA:
-        pixels = load_pixels(photo)
+        return ""
+    if header.bits == 16 and kind in KEEPS_16_BITS:
+        pixels = upscale(load_deep(photo), settings.scale)
+        pixels = np.round(pixels).clip(0, 65535).astype(np.uint16)
+    elif kind in KEEPS_ALPHA:
+        pixels = upscale(load_pixels(photo), settings.scale)
     else:
-        pixels = rgb[..., 0].copy() if header.gray else rgb
-    save_photo(target, upscale(pixels, settings.scale), header.icc, header.exif, settings.output_quality)
+        pixels = upscale(rgb[..., 0].copy() if header.gray else rgb, settings.scale)
+    save_photo(target, pixels, header.metadata, settings.output_quality)
+    return losses(header, kind)
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
@@ -389,6 +486,13 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         metavar="Q",
         help="quality (1-100) of JPEG and WebP outputs; without it JPEG is written at "
         f"{JPEG_QUALITY} and WebP lossless",
+    )
+    command.add_argument(
+        "--no-keep-times",
+        dest="keep_times",
+        action="store_false",
+        help="give outputs the time they were written, not the input photo's (kept by default: "
+        "photo managers sort by it)",
     )
     command.add_argument(
         "--overwrite", action="store_true", help="replace outputs that already exist (never one of the input photos)"
@@ -536,6 +640,7 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
             auto=args.precision == "auto",
             int8=int8,
             self_ensemble=args.self_ensemble,
+            keep_times=args.keep_times,
         ),
     )
 
@@ -590,6 +695,7 @@ def run(args: argparse.Namespace) -> int:
     """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept;
     1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
     try:
+        check_output_name(args.out)
         restorers = setup(args)
     except (CheckpointError, DeviceError, DamagedGateError, ValueError) as error:
         print(f"enhance: {error}", file=sys.stderr)

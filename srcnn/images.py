@@ -11,7 +11,8 @@ would only warn about), applies the EXIF orientation (1–8) and returns 8-bit R
   ignoring any ICC profile, as it does for RGB photos.
 
 ``load_pixels`` reads a photo the same way but keeps what it is: 8-bit grey, grey+alpha, RGB or RGBA
-(a photo passed on unchanged keeps its alpha).
+(a photo passed on unchanged keeps its alpha); ``load_deep`` keeps the 16 bits of a 16-bit photo
+(``bit_depth``), colour ones through imagecodecs, as Pillow holds colour in 8 bits only.
 
 Given ``max_side``, a JPEG is decoded straight at 1/2, 1/4 or 1/8 of its size (the codec's DCT
 scaling) when that still leaves the long side at least ``max_side``: a 12 MP photo wanted at
@@ -174,17 +175,57 @@ def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | Non
     ``max_side`` (nor below its stored size if that is smaller). Raises ImageError naming the file
     for anything that is not a readable photo, TooManyPixelsError for a decompression bomb.
     """
-    return _load(path, _to_rgb, max_pixels, max_side)
+    return _load(path, lambda image: np.array(_to_rgb(_orient(image)), dtype=np.uint8), max_pixels, max_side)
 
 
 def load_pixels(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """Read a photo as it is, EXIF orientation applied: uint8 H×W (grey), H×W×2 (grey and alpha),
     H×W×3 (RGB) or H×W×4 (RGBA); 16-bit scaled to 8. Errors as ``load_rgb``."""
-    return _load(path, _to_8bit, max_pixels)
+    return _load(path, lambda image: np.array(_to_8bit(_orient(image)), dtype=np.uint8), max_pixels)
+
+
+def bit_depth(image: Image.Image) -> int:
+    """16 for a photo stored with 16 bits per channel (Pillow decodes a colour one to 8), else 8."""
+    if image.mode.startswith("I;16"):
+        return 16
+    args = image.tile[0].args if image.tile else None
+    rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else ""
+    return 16 if isinstance(rawmode, str) and ";16" in rawmode else 8
+
+
+def load_deep(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Read a 16-bit photo (``bit_depth`` 16) with its 16 bits, EXIF orientation applied: uint16
+    H×W (grey), H×W×2 (grey and alpha), H×W×3 (RGB) or H×W×4 (RGBA). Errors as ``load_rgb``."""
+
+    def decode(image: Image.Image) -> np.ndarray:
+        if image.mode.startswith("I;16"):
+            array = np.asarray(image).astype(np.uint16)
+        else:  # Pillow holds colour in 8 bits: imagecodecs (libpng, libtiff) reads all 16
+            import imagecodecs
+
+            array = np.asarray(imagecodecs.imread(Path(path)))
+        if array.dtype != np.uint16 or array.ndim not in (2, 3) or array.shape[:2] != image.size[::-1]:
+            raise ImageError(f"{path}: not a 16-bit photo this reader understands ({array.dtype}, {array.shape})")
+        try:
+            orientation = image.getexif().get(0x0112, 1)
+        except Exception:
+            orientation = 1
+        return orient_array(array, orientation)
+
+    return _load(path, decode, max_pixels)
+
+
+def orient_array(array: np.ndarray, orientation: object) -> np.ndarray:
+    """``array`` (H×W or H×W×C) as ``_orient`` turns a picture of EXIF orientation ``orientation``."""
+    turns = {2: (0, True), 3: (2, False), 4: (2, True), 5: (1, True), 6: (3, False), 7: (3, True), 8: (1, False)}
+    if not isinstance(orientation, int) or orientation not in turns:
+        return array
+    quarter_turns, mirror = turns[orientation]  # anticlockwise quarter turns, after a left-right mirror
+    return np.ascontiguousarray(np.rot90(array[:, ::-1] if mirror else array, quarter_turns))
 
 
 def _load(
-    path: str | Path, convert: Callable[[Image.Image], Image.Image], max_pixels: int, max_side: int | None = None
+    path: str | Path, convert: Callable[[Image.Image], np.ndarray], max_pixels: int, max_side: int | None = None
 ) -> np.ndarray:
     path = Path(path)
     try:
@@ -205,7 +246,7 @@ def _load(
                 if max_side is not None:
                     image.draft(None, (max_side, max_side))
             image.load()
-            return np.array(convert(_orient(image)), dtype=np.uint8)
+            return convert(image)
     except ImageError:
         raise
     except Image.DecompressionBombError as error:  # Pillow's own, larger limit, hit before ours

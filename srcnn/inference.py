@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from .archs import align_of, arch_of, channels_of, from_config
-from .color import rgb_to_ycbcr, ycbcr_to_rgb
+from .color import rgb_to_ycbcr, ycbcr_to_rgb, ycbcr_to_rgb_float
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
 
@@ -264,6 +264,8 @@ def restore_rgb(
     """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` and ``self_ensemble``
     as in ``restore_luma``). ``on_tile(done, total)`` is called before the first tile and after
     each (progress within a large photo).
+    A float photo in [0, 255] (a 16-bit one, divided by 257) is restored the same way and comes
+    back float64, never rounded to 8 bits.
 
     A luma model runs on Y of YCbCr (BT.601 as everywhere in the project), and Cb and Cr are kept
     from the input; a colour model restores Y, Cb and Cr. Colour conversion happens per tile too,
@@ -275,7 +277,8 @@ def restore_rgb(
     model, device, dtype = _prepared(
         model, device, dtype, lambda: _samples(lambda where: rgb_to_ycbcr(rgb[where])[..., 0], height, width), strength
     )
-    result = np.empty_like(rgb, dtype=np.uint8)
+    deep = rgb.dtype != np.uint8
+    result = np.empty(rgb.shape, dtype=np.float64 if deep else np.uint8)
     total = -(-height // tile) * -(-width // tile)  # the number of windows
     if on_tile is not None:
         on_tile(0, total)
@@ -292,7 +295,7 @@ def restore_rgb(
                 forward_luma(model, luma, device, dtype, strength, self_ensemble)[keep].numpy().astype(np.float64)
                 * 255.0
             )
-        result[put] = ycbcr_to_rgb(core)
+        result[put] = ycbcr_to_rgb_float(core) if deep else ycbcr_to_rgb(core)
         if on_tile is not None:
             on_tile(done, total)
     return result
