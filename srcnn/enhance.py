@@ -57,13 +57,14 @@ import torch
 from PIL import Image
 
 from .archs import arch_of, channels_of
+from .checks import BrokenModelError, check_restored
 from .color import to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import jpeg_history
-from .images import ImageError, load_pixels, load_rgb
+from .images import MAX_PIXELS, ImageError, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
 from .photos import list_photo_files
@@ -234,6 +235,10 @@ def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple
             pairs.append((item, out / (item.stem + suffix)))
             continue
         photos, others = list_photo_files(item)
+        inside = [photo for photo in photos if photo.resolve().is_relative_to(out.resolve())]
+        if inside:  # the outputs of an earlier run into a folder inside the input folder
+            notes.append(f"{out}/: the output folder lies inside {item}/; its {len(inside)} photos left out")
+            photos = [photo for photo in photos if photo not in inside]
         if not photos:
             empty.append(item)
         elif others:
@@ -306,7 +311,8 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
     restorer of its kind (gray or colour); returns the decision."""
     header = read_header(photo)
     output_format(target)  # an unknown format is refused before any work
-    rgb = load_rgb(photo)
+    scale = max(each.settings.scale for each in (restorers.gray, restorers.colour, *restorers.first.values()))
+    rgb = load_rgb(photo, max_pixels=MAX_PIXELS // scale**2)  # the enlarged output is capped too
     restorer, decision = restorers.choose(header, rgb)
     model, settings = restorer.model, restorer.settings
     if decision.strength is None:
@@ -326,6 +332,11 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
         self_ensemble=settings.self_ensemble,
         on_tile=tiles_progress(photo.name),
     )
+    try:
+        check_restored(restored, rgb, restorer.path)
+    except BrokenModelError:
+        write_unchanged(photo, header, load_rgb(photo), target, settings)
+        raise
     del rgb
     save_photo(
         target, to_gray_u8(restored) if header.gray else restored, header.icc, header.exif, settings.output_quality
@@ -591,6 +602,9 @@ def run(args: argparse.Namespace) -> int:
     1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
     try:
         restorers = setup(args)
+    except BrokenModelError as error:
+        print(f"enhance: {error}; no photo was written", file=sys.stderr)
+        return 1
     except (CheckpointError, DeviceError, DamagedGateError, ValueError) as error:
         print(f"enhance: {error}", file=sys.stderr)
         return 2
@@ -616,6 +630,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         try:
             decision = enhance_photo(restorers, photo, target)
+        except BrokenModelError as error:
+            failed.append(f"{photo}: {error}")
+            continue
         except (ImageError, OSError, ValueError) as error:
             failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
             continue
