@@ -96,3 +96,15 @@ def test_an_output_folder_inside_the_input_folder_is_left_out_on_every_run(tmp_p
     assert outputs[0] == outputs[1] == outputs[2] and sorted(outputs[0]) == ["p0.png", "p1.png"]
     assert "output folder lies inside" in result.stderr
     assert not (folder / "out" / "out").exists()
+
+
+def test_a_key_written_twice_in_params_yaml_is_refused_naming_it_and_its_lines(tmp_path):
+    from srcnn.params import DEFAULTS, ParamsError, load_params
+
+    text = DEFAULTS.read_text()
+    (tmp_path / "params.yaml").write_text(text + "epochs: 3\n")
+    line = len(text.splitlines()) + 1
+    with pytest.raises(ParamsError, match=rf"'epochs' is written twice \(lines \d+ and {line}\)"):
+        load_params(tmp_path / "params.yaml")
+    (tmp_path / "params.yaml").write_text(text)
+    load_params(tmp_path / "params.yaml")
