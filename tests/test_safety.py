@@ -108,3 +108,29 @@ def test_a_key_written_twice_in_params_yaml_is_refused_naming_it_and_its_lines(t
         load_params(tmp_path / "params.yaml")
     (tmp_path / "params.yaml").write_text(text)
     load_params(tmp_path / "params.yaml")
+
+
+def test_ctrl_c_ends_with_exit_130_and_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, srcnn.enhance as e, srcnn.__main__ as m\n"
+        "def stop(args): raise KeyboardInterrupt\n"
+        "e.run = stop\n"
+        "sys.exit(m.main(['enhance', 'x.jpg', '-o', 'out']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 130
+    assert "Traceback" not in result.stderr and result.stderr.strip() == "python -m srcnn enhance: interrupted"
+
+
+def test_nan_weights_given_as_init_are_named_as_a_broken_model(tmp_path):
+    from srcnn.finetune import start_from
+
+    model = busy_model()
+    with torch.no_grad():
+        model.reconstruct.weight.fill_(math.nan)
+    save_model(tmp_path / "init.pt", model, info={"params": {"scale": 1}})
+    with pytest.raises(ValueError, match=r"init\.pt: the model is broken: its weights reconstruct\.weight hold NaN"):
+        start_from(busy_model(), tmp_path / "init.pt")
