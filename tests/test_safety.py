@@ -134,3 +134,26 @@ def test_nan_weights_given_as_init_are_named_as_a_broken_model(tmp_path):
     save_model(tmp_path / "init.pt", model, info={"params": {"scale": 1}})
     with pytest.raises(ValueError, match=r"init\.pt: the model is broken: its weights reconstruct\.weight hold NaN"):
         start_from(busy_model(), tmp_path / "init.pt")
+
+
+def test_recoloured_copies_are_split_with_their_source(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    from conftest import write_photos
+
+    from srcnn.params import DEFAULTS, load_params
+    from srcnn.photos import assign_split, find_photos
+
+    write_photos(tmp_path / "photos", count=12)
+    command = [sys.executable, "benchmarks/recolour.py", str(tmp_path / "photos"), "--out", str(tmp_path / "copies")]
+    subprocess.run([*command, "--copies", "3", "--params", str(DEFAULTS)], cwd=ROOT, check=True, capture_output=True)
+    photos, _ = find_photos([tmp_path / "photos", tmp_path / "copies"])
+    params = load_params(DEFAULTS)
+    split = assign_split(photos, params.val_fraction, params.seed)
+    groups: dict[str, set[str]] = {}
+    for photo in photos:
+        groups.setdefault(re.sub(r"-c\d+$", "", photo.path.stem), set()).add(split[photo.name])
+    assert len(photos) > 12 and "val" in split.values()
+    assert [group for group, splits in groups.items() if len(splits) > 1] == []
