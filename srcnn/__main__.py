@@ -23,7 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     export.parser(commands)
     seed_tiles.parser(commands)
     args = parser.parse_args(argv)
-    return runs[args.command](args)
+    try:
+        return runs[args.command](args)
+    except KeyboardInterrupt:  # Ctrl-C: every write is atomic, so nothing half-written is left
+        print(f"python -m srcnn {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

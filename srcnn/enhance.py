@@ -58,13 +58,14 @@ import torch
 from PIL import Image
 
 from .archs import arch_of, channels_of
+from .checks import BrokenModelError, check_restored
 from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import jpeg_history
-from .images import ImageError, bit_depth, load_deep, load_pixels, load_rgb
+from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
 from .metadata import Metadata, copy_times, pillow_options, png_chunks, read_metadata, with_png_chunks
@@ -237,6 +238,10 @@ def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple
             pairs.append((item, out / (item.stem + suffix)))
             continue
         photos, others = list_photo_files(item)
+        inside = [photo for photo in photos if photo.resolve().is_relative_to(out.resolve())]
+        if inside:  # the outputs of an earlier run into a folder inside the input folder
+            notes.append(f"{out}/: the output folder lies inside {item}/; its {len(inside)} photos left out")
+            photos = [photo for photo in photos if photo not in inside]
         if not photos:
             empty.append(item)
         elif others:
@@ -392,37 +397,56 @@ def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
             f"{photo}: {header.frames} frames (an animation or a multi-page file); enhance restores single "
             f"pictures, and refuses it rather than keep its first frame only"
         )
-    rgb = load_rgb(photo)
+    scale = max(each.settings.scale for each in (restorers.gray, restorers.colour, *restorers.first.values()))
+    rgb = load_rgb(photo, max_pixels=MAX_PIXELS // scale**2)  # the enlarged output is capped too
     restorer, decision = restorers.choose(header, rgb)
-    model, settings = restorer.model, restorer.settings
+    settings = restorer.settings
     if decision.strength is None:
         note = write_unchanged(photo, header, rgb, target, settings)
     else:
         colour, alpha = colour_and_alpha(photo, header, rgb, kind)
         del rgb
-        colour = upscale(colour, settings.scale)
-        dtype = settings.dtype
-        if settings.auto:
-            dtype = pick_precision(
-                "auto", settings.device, int8=settings.int8, pixels=colour.shape[0] * colour.shape[1]
-            )
-        restored = restore_rgb(
-            model,
-            colour,
-            settings.device,
-            dtype,
-            settings.tile,
-            strength=decision.strength,
-            self_ensemble=settings.self_ensemble,
-            on_tile=tiles_progress(photo.name),
-        )
+        restored, dtype = restore_checked(restorer, colour, decision.strength, photo, header, target)
         del colour
-        pixels = output_pixels(restored, alpha, header.gray, settings.scale)
-        save_photo(target, pixels, header.metadata, settings.output_quality)
+        save_photo(
+            target,
+            output_pixels(restored, alpha, header.gray, settings.scale),
+            header.metadata,
+            settings.output_quality,
+        )
         note, decision = losses(header, kind), replace(decision, precision=PRECISIONS[dtype])
     if settings.keep_times:
         copy_times(photo, target)
     return replace(decision, line=decision.line + note)
+
+
+def restore_checked(
+    restorer: Restorer, colour: np.ndarray, strength: float, photo: Path, header: Header, target: Path
+) -> tuple[np.ndarray, torch.dtype | None]:
+    """The model's restoration of ``colour`` (enlarged first for a super-resolution model) and the
+    precision it ran in; a result far from its input (a broken model) writes the photo unchanged to
+    ``target`` and raises BrokenModelError."""
+    settings = restorer.settings
+    colour = upscale(colour, settings.scale)
+    dtype = settings.dtype
+    if settings.auto:
+        dtype = pick_precision("auto", settings.device, int8=settings.int8, pixels=colour.shape[0] * colour.shape[1])
+    restored = restore_rgb(
+        restorer.model,
+        colour,
+        settings.device,
+        dtype,
+        settings.tile,
+        strength=strength,
+        self_ensemble=settings.self_ensemble,
+        on_tile=tiles_progress(photo.name),
+    )
+    try:
+        check_restored(restored, colour, restorer.path)
+    except BrokenModelError:
+        write_unchanged(photo, header, load_rgb(photo), target, settings)
+        raise
+    return restored, dtype
 
 
 def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, settings: Settings) -> str:
@@ -697,6 +721,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_output_name(args.out)
         restorers = setup(args)
+    except BrokenModelError as error:
+        print(f"enhance: {error}; no photo was written", file=sys.stderr)
+        return 1
     except (CheckpointError, DeviceError, DamagedGateError, ValueError) as error:
         print(f"enhance: {error}", file=sys.stderr)
         return 2
@@ -722,6 +749,9 @@ def run(args: argparse.Namespace) -> int:
             continue
         try:
             decision = enhance_photo(restorers, photo, target)
+        except BrokenModelError as error:
+            failed.append(f"{photo}: {error}")
+            continue
         except (ImageError, OSError, ValueError) as error:
             failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
             continue

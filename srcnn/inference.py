@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from .archs import align_of, arch_of, channels_of, from_config
+from .checks import check_info, check_weights
 from .color import rgb_to_ycbcr, ycbcr_to_rgb, ycbcr_to_rgb_float
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
@@ -59,11 +60,16 @@ def load_model(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise CheckpointError(f"{path}: not a model checkpoint of this project (no '{FORMAT}' marker)")
     arch = state.get("arch", "srcnn")
     try:
+        info = check_info(state.get("info", {}), path)
+    except ValueError as error:
+        raise CheckpointError(str(error)) from None
+    try:
         model = from_config(arch, state["config"])
         model.load_state_dict(state["state_dict"])
     except Exception as error:
         raise CheckpointError(f"{path}: checkpoint does not match its {arch} network ({error})") from None
-    return model.eval(), state.get("info", {})
+    check_weights(model, path)
+    return model.eval(), info
 
 
 def model_scale(info: dict[str, Any]) -> int:

@@ -268,6 +268,24 @@ def validate(raw: dict[str, Any]) -> Params:
 DEFAULTS = Path(__file__).resolve().parents[1] / "params.yaml"
 
 
+class _UniqueKeys(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ParamsError(f"params: key '{key}' is written twice (lines {seen[key]} and {line}); keep one")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_UniqueKeys)  # noqa: S506 - a SafeLoader subclass
+
+
 def params_with(**overrides: Any) -> Params:
     """The project's own params.yaml with some keys changed: for tests, benchmarks and notebooks."""
     raw = yaml.safe_load(DEFAULTS.read_text()) or {}
@@ -281,9 +299,11 @@ def load_params(path: str | Path = "params.yaml") -> Params:
     """Read and validate a params file; raises ParamsError naming the file and the bad key."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = _read_yaml(path.read_text()) or {}
     except FileNotFoundError:
         raise ParamsError(f"params: {path} not found; run from the project root") from None
+    except ParamsError as error:
+        raise ParamsError(f"{path}: {error}") from None
     except yaml.YAMLError as error:
         raise ParamsError(f"params: {path} is not valid YAML: {error}") from None
     try:

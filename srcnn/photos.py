@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -214,14 +215,29 @@ def _hash_fraction(digest: str, seed: int) -> float:
     return int(mixed[:15], 16) / 16**15
 
 
+COPY_SUFFIX = re.compile(r"-c\d+$")  # NAME-c2: a recoloured copy of NAME (benchmarks/recolour.py)
+
+
+def group_digest(photo: Photo, photos: list[Photo]) -> str:
+    """The digest that decides ``photo``'s split: its own, or for a copy named NAME-cN the
+    original NAME's (or, without it, the first copy's), so copies of one source split together."""
+    source = COPY_SUFFIX.sub("", photo.path.stem)
+    if source == photo.path.stem:
+        return photo.digest
+    originals = sorted(other.digest for other in photos if other.path.stem == source)
+    copies = sorted(other.digest for other in photos if COPY_SUFFIX.sub("", other.path.stem) == source)
+    return (originals or copies)[0]
+
+
 def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dict[str, str]:
-    """Photo name → "train" or "val", by a stable hash of the content.
+    """Photo name → "train" or "val", by a stable hash of the content (of the source photo's, for
+    copies named NAME-cN: see ``group_digest``).
 
     With two or more distinct photos each split gets at least one: if the hash puts none in val,
     the photo with the lowest hash goes there (and likewise for train).
     """
     photos = list(photos)
-    fraction = {photo.name: _hash_fraction(photo.digest, seed) for photo in photos}
+    fraction = {photo.name: _hash_fraction(group_digest(photo, photos), seed) for photo in photos}
     split = {name: "val" if value < val_fraction else "train" for name, value in fraction.items()}
     if len({photo.digest for photo in photos}) >= 2:
         for wanted, pick in (("val", min), ("train", max)):

@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from srcnn.checks import BrokenModelError
 from srcnn.evaluation import (
     SHIPPED_COLUMNS,
     compare_with_shipped,
@@ -77,7 +78,7 @@ def main() -> None:
         sys.exit(f"evaluate: error: {MODEL} is missing; run the train stage first (dvc repro)")
     try:
         model, info = load_model(MODEL)
-    except CheckpointError as error:
+    except (CheckpointError, BrokenModelError) as error:
         sys.exit(f"evaluate: error: {error}")
     with atomic_dir(PICTURES) as pictures:
 
