@@ -223,6 +223,13 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
     return Decision(strength, said)
 
 
+def nested(photo: Path, out: Path, folder: Path) -> bool:
+    """Whether ``photo`` lies in the output folder ``out`` and ``out`` lies inside the input ``folder``
+    (not the folder itself: restoring a folder into itself is refused photo by photo)."""
+    inner = out.resolve()
+    return inner != folder.resolve() and photo.resolve().is_relative_to(inner)
+
+
 def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple[Path, Path]], list[str], list[Path]]:
     """Each photo to restore and where its result goes; notes on files left out; folders without photos.
 
@@ -238,7 +245,7 @@ def plan_outputs(inputs: list[Path], out: Path, suffix: str) -> tuple[list[tuple
             pairs.append((item, out / (item.stem + suffix)))
             continue
         photos, others = list_photo_files(item)
-        inside = [photo for photo in photos if photo.resolve().is_relative_to(out.resolve())]
+        inside = [photo for photo in photos if nested(photo, out, item)]
         if inside:  # the outputs of an earlier run into a folder inside the input folder
             notes.append(f"{out}/: the output folder lies inside {item}/; its {len(inside)} photos left out")
             photos = [photo for photo in photos if photo not in inside]
