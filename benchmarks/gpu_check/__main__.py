@@ -6,6 +6,8 @@ has too little left for it:
 
 1. ``pipeline``: samples, then prepare → tile → train → evaluate timed, params.yaml as it is
    (``device: auto`` finds the GPU); the stages of dvc.yaml run without DVC (pipeline.py)
+1b. ``continue`` (with ``--continue KIND``): the shipped model trained on through the same stages,
+   scored held out, and shipped only if ``srcnn.release promote`` says it beats it (release.py)
 2. ``loader``: the train stage's loader alone, at params.yaml's batch and a big one (speed.py)
 3. ``throughput``: ``fit`` on the pipeline's train tiles in memory, GPU and CPU (speed.py), and
    ``gpu_busy``: how busy the GPU is during those steps (busy.py); ``resume``: the pipeline's train
