@@ -23,8 +23,8 @@ model scored on those same photos in place of its card (tests/test_gpu_check.py)
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import subprocess
 import sys
 import tarfile
 from pathlib import Path
@@ -33,11 +33,12 @@ from typing import Any
 import yaml
 from PIL import Image
 
+from srcnn import release
 from srcnn.gate import SHIPPED
 
 from . import ROOT
 from .check import Check, log
-from .pipeline import KEPT, run_command, run_quality, stage_env
+from .pipeline import KEPT, run_command, run_quality
 
 PRETRAINED = ROOT / "models" / "pretrained"
 NOT_CARRIED = ("raw_dir", "time_budget", "init", "batch_size", "epochs")  # set by the part, not the chain
@@ -83,21 +84,27 @@ def small_copies(photos: Path, target: Path, count: int, side: int = 64) -> Path
     return target
 
 
-def score(model: Path, folders: list[Path], out: Path, check: Check) -> None:
-    command = [sys.executable, "benchmarks/quality.py", "--score", str(model), "--ladder-dirs", *map(str, folders)]
-    run_command([*command, "--out", str(out)], ROOT, check.left())
+def score(model: Path, folders: list[Path], out: Path) -> None:
+    """``benchmarks/quality.py --score``, in this process (its start-up costs seconds)."""
+    from benchmarks.quality import score_only
+
+    log(f"   quality.py --score {model} --ladder-dirs {' '.join(map(str, folders))} --out {out}")
+    try:
+        score_only(model, folders, out)
+    except SystemExit as stop:  # its command line's way to say what is wrong
+        raise RuntimeError(f"quality.py --score {model}: {stop}") from None
 
 
 def promote(kind: str, work: Path, held_out: Path) -> tuple[bool, str]:
-    """``srcnn.release promote`` in ``work``: whether it shipped, and what it said."""
-    command = [sys.executable, "-m", "srcnn.release", "promote", kind, "--held-out", str(held_out)]
-    log(f"   $ {' '.join(command)}   (in {work})")
-    finished = subprocess.run(command, cwd=work, env=stage_env(), capture_output=True, text=True, timeout=300)
-    said = (finished.stdout + finished.stderr).strip()
-    log(f"   | {said}")
-    if finished.returncode not in (0, 1):
-        raise RuntimeError(f"srcnn.release promote exited with {finished.returncode}: {said[-500:]}")
-    return finished.returncode == 0, said
+    """``python -m srcnn.release promote`` in ``work`` (its paths are the project's): whether it shipped, and what
+    it said."""
+    log(f"   python -m srcnn.release promote {kind} --held-out {held_out}   (in {work})")
+    with contextlib.chdir(work):
+        try:
+            said = f"release: promoted; now {release.promote(kind, held_out)}"
+        except release.Refused as refusal:
+            return False, f"release: {refusal}"
+    return True, said
 
 
 def tar_of(work: Path, names: list[str], path: Path) -> str:
@@ -123,13 +130,13 @@ def run_continue(
     card = work / SHIPPED[kind].with_suffix(".json")
     if cpu:  # the shipped model scored on the same small photos, in place of its card
         folders = [small_copies(where["samples"], work / "held_out" / name, 1) for name in ("set5", "set14")]
-        score(work / SHIPPED[kind], folders, card, check)
+        score(work / SHIPPED[kind], folders, card)
     else:
         if bench is None:
             raise RuntimeError("the held-out photos of the card lie under --bench: give it")
         folders = [bench / name for name in yaml.safe_load(card.read_text())["ladder_dirs"]]
     held_out = work / "held_out.json"
-    score(work / "models" / "srcnn.pt", folders, held_out, check)
+    score(work / "models" / "srcnn.pt", folders, held_out)
     promoted, said = promote(kind, work, held_out)
     result.update(promoted=promoted, verdict=said.splitlines()[-1] if said else "")
     stem = SHIPPED[kind].stem
