@@ -24,6 +24,7 @@ model scored on those same photos in place of its card (tests/test_gpu_check.py)
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sys
 import tarfile
@@ -34,6 +35,7 @@ import yaml
 from PIL import Image
 
 from srcnn import release
+from srcnn.files import atomic_path
 from srcnn.gate import SHIPPED
 
 from . import ROOT
@@ -122,6 +124,8 @@ def run_continue(
     chain, shipped = chain_of(kind), ROOT / SHIPPED[kind]
     last = {key: value for key, value in chain["runs"][-1]["params"].items() if key not in NOT_CARRIED}
     cpu, bench = where["cpu"], where["bench"]
+    if not cpu and bench is None:
+        raise RuntimeError("the held-out photos of the card (and the chain's photos) lie under --bench: give it")
     raw_dirs = where["raw_dirs"] or ([where["samples"]] if cpu else chain_folders(chain, bench, where["samples"]))
     shutil.copytree(PRETRAINED, work / "models" / "pretrained", dirs_exist_ok=True)
     params = {**last, **settings, "init": str(shipped)}
@@ -132,9 +136,7 @@ def run_continue(
         folders = [small_copies(where["samples"], work / "held_out" / name, 1) for name in ("set5", "set14")]
         score(work / SHIPPED[kind], folders, card)
     else:
-        if bench is None:
-            raise RuntimeError("the held-out photos of the card lie under --bench: give it")
-        folders = [bench / name for name in yaml.safe_load(card.read_text())["ladder_dirs"]]
+        folders = [bench / name for name in json.loads(card.read_text())["ladder_dirs"]]
     held_out = work / "held_out.json"
     score(work / "models" / "srcnn.pt", folders, held_out)
     promoted, said = promote(kind, work, held_out)
@@ -144,8 +146,9 @@ def run_continue(
     if promoted:
         result["promoted_tar"] = tar_of(work, files, out / f"promoted-{kind}.tar")
         if not cpu:
-            for name in files:
-                shutil.copyfile(work / name, ROOT / name)
+            for name in files:  # each whole or not at all
+                with atomic_path(ROOT / name) as temp:
+                    shutil.copyfile(work / name, temp)
     result["kept"] = tar_of(work, [*KEPT, "held_out.json"], out / f"continue-{kind}.tar")
     log(f"   {kind}: {'promoted' if promoted else 'kept aside, not promoted'}: {result['verdict']}")
     return result
