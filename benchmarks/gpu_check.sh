@@ -6,6 +6,8 @@
 #   profile.txt      torch.profiler's table of the profiled training steps
 #
 #   bash benchmarks/gpu_check.sh            # on a machine with a CUDA GPU: the GPU against its own CPU
+#   GPU_CHECK_TIMEOUT=590 bash benchmarks/gpu_check.sh --budget 540 --continue colour --bench BENCH \
+#       --skip enhance largest_batch cpu_pipeline compile   # the next shipped colour model, if it wins every rung
 #   bash benchmarks/gpu_check.sh --cpu      # anywhere: every part on the CPU with tiny sizes (tests/test_gpu_check.py)
 #
 # The parts and how each is measured: benchmarks/gpu_check/ (one module per kind of part) and

@@ -650,9 +650,11 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
         raise
     except GateError as error:
         gate = None
+        used = "every JPEG within the qualities it was trained on is restored"
+        if path == TRAINED_MODEL and not args.model:  # default_models: the shipped ones wherever they can be used
+            used = "the shipped models restore the photos, it only those no shipped model can"
         print(
-            f"enhance: note: {error}: this model's evaluation is unknown, so every JPEG within the qualities it "
-            f"was trained on is restored; 'dvc repro evaluate' writes it",
+            f"enhance: note: {error}: this model's evaluation is unknown, so {used}; 'dvc repro evaluate' writes it",
             file=sys.stderr,
         )
     return Restorer(

@@ -20,7 +20,8 @@ at every rung of the ladder where either restores photos, on the val photos (``m
 --score of the candidate on the same folders). Else nothing is written and each rung it lost is
 named (exit 1). Promoted, it writes the model, its gate, its card figures and its chain with the
 new run appended and the version raised, and prints the commands that commit and tag it (a GTO tag,
-``restorer-colour-pretrained@v1.1.0``, which ``dvc artifacts get`` fetches by ``--rev``).
+``restorer-colour-pretrained@v1.1.0``: ``dvc artifacts get REPO restorer-colour-pretrained --rev v1.1.0``
+fetches that version, without ``--rev`` the newest; ``dvc get REPO PATH --rev COMMIT`` any commit's).
 """
 
 from __future__ import annotations
@@ -145,7 +146,10 @@ def promote(kind: str, held_out_path: Path) -> str:
     write_text_atomic(shipped.with_suffix(".json"), json.dumps({**held_out, "model": shipped.name}, indent=1) + "\n")
     write_text_atomic(chain_path(kind), yaml.safe_dump(chain, sort_keys=False))
     tag = f"{ARTIFACTS[kind]}@v{chain['version']}"
-    return f"git add models/pretrained && git commit -m 'Ship {tag}' && git tag -a {tag} -m {tag}"
+    return (
+        f"git add models/pretrained && git commit -m 'Ship {tag}' && git tag -a {tag} -m {tag}; "
+        f"then 'dvc artifacts get REPO {ARTIFACTS[kind]} --rev v{chain['version']}' fetches it"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

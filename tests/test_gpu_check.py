@@ -30,6 +30,7 @@ PARTS = (
     "throughput",
     "gpu_busy",
     "resume",
+    "continue",
     "quality",
     "quality_runs",
     "seeds",
@@ -52,6 +53,8 @@ def metrics(work: Path, name: str) -> dict:
 
 def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
+    pretrained = ROOT / "models" / "pretrained"
+    shipped_files = {path.name: file_sha256(path) for path in sorted(pretrained.iterdir())}
     # one thread: on a small machine shared with other work, spinning OpenMP threads can make a step 50× slower
     env = dict(os.environ, OUT=str(out), PYTHON=sys.executable, TMPDIR=str(tmp_path), OMP_NUM_THREADS="1")
     finished = subprocess.run(
@@ -70,6 +73,12 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
             "colour",
             "channels=ycbcr",
             "init=models/pretrained/restorer.pt",
+            # the shipped colour model trained on through the stages, then the promotion rule: at an lr too
+            # small to change it, it cannot beat itself, so it must be kept aside and nothing shipped
+            "--continue",
+            "colour",
+            "--continue-param",
+            "lr=1.0e-12",
         ],
         cwd=ROOT,
         env=env,
@@ -79,6 +88,7 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     )
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-4000:]
     assert sorted(path.name for path in out.iterdir()) == [
+        "continue-colour.tar",
         "gpu_check.json",
         "gpu_check.log",
         "profile.txt",
@@ -103,6 +113,20 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     assert cpu["psnr_gain_positive"] is (evaluation["psnr_gain"] > 0)
     assert cpu["train"] == metrics(work / "cpu", "train.json")
     assert cpu["train"]["steps"] == 6  # the tiny params: 2 epochs of 3 steps
+
+    continued = report["continue"]["colour"]  # from the shipped model, with its chain's last params
+    assert continued["train"]["init_sha256"] == shipped_files["restorer-colour.pt"] and continued["train"]["steps"] == 6
+    assert continued["train"]["arch"] == "ffdnet_res" and continued["overrides"]["channels"] == "ycbcr"
+    assert continued["eval"]["shipped"]["colour"]["ladder"]["q20"]["shipped_gain"] > 0
+    assert continued["promoted"] is False and "does not beat" in continued["verdict"], continued.get("verdict")
+    assert "val photos q20" in continued["verdict"] and "held out q20" in continued["verdict"]
+    assert {path.name: file_sha256(path) for path in sorted(pretrained.iterdir())} == shipped_files
+    with tarfile.open(out / "continue-colour.tar") as tar:  # kept aside: the candidate and its held-out figures
+        assert {"models/srcnn.pt", "models/srcnn.ladder.json", "held_out.json", "metrics/eval.json"} <= set(
+            tar.getnames()
+        )
+        held_out = json.loads(tar.extractfile("held_out.json").read())
+    assert held_out["ladder_dirs"] == ["set5", "set14"] and "q20" in held_out["held_out_ladder"]
 
     throughput = report["throughput"]
     assert set(throughput) == {"gpu", "cpu", "ratio", "data"} and "skipped" in throughput["gpu"]

@@ -142,6 +142,24 @@ def test_enhance_takes_the_pipelines_model_only_for_the_photos_and_qualities_whe
     assert "given by --model" in with_model.stderr and "[" not in with_model.stdout
 
 
+def test_a_pipeline_model_never_evaluated_leaves_the_photos_to_the_shipped_models_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    trained = pipeline_model(tmp_path, {20: True})
+    gate_path(trained).unlink()  # trained, not evaluated: nothing says where it beat the shipped ones
+    clean = synthetic_photo(7, 64, 80)
+    Image.fromarray(clean).save(tmp_path / "colour.jpg", quality=20)
+    command = [sys.executable, "-m", "srcnn", "enhance", str(tmp_path / "colour.jpg"), "-o", str(tmp_path / "out")]
+    result = run([*command, "--precision", "fp32"], cwd=tmp_path)
+    assert "evaluation is unknown, so the shipped models restore the photos, it only those no shipped model can" in (
+        result.stderr
+    ), result.stderr
+    assert "every JPEG" not in result.stderr
+    with Image.open(tmp_path / "colour.jpg") as jpeg, Image.open(tmp_path / "out" / "colour.png") as restored:
+        strength = compression_strength(luma_qtable(jpeg))
+        expected = restore_rgb(load_model(SHIPPED_COLOUR)[0], np.asarray(jpeg.convert("RGB")), strength=strength)
+        assert np.array_equal(np.asarray(restored), expected)
+
+
 def test_a_damaged_or_missing_shipped_model_is_named_and_enhance_restores_with_the_models_there(make_project, tmp_path):
     project = make_project()
     (project / "models" / "pretrained" / "restorer.pt").write_bytes(b"not a model")

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 import yaml
-from conftest import ROOT
+from conftest import ROOT, dvc, run
 
 from srcnn.archs import ARCHS
 from srcnn.files import file_sha256
@@ -62,6 +62,7 @@ def test_a_candidate_better_at_every_rung_ships_as_the_next_version(tmp_path, mo
     shipped = project(tmp_path, monkeypatch)
     command = promote("colour", held_out(tmp_path, (1.6, 1.5, 0)))
     assert "git tag -a restorer-colour-pretrained@v1.1.0" in command
+    assert "dvc artifacts get REPO restorer-colour-pretrained --rev v1.1.0" in command
     assert file_sha256(shipped / "restorer-colour.pt") == file_sha256("models/srcnn.pt")
     chain = yaml.safe_load((shipped / "restorer-colour.params.yaml").read_text())
     assert chain["version"] == "1.1.0" and chain["runs"][-1]["params"]["init"] == "previous"
@@ -75,3 +76,18 @@ def test_the_runs_that_made_a_shipped_model_are_rerun_each_from_the_one_before(t
     assert len(runs) == 4 and "-S init=null" in runs[0] and "-S batch_size=512" in runs[0]
     assert all("-S init=models/release-start.pt" in run for run in runs[1:])
     assert '-S raw_dir=["/photos/urban40","/photos/train400"]' in runs[0] and "-S time_budget=0" in runs[0]
+
+
+def test_dvc_artifacts_get_fetches_each_tagged_version_of_a_shipped_model(make_project, tmp_path):
+    project = make_project()
+    shipped = project / "models" / "pretrained" / "restorer.pt"
+    first = file_sha256(shipped)
+    run(["git", "tag", "-a", "restorer-pretrained@v1.0.0", "-m", "v1.0.0"], cwd=project)
+    shutil.copyfile(project / "models" / "pretrained" / "restorer-colour.pt", shipped)  # the next version
+    run(["git", "commit", "-qam", "next"], cwd=project)
+    run(["git", "tag", "-a", "restorer-pretrained@v1.1.0", "-m", "v1.1.0"], cwd=project)
+    old, new = tmp_path / "v1.0.0.pt", tmp_path / "newest.pt"
+    dvc("artifacts", "get", str(project), "restorer-pretrained", "--rev", "v1.0.0", "-o", str(old), cwd=tmp_path)
+    dvc("artifacts", "get", str(project), "restorer-pretrained", "-o", str(new), cwd=tmp_path)
+    assert file_sha256(old) == first == file_sha256(ROOT / "models" / "pretrained" / "restorer.pt")
+    assert file_sha256(new) == file_sha256(shipped) != first

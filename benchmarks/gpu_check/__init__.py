@@ -7,6 +7,7 @@ Where each part lives:
 - ``__main__.py``  the command line and the order of the parts (``measure``)
 - ``check.py``     the budget, the log and gpu_check.json: each part runs through ``Check.run``
 - ``pipeline.py``  the stages of dvc.yaml run without DVC; the quality, seeds and torchrun parts
+- ``release.py``   the continue part: a shipped model trained on, shipped only by srcnn.release's rule
 - ``speed.py``     training throughput, the loader alone, the largest batch
 - ``busy.py``      how busy the GPU is during training steps (torch.profiler)
 - ``enhance.py``   ``restore_rgb`` on a 12 MP photo, GPU and CPU

@@ -6,6 +6,8 @@ has too little left for it:
 
 1. ``pipeline``: samples, then prepare → tile → train → evaluate timed, params.yaml as it is
    (``device: auto`` finds the GPU); the stages of dvc.yaml run without DVC (pipeline.py)
+1b. ``continue`` (with ``--continue KIND``): the shipped model trained on through the same stages,
+   scored held out, and shipped only if ``srcnn.release promote`` says it beats it (release.py)
 2. ``loader``: the train stage's loader alone, at params.yaml's batch and a big one (speed.py)
 3. ``throughput``: ``fit`` on the pipeline's train tiles in memory, GPU and CPU (speed.py), and
    ``gpu_busy``: how busy the GPU is during those steps (busy.py); ``resume``: the pipeline's train
@@ -58,6 +60,7 @@ from .pipeline import (
     run_torchrun,
     write_params,
 )
+from .release import run_continue
 from .report import ratio, summary
 from .speed import largest_batch, loader_rate, train_rate, training_tiles
 
@@ -112,6 +115,26 @@ def main() -> None:
         type=int,
         default=9600,
         help="the seeds part's training steps (default 9600: about what 15 CPU minutes make)",
+    )
+    parser.add_argument(
+        "--continue",
+        dest="continue_kinds",
+        nargs="+",
+        default=[],
+        choices=("colour", "gray"),
+        help="train these shipped models on from where they are (colour first) and ship the result only if it "
+        "beats them at every rung (srcnn.release promote; benchmarks/gpu_check/release.py)",
+    )
+    parser.add_argument("--bench", type=Path, help="the folder holding the chains' photos and the held-out set5, set14")
+    parser.add_argument(
+        "--continue-minutes", type=float, default=4.0, help="each --continue run's training minutes (default 4)"
+    )
+    parser.add_argument(
+        "--continue-param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a param of the --continue runs, over their chain's (repeatable)",
     )
     parser.add_argument(
         "--skip",
@@ -173,6 +196,11 @@ def measure(
         lambda: run_pipeline(check, first, overrides, ("samples",) + TIMED_STAGES),
     )
     check.save()
+    if args.continue_kinds:
+        results["continue"] = continue_shipped(check, work_root / "continue", first, gpu is None, args)
+        check.save()
+    else:
+        results["continue"] = skipped("no --continue given")
     params = load_params(first / "params.yaml") if (first / "params.yaml").exists() else write_params(first, overrides)
     main_device = gpu or cpu
     # batch_size auto as the train stage resolves it on this device (fit scales lr for any batch alike)
@@ -378,6 +406,23 @@ def measure(
     else:
         results["torchrun"] = check.run("torchrun", 45, lambda: run_torchrun(check, first, overrides))
     check.save()
+
+
+def continue_shipped(check: Check, work: Path, first: Path, cpu: bool, args: argparse.Namespace) -> dict[str, Any]:
+    """Part 1b: each --continue kind trained on from its shipped model and shipped only by the rule (release.py)."""
+    settings = {**(TINY_PARAMS if cpu else {}), **settings_of(args.continue_param)}
+    reserve = check.sizes.quality_reserve_s + (0 if cpu else 90)  # the other stages, then the held-out scoring
+    done: dict[str, Any] = {}
+    for kind in args.continue_kinds:
+        minutes = 0.05 if cpu else max(0.5, min(args.continue_minutes, round((check.left() - reserve) / 60, 2)))
+        where = {"minutes": minutes, "bench": args.bench, "samples": first / "data" / "samples", "cpu": cpu}
+        where["raw_dirs"] = args.raw_dir if args.raw_dir and not cpu else None
+        done[kind] = check.run(
+            f"continue the shipped {kind} model, {minutes:g} min",
+            60 * minutes + (30 if cpu else reserve),
+            lambda kind=kind, where=where: run_continue(check, work / kind, kind, settings, where, check.out),
+        )
+    return done
 
 
 if __name__ == "__main__":

@@ -50,6 +50,7 @@ PARTS = (
     "throughput",
     "gpu_busy",
     "resume",
+    "continue",
     "quality",
     "quality_runs",
     "seeds",
