@@ -29,3 +29,29 @@ def test_a_raw_dir_of_the_project_root_leaves_out_the_projects_outputs(make_proj
     left_out = [other["file"] for other in listing["others"]]
     assert {"data/", "models/", "plots/", "dvc_plots/"} <= {file.removeprefix("./") for file in left_out}, left_out
     assert "before_after" not in result.stdout + result.stderr
+
+
+def test_a_raw_dir_of_one_photo_is_told_why_a_split_is_empty(make_project):
+    project = make_project()
+    for extra in sorted((project / "photos").iterdir())[1:]:
+        extra.unlink()
+    run([sys.executable, "-m", "stages.prepare"], cwd=project)
+    result = run([sys.executable, "-m", "stages.tile"], cwd=project, check=False)
+    assert result.returncode == 1
+    assert "smaller than" not in result.stderr, result.stderr
+    assert "all went to" in result.stderr and "at least 2 different photos" in result.stderr, result.stderr
+
+
+def test_gray_photos_with_a_colour_model_stop_the_tile_stage(make_project):
+    from PIL import Image
+
+    project = make_project(channels="ycbcr")
+    for path in (project / "photos").iterdir():
+        with Image.open(path) as photo:
+            photo.convert("L").convert("RGB").save(path)
+    run([sys.executable, "-m", "stages.prepare"], cwd=project)
+    result = run([sys.executable, "-m", "stages.tile"], cwd=project, check=False)
+    assert result.returncode == 1
+    assert "every train photo is gray" in result.stderr and "channels: y" in result.stderr, result.stderr
+    set_params(project, channels="y")
+    run([sys.executable, "-m", "stages.tile"], cwd=project)
