@@ -55,3 +55,28 @@ def test_gray_photos_with_a_colour_model_stop_the_tile_stage(make_project):
     assert "every train photo is gray" in result.stderr and "channels: y" in result.stderr, result.stderr
     set_params(project, channels="y")
     run([sys.executable, "-m", "stages.tile"], cwd=project)
+
+
+def test_the_evaluate_stage_refuses_a_nan_model_as_enhance_does_and_writes_no_gate(make_project):
+    import math
+
+    import torch
+    from test_enhance import busy_model, enhance
+
+    from srcnn.inference import save_model
+
+    project = make_project()
+    run([sys.executable, "-m", "stages.prepare"], cwd=project)
+    run([sys.executable, "-m", "stages.tile"], cwd=project)
+    model = busy_model()
+    with torch.no_grad():
+        model.reconstruct.weight.fill_(math.nan)
+    save_model(project / "models/srcnn.pt", model, info={"params": {"scale": 1}})
+    result = run([sys.executable, "-m", "stages.evaluate"], cwd=project, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
+    message = "models/srcnn.pt: the model is broken: its weights reconstruct.weight hold NaN"
+    assert message in result.stderr, result.stderr
+    assert not (project / "models/srcnn.ladder.json").exists()
+    photo = project / "photos/photo_0.png"
+    restored = enhance(str(photo), "-o", "out", "--model", "models/srcnn.pt", cwd=project)
+    assert restored.returncode != 0 and message in restored.stderr, restored.stderr
