@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections import deque
@@ -361,6 +362,8 @@ def _end_with(parent: int) -> None:
     the OOM killer, say), a parent leaves its workers waiting forever to hand over results that no
     one will read; PyTorch's DataLoader workers watch their parent the same way."""
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, and the workers end with it
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -383,9 +386,13 @@ def parallel_map(function: Callable[..., Any], jobs: Iterable[tuple], workers: i
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_end_with, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
-        for args in jobs:
-            pending.append(pool.submit(function, *args))
-            if len(pending) >= 2 * workers:
+        try:
+            for args in jobs:
+                pending.append(pool.submit(function, *args))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        except BaseException:  # Ctrl-C or an error: the jobs not started are dropped, not run first
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

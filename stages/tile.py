@@ -25,6 +25,7 @@ from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
 from srcnn.shards import Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span, update_shards
 from srcnn.tiling import tile_photo
+from stages import run_stage
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
 
@@ -157,4 +158,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("tile", main)

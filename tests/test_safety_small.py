@@ -80,3 +80,22 @@ def test_the_evaluate_stage_refuses_a_nan_model_as_enhance_does_and_writes_no_ga
     photo = project / "photos/photo_0.png"
     restored = enhance(str(photo), "-o", "out", "--model", "models/srcnn.pt", cwd=project)
     assert restored.returncode != 0 and message in restored.stderr, restored.stderr
+
+
+def test_ctrl_c_in_a_stage_ends_with_exit_130_and_one_line(make_project):
+    import signal
+    import subprocess
+
+    from conftest import ROOT
+
+    project = make_project()
+    stop_at = [sys.executable, str(ROOT / "tests/stop_at.py"), "data/prepared", "*.tar", "1", "pause"]
+    stage = subprocess.Popen(
+        [*stop_at, "stages.prepare"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert stage.stdout is not None and stage.stdout.readline() == b"paused\n"
+    stage.send_signal(signal.SIGINT)  # as Ctrl-C would, half-way through writing the shards
+    _, stderr = stage.communicate(timeout=120)
+    text = stderr.decode()
+    assert stage.returncode == 130 and "Traceback" not in text, text
+    assert "prepare: interrupted\n" in text and text.count("interrupted") == 1, text  # after a progress bar
