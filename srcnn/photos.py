@@ -144,8 +144,8 @@ def list_photo_files(
     def unlistable(error: OSError) -> None:
         others.append(_skip(f"{error.filename}/", "unreadable", f"folder cannot be listed ({error.strerror})"))
 
-    for here, subfolders, files in os.walk(folder, onerror=unlistable):
-        here = Path(here)
+    for walked, subfolders, files in os.walk(folder, onerror=unlistable):
+        here = Path(walked)
         for sub in sorted(subfolders):
             if sub.startswith("."):
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "hidden folder, not read"))
