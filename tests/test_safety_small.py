@@ -99,3 +99,24 @@ def test_ctrl_c_in_a_stage_ends_with_exit_130_and_one_line(make_project):
     text = stderr.decode()
     assert stage.returncode == 130 and "Traceback" not in text, text
     assert "prepare: interrupted\n" in text and text.count("interrupted") == 1, text  # after a progress bar
+
+
+def test_a_write_sweeps_the_temporaries_that_killed_writes_of_the_same_file_left(tmp_path):
+    import os
+    import subprocess
+
+    from srcnn.files import write_text_atomic
+
+    ended = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = int(ended.stdout)
+    stale = [tmp_path / f".report.{dead}-k1ll3d00.tmp.json", tmp_path / ".report.0ld0ne00.tmp.json"]
+    kept = [
+        tmp_path / f".report.{os.getpid()}-wr1t1ng0.tmp.json",  # a write under way in a running process
+        tmp_path / f".other.{dead}-k1ll3d00.tmp.json",  # another file's: swept when that file is written
+    ]
+    for temporary in stale + kept:
+        temporary.write_text("half")
+    os.utime(stale[1], (0, 0))  # written long before this process started, by a writer that left no id
+    write_text_atomic(tmp_path / "report.json", "{}\n")
+    assert (tmp_path / "report.json").read_text() == "{}\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["report.json", *(path.name for path in kept)])
