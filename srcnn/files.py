@@ -61,9 +61,9 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(path)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}-", suffix=f".tmp{path.suffix}")
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}-", suffix=f".tmp{path.suffix}")
     os.close(handle)
-    temp = Path(temp)
+    temp = Path(name)
     try:
         yield temp
         if temp.exists():  # mkstemp makes it private; the output follows the umask like any new file
