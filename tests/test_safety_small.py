@@ -120,3 +120,26 @@ def test_a_write_sweeps_the_temporaries_that_killed_writes_of_the_same_file_left
     write_text_atomic(tmp_path / "report.json", "{}\n")
     assert (tmp_path / "report.json").read_text() == "{}\n"
     assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["report.json", *(path.name for path in kept)])
+
+
+def test_a_second_run_with_other_photos_of_the_same_names_refuses_to_keep_a_mix(tmp_path):
+    from conftest import ROOT
+    from test_enhance import enhance, write_model
+    from test_safety import jpeg
+
+    model = write_model(tmp_path / "model.pt")
+    for folder, seed in (("first", 1), ("second", 7)):
+        (tmp_path / folder).mkdir()
+        for number in range(2):
+            jpeg(tmp_path / folder / f"p{number}.jpg", seed + number)
+    out = tmp_path / "out"
+    assert enhance(str(tmp_path / "first"), "-o", str(out), "--model", str(model), cwd=ROOT).returncode == 0
+    written = {path.name: path.read_bytes() for path in out.iterdir()}
+    again = enhance(str(tmp_path / "first"), "-o", str(out), "--model", str(model), cwd=ROOT)
+    assert again.returncode == 0 and "2 kept" in again.stdout, again.stdout + again.stderr
+    other = enhance(str(tmp_path / "second"), "-o", str(out), "--model", str(model), cwd=ROOT)
+    assert other.returncode == 1, other.stdout + other.stderr
+    assert "p0.png exists and is not this photo's restoration" in other.stderr and "p1.png" in other.stderr
+    assert {path.name: path.read_bytes() for path in out.iterdir()} == written
+    replaced = enhance(str(tmp_path / "second"), "-o", str(out), "--model", str(model), "--overwrite", cwd=ROOT)
+    assert replaced.returncode == 0 and {path.name: path.read_bytes() for path in out.iterdir()} != written
