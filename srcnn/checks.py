@@ -3,7 +3,8 @@ finite and not all zero (checked once, at load), a checkpoint's info is of the t
 pipeline writes, and a restored photo stays close to its input (checked before every write).
 
 Used by ``srcnn.inference.load_model`` (and so by ``enhance`` and the evaluate stage) and by
-``srcnn.enhance.enhance_photo``.
+``srcnn.enhance.enhance_photo``; ``from_another_photo`` tells an existing output of ``enhance`` made from
+another photo of the same name.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
+from .images import MAX_PIXELS, ImageError, load_rgb
 from .metrics import psnr
 
 MAX_SCALE = 4  # the largest factor the pipeline trains (params.py allows 1-4)
@@ -69,3 +72,22 @@ def check_restored(restored: np.ndarray, original: np.ndarray, model: str | Path
             f"the model {model} is broken: its output is {similarity:.1f} dB from the input, where a "
             f"restoration stays above {MIN_INPUT_PSNR:.0f} dB; the photo was written unchanged"
         )
+
+
+def from_another_photo(photo: Path, output: Path, scale: int) -> bool:
+    """Whether ``output`` cannot be a restoration of ``photo``: it is not of its size times ``scale``
+    or, brought back to its size, lies under ``MIN_INPUT_PSNR`` of it (where ``check_restored`` keeps
+    every output); another photo of the same name lies far under that bound. Comparing the pixels,
+    rather than recording each output's source in a file or a metadata chunk, works for every output
+    format and for outputs written before, and adds no file to the folder. False when either cannot
+    be read as a photo: nothing tells where such a file came from."""
+    try:
+        original, written = load_rgb(photo), load_rgb(output, max_pixels=MAX_SCALE**2 * MAX_PIXELS)
+    except ImageError:
+        return False
+    height, width = original.shape[:2]
+    if written.shape[:2] != (height * scale, width * scale):
+        return True
+    if scale > 1:
+        written = np.asarray(Image.fromarray(written).resize((width, height), Image.Resampling.BICUBIC))
+    return bool(psnr(original.astype(np.float64), written.astype(np.float64)) < MIN_INPUT_PSNR)

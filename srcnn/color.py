@@ -53,6 +53,11 @@ def to_luma_u8(rgb_or_gray: np.ndarray) -> np.ndarray:
     return np.round(rgb_to_y(rgb_or_gray)).clip(0, 255).astype(np.uint8)
 
 
+def is_gray(rgb: np.ndarray) -> bool:
+    """Whether a photo holds no colour: one channel, or R = G = B at every pixel."""
+    return rgb.ndim == 2 or bool((rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 1] == rgb[..., 2]).all())
+
+
 def to_gray_u8(rgb: np.ndarray) -> np.ndarray:
     """H×W×3 RGB → the H×W uint8 gray levels whose R = G = B have the same luma (a gray photo's
     output: for R = G = B it gives back that level)."""

@@ -17,7 +17,8 @@ model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EX
 applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
 model sees it as R = G = B; the output is the gray of its luma). Big photos go through
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
-a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
+a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite`` (one
+that is not the photo's restoration, another photo's of the same name, counts as a failure).
 ``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
@@ -58,7 +59,7 @@ import torch
 from PIL import Image
 
 from .archs import arch_of, channels_of
-from .checks import BrokenModelError, check_restored
+from .checks import BrokenModelError, check_restored, from_another_photo
 from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
@@ -712,6 +713,14 @@ def refusals(pairs: list[tuple[Path, Path]]) -> dict[tuple[Path, Path], str]:
     return why
 
 
+def kept_message(photo: Path, target: Path, other: bool) -> str:
+    """Why an existing output is kept: as it is, or, made from ``other`` photo of the same name, as a
+    failure (exit 1): kept without a word, it would leave a folder mixing two runs' photos."""
+    if not other:
+        return f"{target} exists; kept (pass --overwrite to replace it)"
+    return f"{photo}: {target} exists and is not this photo's restoration (another photo's?); kept, pass --overwrite"
+
+
 def model_failure(error: BaseException, settings: Settings) -> str:
     """What to tell about a photo the model failed on (out of memory, a backend error)."""
     first_line = (str(error).strip().splitlines() or [type(error).__name__])[0]
@@ -754,7 +763,8 @@ def run(args: argparse.Namespace) -> int:
             failed.append(f"{photo}: {refused[photo, target]}")
             continue
         if target.exists() and not args.overwrite:
-            kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
+            other = from_another_photo(photo, target, restorers.colour.settings.scale)
+            (failed if other else kept).append(kept_message(photo, target, other))
             continue
         try:
             decision = enhance_photo(restorers, photo, target)

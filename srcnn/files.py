@@ -3,6 +3,8 @@
 Files are written to a temporary name in the same folder and renamed into place; folders are
 built under a temporary name and swapped in whole when the stage has finished them. Both end up
 with the permissions the user's umask gives any new file or folder (0644 and 0755 under umask 022).
+A file's temporary name holds the writer's process id (``.NAME.PID-XXXXXXXX.tmp.SUFFIX``): a new
+write to the same file removes the temporaries whose writer is gone (killed half-way).
 """
 
 from __future__ import annotations
@@ -10,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,14 +26,44 @@ def _umask() -> int:
     return mask
 
 
+STARTED = time.time()  # about when this process started: older temporaries without a process id are stale
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: another user's process, alive
+        return True
+    return True
+
+
+def sweep_temporaries(path: Path) -> None:
+    """Remove the temporaries of ``path`` that a killed write left: those whose writer's process
+    id names no running process, and those without one (written before the id was in the name)
+    last modified before this process started. A running writer's temporary is never touched."""
+    pattern = re.compile(rf"\.{re.escape(path.stem)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp{re.escape(path.suffix)}")
+    for name in os.listdir(path.parent):
+        match = pattern.fullmatch(name)
+        if not match:
+            continue
+        stale = path.parent / name
+        with contextlib.suppress(OSError):
+            if not _running(int(match[1])) if match[1] else stale.stat().st_mtime < STARTED:
+                stale.unlink()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it is renamed to ``path``."""
+    """Yield a temporary path beside ``path``; on success it is renamed to ``path``. Stale
+    temporaries of ``path`` (``sweep_temporaries``) are removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
+    sweep_temporaries(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.{os.getpid()}-", suffix=f".tmp{path.suffix}")
     os.close(handle)
-    temp = Path(temp)
+    temp = Path(name)
     try:
         yield temp
         if temp.exists():  # mkstemp makes it private; the output follows the umask like any new file

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections import deque
@@ -99,31 +100,71 @@ def _output_name(relative: Path) -> str:
     return name if name.endswith(".png") else name + ".png"
 
 
-def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str]]]:
+# what the pipeline and DVC write in a project, besides dvc.yaml's outs (dvc plots show, DVCLive)
+PROJECT_OUTPUTS = ("data", "models", "plots", "metrics", "dvclive", "dvc_plots")
+
+
+def project_outputs(root: Path = Path(".")) -> set[Path]:
+    """The folders and files that the project in ``root`` writes (none when ``root`` holds no
+    dvc.yaml): each path of its stages' outs, metrics and plots, its top folder, and
+    ``PROJECT_OUTPUTS``, resolved. A raw_dir of the project's root must not train on them."""
+    if not (root / "dvc.yaml").is_file():
+        return set()
+    import yaml  # the pipeline's, not a dependency of `srcnn enhance`
+
+    try:
+        stages = (yaml.safe_load((root / "dvc.yaml").read_text()) or {}).get("stages") or {}
+    except (OSError, yaml.YAMLError):
+        stages = {}
+    paths = set(PROJECT_OUTPUTS)
+    for stage in stages.values() if isinstance(stages, dict) else ():
+        for key in ("outs", "metrics", "plots"):
+            for out in stage.get(key) or () if isinstance(stage, dict) else ():
+                out = next(iter(out)) if isinstance(out, dict) else out
+                if isinstance(out, str):
+                    paths |= {out, Path(out).parts[0]}
+    return {(root / path).resolve() for path in paths}
+
+
+def list_photo_files(
+    folder: str | Path, leave_out: set[Path] | frozenset[Path] = frozenset()
+) -> tuple[list[Path], list[dict[str, str]]]:
     """The photo files under ``folder``, subfolders included, in walk order; and the files left out.
 
     Left out, each as {"file", "kind": "not_a_photo", "reason"}: files without a photo extension
     (any case: .JPG is a photo), hidden files and hidden folders (.DS_Store, .git, ...), links to
-    folders and anything that is not a regular file; folders that cannot be listed are
-    "unreadable". Reads no file; never writes to ``folder``.
+    folders and anything that is not a regular file, and the folders and files of ``leave_out``
+    (resolved paths: ``project_outputs``) found inside ``folder``, each said once; folders that
+    cannot be listed are "unreadable". Reads no file; never writes to ``folder``.
     """
     folder = Path(folder)
     photos, others = [], []
+    leave_out = {path for path in leave_out if folder.resolve() in path.parents}
 
     def unlistable(error: OSError) -> None:
         others.append(_skip(f"{error.filename}/", "unreadable", f"folder cannot be listed ({error.strerror})"))
 
-    for here, subfolders, files in os.walk(folder, onerror=unlistable):
-        here = Path(here)
+    for walked, subfolders, files in os.walk(folder, onerror=unlistable):
+        here = Path(walked)
         for sub in sorted(subfolders):
             if sub.startswith("."):
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "hidden folder, not read"))
             elif (here / sub).is_symlink():
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "link to a folder, not followed"))
-        subfolders[:] = sorted(sub for sub in subfolders if not sub.startswith(".") and not (here / sub).is_symlink())
+            elif leave_out and (here / sub).resolve() in leave_out:
+                others.append(_skip(f"{here / sub}/", "not_a_photo", "the project's own output, not read"))
+        subfolders[:] = sorted(
+            sub
+            for sub in subfolders
+            if not sub.startswith(".")
+            and not (here / sub).is_symlink()
+            and not (leave_out and (here / sub).resolve() in leave_out)
+        )
         for file in sorted(files):
             path = here / file
-            if file.startswith("."):
+            if leave_out and path.resolve() in leave_out:
+                others.append(_skip(str(path), "not_a_photo", "the project's own output, not read"))
+            elif file.startswith("."):
                 others.append(_skip(str(path), "not_a_photo", "hidden file"))
             elif not path.is_file():
                 others.append(_skip(str(path), "not_a_photo", "not a regular file (a broken link?)"))
@@ -144,7 +185,7 @@ def folder_labels(folders: Sequence[str | Path]) -> list[str]:
     parts = [Path(folder).resolve().parts[1:] or ("root",) for folder in folders]
     depth = [1] * len(parts)
     while True:
-        labels = ["__".join(names[-used:]) for names, used in zip(parts, depth)]
+        labels = ["__".join(names[-used:]) for names, used in zip(parts, depth, strict=True)]
         clashing = [index for index, label in enumerate(labels) if labels.count(label) > 1]
         longer = [index for index in clashing if depth[index] < len(parts[index])]
         if not longer:  # unique, or told apart by the ~sha256 suffix of find_photos
@@ -170,7 +211,7 @@ def find_photos(
 ) -> tuple[list[Photo], list[dict[str, str]]]:
     """Photos under ``raw_dir``, one folder or several (as ``list_photo_files`` finds them), hashed
     by ``digest``, sorted by output name; and the files left out, with files that cannot be read as
-    "unreadable".
+    "unreadable". The project's own outputs (``project_outputs``) found in a folder are left out.
 
     Output names are the paths inside the folder (``trips/a.jpg`` → ``trips__a.jpg.png``); with
     several folders, after each folder's label (``folder_labels``: ``urban40__img_001.png``).
@@ -180,12 +221,13 @@ def find_photos(
     folders = [Path(raw_dir)] if isinstance(raw_dir, (str, Path)) else [Path(folder) for folder in raw_dir]
     several = len(folders) > 1
     labels = folder_labels(folders) if several else [""]
+    outputs = project_outputs()  # the stages run from the project's root
     photos, others = [], []
-    for folder, label in zip(folders, labels):
+    for folder, label in zip(folders, labels, strict=True):
         if not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a folder"
             raise _no_folder(folder, several, f"{what} (resolved: {folder.absolute()})")
-        paths, skipped = list_photo_files(folder)
+        paths, skipped = list_photo_files(folder, outputs)
         found = []
         for path in paths:
             try:
@@ -320,6 +362,8 @@ def _end_with(parent: int) -> None:
     the OOM killer, say), a parent leaves its workers waiting forever to hand over results that no
     one will read; PyTorch's DataLoader workers watch their parent the same way."""
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, and the workers end with it
+
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
@@ -342,9 +386,13 @@ def parallel_map(function: Callable[..., Any], jobs: Iterable[tuple], workers: i
         return
     with ProcessPoolExecutor(max_workers=workers, initializer=_end_with, initargs=(os.getpid(),)) as pool:
         pending: deque = deque()
-        for args in jobs:
-            pending.append(pool.submit(function, *args))
-            if len(pending) >= 2 * workers:
+        try:
+            for args in jobs:
+                pending.append(pool.submit(function, *args))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
                 yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+        except BaseException:  # Ctrl-C or an error: the jobs not started are dropped, not run first
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise

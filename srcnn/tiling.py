@@ -12,7 +12,7 @@ import json
 
 import numpy as np
 
-from .color import to_luma_u8
+from .color import is_gray, to_luma_u8
 from .degrade import bicubic_down_up, jpeg_roundtrip
 from .images import decode_png, encode_png
 from .jpeg import is_range, tile_quality
@@ -101,4 +101,5 @@ def tile_photo(
                     "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode(),
                 }
             )
-    return samples, {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}
+    report = {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}
+    return samples, {**report, "gray": is_gray(clean_rgb)} if channels == "ycbcr" else report

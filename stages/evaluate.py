@@ -53,6 +53,7 @@ from srcnn.params import Params, load_params
 from srcnn.photos import read_prepared
 from srcnn.pictures import before_after
 from srcnn.shards import check_complete, samples_in
+from stages import run_stage
 
 PREPARED, TILES, MODEL = Path("data/prepared"), Path("data/tiles"), "models/srcnn.pt"
 SUMMARY, METRICS, TABLE = "metrics/summary.json", "metrics/eval.json", "metrics/eval_photos.csv"
@@ -184,4 +185,4 @@ def against_shipped(figures: dict, gate: Gate) -> str:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("evaluate", main)

@@ -3,8 +3,9 @@
 Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one quality,
 or a range from which each photo's own is drawn by its hash and seed), sent whole
 to train or val by a hash of its bytes, and stored in a shard with the photos next to it in name
-order (about ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are incremental: only photos that are new or whose
-params changed are computed again, only the shards they fall in are rewritten, and the result is
+order (about ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are
+incremental: only photos that are new or whose params changed are computed again, only the shards
+they fall in are rewritten, and the result is
 byte for byte that of a run from scratch (srcnn/shards.py). Every file of raw_dir is accounted for:
 used, or skipped with its reason (a warning on stderr and an entry in data/prepared/report.json).
 Bad params or a missing/empty folder stop it before any work. DVC reruns it when the list of raw_dir's
@@ -35,6 +36,7 @@ from srcnn.photos import (
 )
 from srcnn.progress import progress
 from srcnn.shards import Entry, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
+from stages import run_stage
 
 OUT_DIR = Path("data/prepared")
 REPORT = OUT_DIR / "report.json"
@@ -135,4 +137,4 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("prepare", main)

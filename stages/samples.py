@@ -13,6 +13,7 @@ from skimage import data
 
 from srcnn.files import atomic_dir
 from srcnn.images import save_png
+from stages import run_stage
 
 PHOTOS = {
     "astronaut": data.astronaut,
@@ -38,4 +39,4 @@ def main(out_dir: str = "data/samples") -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:])
+    run_stage("samples", lambda: main(*sys.argv[1:]))

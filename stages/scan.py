@@ -18,6 +18,7 @@ from pathlib import Path
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import DigestCache, RawDirError, find_photos
+from stages import run_stage
 
 OUT = Path("data/raw_files.json")
 
@@ -42,4 +43,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("scan", main)

@@ -25,8 +25,30 @@ from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
 from srcnn.shards import Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span, update_shards
 from srcnn.tiling import tile_photo
+from stages import run_stage
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
+
+
+def check_colour(channels: str, reports: list[dict]) -> None:
+    """A colour model (channels: ycbcr) learns its chroma from colour photos: with none among the
+    train photos it would learn nothing of chroma, and evaluate would score it on gray val photos
+    too, so the stage stops (an error rather than a warning: the run would only waste its time);
+    with some gray ones, a warning counts them."""
+    train = [result for result in reports if result["split"] == "train" and result["tiles"]]
+    gray = [result["name"] for result in train if result.get("gray")]
+    if channels != "ycbcr" or not gray:
+        return
+    if len(gray) == len(train):
+        sys.exit(
+            f"tile: error: channels is ycbcr (a colour model) but every train photo is gray ({len(gray)}, first "
+            f"{gray[0]}): the model would learn nothing of chroma; set channels: y, or add colour photos to raw_dir"
+        )
+    print(
+        f"tile: warning: {len(gray)} of {len(train)} train photos are gray (first {gray[0]}): the colour model "
+        f"learns chroma from the others only",
+        file=sys.stderr,
+    )
 
 
 def main() -> None:
@@ -95,14 +117,20 @@ def main() -> None:
     files = {photo["name"]: photo["file"] for photo in report["photos"]}
     for result in reports:
         if result["tiles"] == 0:
-            print(
-                f"tile: warning: skipped {result['reason'].replace(result['name'], files.get(result['name'], result['name']), 1)}",
-                file=sys.stderr,
-            )
+            reason = result["reason"].replace(result["name"], files.get(result["name"], result["name"]), 1)
+            print(f"tile: warning: skipped {reason}", file=sys.stderr)
             too_small += 1
+    check_colour(params.channels, reports)
     for split in SPLITS:
         counts = [result["tiles"] for result in reports if result["split"] == split]
         photos[split], tiles[split] = sum(count > 0 for count in counts), sum(counts)
+        if not counts:  # photos go whole to one split: one photo (or copies of one) leaves the other empty
+            sys.exit(
+                f"tile: error: no {split} photos: the {len(reports)} photo(s) used all went to "
+                f"{'val' if split == 'train' else 'train'} (each photo goes whole to one split; val_fraction="
+                f"{params.val_fraction}); at least 2 different photos are needed, one for each split; add photos to "
+                f"raw_dir"
+            )
         if tiles[split] == 0:
             sys.exit(
                 f"tile: error: no {split} tiles: every {split} photo is smaller than tile={params.tile} "
@@ -130,4 +158,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("tile", main)

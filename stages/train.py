@@ -35,6 +35,7 @@ from srcnn.params import Params, load_params
 from srcnn.progress import progress
 from srcnn.shards import MANIFEST, check_complete, shard_paths
 from srcnn.train import CURVE_VAL_TILES, DivergedError, batch_and_lr, fit
+from stages import run_stage
 
 TILES = Path("data/tiles")
 CHECKPOINT, MODEL, METRICS = Path("data/train_checkpoint.pt"), "models/srcnn.pt", "metrics/train.json"
@@ -143,4 +144,4 @@ def check_init(params: Params, init: str) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage("train", main)
