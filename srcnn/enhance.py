@@ -64,8 +64,8 @@ from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
-from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
-from .history import jpeg_history
+from .gate import QUALITY_MARGIN, DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
+from .history import JpegTrace, jpeg_trace
 from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
@@ -161,12 +161,15 @@ class Restorers:
         """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
         at the photo's quality (``first``), else the shipped one."""
         kind = "gray" if header.gray else "colour"
-        history: list[int | None] = []  # a file with no table may still be a decoded JPEG: looked for once, if needed
+        # the pixels may show a stronger compression than the file's table (a JPEG re-saved, cropped) or, with
+        # no table, a JPEG they were decoded from: looked for once, only below the table's quality, if needed
+        traces: list[JpegTrace] = []
         for restorer in (self.first[kind], getattr(self, kind)) if kind in self.first else (getattr(self, kind),):
             settings = restorer.settings
-            if not history and header.qtable is None and settings.quality is None and settings.trained is not None:
-                history.append(jpeg_history(rgb))
-            decision = decide(header.qtable, settings, history[0] if history else None)
+            if not traces and settings.quality is None and (header.qtable is not None or settings.trained is not None):
+                below = estimate_quality(header.qtable) - QUALITY_MARGIN if header.qtable is not None else None
+                traces.append(jpeg_trace(rgb, below))
+            decision = decide(header.qtable, settings, traces[0] if traces else None)
             if kind not in self.first:
                 return restorer, decision
             if decision.strength is not None or restorer is not self.first[kind]:
@@ -181,10 +184,20 @@ class Decision:
     precision: str = ""  # what it was restored in (fp32, bf16, fp16, int8); "" when not restored
 
 
-def decide(qtable: list[int] | None, settings: Settings, history: int | None = None) -> Decision:
+def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None = None) -> Decision:
     """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: not a JPEG file)
-    whose pixels show a JPEG of quality ``history`` (``jpeg_history``; None: none)."""
-    if qtable is not None:
+    whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
+    table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
+    history = trace.quality if trace is not None else None
+    if qtable is not None and history is not None and settings.quality is None:
+        table_quality = math.floor(estimate_quality(qtable) + 0.5)
+        quality, strength = history, strength_for_quality(history)
+        said = (
+            f"JPEG quality ~{history} (its pixels show a compression stronger than its table's ~{table_quality}, "
+            f"on a grid at offset {trace.offset[0]},{trace.offset[1]})"
+        )
+        qtable = None  # the table no longer decides: its shape is not checked
+    elif qtable is not None:
         quality = estimate_quality(qtable)
         said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
         strength = compression_strength(qtable)

@@ -31,7 +31,7 @@ from scipy.fft import dctn
 from .color import rgb_to_y
 
 WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
-MIN_SIDE = 16  # a photo's shorter side below this holds no two blocks on every offset: not searched
+MIN_SIDE = 72  # a shorter side below this (64 px on every offset) gives lifts too noisy to trust: not searched
 # where the 64 offsets are compared; finer at low qualities, where a trace under a re-save is narrow
 COARSE_QUALITIES = (5, 7, 9, 11, 13, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
 LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the lift stays within ±1 dB
