@@ -17,6 +17,7 @@ cropped by 3 px and re-saved at 90: +8.5 dB at 30 on the old grid), so the lowes
 peak is the compression that dominates (FBCNN's "dominant quality factor", Jiang et al. 2021). A
 resize moves the old blocks off any 8×8 grid, and the trace is gone. Cost: about 1,100 small
 encodes of a 128 px window, then a few hundred to refine (0.2 to 0.5 s, whatever the photo's size).
+A photo under 72 px is checked on its own grid only (uncropped), one under 16 px not at all.
 """
 
 from __future__ import annotations
@@ -28,10 +29,17 @@ import numpy as np
 from PIL import Image
 from scipy.fft import dctn
 
-from .color import rgb_to_y
+from .color import rgb_to_y, to_luma_u8
+from .degrade import jpeg_roundtrip
+from .metrics import psnr
 
 WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
-MIN_SIDE = 72  # a shorter side below this (64 px on every offset) gives lifts too noisy to trust: not searched
+MIN_SIDE = 16  # a shorter side below this holds too few blocks to show a trace: not looked at
+# below this shorter side (64 px on every offset) the 64 offsets' lifts are too noisy to trust (synthetic
+# photos never compressed showed strong compressions): only the photo's own grid is checked (``_aligned``)
+MIN_SEARCH_SIDE = 72
+ALIGNED_QUALITIES = range(5, 96)  # where the aligned check looks for a jump (each needs its neighbours ±3)
+EXCESS_DB = 6.0  # how far the aligned PSNR at the photo's own quality rises above its neighbours' mean
 # where the 64 offsets are compared; finer at low qualities, where a trace under a re-save is narrow
 COARSE_QUALITIES = (5, 7, 9, 11, 13, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
 LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the lift stays within ±1 dB
@@ -93,10 +101,11 @@ def _curves(window: np.ndarray, offsets: list[tuple[int, int]], qualities: list[
 
 
 def _peaks(lift: np.ndarray) -> list[int]:
-    """The indices where ``lift`` is at least ``COARSE_LIFT_DB`` and no lower than either neighbour."""
+    """The indices where ``lift`` is at least ``COARSE_LIFT_DB`` and no lower than either neighbour; the
+    highest quality is no peak (a flat table's steps, a video frame's, show as a rise towards it)."""
     return [
         index
-        for index in range(len(lift))
+        for index in range(len(lift) - 1)
         if lift[index] >= COARSE_LIFT_DB and lift[index] >= lift[max(0, index - 1) : index + 2].max()
     ]
 
@@ -108,6 +117,10 @@ def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
     luma = _luma(rgb)
     if min(luma.shape) < MIN_SIDE:
         return JpegTrace(None, note=f"too small for the pixel check (under {MIN_SIDE} px)")
+    if min(luma.shape) < MIN_SEARCH_SIDE:  # as before the search: a JPEG file's own table decides
+        if below is not None:
+            return JpegTrace(None, note=f"too small for the 64-offset search (under {MIN_SEARCH_SIDE} px)")
+        return _aligned(rgb)
     # the curve is read past ``below``: a peak at the table's own quality then shows as one, not as
     # a rise to the edge of the qualities looked at
     highest = HIGHEST_QUALITY if below is None else min(HIGHEST_QUALITY, below + BEYOND)
@@ -149,6 +162,22 @@ def _refine(
         return JpegTrace(None)
     grid = ((corner[0] + offset[0]) % 8, (corner[1] + offset[1]) % 8)
     return JpegTrace(qualities[best], grid, round(float(lift[best]), 1))
+
+
+def _aligned(rgb: np.ndarray) -> JpegTrace:
+    """The check for photos too small for the 64 offsets: on the photo's own grid only (uncropped), the
+    quality whose re-save PSNR is at least ``EXCESS_DB`` above the mean of the qualities 3 below and 3
+    above it (a smooth curve for a photo never compressed)."""
+    luma = to_luma_u8(rgb).astype(np.float64)
+    curve = {
+        quality: psnr(luma, to_luma_u8(jpeg_roundtrip(rgb, quality)).astype(np.float64))
+        for quality in range(ALIGNED_QUALITIES.start - 3, ALIGNED_QUALITIES.stop + 3)
+    }
+    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in ALIGNED_QUALITIES}
+    best = max(excess, key=lambda quality: excess[quality])
+    if excess[best] < EXCESS_DB:
+        return JpegTrace(None, note=f"no JPEG grid in its pixels (under {MIN_SEARCH_SIDE} px: uncropped grid only)")
+    return JpegTrace(best, (0, 0), round(excess[best], 1))
 
 
 def jpeg_history(rgb: np.ndarray) -> int | None:
