@@ -116,7 +116,7 @@ class Settings:
     dtype: torch.dtype | None
     tile: int
     scale: int
-    quality: int | None = None  # --quality: for photos with no JPEG history
+    quality: int | None = None  # --quality: the quality every photo is restored as (JPEG files too)
     trained: tuple[int, int] | None = None  # the JPEG qualities the model was trained on (trained_qualities)
     force: bool = False  # --force: restore JPEGs outside the trained or evaluated-safe qualities too
     gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
@@ -189,7 +189,11 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
     whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
     table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
     history = trace.quality if trace is not None else None
-    if qtable is not None and history is not None and settings.quality is None:
+    if settings.quality is not None:  # the user's say: lower smooths more, higher keeps more detail
+        quality, strength = settings.quality, strength_for_quality(settings.quality)
+        said = f"JPEG quality {quality} (from --quality)"
+        qtable = None  # the table no longer decides: its shape is not checked
+    elif qtable is not None and history is not None:
         table_quality = math.floor(estimate_quality(qtable) + 0.5)
         quality, strength = history, strength_for_quality(history)
         said = (
@@ -201,9 +205,6 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
         quality = estimate_quality(qtable)
         said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
         strength = compression_strength(qtable)
-    elif settings.quality is not None:
-        quality, strength = settings.quality, strength_for_quality(settings.quality)
-        said = f"JPEG quality {quality} (from --quality)"
     elif history is not None:
         quality, strength = history, strength_for_quality(history)
         said = (
@@ -556,8 +557,9 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         "--quality",
         type=int,
         metavar="Q",
-        help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
-        "(1-100); without it they are written unchanged. JPEGs use their own tables",
+        help="restore every photo, JPEG files too, as a JPEG of quality Q (1-100): lower smooths more, "
+        "higher keeps more detail; without it a JPEG's table and pixels say, and a photo with no JPEG "
+        "history is written unchanged",
     )
     command.add_argument(
         "--self-ensemble",
