@@ -22,11 +22,11 @@ that is not the photo's restoration, another photo's of the same name, counts as
 ``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
-(``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
-photo. A photo that is no JPEG file (PNG, TIFF, BMP, WebP) but whose pixels are a decoded JPEG
-(saved from one, uncropped: ``srcnn.history.jpeg_history``) is restored as that JPEG; one with no
-JPEG history is written unchanged unless ``--quality Q`` says to treat it as a JPEG of quality Q
-(which also overrides the quality its pixels show); a JPEG whose quality lies outside the
+(``srcnn.jpeg``) and from its pixels, on any of the 64 offsets of the 8×8 grid (a JPEG re-saved,
+cropped and re-saved, or saved as PNG, TIFF, BMP, WebP: ``srcnn.history.jpeg_trace``); the larger
+damage is given to the model, and ``enhance`` prints the quality it assumed, one line a photo. A
+photo with no JPEG history is written unchanged; ``--quality Q`` restores every photo, JPEG files
+too, as a JPEG of quality Q (lower smooths more, higher keeps more detail); a JPEG whose quality lies outside the
 qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
 (``models/srcnn.ladder.json`` beside ``models/srcnn.pt``, written by the evaluate stage for that
 very checkpoint; srcnn/gate.py), or whose table is much flatter than the standard ones the models
