@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.onnx_speed import cpu_name
 from srcnn.enhance import enhance_photo, parser, read_header, setup
 from srcnn.gate import QUALITY_MARGIN
 from srcnn.history import jpeg_trace
@@ -75,7 +75,7 @@ def main() -> None:
         json.dumps(
             {
                 "photo": f"{args.photo} at {WIDTH}x{HEIGHT}, JPEG 30 re-saved at 90",
-                "cpu": platform.processor() or platform.machine(),
+                "cpu": cpu_name(),
                 "enhance_s": round(enhance_s, 3),
                 "trace_s": round(trace_s, 3),
                 "trace_quality": trace.quality,

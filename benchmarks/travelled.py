@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import platform
 import tempfile
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.onnx_speed import cpu_name
 from srcnn import metrics
 from srcnn.color import to_luma_u8
 from srcnn.enhance import enhance_photo, parser, setup
@@ -120,7 +120,7 @@ def main() -> None:
         json.dumps(
             {
                 "folders": [str(folder) for folder in args.folders],
-                "cpu": platform.processor() or platform.machine(),
+                "cpu": cpu_name(),
                 "seconds": round(time.perf_counter() - started, 1),
                 "rows": rows,
             }
