@@ -214,8 +214,11 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
     elif settings.trained is None:
         return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")
     else:
+        small = f", {trace.note}" if trace is not None and trace.note.startswith("too small") else ""
         return Decision(
-            None, "no JPEG history (not a JPEG); left unchanged (pass --quality Q to restore it as a JPEG of quality Q)"
+            None,
+            f"no JPEG history (not a JPEG{small}); left unchanged "
+            "(pass --quality Q to restore it as a JPEG of quality Q)",
         )
     if not in_trained(quality, settings.trained):
         low, high = settings.trained

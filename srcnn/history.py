@@ -116,10 +116,10 @@ def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
     table already says as much for the others)."""
     luma = _luma(rgb)
     if min(luma.shape) < MIN_SIDE:
-        return JpegTrace(None, note=f"too small for the pixel check (under {MIN_SIDE} px)")
+        return JpegTrace(None, note=f"too small for the pixel check: under {MIN_SIDE} px")
     if min(luma.shape) < MIN_SEARCH_SIDE:  # as before the search: a JPEG file's own table decides
         if below is not None:
-            return JpegTrace(None, note=f"too small for the 64-offset search (under {MIN_SEARCH_SIDE} px)")
+            return JpegTrace(None, note=f"too small for the 64-offset search: under {MIN_SEARCH_SIDE} px")
         return _aligned(rgb)
     # the curve is read past ``below``: a peak at the table's own quality then shows as one, not as
     # a rise to the edge of the qualities looked at

@@ -951,3 +951,15 @@ def test_quality_sets_the_strength_of_jpeg_files_too_and_a_quality_over_100_is_r
         str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "101", cwd=ROOT
     )
     assert bad.returncode == 2 and "--quality 101" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_a_photo_too_small_for_the_pixel_check_is_left_unchanged_and_says_why(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    tiny = np.asarray(Image.open(io.BytesIO(jpeg_bytes(synthetic_photo(15, 48, 40)[:12], 30))).convert("RGB"))
+    Image.fromarray(tiny).save(tmp_path / "tiny.png")
+    result = enhance(str(tmp_path / "tiny.png"), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "tiny.png: no JPEG history (not a JPEG, too small for the pixel check: under 16 px); left unchanged" in (
+        result.stdout
+    )
+    assert (tmp_path / "out" / "tiny.png").read_bytes() == (tmp_path / "tiny.png").read_bytes()
