@@ -22,11 +22,11 @@ that is not the photo's restoration, another photo's of the same name, counts as
 ``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
-(``srcnn.jpeg``) and given to the model; ``enhance`` prints the quality it assumed, one line a
-photo. A photo that is no JPEG file (PNG, TIFF, BMP, WebP) but whose pixels are a decoded JPEG
-(saved from one, uncropped: ``srcnn.history.jpeg_history``) is restored as that JPEG; one with no
-JPEG history is written unchanged unless ``--quality Q`` says to treat it as a JPEG of quality Q
-(which also overrides the quality its pixels show); a JPEG whose quality lies outside the
+(``srcnn.jpeg``) and from its pixels, on any of the 64 offsets of the 8×8 grid (a JPEG re-saved,
+cropped and re-saved, or saved as PNG, TIFF, BMP, WebP: ``srcnn.history.jpeg_trace``); the larger
+damage is given to the model, and ``enhance`` prints the quality it assumed, one line a photo. A
+photo with no JPEG history is written unchanged; ``--quality Q`` restores every photo, JPEG files
+too, as a JPEG of quality Q (lower smooths more, higher keeps more detail); a JPEG whose quality lies outside the
 qualities the model was trained on (± 2), or where the model's own evaluation found it unsafe
 (``models/srcnn.ladder.json`` beside ``models/srcnn.pt``, written by the evaluate stage for that
 very checkpoint; srcnn/gate.py), or whose table is much flatter than the standard ones the models
@@ -64,8 +64,8 @@ from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
-from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
-from .history import jpeg_history
+from .gate import QUALITY_MARGIN, DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
+from .history import JpegTrace, jpeg_trace
 from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
@@ -116,7 +116,7 @@ class Settings:
     dtype: torch.dtype | None
     tile: int
     scale: int
-    quality: int | None = None  # --quality: for photos with no JPEG history
+    quality: int | None = None  # --quality: the quality every photo is restored as (JPEG files too)
     trained: tuple[int, int] | None = None  # the JPEG qualities the model was trained on (trained_qualities)
     force: bool = False  # --force: restore JPEGs outside the trained or evaluated-safe qualities too
     gate: Gate | None = None  # the qualities the model's evaluation found safe (None: not evaluated)
@@ -161,12 +161,15 @@ class Restorers:
         """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
         at the photo's quality (``first``), else the shipped one."""
         kind = "gray" if header.gray else "colour"
-        history: list[int | None] = []  # a file with no table may still be a decoded JPEG: looked for once, if needed
+        # the pixels may show a stronger compression than the file's table (a JPEG re-saved, cropped) or, with
+        # no table, a JPEG they were decoded from: looked for once, only below the table's quality, if needed
+        traces: list[JpegTrace] = []
         for restorer in (self.first[kind], getattr(self, kind)) if kind in self.first else (getattr(self, kind),):
             settings = restorer.settings
-            if not history and header.qtable is None and settings.quality is None and settings.trained is not None:
-                history.append(jpeg_history(rgb))
-            decision = decide(header.qtable, settings, history[0] if history else None)
+            if not traces and settings.quality is None and (header.qtable is not None or settings.trained is not None):
+                below = estimate_quality(header.qtable) - QUALITY_MARGIN if header.qtable is not None else None
+                traces.append(jpeg_trace(rgb, below))
+            decision = decide(header.qtable, settings, traces[0] if traces else None)
             if kind not in self.first:
                 return restorer, decision
             if decision.strength is not None or restorer is not self.first[kind]:
@@ -181,16 +184,27 @@ class Decision:
     precision: str = ""  # what it was restored in (fp32, bf16, fp16, int8); "" when not restored
 
 
-def decide(qtable: list[int] | None, settings: Settings, history: int | None = None) -> Decision:
+def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None = None) -> Decision:
     """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: not a JPEG file)
-    whose pixels show a JPEG of quality ``history`` (``jpeg_history``; None: none)."""
-    if qtable is not None:
+    whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
+    table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
+    history = trace.quality if trace is not None else None
+    if settings.quality is not None:  # the user's say: lower smooths more, higher keeps more detail
+        quality, strength = settings.quality, strength_for_quality(settings.quality)
+        said = f"JPEG quality {quality} (from --quality)"
+        qtable = None  # the table no longer decides: its shape is not checked
+    elif qtable is not None and history is not None:
+        table_quality = math.floor(estimate_quality(qtable) + 0.5)
+        quality, strength = history, strength_for_quality(history)
+        said = (
+            f"JPEG quality ~{history} (its pixels show a compression stronger than its table's ~{table_quality}, "
+            f"on a grid at offset {trace.offset[0]},{trace.offset[1]})"
+        )
+        qtable = None  # the table no longer decides: its shape is not checked
+    elif qtable is not None:
         quality = estimate_quality(qtable)
         said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
         strength = compression_strength(qtable)
-    elif settings.quality is not None:
-        quality, strength = settings.quality, strength_for_quality(settings.quality)
-        said = f"JPEG quality {quality} (from --quality)"
     elif history is not None:
         quality, strength = history, strength_for_quality(history)
         said = (
@@ -200,8 +214,11 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
     elif settings.trained is None:
         return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")
     else:
+        small = f", {trace.note}" if trace is not None and trace.note.startswith("too small") else ""
         return Decision(
-            None, "no JPEG history (not a JPEG); left unchanged (pass --quality Q to restore it as a JPEG of quality Q)"
+            None,
+            f"no JPEG history (not a JPEG{small}); left unchanged "
+            "(pass --quality Q to restore it as a JPEG of quality Q)",
         )
     if not in_trained(quality, settings.trained):
         low, high = settings.trained
@@ -543,8 +560,9 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         "--quality",
         type=int,
         metavar="Q",
-        help="restore photos with no JPEG history (PNG, TIFF, BMP, WebP) as JPEGs of quality Q "
-        "(1-100); without it they are written unchanged. JPEGs use their own tables",
+        help="restore every photo, JPEG files too, as a JPEG of quality Q (1-100): lower smooths more, "
+        "higher keeps more detail; without it a JPEG's table and pixels say, and a photo with no JPEG "
+        "history is written unchanged",
     )
     command.add_argument(
         "--self-ensemble",

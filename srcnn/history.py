@@ -1,56 +1,188 @@
-"""Whether a photo's pixels were a JPEG before: a PNG, TIFF or screenshot saved from a JPEG.
+"""Whether a photo's pixels went through a JPEG before, and at which quality: a JPEG re-saved at a
+higher quality, cropped and re-saved, a PNG, TIFF or screenshot saved from a JPEG.
 
-    jpeg_history(rgb)        # 75: its pixels are a decoded JPEG of quality 75; None: no such history
-    quantization_steps(rgb)  # (6, 6, 6, 5, 7): its 8×8 DCT coefficients sit on multiples of steps; None: not
+    trace = jpeg_trace(rgb)           # JpegTrace(quality=30, offset=(5, 5), lift_db=9.6, note='')
+    trace = jpeg_trace(rgb, below=90) # only compressions stronger than a quality-90 table (a JPEG file's)
+    jpeg_history(rgb)                 # 30: the same, the quality alone; None: no such history
+    quantization_steps(rgb)           # (6, 6, 6, 5, 7): its 8×8 DCT coefficients sit on multiples of steps
 
-A file that is no JPEG carries no quantization table (``srcnn.jpeg``), but its pixels can still be
-a decoded JPEG, uncropped and unscaled. Saved again at that JPEG's own quality, on the same 8×8
-grid, such pixels come back nearly as they were, while a few qualities either side change them as
-much as any photo. Set5's woman.png, the luma PSNR of saving it again: 47.9 dB at quality 72,
-67.2 dB at 75, 48.0 dB at 78; a photo never compressed gives a smooth curve.
+Pixels that are a decoded JPEG of quality Q, saved again at Q on the same 8×8 grid, come back
+nearly as they were; on any other grid, or at qualities a few steps away, they change as much as
+any photo. So the luma of a window is saved again at candidate qualities on each of the 64 offsets
+of the 8×8 grid (a cropped photo's old blocks no longer start at its corner), and each offset's PSNR
+curve is compared with the median of all 64 (the grids a photo was never compressed on): the
+``lift``. A compression shows as a peak of the lift at its quality on its grid; a later, lighter
+re-save on another grid or at a higher quality leaves it visible (Set14's lenna at quality 30,
+cropped by 3 px and re-saved at 90: +8.5 dB at 30 on the old grid), so the lowest quality with a
+peak is the compression that dominates (FBCNN's "dominant quality factor", Jiang et al. 2021). A
+resize moves the old blocks off any 8×8 grid, and the trace is gone. Cost: about 1,100 small
+encodes of a 128 px window, then a few hundred to refine (0.2 to 0.5 s, whatever the photo's size).
+A photo under 72 px is checked on its own grid only (uncropped), one under 16 px not at all.
 """
 
 from __future__ import annotations
 
+import io
+from dataclasses import dataclass
+
 import numpy as np
+from PIL import Image
 from scipy.fft import dctn
 
 from .color import rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
 from .metrics import psnr
 
-# where a jump is looked for (each needs its neighbours 3 below and 3 above); not above 95, where
-# steps of 1 and 2 make the curve uneven without any history (urban40's img_001: 54.5 dB at 96, 48.6
-# at 97), and where enhance leaves a photo unchanged anyway
-QUALITIES = range(5, 96)
-EXCESS_DB = 6.0  # how far the PSNR at the photo's own quality rises above its neighbours' mean
-SIZE = 256  # px of the window read: about 100 JPEG encodes of 256×256
+WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
+MIN_SIDE = 16  # a shorter side below this holds too few blocks to show a trace: not looked at
+# below this shorter side (64 px on every offset) the 64 offsets' lifts are too noisy to trust (synthetic
+# photos never compressed showed strong compressions): only the photo's own grid is checked (``_aligned``)
+MIN_SEARCH_SIDE = 72
+ALIGNED_QUALITIES = range(5, 96)  # where the aligned check looks for a jump (each needs its neighbours ±3)
+EXCESS_DB = 6.0  # how far the aligned PSNR at the photo's own quality rises above its neighbours' mean
+# where the 64 offsets are compared; finer at low qualities, where a trace under a re-save is narrow
+COARSE_QUALITIES = (5, 7, 9, 11, 13, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75, 80, 85, 90, 95)
+LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the lift stays within ±1 dB
+# a coarse peak this high is refined: a weak trace peaks between the coarse qualities, lower there
+COARSE_LIFT_DB = 1.5
+REFINED = 12  # the most coarse peaks refined, lowest quality first
+BEYOND = 15  # qualities read above ``below``
+HIGHEST_QUALITY = 95  # above it steps of 1 and 2 make the curve uneven without any history
 
 
-def _busiest_window(rgb: np.ndarray) -> np.ndarray:
-    """Of the ``SIZE`` px windows at the corners and the centre, on the 16 px grid of the JPEG's
-    blocks and chroma, the one with the most detail: a flat one (sky, a slide's white) saves
-    nearly losslessly at every quality and shows no jump."""
-    height, width = rgb.shape[:2]
-    tops = sorted({0, max(0, (height - SIZE) // 2 // 16 * 16), max(0, (height - SIZE) // 16 * 16)})
-    lefts = sorted({0, max(0, (width - SIZE) // 2 // 16 * 16), max(0, (width - SIZE) // 16 * 16)})
-    windows = [rgb[top : top + SIZE, left : left + SIZE] for top in tops for left in lefts]
-    return max(windows, key=lambda window: float(np.abs(np.diff(window.astype(np.int16), axis=1)).mean()))
+@dataclass(frozen=True)
+class JpegTrace:
+    """What a photo's pixels show: the quality of the strongest JPEG compression found (None:
+    none), the grid it is on (rows, columns from the photo's top left corner to its first whole
+    block: (0, 0) for an uncropped JPEG) and its peak lift; ``note`` says why none was found."""
+
+    quality: int | None
+    offset: tuple[int, int] = (0, 0)
+    lift_db: float = 0.0
+    note: str = ""
+
+
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """The JPEG's own full-range luma (ITU-R 601, as libjpeg converts), rounded: what it quantized."""
+    if rgb.ndim == 2:
+        return np.asarray(rgb, dtype=np.uint8)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("L"))
+
+
+def _busiest_window(luma: np.ndarray, side: int) -> tuple[np.ndarray, int, int]:
+    """Of nine windows of ``side`` px (three rows of three, on the photo's 8 px grid), the one with
+    the most detail, and its top and left: a flat one (sky, a slide's white) saves nearly
+    losslessly on every grid and shows no trace."""
+    height, width = luma.shape
+    tops = sorted({min(height - side, place // 8 * 8) for place in (0, (height - side) // 2, height - side)})
+    lefts = sorted({min(width - side, place // 8 * 8) for place in (0, (width - side) // 2, width - side)})
+    placed = [(top, left) for top in tops for left in lefts]
+    top, left = max(
+        placed, key=lambda at: float(np.abs(np.diff(luma[at[0] : at[0] + side, at[1] : at[1] + side], axis=1)).mean())
+    )
+    return luma[top : top + side, left : left + side], top, left
+
+
+def _resave_psnr(block_rows: np.ndarray, quality: int) -> float:
+    """The PSNR of a luma window (sides multiples of 8) saved as a gray JPEG at ``quality`` and decoded."""
+    buffer = io.BytesIO()
+    Image.fromarray(block_rows).save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        error = np.asarray(decoded, dtype=np.float64) - block_rows
+    return 10.0 * np.log10(255.0**2 / max(float(np.mean(error**2)), 1e-3))
+
+
+def _curves(window: np.ndarray, offsets: list[tuple[int, int]], qualities: list[int] | tuple[int, ...]) -> np.ndarray:
+    """PSNR of saving again, one row per offset, one column per quality."""
+    side = (min(window.shape) - 7) // 8 * 8
+    crops = [np.ascontiguousarray(window[dy : dy + side, dx : dx + side]) for dy, dx in offsets]
+    return np.array([[_resave_psnr(crop, quality) for quality in qualities] for crop in crops])
+
+
+def _peaks(lift: np.ndarray) -> list[int]:
+    """The indices where ``lift`` is at least ``COARSE_LIFT_DB`` and no lower than either neighbour; the
+    highest quality is no peak (a flat table's steps, a video frame's, show as a rise towards it)."""
+    return [
+        index
+        for index in range(len(lift) - 1)
+        if lift[index] >= COARSE_LIFT_DB and lift[index] >= lift[max(0, index - 1) : index + 2].max()
+    ]
+
+
+def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
+    """The strongest JPEG compression ``rgb`` (H×W×3 or H×W uint8) shows on any 8×8 grid (see the
+    module docstring); with ``below``, only qualities under it are looked for (a JPEG file's own
+    table already says as much for the others)."""
+    luma = _luma(rgb)
+    if min(luma.shape) < MIN_SIDE:
+        return JpegTrace(None, note=f"too small for the pixel check: under {MIN_SIDE} px")
+    if min(luma.shape) < MIN_SEARCH_SIDE:  # as before the search: a JPEG file's own table decides
+        if below is not None:
+            return JpegTrace(None, note=f"too small for the 64-offset search: under {MIN_SEARCH_SIDE} px")
+        return _aligned(rgb)
+    # the curve is read past ``below``: a peak at the table's own quality then shows as one, not as
+    # a rise to the edge of the qualities looked at
+    highest = HIGHEST_QUALITY if below is None else min(HIGHEST_QUALITY, below + BEYOND)
+    coarse = [quality for quality in COARSE_QUALITIES if quality <= highest]
+    if below is not None and below <= coarse[0]:
+        return JpegTrace(None, note="no stronger compression to look for")
+    window, top, left = _busiest_window(luma, min(WINDOW + 7, *luma.shape))
+    offsets = [(dy, dx) for dy in range(8) for dx in range(8)]
+    curves = _curves(window, offsets, coarse)
+    median = np.median(curves, axis=0)
+    lifts = curves - median
+    peaks = sorted(
+        (coarse[peak], -lifts[index, peak], index, peak)
+        for index in range(len(offsets))
+        for peak in _peaks(lifts[index])
+    )
+    for _, _, index, peak in peaks[:REFINED]:  # the lowest quality first: the first that holds is the answer
+        trace = _refine(window, offsets[index], coarse, peak, median, (top, left))
+        if trace.quality is not None and (below is None or trace.quality < below):
+            return trace
+    return JpegTrace(None, note="no JPEG grid in its pixels")
+
+
+def _refine(
+    window: np.ndarray,
+    offset: tuple[int, int],
+    coarse: list[int],
+    peak: int,
+    median: np.ndarray,
+    corner: tuple[int, int],
+) -> JpegTrace:
+    """The single quality of a coarse peak: the highest lift over the qualities between its coarse
+    neighbours, against the median curve interpolated there."""
+    low, high = coarse[max(0, peak - 1)], coarse[min(len(coarse) - 1, peak + 1)]
+    qualities = list(range(low, high + 1))
+    lift = _curves(window, [offset], qualities)[0] - np.interp(qualities, coarse, median)
+    best = int(np.argmax(lift))
+    if lift[best] < LIFT_DB:
+        return JpegTrace(None)
+    grid = ((corner[0] + offset[0]) % 8, (corner[1] + offset[1]) % 8)
+    return JpegTrace(qualities[best], grid, round(float(lift[best]), 1))
+
+
+def _aligned(rgb: np.ndarray) -> JpegTrace:
+    """The check for photos too small for the 64 offsets: on the photo's own grid only (uncropped), the
+    quality whose re-save PSNR is at least ``EXCESS_DB`` above the mean of the qualities 3 below and 3
+    above it (a smooth curve for a photo never compressed)."""
+    luma = to_luma_u8(rgb).astype(np.float64)
+    curve = {
+        quality: psnr(luma, to_luma_u8(jpeg_roundtrip(rgb, quality)).astype(np.float64))
+        for quality in range(ALIGNED_QUALITIES.start - 3, ALIGNED_QUALITIES.stop + 3)
+    }
+    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in ALIGNED_QUALITIES}
+    best = max(excess, key=lambda quality: excess[quality])
+    if excess[best] < EXCESS_DB:
+        return JpegTrace(None, note=f"no JPEG grid in its pixels (under {MIN_SEARCH_SIDE} px: uncropped grid only)")
+    return JpegTrace(best, (0, 0), round(excess[best], 1))
 
 
 def jpeg_history(rgb: np.ndarray) -> int | None:
-    """The JPEG quality whose decoded pixels ``rgb`` (H×W×3 uint8) are, or None when they show none:
-    the quality in ``QUALITIES`` whose re-save PSNR is at least ``EXCESS_DB`` above the mean of
-    the qualities 3 below and 3 above it."""
-    crop = np.ascontiguousarray(_busiest_window(rgb))
-    luma = to_luma_u8(crop).astype(np.float64)
-    curve = {
-        quality: psnr(luma, to_luma_u8(jpeg_roundtrip(crop, quality)).astype(np.float64))
-        for quality in range(QUALITIES.start - 3, QUALITIES.stop + 3)
-    }
-    excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in QUALITIES}
-    best = max(excess, key=excess.get)
-    return best if excess[best] >= EXCESS_DB else None
+    """The quality of the strongest JPEG compression ``rgb`` shows (``jpeg_trace``), or None."""
+    return jpeg_trace(rgb).quality
 
 
 # the low AC frequencies (row v, column u of the 8×8 block) whose coefficients are looked at

@@ -901,3 +901,65 @@ def test_auto_precision_is_fp32_for_a_small_photo_where_bf16_is_emulated(tmp_pat
         monkeypatch.setenv(name, value)
     result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
     assert result.returncode == 0 and ", fp32, tiles of 512)" in result.stdout, result.stdout + result.stderr
+
+
+def test_a_jpeg_re_saved_or_cropped_and_re_saved_is_restored_at_the_strength_its_pixels_show(tmp_path):
+    clean = skimage.data.astronaut()[:200, 120:352]
+    once = np.asarray(Image.open(io.BytesIO(jpeg_bytes(clean, 30))).convert("RGB"))
+    references = {"resaved.jpg": clean, "cropped.jpg": clean[3:, 3:]}
+    (tmp_path / "resaved.jpg").write_bytes(jpeg_bytes(once, 90))
+    (tmp_path / "cropped.jpg").write_bytes(jpeg_bytes(np.ascontiguousarray(once[3:, 3:]), 90))
+    Image.fromarray(clean).save(tmp_path / "clean.png")
+    result = enhance(
+        *(str(tmp_path / name) for name in ("resaved.jpg", "cropped.jpg", "clean.png")),
+        "-o",
+        str(tmp_path / "out"),
+        "--model",
+        "models/pretrained/restorer-colour.pt",
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stderr
+    for name, reference in references.items():
+        assert f"{name}: JPEG quality ~30 (its pixels show a compression stronger than its table's ~90" in result.stdout
+        before, after = pixels(tmp_path / name), pixels(tmp_path / "out" / name.replace(".jpg", ".png"))
+        assert psnr(reference, after) > psnr(reference, before) + 0.5, name
+    assert (tmp_path / "out" / "clean.png").read_bytes() == (tmp_path / "clean.png").read_bytes()
+
+
+def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def test_quality_sets_the_strength_of_jpeg_files_too_and_a_quality_over_100_is_refused(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    (tmp_path / "photo.jpg").write_bytes(jpeg_bytes(synthetic_photo(14, 48, 64), 50))
+    decoded = pixels(tmp_path / "photo.jpg").astype(np.uint8)
+    from srcnn.jpeg import strength_for_quality
+
+    for quality in ("20", "60"):  # more smoothing, more detail than its table's 50
+        out = tmp_path / f"q{quality}"
+        result = enhance(
+            str(tmp_path / "photo.jpg"), "-o", str(out), "--model", str(model), "--quality", quality, "--precision",
+            "fp32", cwd=ROOT,
+        )  # fmt: skip
+        assert f"photo.jpg: JPEG quality {quality} (from --quality)" in result.stdout, result.stdout
+        expected = restore_rgb(conditioned_model(), decoded, strength=strength_for_quality(int(quality)))
+        assert np.array_equal(pixels(out / "photo.png"), expected)
+    bad = enhance(
+        str(tmp_path / "photo.jpg"), "-o", str(tmp_path / "bad"), "--model", str(model), "--quality", "101", cwd=ROOT
+    )
+    assert bad.returncode == 2 and "--quality 101" in bad.stderr and not (tmp_path / "bad").exists()
+
+
+def test_a_photo_too_small_for_the_pixel_check_is_left_unchanged_and_says_why(tmp_path):
+    model = write_conditioned(tmp_path / "model.pt", [10, 95])
+    tiny = np.asarray(Image.open(io.BytesIO(jpeg_bytes(synthetic_photo(15, 48, 40)[:12], 30))).convert("RGB"))
+    Image.fromarray(tiny).save(tmp_path / "tiny.png")
+    result = enhance(str(tmp_path / "tiny.png"), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert "tiny.png: no JPEG history (not a JPEG, too small for the pixel check: under 16 px); left unchanged" in (
+        result.stdout
+    )
+    assert (tmp_path / "out" / "tiny.png").read_bytes() == (tmp_path / "tiny.png").read_bytes()

@@ -12,7 +12,7 @@ from conftest import synthetic_photo
 from PIL import Image
 
 from srcnn.degrade import jpeg_roundtrip
-from srcnn.history import LOW_AC, jpeg_history, quantization_steps
+from srcnn.history import LOW_AC, jpeg_history, jpeg_trace, quantization_steps
 from srcnn.jpeg import (
     compression_strength,
     estimate_quality,
@@ -115,7 +115,11 @@ def test_pixels_saved_from_a_jpeg_show_its_quality_and_a_fresh_photo_shows_none(
     assert jpeg_history(photo) is None
     for quality in (10, 40, 75, 90):
         assert jpeg_history(jpeg_roundtrip(photo, quality)) == quality
-    assert jpeg_history(jpeg_roundtrip(photo, 75)[3:, 5:]) is None  # cropped off the grid: the jump is gone
+    cropped = jpeg_trace(jpeg_roundtrip(photo, 75)[3:, 5:])  # its old blocks now start 5 rows, 3 columns in
+    assert (cropped.quality, cropped.offset) == (75, (5, 3))
+    resaved = jpeg_trace(jpeg_roundtrip(jpeg_roundtrip(photo, 30)[3:, 3:], 90), below=88)  # cropped, re-saved at 90
+    assert (resaved.quality, resaved.offset) == (30, (5, 5))
+    assert jpeg_trace(photo[:12, :200]).note.startswith("too small")
 
 
 def test_dct_coefficients_on_a_jpegs_steps_show_them_and_a_fresh_photo_shows_none():

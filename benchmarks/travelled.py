@@ -1,0 +1,132 @@
+"""How ``enhance`` (shipped models, its defaults) restores JPEGs as photos travel: single and double
+JPEGs, re-saved, cropped and resized photos.
+
+    python -m benchmarks.travelled /work/shared/benchmark/set5 /work/shared/benchmark/set14
+
+Each clean photo of the folders is made into a JPEG file for each case, ``enhance_photo`` restores it
+as ``python -m srcnn enhance`` would, and the PSNR gain against the clean photo (shifted, cropped or
+resized alike) is printed: luma of the gray photo for single and double JPEGs (FBCNN's protocol:
+saved at QF1, shifted by (4, 4) or not, saved at QF2), RGB of the colour photo for the rest (luma
+for a gray one). A photo made worse than its input is counted per case; one left unchanged gains
+0. The last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from benchmarks.onnx_speed import cpu_name
+from srcnn import metrics
+from srcnn.color import to_luma_u8
+from srcnn.enhance import enhance_photo, parser, setup
+from srcnn.images import load_rgb
+from srcnn.photos import list_photo_files
+
+SHIFT = 4  # px: the non-aligned double JPEG's shift (FBCNN)
+
+
+def jpeg(pixels: np.ndarray, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def decoded(data: bytes, like: np.ndarray) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("L" if like.ndim == 2 else "RGB"))
+
+
+def double(first: int, second: int, shift: int) -> Callable[[np.ndarray], tuple[np.ndarray, bytes]]:
+    def make(clean: np.ndarray) -> tuple[np.ndarray, bytes]:
+        once = decoded(jpeg(clean, first), clean)
+        return clean[shift:, shift:], jpeg(np.ascontiguousarray(once[shift:, shift:]), second)
+
+    return make
+
+
+def resaved(first: int, second: int, crop: int = 0, resize: float = 1.0) -> Callable:
+    def make(clean: np.ndarray) -> tuple[np.ndarray, bytes]:
+        once = decoded(jpeg(clean, first), clean)[crop:, crop:]
+        reference = clean[crop:, crop:]
+        if resize != 1.0:
+            size = (round(once.shape[1] * resize), round(once.shape[0] * resize))
+            once = np.asarray(Image.fromarray(once).resize(size, Image.BICUBIC))
+            reference = np.asarray(Image.fromarray(np.ascontiguousarray(reference)).resize(size, Image.BICUBIC))
+        return reference, jpeg(np.ascontiguousarray(once), second)
+
+    return make
+
+
+# name -> (gray photo: luma gain; else the photo as it is, RGB gain for colour), how it is made
+CASES: dict[str, tuple[bool, Callable]] = {
+    **{f"single {quality}": (True, double(quality, quality, 0)) for quality in (10, 20, 30, 40)},
+    **{f"double aligned ({a},{b})": (True, double(a, b, 0)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
+    **{f"double shifted ({a},{b})": (True, double(a, b, SHIFT)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
+    "30, re-saved at 90": (False, resaved(30, 90)),
+    "30, re-saved at 95": (False, resaved(30, 95)),
+    "30, cropped by 3 px, re-saved at 90": (False, resaved(30, 90, crop=3)),
+    "30, resized to 75 %, re-saved at 90": (False, resaved(30, 90, resize=0.75)),
+}
+
+
+def gain(reference: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
+    if reference.ndim == 2 or np.array_equal(reference[..., 0], reference[..., 2]):
+        reference, before, after = (to_luma_u8(each).astype(np.float64) for each in (reference, before, after))
+    return metrics.psnr(reference, after) - metrics.psnr(reference, before)
+
+
+def main() -> None:
+    arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    arguments.add_argument("folders", type=Path, nargs="+", help="folders of clean photos")
+    arguments.add_argument("--cases", nargs="*", help="only the cases whose names contain one of these")
+    args = arguments.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="travelled-"))
+    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out")]))
+    photos = [(path, load_rgb(path)) for folder in args.folders for path in list_photo_files(folder)[0]]
+    rows, started = [], time.perf_counter()
+    for name, (as_gray, make) in CASES.items():
+        if args.cases and not any(part in name for part in args.cases):
+            continue
+        gains, unchanged = [], 0
+        for path, rgb in photos:
+            clean = to_luma_u8(rgb) if as_gray else rgb
+            reference, data = make(clean)
+            source, target = scratch / f"{path.stem}.jpg", scratch / f"{path.stem}.out.png"
+            source.write_bytes(data)
+            target.unlink(missing_ok=True)
+            decision = enhance_photo(restorers, source, target)
+            unchanged += decision.strength is None
+            gains.append(gain(reference, load_rgb(source), load_rgb(target)))
+        row = {
+            "case": name,
+            "gain_db": round(float(np.mean(gains)), 3),
+            "worse": int(np.sum(np.array(gains) < -1e-9)),
+            "unchanged": unchanged,
+            "photos": len(gains),
+            "measure": "luma" if as_gray else "rgb",
+        }
+        rows.append(row)
+        print(f"{name:40s} {row['measure']:4s} {row['gain_db']:+.2f} dB  worse {row['worse']}  unchanged {unchanged}")
+    print(
+        json.dumps(
+            {
+                "folders": [str(folder) for folder in args.folders],
+                "cpu": cpu_name(),
+                "seconds": round(time.perf_counter() - started, 1),
+                "rows": rows,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
