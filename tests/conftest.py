@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -34,7 +35,7 @@ TINY_PARAMS = {
 }
 
 # a small network of each arch of srcnn.archs (its constructor's sizes), for fast tests
-SMALL_ARCHS = {
+SMALL_ARCHS: dict[str, dict[str, Any]] = {
     "srcnn": dict(kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4),
     "arcnn": dict(kernels=(5, 3, 1, 3), filters=(8, 4, 4)),
     "ffdnet": dict(depth=4, features=8),

@@ -166,7 +166,9 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
             "dvclive/metrics.json",
             "dvclive/plots/metrics/val/rgb_psnr.tsv",
         } <= names
-        curve = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv").read().decode().splitlines()
+        curve_file = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv")
+        assert curve_file is not None
+        curve = curve_file.read().decode().splitlines()
     # DVCLive's layout: a header, then one row per epoch, the last the val PSNR train.json reports
     assert curve[0] == "step\tpsnr" and len(curve) == 1 + colour["train"]["epochs"]
     assert float(curve[-1].split("\t")[1]) == pytest.approx(colour["train"]["val_psnr"])

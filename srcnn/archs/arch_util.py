@@ -54,6 +54,12 @@ class Arch(nn.Module):
     residual: bool
     conditioned: bool
 
+    @property
+    def radius(self) -> int:
+        """How far (in pixels) one output pixel sees in each direction, so that tiled restoration
+        equals a whole-photo pass."""
+        raise NotImplementedError
+
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Self:
         return cls(**config)
