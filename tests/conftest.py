@@ -113,6 +113,13 @@ def project_files() -> list[str]:
     return [name for name in listed if name and not name.startswith(skip) and (ROOT / name).is_file()]
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that builds a project (to run DVC or the stages in it) is slow: `pytest -m "not slow"` skips it."""
+    for item in items:
+        if "make_project" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def make_project(tmp_path: Path):
     """A function that builds a fresh copy of the project in a git repo, with generated photos
