@@ -1,6 +1,6 @@
 """The default training step on each kind of x86 CPU, emulated on this one: before and after the quick-start sizing.
 
-    python benchmarks/cpu_kinds.py [--steps 12] [--rounds 3]
+    python -m benchmarks.cpu_kinds [--steps 12] [--rounds 3]
 
 Runs, for each CPU kind this machine can pose as, a child process with the variables that make
 PyTorch and oneDNN use only that kind's instructions (``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``,
@@ -23,9 +23,9 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.workfolder import ROOT
+
 KINDS = {
     "amx": {},
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
@@ -50,7 +50,6 @@ def measure(steps: int, rounds: int) -> dict:
     """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
     import torch
 
-    sys.path.insert(0, str(ROOT))
     from srcnn.archs import SRCNN
     from srcnn.device import autocast, pick_precision
     from srcnn.params import load_params
@@ -151,7 +150,17 @@ def main() -> None:
     results = {}
     for kind, variables in KINDS.items():
         child = subprocess.run(
-            [sys.executable, __file__, "--child", "--steps", str(args.steps), "--rounds", str(args.rounds)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.cpu_kinds",
+                "--child",
+                "--steps",
+                str(args.steps),
+                "--rounds",
+                str(args.rounds),
+            ],
+            cwd=ROOT,
             env={**os.environ, **variables},
             capture_output=True,
             text=True,

@@ -1,7 +1,7 @@
 """The streaming train path against the in-memory one it replaced: same tiles, seed and steps, same quality?
 
-    python benchmarks/stream_quality.py --raw-dir BENCH/urban40
-    python benchmarks/stream_quality.py --raw-dir BENCH/urban40 --seeds 0 1 2
+    python -m benchmarks.stream_quality --raw-dir BENCH/urban40
+    python -m benchmarks.stream_quality --raw-dir BENCH/urban40 --seeds 0 1 2
 
 BENCH: a folder of benchmark photos; urban40 is Urban100's img_001–040.
 
@@ -29,17 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from quality import evaluate, make_project, run, val_photos  # noqa: E402
-
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
-from srcnn.params import load_params  # noqa: E402
-from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
-from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+from benchmarks.quality import evaluate, make_project, run, val_photos
+from srcnn.archs import SRCNN
+from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles
+from srcnn.params import load_params
+from srcnn.shards import load_manifest, samples_in, shard_paths
+from srcnn.train import CURVE_VAL_TILES, fit
 
 TARGET_DB = 0.05
 

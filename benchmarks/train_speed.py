@@ -1,6 +1,6 @@
 """Training speed: the seed's naive loop against the project's training step, on the same data.
 
-    python benchmarks/train_speed.py [--tiles DIR] [--steps 30] [--fast-steps 100] [--quality-steps 150]
+    python -m benchmarks.train_speed [--tiles DIR] [--steps 30] [--fast-steps 100] [--quality-steps 150]
 
 The naive loop is the seed notebook's: fp32, NCHW, every sample's paired PNG decoded in every step,
 whole 128 px tiles. The fast path is ``srcnn.train.fit`` as the train stage runs it (tiles decoded
@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,23 +26,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.dataset import load_pairs  # noqa: E402
-from srcnn.degrade import degrade  # noqa: E402
-from srcnn.device import pick_device, pick_precision  # noqa: E402
-from srcnn.params import Params, params_with  # noqa: E402
-from srcnn.tiling import join_pair, split_pair  # noqa: E402
-from srcnn.train import fit  # noqa: E402
+from srcnn.archs import SRCNN
+from srcnn.color import to_luma_u8
+from srcnn.dataset import load_pairs
+from srcnn.degrade import degrade
+from srcnn.device import pick_device, pick_precision
+from srcnn.params import Params, params_with
+from srcnn.tiling import join_pair, split_pair
+from srcnn.train import fit
 
 TILE = 128
 
 
 def make_tiles(folder: Path, count: int) -> None:
     """Seed-format paired tiles (clean | JPEG-20) cut from generated photo-like images."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import synthetic_photo
+    from benchmarks.workfolder import synthetic_photo
 
     folder.mkdir(parents=True, exist_ok=True)
     made = 0

@@ -420,7 +420,8 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
     result = run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "recolour.py"),
+            "-m",
+            "benchmarks.recolour",
             str(photos),
             "--out",
             str(out),
@@ -429,7 +430,7 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
             "--params",
             str(ROOT / "params.yaml"),
         ],
-        cwd=tmp_path,
+        cwd=ROOT,  # where benchmarks is a package; every path given is absolute
     )
     assert {path.name: file_sha256(path) for path in photos.iterdir()} == before
     from srcnn.params import load_params
@@ -453,14 +454,15 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
     inside = run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "recolour.py"),
+            "-m",
+            "benchmarks.recolour",
             str(photos),
             "--out",
             str(photos / "x"),
             "--params",
             str(ROOT / "params.yaml"),
         ],
-        cwd=tmp_path,
+        cwd=ROOT,
         check=False,
     )
     assert inside.returncode != 0 and "never written to" in inside.stderr and not (photos / "x").exists()
