@@ -20,6 +20,7 @@ import dataclasses
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -68,7 +69,7 @@ def main() -> None:
         f"{args.batch}, {torch.get_num_threads()} thread(s), precision {params.precision}",
         flush=True,
     )
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for arch in args.archs:
         for rule in rules:
             name = arch if len(rules) == 1 else f"{arch}/lr_{rule}"

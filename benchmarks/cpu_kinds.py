@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 from benchmarks.workfolder import ROOT
 
@@ -56,7 +57,7 @@ def measure(steps: int, rounds: int) -> dict:
 
     params = load_params(ROOT / "params.yaml")
     dtype = pick_precision(params.precision, torch.device("cpu"))
-    configs = {
+    configs: dict[str, dict[str, Any]] = {
         "old": {**OLD_DEFAULT},
         "new": {
             "kernel2": params.kernel2,
@@ -83,7 +84,12 @@ def measure(steps: int, rounds: int) -> dict:
         )
         strengths = torch.rand(config["batch_size"])
 
-        def step(model=model, optimizer=optimizer, crops=crops, strengths=strengths) -> None:
+        def step(
+            model: SRCNN = model,
+            optimizer: torch.optim.Optimizer = optimizer,
+            crops: torch.Tensor = crops,
+            strengths: torch.Tensor = strengths,
+        ) -> None:
             with autocast(torch.device("cpu"), dtype):
                 output = model(crops, strengths)
             loss = torch.nn.functional.mse_loss(output.float(), crops)
@@ -110,7 +116,7 @@ def measure(steps: int, rounds: int) -> dict:
             a @ b
             fastest = min(fastest, time.perf_counter() - started)
         peaks[label] = 2 * 2048**3 / fastest / 1e9
-    result = {
+    result: dict[str, Any] = {
         "capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "precision": "bf16" if dtype == torch.bfloat16 else "fp32",

@@ -150,7 +150,8 @@ def default_model() -> Path | None:
         return None
     model, _ = load_model(path)
     params = load_params(ROOT / "params.yaml")
-    return path if all(model.config[key] == getattr(params, key) for key in SRCNN.PARAMS) else None
+    config = getattr(model, "config", {})
+    return path if all(config.get(key) == getattr(params, key) for key in SRCNN.PARAMS) else None
 
 
 def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) -> None:

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -219,7 +220,7 @@ def score_run(name: str, work: Path, photos: dict[str, list], stamp: str) -> dic
     return result
 
 
-def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
+def print_ladders(results: dict[str, Any], keys: Sequence[str]) -> None:
     for key in keys:
         rungs = list(next(iter(results.values()))[key])
         photos = next(iter(next(iter(results.values()))[key].values()))["photos"]
@@ -244,7 +245,7 @@ def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
     )
 
 
-def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+def targets(results: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     """The restorer issue's checks: the best other arch ahead of srcnn by 0.3 dB at q10, q20 and q40
     at equal minutes, and no rung below 0 for any run."""
     checks: dict[str, Any] = {}

@@ -29,14 +29,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from benchmarks.quality import evaluate, make_project, run, val_photos
+from benchmarks.quality import make_project, run
 from srcnn.archs import SRCNN
 from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles
+from srcnn.evaluation import evaluate_photos, summarize
 from srcnn.params import load_params
+from srcnn.photos import read_prepared
 from srcnn.shards import load_manifest, samples_in, shard_paths
 from srcnn.train import CURVE_VAL_TILES, fit
 
 TARGET_DB = 0.05
+
+
+def val_photos(project: Path) -> list[tuple[str, np.ndarray, np.ndarray, int | None]]:
+    """The project's prepared val photos as (name, clean, degraded, the JPEG quality prepare used)."""
+    return [
+        (report["name"], clean, degraded, report["jpeg_quality"])
+        for report, clean, degraded in read_prepared(project / "data" / "prepared", "val")
+    ]
+
+
+def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, float]:
+    """Means over (name, clean, degraded, JPEG quality) photos of PSNR and SSIM, by srcnn.evaluation."""
+    summary = summarize(evaluate_photos(model, photos, border))
+    return {
+        "psnr_input": summary["psnr_input"],
+        "psnr_output": summary["psnr_output"],
+        "gain": summary["psnr_gain"],
+        "ssim_input": summary["ssim_input"],
+        "ssim": summary["ssim_output"],
+        "images": summary["photos"],
+    }
 
 
 def main() -> None:
@@ -74,7 +97,7 @@ def main() -> None:
     runs = []
     for seed in args.seeds or [params.seed]:
         seeded = dataclasses.replace(params, seed=seed)
-        sources = {
+        sources: dict[str, ShardTiles | MemoryTiles] = {
             "streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
             "in_memory": MemoryTiles(*in_memory, seed=seed),
         }

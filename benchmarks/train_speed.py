@@ -21,6 +21,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,6 +105,7 @@ def fast_run(pairs: torch.Tensor, val: torch.Tensor, params: Params, warmup: int
     stamps: dict[int, float] = {}
     history = fit(model, pairs, val, params, on_step=lambda step: stamps.__setitem__(step, time.perf_counter()))
     timed_steps = history.steps - warmup
+    assert isinstance(params.batch_size, int), "give a batch size"
     pixels = timed_steps * params.batch_size * params.crop**2
     return pixels / TILE**2 / (stamps[history.steps] - stamps[warmup]), history.epochs[-1]["val_psnr"]
 
@@ -136,7 +138,7 @@ def main() -> None:
     pairs = load_pairs(folder)
     val, train = pairs[: len(pairs) // 8], pairs[len(pairs) // 8 :]
     kernel2 = 1 if args.model == "9-1-5" else 5
-    config = dict(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False)
+    config: dict[str, Any] = dict(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False)
     device = pick_device("auto")
     precision = pick_precision("auto", device)
     print(
