@@ -23,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from benchmarks.workfolder import ROOT
@@ -47,65 +48,44 @@ def step_flops(kernel1: int, kernel2: int, kernel3: int, filters1: int, filters2
     return 2 * pixels * (2 * forward[0] + 3 * forward[1] + 3 * forward[2])
 
 
-def measure(steps: int, rounds: int) -> dict:
-    """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
+def training_step(params: Any, config: dict[str, Any], dtype: Any) -> Callable[[], None]:
+    """One SRCNN training step of ``config``'s sizes on random crops, run once (to warm up)."""
     import torch
 
     from srcnn.archs import SRCNN
-    from srcnn.device import autocast, pick_precision
-    from srcnn.params import load_params
+    from srcnn.device import autocast
 
-    params = load_params(ROOT / "params.yaml")
-    dtype = pick_precision(params.precision, torch.device("cpu"))
-    configs: dict[str, dict[str, Any]] = {
-        "old": {**OLD_DEFAULT},
-        "new": {
-            "kernel2": params.kernel2,
-            "batch_size": params.batch_size,
-            "steps": params.epochs * params.steps_per_epoch,
-        },
-    }
-    runs = {}
-    for name, config in configs.items():
-        torch.manual_seed(0)
-        model = SRCNN(
-            params.kernel1,
-            config["kernel2"],
-            params.kernel3,
-            params.filters1,
-            params.filters2,
-            params.residual,
-            1,
-            params.conditioned,
-        ).to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
-        crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(
-            memory_format=torch.channels_last
-        )
-        strengths = torch.rand(config["batch_size"])
+    torch.manual_seed(0)
+    model = SRCNN(
+        params.kernel1,
+        config["kernel2"],
+        params.kernel3,
+        params.filters1,
+        params.filters2,
+        params.residual,
+        1,
+        params.conditioned,
+    ).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(memory_format=torch.channels_last)
+    strengths = torch.rand(config["batch_size"])
 
-        def step(
-            model: SRCNN = model,
-            optimizer: torch.optim.Optimizer = optimizer,
-            crops: torch.Tensor = crops,
-            strengths: torch.Tensor = strengths,
-        ) -> None:
-            with autocast(torch.device("cpu"), dtype):
-                output = model(crops, strengths)
-            loss = torch.nn.functional.mse_loss(output.float(), crops)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    def step() -> None:
+        with autocast(torch.device("cpu"), dtype):
+            output = model(crops, strengths)
+        loss = torch.nn.functional.mse_loss(output.float(), crops)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
 
-        step()
-        runs[name] = (config, step)
-    best = {name: float("inf") for name in runs}
-    for _ in range(rounds):
-        for name, (_, step) in runs.items():
-            started = time.perf_counter()
-            for _ in range(steps):
-                step()
-            best[name] = min(best[name], (time.perf_counter() - started) / steps)
+    step()
+    return step
+
+
+def matmul_peaks() -> dict[str, float]:
+    """GFLOP/s of a 2048² matrix product in fp32 and bf16, the best of 5."""
+    import torch
+
     peaks = {}
     for label, peak_dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.rand(2048, 2048, dtype=peak_dtype), torch.rand(2048, 2048, dtype=peak_dtype)
@@ -116,6 +96,36 @@ def measure(steps: int, rounds: int) -> dict:
             a @ b
             fastest = min(fastest, time.perf_counter() - started)
         peaks[label] = 2 * 2048**3 / fastest / 1e9
+    return peaks
+
+
+def measure(steps: int, rounds: int) -> dict:
+    """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
+    import torch
+
+    from srcnn.device import pick_precision
+    from srcnn.params import load_params
+    from srcnn.train import batch_and_lr
+
+    params = load_params(ROOT / "params.yaml")
+    dtype = pick_precision(params.precision, torch.device("cpu"))
+    configs: dict[str, dict[str, Any]] = {
+        "old": {**OLD_DEFAULT},
+        "new": {
+            "kernel2": params.kernel2,
+            "batch_size": batch_and_lr(params, torch.device("cpu"))[0],  # batch_size auto: a CPU's
+            "steps": params.epochs * params.steps_per_epoch,
+        },
+    }
+    runs = {name: (config, training_step(params, config, dtype)) for name, config in configs.items()}
+    best = {name: float("inf") for name in runs}
+    for _ in range(rounds):
+        for name, (_, step) in runs.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - started) / steps)
+    peaks = matmul_peaks()
     result: dict[str, Any] = {
         "capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
