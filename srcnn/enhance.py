@@ -12,12 +12,13 @@ evaluation found it better than the shipped one (``models/srcnn.ladder.json``; s
 shipped model that is missing or damaged is named, and the models there are used. The first line
 printed says which model restores which photos, and why.
 
-A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
+A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input,
+bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
 model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EXIF orientation is
 applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
-model sees it as R = G = B; the output is the gray of its luma). Big photos go through
-in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
-a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
+model sees it as R = G = B; the output is the gray of its luma). Big photos go through in
+overlapping tiles, so memory stays bounded and there are no seams. Each output is written under a
+temporary name and renamed when complete; existing outputs are kept unless ``--overwrite``.
 ``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
@@ -52,6 +53,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -203,6 +205,7 @@ def decide(qtable: list[int] | None, settings: Settings, history: int | None = N
             None, "no JPEG history (not a JPEG); left unchanged (pass --quality Q to restore it as a JPEG of quality Q)"
         )
     if not in_trained(quality, settings.trained):
+        assert settings.trained is not None  # no known range is in it
         low, high = settings.trained
         why = f"outside the qualities the model was trained on ({low if low == high else f'{low}–{high}'})"
     elif qtable is not None and (slope := steepness(qtable)) < MIN_STEEPNESS:
@@ -477,14 +480,14 @@ def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, 
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
-    options = dict(
-        description="Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
+    description = (
+        "Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
         "with a colour model, all three channels restored)."
     )
     command = (
-        commands.add_parser("enhance", help="restore your own photos", **options)
+        commands.add_parser("enhance", help="restore your own photos", description=description)
         if commands
-        else argparse.ArgumentParser(prog="python -m srcnn enhance", **options)
+        else argparse.ArgumentParser(prog="python -m srcnn enhance", description=description)
     )
     command.add_argument(
         "photos", nargs="+", type=Path, metavar="PHOTO", help="photos to restore, or folders of photos (subfolders too)"
@@ -724,6 +727,82 @@ def model_failure(error: BaseException, settings: Settings) -> str:
     )
 
 
+@dataclass
+class _Tally:
+    """What an enhance run did so far, for its last lines."""
+
+    failed: list[str]
+    kept: list[str] = field(default_factory=list)
+    done: int = 0
+    unchanged: int = 0
+    precisions: Counter[str] = field(default_factory=Counter)
+
+
+def _enhance_one(
+    args: argparse.Namespace,
+    restorers: Restorers,
+    photo: Path,
+    target: Path,
+    refused: dict[tuple[Path, Path], str],
+    comparisons: Comparisons,
+    tally: _Tally,
+    bar: Any,
+) -> None:
+    """One photo: restored, written unchanged, kept, or skipped with its reason (in ``tally``)."""
+    if not photo.is_file():
+        tally.failed.append(f"{photo}: no such file")
+        return
+    if (photo, target) in refused:
+        tally.failed.append(f"{photo}: {refused[photo, target]}")
+        return
+    if target.exists() and not args.overwrite:
+        tally.kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
+        return
+    try:
+        decision = enhance_photo(restorers, photo, target)
+    except BrokenModelError as error:
+        tally.failed.append(f"{photo}: {error}")
+        return
+    except (ImageError, OSError, ValueError) as error:
+        tally.failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
+        return
+    except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
+        tally.failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
+        return
+    bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
+    if args.compare:
+        try:
+            comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
+        except (ImageError, OSError) as error:
+            tally.failed.append(f"{photo}: written, but its before/after could not be ({error})")
+    if decision.strength is None:
+        tally.unchanged += 1
+    else:
+        tally.done += 1
+        tally.precisions[decision.precision] += 1
+
+
+def _report(args: argparse.Namespace, restorers: Restorers, tally: _Tally, comparisons: Comparisons) -> None:
+    """The run's last lines: the before/after page, the photos kept and skipped, and the counts."""
+    if args.compare:
+        print(f"enhance: before/after of {len(comparisons.entries)} photos: {comparisons.write_page()}")
+    for message in tally.kept:
+        print(f"enhance: {message}", file=sys.stderr)
+    for message in tally.failed:
+        print(f"enhance: skipped {message}", file=sys.stderr)
+    precisions = tally.precisions
+    ran = (
+        " and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
+        if len(precisions) > 1
+        else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
+    )
+    scale = restorers.colour.settings.scale
+    print(
+        f"enhance: {tally.done} restored, {tally.unchanged} unchanged, {len(tally.kept)} kept, "
+        f"{len(tally.failed)} skipped (model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept;
     1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
@@ -740,59 +819,13 @@ def run(args: argparse.Namespace) -> int:
     pairs = list(dict.fromkeys(pairs))  # a photo named twice is done once
     for note in notes:
         print(f"enhance: {note}", file=sys.stderr)
-    failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
+    tally = _Tally([f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty])
     refused = refusals(pairs)
-    kept, done, unchanged, precisions = [], 0, 0, Counter()
     comparisons = Comparisons(args.out.parent if pairs == [(args.photos[0], args.out)] else args.out)
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
-        if not photo.is_file():
-            failed.append(f"{photo}: no such file")
-            continue
-        if (photo, target) in refused:
-            failed.append(f"{photo}: {refused[photo, target]}")
-            continue
-        if target.exists() and not args.overwrite:
-            kept.append(f"{target} exists; kept (pass --overwrite to replace it)")
-            continue
-        try:
-            decision = enhance_photo(restorers, photo, target)
-        except BrokenModelError as error:
-            failed.append(f"{photo}: {error}")
-            continue
-        except (ImageError, OSError, ValueError) as error:
-            failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
-            continue
-        except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
-            failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
-            continue
-        bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
-        if args.compare:
-            try:
-                comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
-            except (ImageError, OSError) as error:
-                failed.append(f"{photo}: written, but its before/after could not be ({error})")
-        if decision.strength is None:
-            unchanged += 1
-        else:
-            done += 1
-            precisions[decision.precision] += 1
+        _enhance_one(args, restorers, photo, target, refused, comparisons, tally, bar)
     bar.close()
-    if args.compare:
-        print(f"enhance: before/after of {len(comparisons.entries)} photos: {comparisons.write_page()}")
-    for message in kept:
-        print(f"enhance: {message}", file=sys.stderr)
-    for message in failed:
-        print(f"enhance: skipped {message}", file=sys.stderr)
-    ran = (
-        " and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
-        if len(precisions) > 1
-        else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
-    )
-    scale = restorers.colour.settings.scale
-    print(
-        f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
-        f"(model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
-    )
-    return 1 if failed else 0
+    _report(args, restorers, tally, comparisons)
+    return 1 if tally.failed else 0

@@ -49,7 +49,7 @@ def jpeg_history(rgb: np.ndarray) -> int | None:
         for quality in range(QUALITIES.start - 3, QUALITIES.stop + 3)
     }
     excess = {quality: curve[quality] - (curve[quality - 3] + curve[quality + 3]) / 2 for quality in QUALITIES}
-    best = max(excess, key=excess.get)
+    best = max(excess, key=lambda quality: excess[quality])
     return best if excess[best] >= EXCESS_DB else None
 
 

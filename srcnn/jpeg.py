@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 from PIL import Image
@@ -230,8 +231,8 @@ def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | No
     """
     if jpeg_quality is None:
         return None
-    if not is_range(jpeg_quality):
-        return int(jpeg_quality)
+    if isinstance(jpeg_quality, int) or not is_range(jpeg_quality):
+        return int(cast(int, jpeg_quality))
     low, high = (int(value) for value in jpeg_quality)
     if not 1 <= low <= high <= 100:
         raise ValueError(f"jpeg_quality range must be [low, high] with 1 <= low <= high <= 100, got {jpeg_quality!r}")

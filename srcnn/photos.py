@@ -113,8 +113,8 @@ def list_photo_files(folder: str | Path) -> tuple[list[Path], list[dict[str, str
     def unlistable(error: OSError) -> None:
         others.append(_skip(f"{error.filename}/", "unreadable", f"folder cannot be listed ({error.strerror})"))
 
-    for here, subfolders, files in os.walk(folder, onerror=unlistable):
-        here = Path(here)
+    for top, subfolders, files in os.walk(folder, onerror=unlistable):
+        here = Path(top)
         for sub in sorted(subfolders):
             if sub.startswith("."):
                 others.append(_skip(f"{here / sub}/", "not_a_photo", "hidden folder, not read"))
@@ -144,7 +144,7 @@ def folder_labels(folders: Sequence[str | Path]) -> list[str]:
     parts = [Path(folder).resolve().parts[1:] or ("root",) for folder in folders]
     depth = [1] * len(parts)
     while True:
-        labels = ["__".join(names[-used:]) for names, used in zip(parts, depth)]
+        labels = ["__".join(names[-used:]) for names, used in zip(parts, depth, strict=True)]
         clashing = [index for index, label in enumerate(labels) if labels.count(label) > 1]
         longer = [index for index in clashing if depth[index] < len(parts[index])]
         if not longer:  # unique, or told apart by the ~sha256 suffix of find_photos
@@ -181,7 +181,7 @@ def find_photos(
     several = len(folders) > 1
     labels = folder_labels(folders) if several else [""]
     photos, others = [], []
-    for folder, label in zip(folders, labels):
+    for folder, label in zip(folders, labels, strict=False):
         if not folder.is_dir():
             what = "does not exist" if not folder.exists() else "is not a folder"
             raise _no_folder(folder, several, f"{what} (resolved: {folder.absolute()})")

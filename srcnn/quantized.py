@@ -164,11 +164,11 @@ def _strength_plane(centred: torch.Tensor, strength: torch.Tensor | float | None
 
 @torch.inference_mode()
 def quantize(
-    model: SRCNN, samples: list[torch.Tensor], strength: float | None = None, headroom: float = 1.1
+    model: nn.Module, samples: list[torch.Tensor], strength: float | None = None, headroom: float = 1.1
 ) -> QuantizedSRCNN:
     """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
     ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
-    if not can_quantize(model):
+    if not isinstance(model, SRCNN) or not can_quantize(model):
         kind = "a colour" if isinstance(model, SRCNN) else "not"
         raise QuantizationError(f"int8 inference is for luma SRCNN models only, {kind} {type(model).__name__}")
     if model.conditioned:

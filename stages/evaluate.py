@@ -27,7 +27,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -98,7 +100,7 @@ def main() -> None:
             for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
         )
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
-    summary = summarize(table)
+    summary: dict[str, Any] = {**summarize(table)}
     summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
     gains = ladder_gains(model, cleans(chosen), params.border, params.scale, params.eval_qualities, total=len(chosen))
     gate = decide_gate(gains, trained_qualities(info))
@@ -131,7 +133,7 @@ def main() -> None:
     )
 
 
-def cleans(chosen: set[str]):
+def cleans(chosen: set[str]) -> Iterator[tuple[str, np.ndarray]]:
     """The chosen clean val photos, (name, RGB), one at a time from the prepared shards."""
     return ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
 

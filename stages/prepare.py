@@ -1,14 +1,14 @@
 """Stage prepare: every photo of raw_dir (a folder, or several) → data/prepared/{train,val}-*.tar, clean/degraded pairs.
 
-Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one quality,
-or a range from which each photo's own is drawn by its hash and seed), sent whole
-to train or val by a hash of its bytes, and stored in a shard with the photos next to it in name
-order (about ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are incremental: only photos that are new or whose
-params changed are computed again, only the shards they fall in are rewritten, and the result is
-byte for byte that of a run from scratch (srcnn/shards.py). Every file of raw_dir is accounted for:
-used, or skipped with its reason (a warning on stderr and an entry in data/prepared/report.json).
-Bad params or a missing/empty folder stop it before any work. DVC reruns it when the list of raw_dir's
-files that the scan stage writes changes.
+Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one
+quality, or a range from which each photo's own is drawn by its hash and seed), sent whole to train
+or val by a hash of its bytes, and stored in a shard with the photos next to it in name order (about
+``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are incremental:
+only photos that are new or whose params changed are computed again, only the shards they fall in
+are rewritten, and the result is byte for byte that of a run from scratch (srcnn/shards.py). Every
+file of raw_dir is accounted for: used, or skipped with its reason (a warning on stderr and an entry
+in data/prepared/report.json). Bad params or a missing/empty folder stop it before any work. DVC
+reruns it when the list of raw_dir's files that the scan stage writes changes.
 
     python -m stages.prepare
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from pathlib import Path
 
 from srcnn.code import code_fingerprint
@@ -34,7 +35,7 @@ from srcnn.photos import (
     prepare_photo,
 )
 from srcnn.progress import progress
-from srcnn.shards import Entry, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
+from srcnn.shards import Entry, Result, ShardFolderError, fingerprint, photo_reports, place, update_shards, writing
 
 OUT_DIR = Path("data/prepared")
 REPORT = OUT_DIR / "report.json"
@@ -73,7 +74,7 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
         for photo in photos
     ]
 
-    def build(needed: list[Entry]):
+    def build(needed: list[Entry]) -> Iterator[Result]:
         jobs = (
             (by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality, params.seed)
             for entry in needed

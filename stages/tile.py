@@ -16,14 +16,25 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.shards import Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span, update_shards
+from srcnn.shards import (
+    Entry,
+    Result,
+    ShardFolderError,
+    check_complete,
+    fingerprint,
+    photo_reports,
+    read_span,
+    update_shards,
+)
 from srcnn.tiling import tile_photo
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
@@ -67,8 +78,9 @@ def main() -> None:
         if photo[2]
     }
 
-    def build(needed: list[Entry]):
-        def jobs():  # in the order of ``needed``; only those photos' bytes are read from the prepared shards
+    def build(needed: list[Entry]) -> Iterator[Result]:
+        def jobs() -> Iterator[tuple[Any, ...]]:
+            # in the order of ``needed``; only those photos' bytes are read from the prepared shards
             for entry in needed:
                 shard, offset, length, digest = spans[entry.name]
                 (sample,) = read_span(PREPARED / shard, offset, length, digest)
@@ -96,7 +108,8 @@ def main() -> None:
     for result in reports:
         if result["tiles"] == 0:
             print(
-                f"tile: warning: skipped {result['reason'].replace(result['name'], files.get(result['name'], result['name']), 1)}",
+                "tile: warning: skipped "
+                + result["reason"].replace(result["name"], files.get(result["name"], result["name"]), 1),
                 file=sys.stderr,
             )
             too_small += 1
