@@ -401,7 +401,7 @@ def fit(
     it sees as YCbCr (``srcnn.color.ycbcr_planes``) and whose RGB its YCbCr output is judged on.
     ``val``: N×2C×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
     per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params, data
-    and ``code``: the fingerprint of the code that trains, ``srcnn.code.code_fingerprint``), and
+    and ``code``: the fingerprint of the code that trains, ``srcnn.import_closure.code_fingerprint``), and
     rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
     """
     run = _set_up(model, params)

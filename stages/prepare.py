@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
-from srcnn.code import code_fingerprint
+from srcnn.import_closure import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import Params, ParamsError, load_params
 from srcnn.photos import (

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from srcnn.code import code_fingerprint
+from srcnn.import_closure import code_fingerprint
 from srcnn.files import write_text_atomic
 from srcnn.params import ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map

@@ -8,7 +8,7 @@ colour model, ``channels: ycbcr``, on RGB too).
     torchrun --nproc_per_node 2 -m stages.train          # DistributedDataParallel, each rank its own shards
 
 A killed run resumes from data/train_checkpoint.pt on the next `dvc repro` with the same params,
-tiles and code (every project file this stage runs, srcnn/code.py). With ``init`` set, training
+tiles and code (every project file this stage runs, srcnn/import_closure.py). With ``init`` set, training
 starts from that model's weights (srcnn/finetune.py); its sha256 goes into metrics/train.json.
 """
 
@@ -28,7 +28,7 @@ from torch import nn
 
 from dvclive import Live
 from srcnn.archs import build_model
-from srcnn.code import code_fingerprint
+from srcnn.import_closure import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import file_sha256, write_text_atomic

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from srcnn.code import code_fingerprint, code_of
+from srcnn.import_closure import code_fingerprint, code_of
 
 
 @functools.lru_cache
