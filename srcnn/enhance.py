@@ -531,6 +531,13 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument(
         "--overwrite", action="store_true", help="replace outputs that already exist (never one of the input photos)"
     )
+    _restoring_options(command)
+    return command
+
+
+def _restoring_options(command: argparse.ArgumentParser) -> None:
+    """How the photos are restored: precision, device, tiles, the quality assumed, self-ensemble,
+    the before/after page and --force."""
     command.add_argument(
         "--precision",
         default="auto",
@@ -566,7 +573,6 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
         "or where its evaluation (the .ladder.json beside the model) did not find it safe",
     )
-    return command
 
 
 def default_models(args: argparse.Namespace) -> tuple[Restorers, str]:

@@ -63,9 +63,10 @@ LADDER, GATE = "metrics/eval_ladder.csv", gate_path(MODEL)
 MAX_PICTURES = 6
 
 
-def main() -> None:
-    params = load_params()
-    try:  # its inputs whole before any work: a stage before it may have been killed half-way
+def checked_inputs() -> tuple[dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
+    """The prepare report, the tiles' manifest, the model and its info, each checked whole before any
+    work (a stage before this one may have been killed half-way); an exit naming what is missing."""
+    try:
         prepared = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
         check_complete(PREPARED)
     except (OSError, ValueError) as error:
@@ -82,6 +83,12 @@ def main() -> None:
         model, info = load_model(MODEL)
     except (CheckpointError, BrokenModelError) as error:
         sys.exit(f"evaluate: error: {error}")
+    return prepared, tiles, model, info
+
+
+def main() -> None:
+    params = load_params()
+    prepared, tiles, model, info = checked_inputs()
     with atomic_dir(PICTURES) as pictures:
 
         def picture(name: str, clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, row: dict) -> None:

@@ -28,11 +28,11 @@ from torch import nn
 
 from dvclive import Live
 from srcnn.archs import build_model
-from srcnn.import_closure import code_fingerprint
 from srcnn.dataset import ShardTiles, auto_loader_workers, spread_tiles
 from srcnn.device import pick_device
 from srcnn.files import file_sha256, write_text_atomic
 from srcnn.finetune import start_from
+from srcnn.import_closure import code_fingerprint
 from srcnn.inference import save_model
 from srcnn.params import Params, load_params
 from srcnn.progress import progress
