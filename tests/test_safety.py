@@ -36,6 +36,7 @@ def test_a_broken_model_writes_nothing_changed_and_is_named(tmp_path, fill):
 
 def test_a_model_whose_output_is_far_from_its_input_leaves_the_photo_unchanged(tmp_path):
     model = busy_model()
+    assert model.reconstruct.bias is not None
     with torch.no_grad():
         model.reconstruct.bias.fill_(5.0)  # finite weights, a white photo out
     save_model(tmp_path / "white.pt", model, info={"params": {"scale": 1}})
