@@ -41,6 +41,7 @@ NUMERICAL = [
 ]
 
 
+@pytest.mark.slow  # the numerical tests again, training among them
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_numerical_tests_pass_on_an_older_cpu(kind):
     if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):

@@ -447,6 +447,7 @@ def write_conditioned(path: Path, jpeg_quality, gentle: float = 1.0) -> Path:
     with torch.no_grad():
         last = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)][-1]
         last.weight.mul_(gentle)
+        assert last.bias is not None
         last.bias.mul_(gentle)
     save_model(path, model, info={"params": {"scale": 1, "jpeg_quality": jpeg_quality}})
     return path

@@ -148,7 +148,7 @@ def test_recoloured_copies_are_split_with_their_source(tmp_path):
     from srcnn.photos import assign_split, find_photos
 
     write_photos(tmp_path / "photos", count=12)
-    command = [sys.executable, "benchmarks/recolour.py", str(tmp_path / "photos"), "--out", str(tmp_path / "copies")]
+    command = [sys.executable, "-m", "benchmarks.recolour", str(tmp_path / "photos"), "--out", str(tmp_path / "copies")]
     subprocess.run([*command, "--copies", "3", "--params", str(DEFAULTS)], cwd=ROOT, check=True, capture_output=True)
     photos, _ = find_photos([tmp_path / "photos", tmp_path / "copies"])
     params = load_params(DEFAULTS)

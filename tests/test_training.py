@@ -200,6 +200,7 @@ dist.destroy_process_group()
 
 
 @pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
+@pytest.mark.slow  # two training processes
 def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_path):
     import torch
     from conftest import ROOT

@@ -421,7 +421,7 @@ def continue_shipped(check: Check, work: Path, first: Path, cpu: bool, args: arg
         done[kind] = check.run(
             f"continue the shipped {kind} model, {minutes:g} min",
             60 * minutes + (30 if cpu else reserve),
-            lambda kind=kind, where=where: run_continue(check, work / kind, kind, settings, where, check.out),
+            functools.partial(run_continue, check, work / kind, kind, settings, where, check.out),
         )
     return done
 
