@@ -1,7 +1,7 @@
 """Fault injection: every command that writes files, killed (SIGKILL) at random moments, then run again.
 
-    nice -n 15 python benchmarks/faults.py              # 10 kills per command (60), 2 of dvc repro, 20 pairs
-    python benchmarks/faults.py --kills 2 --pairs 2 --repro-kills 0 --keep /tmp/faults   # a quick look, kept
+    nice -n 15 python -m benchmarks.faults              # 10 kills per command (60), 2 of dvc repro, 20 pairs
+    python -m benchmarks.faults --kills 2 --pairs 2 --repro-kills 0 --keep /tmp/faults   # a quick look, kept
 
 In a copy of the project in a temporary git repo (generated photos, the tests' tiny params with
 ``precision: fp32``, ``loader_workers: 0`` and ``workers: 2``), each of ``python -m stages.prepare``,
@@ -89,16 +89,11 @@ import torch
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import ALWAYS_RUN, TINY_PARAMS, project_files, synthetic_photo, write_photos  # noqa: E402
-
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.degrade import degrade  # noqa: E402
-from srcnn.shards import check_complete  # noqa: E402
-from srcnn.tiling import join_pair  # noqa: E402
+from benchmarks.workfolder import ALWAYS_RUN, ROOT, TINY_PARAMS, project_files, synthetic_photo, write_photos
+from srcnn.color import to_luma_u8
+from srcnn.degrade import degrade
+from srcnn.shards import check_complete
+from srcnn.tiling import join_pair
 
 MUTABLE = ("data", "models", "metrics", "dvclive", "plots", "out", "out_next")  # what the commands write
 PARAMS = {

@@ -21,6 +21,24 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ("tests/", "benchmarks/")  # the code that drives the project from outside: never copied
 
+# the pipeline's params shrunk so that a project of a few generated photos runs in seconds
+TINY_PARAMS = {
+    "max_side": 192,
+    "tile": 32,
+    "stride": 32,
+    "val_fraction": 0.25,
+    "kernel1": 5,
+    "kernel2": 1,
+    "kernel3": 3,
+    "filters1": 8,
+    "filters2": 4,
+    "epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 8,
+    "crop": 24,
+    "warmup_steps": 2,
+}
+
 # stages that run on every `dvc repro` (always_changed in dvc.yaml: the scan of raw_dir), so `dvc status` lists them
 ALWAYS_RUN = {
     name

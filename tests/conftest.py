@@ -14,6 +14,7 @@ import yaml
 from benchmarks.workfolder import (  # the tests import these from here too
     ALWAYS_RUN,
     ROOT,
+    TINY_PARAMS,
     copy_project,
     project_files,
     stages_run,
@@ -21,24 +22,8 @@ from benchmarks.workfolder import (  # the tests import these from here too
     write_photos,
 )
 
-__all__ = ["ALWAYS_RUN", "ROOT", "project_files", "stages_run", "synthetic_photo", "write_photos"]
+__all__ = ["ALWAYS_RUN", "ROOT", "TINY_PARAMS", "project_files", "stages_run", "synthetic_photo", "write_photos"]
 
-TINY_PARAMS = {
-    "max_side": 192,
-    "tile": 32,
-    "stride": 32,
-    "val_fraction": 0.25,
-    "kernel1": 5,
-    "kernel2": 1,
-    "kernel3": 3,
-    "filters1": 8,
-    "filters2": 4,
-    "epochs": 2,
-    "steps_per_epoch": 3,
-    "batch_size": 8,
-    "crop": 24,
-    "warmup_steps": 2,
-}
 
 # a small network of each arch of srcnn.archs (its constructor's sizes), for fast tests
 SMALL_ARCHS: dict[str, dict[str, Any]] = {
