@@ -1,8 +1,8 @@
 """How fast each network of the registry learns, step for step: the probe run before choosing one,
 and before choosing how the learning rate follows the batch (``lr_scaling``).
 
-    python benchmarks/arch_steps.py --tiles WORK/data/tiles --steps 400
-    python benchmarks/arch_steps.py --tiles WORK/data/tiles --steps 100 --every 10 --batch 512 --crop 32 \
+    python -m benchmarks.arch_steps --tiles WORK/data/tiles --steps 400
+    python -m benchmarks.arch_steps --tiles WORK/data/tiles --steps 100 --every 10 --batch 512 --crop 32 \
         --archs srcnn ffdnet_res --lr-scalings none sqrt      # lr 1e-3 against 1e-3 × sqrt(512 / 16)
 
 WORK: a project folder whose tile stage has run (e.g. on urban40). Each arch of ``srcnn.archs``
@@ -18,20 +18,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn.archs import ARCHS, build_model  # noqa: E402
-from srcnn.dataset import MemoryTiles, read_tiles  # noqa: E402
-from srcnn.params import load_params  # noqa: E402
-from srcnn.shards import load_manifest, shard_paths  # noqa: E402
-from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+from benchmarks.workfolder import ROOT
+from srcnn.archs import ARCHS, build_model
+from srcnn.dataset import MemoryTiles, read_tiles
+from srcnn.params import load_params
+from srcnn.shards import load_manifest, shard_paths
+from srcnn.train import CURVE_VAL_TILES, fit
 
 
 def main() -> None:
@@ -71,7 +69,7 @@ def main() -> None:
         f"{args.batch}, {torch.get_num_threads()} thread(s), precision {params.precision}",
         flush=True,
     )
-    results = {}
+    results: dict[str, dict[str, Any]] = {}
     for arch in args.archs:
         for rule in rules:
             name = arch if len(rules) == 1 else f"{arch}/lr_{rule}"
@@ -101,7 +99,7 @@ def main() -> None:
                 row = results[f"{arch}/lr_{rule}"]
                 row[f"ahead_of_lr_{rules[0]}_db"] = round(row["val_psnr"][last] - baseline, 3)
     elif "srcnn" in results:
-        for arch, row in results.items():
+        for row in results.values():
             row["ahead_of_srcnn_db"] = round(row["val_psnr"][last] - results["srcnn"]["val_psnr"][last], 3)
     print(
         json.dumps(

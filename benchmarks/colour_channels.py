@@ -1,6 +1,6 @@
 """Where a restored colour photo's RGB error lies: Y, Cb and Cr gains of a colour and a luma model.
 
-    python benchmarks/colour_channels.py --colour COLOUR.pt --luma models/pretrained/restorer.pt \\
+    python -m benchmarks.colour_channels --colour COLOUR.pt --luma models/pretrained/restorer.pt \\
         --photos BENCH/set5 BENCH/set14 --quality 20 [--self-ensemble]
 
 Degrades each colour photo of the folders (gray ones are skipped) at one JPEG quality, restores it
@@ -15,20 +15,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn import metrics  # noqa: E402
-from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb  # noqa: E402
-from srcnn.degrade import degrade  # noqa: E402
-from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model, restore_rgb  # noqa: E402
-from srcnn.jpeg import strength_for_quality  # noqa: E402
+from srcnn import metrics
+from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb
+from srcnn.degrade import degrade
+from srcnn.images import is_photo_name, load_rgb
+from srcnn.inference import load_model, restore_rgb
+from srcnn.jpeg import strength_for_quality
 
 
 def colour_photos(folders: list[Path]) -> list[tuple[str, np.ndarray]]:

@@ -1,6 +1,6 @@
 """The default training step on each kind of x86 CPU, emulated on this one: before and after the quick-start sizing.
 
-    python benchmarks/cpu_kinds.py [--steps 12] [--rounds 3]
+    python -m benchmarks.cpu_kinds [--steps 12] [--rounds 3]
 
 Runs, for each CPU kind this machine can pose as, a child process with the variables that make
 PyTorch and oneDNN use only that kind's instructions (``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``,
@@ -23,9 +23,11 @@ import os
 import subprocess
 import sys
 import time
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.workfolder import ROOT
+
 KINDS = {
     "amx": {},
     "avx512_bf16": {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16"},
@@ -46,61 +48,44 @@ def step_flops(kernel1: int, kernel2: int, kernel3: int, filters1: int, filters2
     return 2 * pixels * (2 * forward[0] + 3 * forward[1] + 3 * forward[2])
 
 
-def measure(steps: int, rounds: int) -> dict:
-    """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
+def training_step(params: Any, config: dict[str, Any], dtype: Any) -> Callable[[], None]:
+    """One SRCNN training step of ``config``'s sizes on random crops, run once (to warm up)."""
     import torch
 
-    sys.path.insert(0, str(ROOT))
     from srcnn.archs import SRCNN
-    from srcnn.device import autocast, pick_precision
-    from srcnn.params import load_params
+    from srcnn.device import autocast
 
-    params = load_params(ROOT / "params.yaml")
-    dtype = pick_precision(params.precision, torch.device("cpu"))
-    configs = {
-        "old": {**OLD_DEFAULT},
-        "new": {
-            "kernel2": params.kernel2,
-            "batch_size": params.batch_size,
-            "steps": params.epochs * params.steps_per_epoch,
-        },
-    }
-    runs = {}
-    for name, config in configs.items():
-        torch.manual_seed(0)
-        model = SRCNN(
-            params.kernel1,
-            config["kernel2"],
-            params.kernel3,
-            params.filters1,
-            params.filters2,
-            params.residual,
-            1,
-            params.conditioned,
-        ).to(memory_format=torch.channels_last)
-        optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
-        crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(
-            memory_format=torch.channels_last
-        )
-        strengths = torch.rand(config["batch_size"])
+    torch.manual_seed(0)
+    model = SRCNN(
+        params.kernel1,
+        config["kernel2"],
+        params.kernel3,
+        params.filters1,
+        params.filters2,
+        params.residual,
+        1,
+        params.conditioned,
+    ).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    crops = torch.rand(config["batch_size"], 1, params.crop, params.crop).contiguous(memory_format=torch.channels_last)
+    strengths = torch.rand(config["batch_size"])
 
-        def step(model=model, optimizer=optimizer, crops=crops, strengths=strengths) -> None:
-            with autocast(torch.device("cpu"), dtype):
-                output = model(crops, strengths)
-            loss = torch.nn.functional.mse_loss(output.float(), crops)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
+    def step() -> None:
+        with autocast(torch.device("cpu"), dtype):
+            output = model(crops, strengths)
+        loss = torch.nn.functional.mse_loss(output.float(), crops)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
 
-        step()
-        runs[name] = (config, step)
-    best = {name: float("inf") for name in runs}
-    for _ in range(rounds):
-        for name, (_, step) in runs.items():
-            started = time.perf_counter()
-            for _ in range(steps):
-                step()
-            best[name] = min(best[name], (time.perf_counter() - started) / steps)
+    step()
+    return step
+
+
+def matmul_peaks() -> dict[str, float]:
+    """GFLOP/s of a 2048² matrix product in fp32 and bf16, the best of 5."""
+    import torch
+
     peaks = {}
     for label, peak_dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
         a, b = torch.rand(2048, 2048, dtype=peak_dtype), torch.rand(2048, 2048, dtype=peak_dtype)
@@ -111,7 +96,37 @@ def measure(steps: int, rounds: int) -> dict:
             a @ b
             fastest = min(fastest, time.perf_counter() - started)
         peaks[label] = 2 * 2048**3 / fastest / 1e9
-    result = {
+    return peaks
+
+
+def measure(steps: int, rounds: int) -> dict:
+    """In this process (under the kind's variables): the two configs' step times and the matmul peaks."""
+    import torch
+
+    from srcnn.device import pick_precision
+    from srcnn.params import load_params
+    from srcnn.train import batch_and_lr
+
+    params = load_params(ROOT / "params.yaml")
+    dtype = pick_precision(params.precision, torch.device("cpu"))
+    configs: dict[str, dict[str, Any]] = {
+        "old": {**OLD_DEFAULT},
+        "new": {
+            "kernel2": params.kernel2,
+            "batch_size": batch_and_lr(params, torch.device("cpu"))[0],  # batch_size auto: a CPU's
+            "steps": params.epochs * params.steps_per_epoch,
+        },
+    }
+    runs = {name: (config, training_step(params, config, dtype)) for name, config in configs.items()}
+    best = {name: float("inf") for name in runs}
+    for _ in range(rounds):
+        for name, (_, step) in runs.items():
+            started = time.perf_counter()
+            for _ in range(steps):
+                step()
+            best[name] = min(best[name], (time.perf_counter() - started) / steps)
+    peaks = matmul_peaks()
+    result: dict[str, Any] = {
         "capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "precision": "bf16" if dtype == torch.bfloat16 else "fp32",
@@ -151,7 +166,17 @@ def main() -> None:
     results = {}
     for kind, variables in KINDS.items():
         child = subprocess.run(
-            [sys.executable, __file__, "--child", "--steps", str(args.steps), "--rounds", str(args.rounds)],
+            [
+                sys.executable,
+                "-m",
+                "benchmarks.cpu_kinds",
+                "--child",
+                "--steps",
+                str(args.steps),
+                "--rounds",
+                str(args.rounds),
+            ],
+            cwd=ROOT,
             env={**os.environ, **variables},
             capture_output=True,
             text=True,

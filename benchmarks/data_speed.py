@@ -1,8 +1,8 @@
 """Speed and memory of the data stages (prepare + tile) on camera-sized photos, 1 worker against 2.
 
-    python benchmarks/data_speed.py                 # N = 8 and 32 generated photos
-    python benchmarks/data_speed.py --counts 4 16   # other N
-    python benchmarks/data_speed.py --photos ~/Pictures/skylines --counts 8 32
+    python -m benchmarks.data_speed                 # N = 8 and 32 generated photos
+    python -m benchmarks.data_speed --counts 4 16   # other N
+    python -m benchmarks.data_speed --photos ~/Pictures/skylines --counts 8 32
 
 Generates N distinct photo-like JPEGs of 4032×3024 (12 MP, like a DSLR or a phone; every other one
 stored on its side with EXIF orientation 6, as phones do) — or, with --photos, takes the first N
@@ -37,10 +37,8 @@ import numpy as np
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn.images import is_photo_name  # noqa: E402
+from benchmarks.workfolder import ROOT
+from srcnn.images import is_photo_name
 
 WIDTH, HEIGHT = 4032, 3024
 TARGETS = {"speedup": 1.7, "photos_per_s": 2.0, "rss_ratio": 1.2}

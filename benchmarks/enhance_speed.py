@@ -1,12 +1,12 @@
 """Benchmark: which precision `enhance` runs a photo in on this CPU, and the figures that choice rests
 on; against a naive fp32 whole-image forward.
 
-    python benchmarks/enhance_speed.py      # a generated 4032×3024 photo; models/srcnn.pt or one trained quickly
-    python benchmarks/enhance_speed.py --photo PHOTO.jpg --model models/srcnn.pt
-    python benchmarks/enhance_speed.py --fresh-model --train-seconds 60     # ignore models/srcnn.pt
-    python benchmarks/enhance_speed.py --photos ../shared/benchmark/set5 ../shared/benchmark/set14 --repeats 2
+    python -m benchmarks.enhance_speed      # a generated 4032×3024 photo; models/srcnn.pt or one trained quickly
+    python -m benchmarks.enhance_speed --photo PHOTO.jpg --model models/srcnn.pt
+    python -m benchmarks.enhance_speed --fresh-model --train-seconds 60     # ignore models/srcnn.pt
+    python -m benchmarks.enhance_speed --photos ../shared/benchmark/set5 ../shared/benchmark/set14 --repeats 2
     ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 \
-        python benchmarks/enhance_speed.py ...           # as on a CPU with AVX2 only (AMD Zen 3)
+        python -m benchmarks.enhance_speed ...           # as on a CPU with AVX2 only (AMD Zen 3)
 
 The photo (clean; "large") and its centre (``--small-size``, 800×600: "small") are JPEG-compressed
 at quality 20 (degraded) and restored with one SRCNN (params.yaml sizes: 9-5-5, 64/32 filters,
@@ -44,23 +44,21 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn import metrics  # noqa: E402
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb  # noqa: E402
-from srcnn.dataset import MemoryTiles  # noqa: E402
-from srcnn.degrade import jpeg_roundtrip  # noqa: E402
-from srcnn.device import INT8_MIN_PIXELS, PRECISIONS, cpu_has_bf16, pick_precision  # noqa: E402
-from srcnn.enhance import Restorer, Restorers, Settings, enhance_photo  # noqa: E402
-from srcnn.images import load_rgb  # noqa: E402
-from srcnn.inference import load_model, restore_rgb, save_model  # noqa: E402
-from srcnn.jpeg import strength_for_quality  # noqa: E402
-from srcnn.params import load_params, params_with  # noqa: E402
-from srcnn.photos import list_photo_files  # noqa: E402
-from srcnn.quantized import engine, full_range_is_exact  # noqa: E402
-from srcnn.train import fit, run_model  # noqa: E402
+from benchmarks.workfolder import ROOT
+from srcnn import metrics
+from srcnn.archs import SRCNN
+from srcnn.color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
+from srcnn.dataset import MemoryTiles
+from srcnn.degrade import jpeg_roundtrip
+from srcnn.device import INT8_MIN_PIXELS, PRECISIONS, cpu_has_bf16, pick_precision
+from srcnn.enhance import Restorer, Restorers, Settings, enhance_photo
+from srcnn.images import load_rgb
+from srcnn.inference import load_model, restore_rgb, save_model
+from srcnn.jpeg import strength_for_quality
+from srcnn.params import load_params, params_with
+from srcnn.photos import list_photo_files
+from srcnn.quantized import engine, full_range_is_exact
+from srcnn.train import fit, run_model
 
 WIDTH, HEIGHT, QUALITY = 4032, 3024, 20
 STRENGTH = strength_for_quality(QUALITY)  # what a conditioned model is told; `enhance` reads it from the JPEG
@@ -152,7 +150,8 @@ def default_model() -> Path | None:
         return None
     model, _ = load_model(path)
     params = load_params(ROOT / "params.yaml")
-    return path if all(model.config[key] == getattr(params, key) for key in SRCNN.PARAMS) else None
+    config = getattr(model, "config", {})
+    return path if all(config.get(key) == getattr(params, key) for key in SRCNN.PARAMS) else None
 
 
 def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) -> None:
@@ -195,7 +194,8 @@ def worker(kind: str, precision: str, photo: Path, model_path: Path, out: Path) 
 def run_worker(kind: str, photo: Path, model_path: Path, out: Path, precision: str = "auto") -> dict:
     command = [
         sys.executable,
-        __file__,
+        "-m",
+        "benchmarks.enhance_speed",
         "--worker",
         kind,
         "--precision",

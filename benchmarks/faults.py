@@ -1,7 +1,7 @@
 """Fault injection: every command that writes files, killed (SIGKILL) at random moments, then run again.
 
-    nice -n 15 python benchmarks/faults.py              # 10 kills per command (60), 2 of dvc repro, 20 pairs
-    python benchmarks/faults.py --kills 2 --pairs 2 --repro-kills 0 --keep /tmp/faults   # a quick look, kept
+    nice -n 15 python -m benchmarks.faults              # 10 kills per command (60), 2 of dvc repro, 20 pairs
+    python -m benchmarks.faults --kills 2 --pairs 2 --repro-kills 0 --keep /tmp/faults   # a quick look, kept
 
 In a copy of the project in a temporary git repo (generated photos, the tests' tiny params with
 ``precision: fp32``, ``loader_workers: 0`` and ``workers: 2``), each of ``python -m stages.prepare``,
@@ -67,6 +67,7 @@ refusals with a traceback or without naming the input or the other writer.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import io
 import json
@@ -81,22 +82,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import torch
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import ALWAYS_RUN, TINY_PARAMS, project_files, synthetic_photo, write_photos  # noqa: E402
-
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.degrade import degrade  # noqa: E402
-from srcnn.shards import check_complete  # noqa: E402
-from srcnn.tiling import join_pair  # noqa: E402
+from benchmarks.workfolder import ALWAYS_RUN, ROOT, TINY_PARAMS, project_files, synthetic_photo, write_photos
+from srcnn.color import to_luma_u8
+from srcnn.degrade import degrade
+from srcnn.shards import check_complete
+from srcnn.tiling import join_pair
 
 MUTABLE = ("data", "models", "metrics", "dvclive", "plots", "out", "out_next")  # what the commands write
 PARAMS = {
@@ -310,6 +307,7 @@ def session_processes(session: int) -> list[int]:
 class Runner:
     def __init__(self, project: Project, kill_at: Path) -> None:
         self.project, self.kill_at = project, kill_at
+        self.outputs: dict[int, tuple[IO[str], IO[str]]] = {}  # a running process's stdout and stderr files
 
     def start(self, argv: list[str], stop: int | None = None, how: str = "group") -> subprocess.Popen:
         """``python ARGV`` in the project; with ``stop``, through KILL_AT (0: counting writes only). Its
@@ -317,7 +315,8 @@ class Runner:
         command = [sys.executable, *argv]
         if stop is not None:
             command = [sys.executable, str(self.kill_at), str(self.project.root), str(stop), how, argv[1], *argv[2:]]
-        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")
+        # closed by finish, once the process has ended
+        out, err = tempfile.TemporaryFile("w+"), tempfile.TemporaryFile("w+")  # noqa: SIM115
         process = subprocess.Popen(
             command,
             cwd=self.project.root,
@@ -327,7 +326,7 @@ class Runner:
             text=True,
             start_new_session=True,
         )
-        process.files = (out, err)
+        self.outputs[process.pid] = (out, err)
         return process
 
     def finish(self, process: subprocess.Popen, started: float, limit: float, killed: bool = False) -> Outcome:
@@ -348,11 +347,9 @@ class Runner:
             left = session_processes(process.pid)
             orphans = len(left)
             for pid in left:  # so that the next run starts clean; counted as a hang
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-        out, err = process.files
+        out, err = self.outputs.pop(process.pid)
         out.seek(0), err.seek(0)
         stdout, stderr = out.read(), err.read()
         out.close(), err.close()
@@ -859,6 +856,7 @@ class FaultRun:
     def next_stage(self, command: Command, checker: Checker, left: str, before: dict[str, bytes]) -> str:
         """Run the next stage on what the kill left; see the module's docstring for what it must do."""
         counts, project = checker.counts, self.project
+        assert command.next_argv is not None, "only a command with a next stage is followed by one"
         name = " ".join(command.next_argv[1:3])
         if left in ("old", "corrupt"):
             counts.old += left == "old"
@@ -997,7 +995,7 @@ class FaultRun:
                 label: self.runner.finish(process, started, self.limit("tile")) for label, process in writers.items()
             }
             problems, finished = [], []
-            for (label, outcome), other in zip(outcomes.items(), reversed(writers.values())):
+            for (label, outcome), other in zip(outcomes.items(), reversed(writers.values()), strict=True):
                 if outcome.returncode is None:
                     problems.append(f"HANG: {label} did not finish")
                     counts.hangs += 1

@@ -1,7 +1,7 @@
 """Benchmark: the shipped models in ONNX Runtime against PyTorch, both fp32 on the CPU, on the same photo.
 
-    python benchmarks/onnx_speed.py                          # scikit-image's astronaut (512×512), JPEG q20
-    python benchmarks/onnx_speed.py --photo PHOTO.jpg --repeats 5
+    python -m benchmarks.onnx_speed                          # scikit-image's astronaut (512×512), JPEG q20
+    python -m benchmarks.onnx_speed --photo PHOTO.jpg --repeats 5
 
 Each shipped model (models/pretrained/restorer.pt on luma, restorer-colour.pt on YCbCr) is exported with
 ``srcnn export`` (srcnn/export.py) and run on the whole photo in one forward, in PyTorch (the baseline,
@@ -28,13 +28,12 @@ import onnxruntime
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from srcnn.archs import channels_of  # noqa: E402
-from srcnn.color import rgb_to_ycbcr  # noqa: E402
-from srcnn.enhance import PRETRAINED_COLOUR_MODEL, PRETRAINED_MODEL  # noqa: E402
-from srcnn.export import export_onnx  # noqa: E402
-from srcnn.inference import load_model  # noqa: E402
-from srcnn.jpeg import compression_strength, luma_qtable  # noqa: E402
+from srcnn.archs import channels_of
+from srcnn.color import rgb_to_ycbcr
+from srcnn.enhance import PRETRAINED_COLOUR_MODEL, PRETRAINED_MODEL
+from srcnn.export import export_onnx
+from srcnn.inference import load_model
+from srcnn.jpeg import compression_strength, luma_qtable
 
 
 def photo(path: Path | None) -> tuple[np.ndarray, float]:

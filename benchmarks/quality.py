@@ -1,6 +1,6 @@
 """Restoration quality of every network of the registry, each trained by the real pipeline.
 
-    python benchmarks/quality.py --raw-dir BENCH/urban40 BENCH/train400 --minutes 15 \\
+    python -m benchmarks.quality --raw-dir BENCH/urban40 BENCH/train400 --minutes 15 \\
         --ladder-dirs BENCH/set5 BENCH/set14 --threads 1 --parallel 2
 
 BENCH: a folder of benchmark photos: urban40 (Urban100's img_001–040), train400 (DnCNN's 400 gray
@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,18 +47,16 @@ from typing import Any
 import pandas as pd
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn.archs import ARCHS  # noqa: E402
-from srcnn.degrade import crop_to_multiple  # noqa: E402
-from srcnn.evaluation import ladder_gains, ladder_table  # noqa: E402
-from srcnn.gate import gate_path, read_gate  # noqa: E402
-from srcnn.history import jpeg_history, quantization_steps  # noqa: E402
-from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model  # noqa: E402
-from srcnn.params import Params, load_params  # noqa: E402
-from srcnn.photos import list_photo_files, read_prepared  # noqa: E402
+from benchmarks.workfolder import ROOT, copy_project
+from srcnn.archs import ARCHS
+from srcnn.degrade import crop_to_multiple
+from srcnn.evaluation import ladder_gains, ladder_table
+from srcnn.gate import gate_path, read_gate
+from srcnn.history import jpeg_history, quantization_steps
+from srcnn.images import is_photo_name, load_rgb
+from srcnn.inference import load_model
+from srcnn.params import Params, load_params
+from srcnn.photos import list_photo_files, read_prepared
 
 OUT = ROOT / "benchmarks" / "out"
 SKIP = ("data/", "models/", "metrics/", "dvclive/", "plots/", "dvc.lock", "tests/", "benchmarks/", "dvc_plots/")
@@ -65,17 +64,6 @@ SKIP = ("data/", "models/", "metrics/", "dvclive/", "plots/", "dvc.lock", "tests
 # is sized for a short run on a CPU without bf16 units (docs/training.md)
 LONG_RUN_MODEL = dict(kernel2=5, batch_size=32)
 PAPERS_JPEG = "LIVE1, luma, gain at q10/q20/q40: AR-CNN +1.19/+1.22/+1.26, DnCNN-3 +1.42/+1.52/+1.61 dB"
-
-
-def project_files() -> list[str]:
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split("\n")
-    return [name for name in listed if name and not name.startswith(SKIP) and (ROOT / name).is_file()]
 
 
 def run(command: list[str], cwd: Path, threads: int | None = None) -> None:
@@ -102,9 +90,7 @@ def run(command: list[str], cwd: Path, threads: int | None = None) -> None:
 def make_project(work: Path, settings: dict[str, Any]) -> Path:
     """The project's files in ``work`` (a git repo), with ``settings`` written into params.yaml."""
     work.mkdir(parents=True, exist_ok=True)
-    for name in project_files():
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, work / name)
+    copy_project(work, SKIP)
     params = yaml.safe_load((work / "params.yaml").read_text())
     params.update(settings)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -207,7 +193,9 @@ def score_checkpoint(
             # each photo restored worse, where enhance would restore it
             worse = gains[(gains["model_gain"] < 0) & gains["quality"].map(gate.allows)]
             result["held_out_worse"] = {
-                f"q{quality}": {name: round(float(gain), 2) for name, gain in zip(rows["photo"], rows["model_gain"])}
+                f"q{quality}": {
+                    name: round(float(gain), 2) for name, gain in zip(rows["photo"], rows["model_gain"], strict=True)
+                }
                 for quality, rows in worse.groupby("quality")
             }
     return result
@@ -232,7 +220,7 @@ def score_run(name: str, work: Path, photos: dict[str, list], stamp: str) -> dic
     return result
 
 
-def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
+def print_ladders(results: dict[str, Any], keys: Sequence[str]) -> None:
     for key in keys:
         rungs = list(next(iter(results.values()))[key])
         photos = next(iter(next(iter(results.values()))[key].values()))["photos"]
@@ -257,7 +245,7 @@ def print_ladders(results: dict[str, Any], keys: list[str]) -> None:
     )
 
 
-def targets(results: dict[str, Any], keys: list[str]) -> dict[str, Any]:
+def targets(results: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     """The restorer issue's checks: the best other arch ahead of srcnn by 0.3 dB at q10, q20 and q40
     at equal minutes, and no rung below 0 for any run."""
     checks: dict[str, Any] = {}
@@ -393,7 +381,9 @@ def main() -> None:
     with ThreadPoolExecutor(args.parallel) as pool:
         works = dict(
             zip(
-                args.archs, pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads), args.archs)
+                args.archs,
+                pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads), args.archs),
+                strict=True,
             )
         )
     steps = {arch: json.loads((works[arch] / "metrics" / "train.json").read_text())["steps"] for arch in args.archs}
@@ -412,6 +402,7 @@ def main() -> None:
                         ),
                         again,
                     ),
+                    strict=True,
                 )
             )
     print(f"quality: trained and evaluated by the pipeline in {time.perf_counter() - started:.0f} s", flush=True)

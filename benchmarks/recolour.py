@@ -1,6 +1,6 @@
 """Recoloured copies of a folder's train photos: more colours for a colour model than the folder holds.
 
-    python benchmarks/recolour.py BENCH/urban40 --out ../recoloured --copies 3
+    python -m benchmarks.recolour BENCH/urban40 --out ../recoloured --copies 3
     # then, in params.yaml: raw_dir: [BENCH/urban40, BENCH/train400, ../recoloured]
 
 Urban photos are mostly gray stone, glass and sky: a colour model trained on them meets few saturated
@@ -13,7 +13,8 @@ copies are clean PNGs; the pipeline compresses them as it does any photo of ``ra
 Only the photos that the prepare stage sends to train are copied (its split by content, with the
 project's ``val_fraction`` and ``seed`` from params.yaml): a copy of a val photo would train on what
 is scored; nor are gray photos, whose copies would be the photo itself. The copies draw a split of
-their own, so some land in val, where they only add tiles. Never writes into the photos' folder. The last line is one JSON object.
+their own, so some land in val, where they only add tiles. Never writes into the photos' folder. The last
+line is one JSON object.
 """
 
 from __future__ import annotations
@@ -26,13 +27,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb  # noqa: E402
-from srcnn.images import ImageError, load_rgb  # noqa: E402
-from srcnn.params import ParamsError, load_params  # noqa: E402
-from srcnn.photos import RawDirError, assign_split, find_photos  # noqa: E402
+from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb
+from srcnn.images import ImageError, load_rgb
+from srcnn.params import ParamsError, load_params
+from srcnn.photos import RawDirError, assign_split, find_photos
 
 SATURATION = ((1.3, 2.0), (1.5, 2.5), (2.0, 3.0))
 

@@ -1,27 +1,27 @@
 """How the pipeline scales with the number of photos: the real `dvc repro` at N = 100, 400, 1600.
 
-    python benchmarks/scale.py                        # N = 100 400 1600
-    python benchmarks/scale.py --counts 20 80 --train-steps 50   # a quick look
+    python -m benchmarks.scale                        # N = 100 400 1600
+    python -m benchmarks.scale --counts 20 80 --train-steps 50   # a quick look
 
-Generates distinct photo-like 1024×768 JPEGs (no photos needed) and, for each N, copies
-the project into a throwaway git repo, points ``raw_dir`` at N of them and runs the real ``dvc repro``
-(default params but ``epochs: 1``, ``steps_per_epoch: --train-steps``, ``eval_photos: 10`` and
-``eval_qualities: [20, 90]``, so that training and evaluation take the same time at every N). While it runs, every stage's process
-tree is sampled every 50 ms: its seconds and its peak memory (PSS summed over the stage and its
-workers). Then: ``dvc status`` and a no-op ``dvc repro`` (seconds), the files DVC tracks under
-``data/``, and 1 % more photos added and ``dvc repro tile`` rerun (the incremental update: photos
-named after the others, as a camera or a dated folder names them), then 1 % more again under names
-that sort among the others (``IMG_00123_b.jpg``; reported, no target).
+Generates distinct photo-like 1024×768 JPEGs (no photos needed) and, for each N, copies the project into a
+throwaway git repo, points ``raw_dir`` at N of them and runs the real ``dvc repro`` (default params but
+``epochs: 1``, ``steps_per_epoch: --train-steps``, ``eval_photos: 10`` and ``eval_qualities: [20, 90]``, so
+that training and evaluation take the same time at every N). While it runs, every stage's process tree is
+sampled every 50 ms: its seconds and its peak memory (PSS summed over the stage and its workers). Then: ``dvc
+status`` and a no-op ``dvc repro`` (seconds), the files DVC tracks under ``data/``, and 1 % more photos added
+and ``dvc repro tile`` rerun (the incremental update: photos named after the others, as a camera or a dated
+folder names them), then 1 % more again under names that sort among the others (``IMG_00123_b.jpg``; reported,
+no target).
 
-The baselines, in the same run: prepare + tile seconds per photo and train-stage memory at the
-smallest N; training steps per second of the in-memory path the train stage had before sharding
-(every train tile of the smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the
-same params) against ``fit`` on the largest N's shards streamed as the train stage streams them,
-both in this process with nothing sampling them, taking turns (``--turns``, 5), the best of each,
-counted once running (from step 20 to the end; each path's start is reported beside it: all the
-tiles decoded into memory, or the stream's shuffle buffer filled); the stage's own steps/s in the
-table counts its start and the memory sampling beside it; and the loader alone (``ShardTiles`` with one worker process, no training) in tiles
-per second per CPU core at the largest N. Prints a table; the last line is one JSON object.
+The baselines, in the same run: prepare + tile seconds per photo and train-stage memory at the smallest N;
+training steps per second of the in-memory path the train stage had before sharding (every train tile of the
+smallest N decoded into one tensor, ``srcnn.train.fit`` on it with the same params) against ``fit`` on the
+largest N's shards streamed as the train stage streams them, both in this process with nothing sampling them,
+taking turns (``--turns``, 5), the best of each, counted once running (from step 20 to the end; each path's
+start is reported beside it: all the tiles decoded into memory, or the stream's shuffle buffer filled); the
+stage's own steps/s in the table counts its start and the memory sampling beside it; and the loader alone
+(``ShardTiles`` with one worker process, no training) in tiles per second per CPU core at the largest N.
+Prints a table; the last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -42,21 +42,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from conftest import ALWAYS_RUN, stages_run  # noqa: E402
-from data_speed import process_tree, pss_kb  # noqa: E402
-from quality import make_project  # noqa: E402
-
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles, spread_tiles  # noqa: E402
-from srcnn.device import pick_device  # noqa: E402
-from srcnn.params import load_params  # noqa: E402
-from srcnn.shards import load_manifest, shard_paths  # noqa: E402
-from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+from benchmarks.data_speed import process_tree, pss_kb
+from benchmarks.quality import make_project
+from benchmarks.workfolder import ALWAYS_RUN, ROOT, stages_run
+from srcnn.archs import SRCNN
+from srcnn.dataset import MemoryTiles, ShardTiles, auto_loader_workers, read_tiles, spread_tiles
+from srcnn.device import pick_device
+from srcnn.params import load_params
+from srcnn.shards import load_manifest, shard_paths
+from srcnn.train import CURVE_VAL_TILES, fit
 
 WIDTH, HEIGHT = 1024, 768
 STAGES = ("samples", "prepare", "tile", "train", "evaluate")
@@ -170,6 +164,7 @@ def fit_steps_per_second(project: Path, streaming: bool) -> tuple[float, float]:
         tiles = project / "data" / "tiles"
         manifest = load_manifest(tiles)
         started = time.perf_counter()
+        train: ShardTiles | MemoryTiles
         if streaming:
             train = ShardTiles(
                 shard_paths(tiles, manifest, "train"),
@@ -188,7 +183,7 @@ def fit_steps_per_second(project: Path, streaming: bool) -> tuple[float, float]:
             train,
             val,
             params,
-            on_step=lambda step: times.setdefault(step, time.perf_counter()),
+            on_step=lambda step: stamp(times, step),
         )
         last = max(times)
         return (last - WARM_STEPS) / (times[last] - times[WARM_STEPS]), times[WARM_STEPS] - started
@@ -207,6 +202,11 @@ def loader_tiles_per_second(project: Path, seconds: float = 15.0) -> float:
         count += len(next(batches)[0])
     batches.close()
     return count / (time.perf_counter() - started)
+
+
+def stamp(times: dict[int, float], step: int) -> None:
+    """Note when ``step`` ended (the first time it is seen)."""
+    times.setdefault(step, time.perf_counter())
 
 
 def main() -> None:
@@ -308,7 +308,8 @@ def main() -> None:
         streamed = max(rate for streaming, rate, _ in turns if streaming)
         loader = loader_tiles_per_second(work / f"project_{large}")
         print(
-            f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): in-memory path at N = {small}: "
+            f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): "
+            f"in-memory path at N = {small}: "
             + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if not streaming)
             + f"; streaming at N = {large}: "
             + ", ".join(f"{rate:.2f} ({ready:.1f} s)" for streaming, rate, ready in turns if streaming)

@@ -1,7 +1,7 @@
 """The streaming train path against the in-memory one it replaced: same tiles, seed and steps, same quality?
 
-    python benchmarks/stream_quality.py --raw-dir BENCH/urban40
-    python benchmarks/stream_quality.py --raw-dir BENCH/urban40 --seeds 0 1 2
+    python -m benchmarks.stream_quality --raw-dir BENCH/urban40
+    python -m benchmarks.stream_quality --raw-dir BENCH/urban40 --seeds 0 1 2
 
 BENCH: a folder of benchmark photos; urban40 is Urban100's img_001–040.
 
@@ -29,19 +29,37 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from quality import evaluate, make_project, run, val_photos  # noqa: E402
-
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles  # noqa: E402
-from srcnn.params import load_params  # noqa: E402
-from srcnn.shards import load_manifest, samples_in, shard_paths  # noqa: E402
-from srcnn.train import CURVE_VAL_TILES, fit  # noqa: E402
+from benchmarks.quality import make_project, run
+from srcnn.archs import SRCNN
+from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles
+from srcnn.evaluation import evaluate_photos, summarize
+from srcnn.params import load_params
+from srcnn.photos import read_prepared
+from srcnn.shards import load_manifest, samples_in, shard_paths
+from srcnn.train import CURVE_VAL_TILES, fit
 
 TARGET_DB = 0.05
+
+
+def val_photos(project: Path) -> list[tuple[str, np.ndarray, np.ndarray, int | None]]:
+    """The project's prepared val photos as (name, clean, degraded, the JPEG quality prepare used)."""
+    return [
+        (report["name"], clean, degraded, report["jpeg_quality"])
+        for report, clean, degraded in read_prepared(project / "data" / "prepared", "val")
+    ]
+
+
+def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, float]:
+    """Means over (name, clean, degraded, JPEG quality) photos of PSNR and SSIM, by srcnn.evaluation."""
+    summary = summarize(evaluate_photos(model, photos, border))
+    return {
+        "psnr_input": summary["psnr_input"],
+        "psnr_output": summary["psnr_output"],
+        "gain": summary["psnr_gain"],
+        "ssim_input": summary["ssim_input"],
+        "ssim": summary["ssim_output"],
+        "images": summary["photos"],
+    }
 
 
 def main() -> None:
@@ -79,7 +97,7 @@ def main() -> None:
     runs = []
     for seed in args.seeds or [params.seed]:
         seeded = dataclasses.replace(params, seed=seed)
-        sources = {
+        sources: dict[str, ShardTiles | MemoryTiles] = {
             "streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
             "in_memory": MemoryTiles(*in_memory, seed=seed),
         }

@@ -1,6 +1,6 @@
 """A model on JPEGs whose quantization tables are flatter or steeper than the standard ones.
 
-    python benchmarks/table_shapes.py --model models/pretrained/restorer.pt --photos BENCH/set5 BENCH/set14
+    python -m benchmarks.table_shapes --model models/pretrained/restorer.pt --photos BENCH/set5 BENCH/set14
 
 The models are trained on libjpeg's standard tables, whose steps rise with frequency. Other
 encoders use other shapes: some flatter (a video codec's intra frames often one step for every
@@ -19,22 +19,18 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from srcnn import metrics  # noqa: E402
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.enhance import MIN_STEEPNESS  # noqa: E402
-from srcnn.history import jpeg_history, quantization_steps  # noqa: E402
-from srcnn.images import is_photo_name, load_rgb  # noqa: E402
-from srcnn.inference import load_model, restore_rgb  # noqa: E402
-from srcnn.jpeg import LOW_FREQUENCIES, compression_strength, standard_qtable, steepness  # noqa: E402
+from srcnn import metrics
+from srcnn.color import to_luma_u8
+from srcnn.enhance import MIN_STEEPNESS
+from srcnn.history import jpeg_history, quantization_steps
+from srcnn.images import is_photo_name, load_rgb
+from srcnn.inference import load_model, restore_rgb
+from srcnn.jpeg import LOW_FREQUENCIES, compression_strength, standard_qtable, steepness
 
 
 def blended_table(quality: int, alpha: float) -> list[int]:

@@ -1,6 +1,6 @@
 """Training speed: the seed's naive loop against the project's training step, on the same data.
 
-    python benchmarks/train_speed.py [--tiles DIR] [--steps 30] [--fast-steps 100] [--quality-steps 150]
+    python -m benchmarks.train_speed [--tiles DIR] [--steps 30] [--fast-steps 100] [--quality-steps 150]
 
 The naive loop is the seed notebook's: fp32, NCHW, every sample's paired PNG decoded in every step,
 whole 128 px tiles. The fast path is ``srcnn.train.fit`` as the train stage runs it (tiles decoded
@@ -18,32 +18,30 @@ import argparse
 import dataclasses
 import json
 import random
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from srcnn.archs import SRCNN  # noqa: E402
-from srcnn.color import to_luma_u8  # noqa: E402
-from srcnn.dataset import load_pairs  # noqa: E402
-from srcnn.degrade import degrade  # noqa: E402
-from srcnn.device import pick_device, pick_precision  # noqa: E402
-from srcnn.params import Params, params_with  # noqa: E402
-from srcnn.tiling import join_pair, split_pair  # noqa: E402
-from srcnn.train import fit  # noqa: E402
+from srcnn.archs import SRCNN
+from srcnn.color import to_luma_u8
+from srcnn.dataset import load_pairs
+from srcnn.degrade import degrade
+from srcnn.device import pick_device, pick_precision
+from srcnn.params import Params, params_with
+from srcnn.tiling import join_pair, split_pair
+from srcnn.train import fit
 
 TILE = 128
 
 
 def make_tiles(folder: Path, count: int) -> None:
     """Seed-format paired tiles (clean | JPEG-20) cut from generated photo-like images."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-    from conftest import synthetic_photo
+    from benchmarks.workfolder import synthetic_photo
 
     folder.mkdir(parents=True, exist_ok=True)
     made = 0
@@ -107,6 +105,7 @@ def fast_run(pairs: torch.Tensor, val: torch.Tensor, params: Params, warmup: int
     stamps: dict[int, float] = {}
     history = fit(model, pairs, val, params, on_step=lambda step: stamps.__setitem__(step, time.perf_counter()))
     timed_steps = history.steps - warmup
+    assert isinstance(params.batch_size, int), "give a batch size"
     pixels = timed_steps * params.batch_size * params.crop**2
     return pixels / TILE**2 / (stamps[history.steps] - stamps[warmup]), history.epochs[-1]["val_psnr"]
 
@@ -139,7 +138,7 @@ def main() -> None:
     pairs = load_pairs(folder)
     val, train = pairs[: len(pairs) // 8], pairs[len(pairs) // 8 :]
     kernel2 = 1 if args.model == "9-1-5" else 5
-    config = dict(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False)
+    config: dict[str, Any] = dict(kernel1=9, kernel2=kernel2, kernel3=5, filters1=64, filters2=32, residual=False)
     device = pick_device("auto")
     precision = pick_precision("auto", device)
     print(

@@ -59,8 +59,10 @@ def resaved(first: int, second: int, crop: int = 0, resize: float = 1.0) -> Call
         reference = clean[crop:, crop:]
         if resize != 1.0:
             size = (round(once.shape[1] * resize), round(once.shape[0] * resize))
-            once = np.asarray(Image.fromarray(once).resize(size, Image.BICUBIC))
-            reference = np.asarray(Image.fromarray(np.ascontiguousarray(reference)).resize(size, Image.BICUBIC))
+            once = np.asarray(Image.fromarray(once).resize(size, Image.Resampling.BICUBIC))
+            reference = np.asarray(
+                Image.fromarray(np.ascontiguousarray(reference)).resize(size, Image.Resampling.BICUBIC)
+            )
         return reference, jpeg(np.ascontiguousarray(once), second)
 
     return make

@@ -25,7 +25,7 @@ import itertools
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .images import decode_png, load_gray
 from .jpeg import strength_for_quality
-from .shards import list_samples, read_shard, read_span
+from .shards import list_samples, photo_records, read_shard, read_span
 from .tiling import split_pair
 
 
@@ -152,7 +152,7 @@ class _Stream(IterableDataset):
         # crop and flip each time, cut later), and decoded once, when first handed out: decoding a
         # PNG costs about as much as a tenth of a CPU training step per batch, and the in-memory
         # path drew each tile several times too. Measured in benchmarks/scale.py.
-        pool = [[sample, None, self.reuse] for sample, _ in zip(samples, range(POOL))]
+        pool = [[sample, None, self.reuse] for sample, _ in zip(samples, range(POOL), strict=False)]
         while True:
             index = rng.randrange(len(pool))
             entry = pool[index]
@@ -177,7 +177,7 @@ class ShardTiles:
 
     def __init__(
         self,
-        shards: list[Path | str],
+        shards: Sequence[Path | str],
         seed: int,
         shuffle_buffer: int = 8000,
         reuse: int = 1,
@@ -194,7 +194,7 @@ class ShardTiles:
 
     def batches(
         self, epoch: int, batch_size: int, rank: int = 0, world: int = 1, steps_per_epoch: int | None = None
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    ) -> Generator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of ``batch_size`` whole tiles and their strengths for this rank (its own shards,
         no other rank's), from one set of loader workers that stays up: with ``steps_per_epoch``,
         that many per epoch from ``epoch`` on (the same batches as a run that started at epoch 0);
@@ -241,7 +241,7 @@ class MemoryTiles:
 
     def batches(
         self, epoch: int, batch_size: int, rank: int = 0, world: int = 1, steps_per_epoch: int | None = None
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    ) -> Generator[tuple[torch.Tensor, torch.Tensor]]:
         """As ``ShardTiles.batches``: endless batches of ``epoch``, or ``steps_per_epoch`` of each epoch from it."""
         local = slice(rank * batch_size, (rank + 1) * batch_size)
         for current in itertools.count(epoch):
@@ -258,7 +258,7 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
     paths = sorted(folder.glob("*.png"))
     if not paths:
         raise FileNotFoundError(f"{folder}: no paired tiles (*.png)")
-    tiles = []
+    tiles: list[np.ndarray] = []
     for path in paths:
         clean, degraded = split_pair(load_gray(path))
         if tiles and clean.shape != tiles[0].shape[1:]:
@@ -267,10 +267,11 @@ def load_pairs(folder: str | Path) -> torch.Tensor:
     return torch.from_numpy(np.stack(tiles))
 
 
-def read_tiles(shards: list[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
+def read_tiles(shards: Sequence[Path | str]) -> tuple[torch.Tensor, torch.Tensor]:
     """Every tile of ``shards`` in one N×2C×T×T uint8 tensor, and their strengths (N,): for small
     sets (benchmarks, notebooks)."""
-    tiles, strengths = [], []
+    tiles: list[torch.Tensor] = []
+    strengths: list[float] = []
     for shard in shards:
         for sample in read_shard(shard):
             tile, strength = decode_sample(sample, str(shard))
@@ -290,26 +291,28 @@ def spread_tiles(folder: Path, manifest: dict[str, Any], split: str, count: int)
         (shard, photo)
         for shard, info in sorted(manifest["shards"].items())
         if shard.startswith(f"{split}-")
-        for photo in info["photos"]
-        if photo[2]
+        for photo in photo_records(info)
+        if photo.samples
     ]
-    total = sum(photo[2] for _, photo in photos)
+    total = sum(photo.samples for _, photo in photos)
     if not total:
         raise FileNotFoundError(f"no {split} tiles in {folder}; run the tile stage first (dvc repro)")
     wanted = sorted(set(np.linspace(0, total - 1, min(count, total)).round().astype(int).tolist()))
-    tiles, strengths, first, next_wanted = [], [], 0, 0
-    for shard, (_, _, samples, _, offset, length, digest) in photos:
+    tiles: list[torch.Tensor] = []
+    strengths: list[float] = []
+    first, next_wanted = 0, 0
+    for shard, photo in photos:
         picked = []
-        while next_wanted < len(wanted) and wanted[next_wanted] < first + samples:
+        while next_wanted < len(wanted) and wanted[next_wanted] < first + photo.samples:
             picked.append(wanted[next_wanted] - first)
             next_wanted += 1
         if picked:
-            group = read_span(Path(folder) / shard, offset, length, digest)
+            group = read_span(Path(folder) / shard, photo.offset, photo.length, photo.sha256)
             for index in picked:
                 tile, strength = decode_sample(group[index], shard)
                 tiles.append(tile)
                 strengths.append(strength)
-        first += samples
+        first += photo.samples
     return torch.stack(tiles), torch.tensor(strengths)
 
 

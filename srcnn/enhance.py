@@ -12,7 +12,8 @@ evaluation found it better than the shipped one (``models/srcnn.ladder.json``; s
 shipped model that is missing or damaged is named, and the models there are used. The first line
 printed says which model restores which photos, and why.
 
-A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input, bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
+A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input,
+bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
 model (``channels: ycbcr``, as its checkpoint records) restores Y, Cb and Cr. EXIF orientation is
 applied, the ICC profile and the other EXIF fields are kept, grayscale stays grayscale (a colour
 model sees it as R = G = B; the output is the gray of its luma). Big photos go through
@@ -53,6 +54,7 @@ import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -189,11 +191,12 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
     whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
     table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
     history = trace.quality if trace is not None else None
+    quality: float
     if settings.quality is not None:  # the user's say: lower smooths more, higher keeps more detail
         quality, strength = settings.quality, strength_for_quality(settings.quality)
         said = f"JPEG quality {quality} (from --quality)"
         qtable = None  # the table no longer decides: its shape is not checked
-    elif qtable is not None and history is not None:
+    elif qtable is not None and trace is not None and history is not None:
         table_quality = math.floor(estimate_quality(qtable) + 0.5)
         quality, strength = history, strength_for_quality(history)
         said = (
@@ -221,6 +224,7 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
             "(pass --quality Q to restore it as a JPEG of quality Q)",
         )
     if not in_trained(quality, settings.trained):
+        assert settings.trained is not None  # no known range is in it
         low, high = settings.trained
         why = f"outside the qualities the model was trained on ({low if low == high else f'{low}–{high}'})"
     elif qtable is not None and (slope := steepness(qtable)) < MIN_STEEPNESS:
@@ -495,14 +499,14 @@ def write_unchanged(photo: Path, header: Header, rgb: np.ndarray, target: Path, 
 
 
 def parser(commands: argparse._SubParsersAction | None = None) -> argparse.ArgumentParser:
-    options = dict(
-        description="Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
+    description = (
+        "Restore photos with a trained SRCNN model (luma restored and colour kept, or, "
         "with a colour model, all three channels restored)."
     )
     command = (
-        commands.add_parser("enhance", help="restore your own photos", **options)
+        commands.add_parser("enhance", help="restore your own photos", description=description)
         if commands
-        else argparse.ArgumentParser(prog="python -m srcnn enhance", **options)
+        else argparse.ArgumentParser(prog="python -m srcnn enhance", description=description)
     )
     command.add_argument(
         "photos", nargs="+", type=Path, metavar="PHOTO", help="photos to restore, or folders of photos (subfolders too)"
@@ -546,6 +550,13 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
     command.add_argument(
         "--overwrite", action="store_true", help="replace outputs that already exist (never one of the input photos)"
     )
+    _restoring_options(command)
+    return command
+
+
+def _restoring_options(command: argparse.ArgumentParser) -> None:
+    """How the photos are restored: precision, device, tiles, the quality assumed, self-ensemble,
+    the before/after page and --force."""
     command.add_argument(
         "--precision",
         default="auto",
@@ -582,7 +593,6 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
         help="also restore JPEGs whose quality is outside the qualities the model was trained on, "
         "or where its evaluation (the .ladder.json beside the model) did not find it safe",
     )
-    return command
 
 
 def default_models(args: argparse.Namespace) -> tuple[Restorers, str]:
@@ -751,6 +761,83 @@ def model_failure(error: BaseException, settings: Settings) -> str:
     )
 
 
+@dataclass
+class _Tally:
+    """What an enhance run did so far, for its last lines."""
+
+    failed: list[str]
+    kept: list[str] = field(default_factory=list)
+    done: int = 0
+    unchanged: int = 0
+    precisions: Counter[str] = field(default_factory=Counter)
+
+
+def _enhance_one(
+    args: argparse.Namespace,
+    restorers: Restorers,
+    photo: Path,
+    target: Path,
+    refused: dict[tuple[Path, Path], str],
+    comparisons: Comparisons,
+    tally: _Tally,
+    bar: Any,
+) -> None:
+    """One photo: restored, written unchanged, kept, or skipped with its reason (in ``tally``)."""
+    if not photo.is_file():
+        tally.failed.append(f"{photo}: no such file")
+        return
+    if (photo, target) in refused:
+        tally.failed.append(f"{photo}: {refused[photo, target]}")
+        return
+    if target.exists() and not args.overwrite:
+        other = from_another_photo(photo, target, restorers.colour.settings.scale)
+        (tally.failed if other else tally.kept).append(kept_message(photo, target, other))
+        return
+    try:
+        decision = enhance_photo(restorers, photo, target)
+    except BrokenModelError as error:
+        tally.failed.append(f"{photo}: {error}")
+        return
+    except (ImageError, OSError, ValueError) as error:
+        tally.failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
+        return
+    except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
+        tally.failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
+        return
+    bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
+    if args.compare:
+        try:
+            comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
+        except (ImageError, OSError) as error:
+            tally.failed.append(f"{photo}: written, but its before/after could not be ({error})")
+    if decision.strength is None:
+        tally.unchanged += 1
+    else:
+        tally.done += 1
+        tally.precisions[decision.precision] += 1
+
+
+def _report(args: argparse.Namespace, restorers: Restorers, tally: _Tally, comparisons: Comparisons) -> None:
+    """The run's last lines: the before/after page, the photos kept and skipped, and the counts."""
+    if args.compare:
+        print(f"enhance: before/after of {len(comparisons.entries)} photos: {comparisons.write_page()}")
+    for message in tally.kept:
+        print(f"enhance: {message}", file=sys.stderr)
+    for message in tally.failed:
+        print(f"enhance: skipped {message}", file=sys.stderr)
+    precisions = tally.precisions
+    ran = (
+        " and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
+        if len(precisions) > 1
+        else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
+    )
+    scale = restorers.colour.settings.scale
+    print(
+        f"enhance: {tally.done} restored, {tally.unchanged} unchanged, {len(tally.kept)} kept, "
+        f"{len(tally.failed)} skipped (model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """The enhance command; returns the exit status (0: every photo restored, written unchanged or kept;
     1: some failed or were refused; 2: a bad option, model, device or gate file, and nothing written)."""
@@ -767,60 +854,13 @@ def run(args: argparse.Namespace) -> int:
     pairs = list(dict.fromkeys(pairs))  # a photo named twice is done once
     for note in notes:
         print(f"enhance: {note}", file=sys.stderr)
-    failed = [f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty]
+    tally = _Tally([f"{folder}/: a folder with no photos (JPEG, PNG, TIFF, WebP or BMP files)" for folder in empty])
     refused = refusals(pairs)
-    kept, done, unchanged, precisions = [], 0, 0, Counter()
     comparisons = Comparisons(args.out.parent if pairs == [(args.photos[0], args.out)] else args.out)
     bar = progress(pairs, desc="enhance", unit="photo")
     for photo, target in bar:
         bar.set_postfix_str(photo.name)
-        if not photo.is_file():
-            failed.append(f"{photo}: no such file")
-            continue
-        if (photo, target) in refused:
-            failed.append(f"{photo}: {refused[photo, target]}")
-            continue
-        if target.exists() and not args.overwrite:
-            other = from_another_photo(photo, target, restorers.colour.settings.scale)
-            (failed if other else kept).append(kept_message(photo, target, other))
-            continue
-        try:
-            decision = enhance_photo(restorers, photo, target)
-        except BrokenModelError as error:
-            failed.append(f"{photo}: {error}")
-            continue
-        except (ImageError, OSError, ValueError) as error:
-            failed.append(f"{photo}: {error}" if str(photo) not in str(error) else str(error))
-            continue
-        except (RuntimeError, MemoryError) as error:  # torch.OutOfMemoryError is a RuntimeError
-            failed.append(f"{photo}: {model_failure(error, restorers.colour.settings)}")
-            continue
-        bar.write(f"enhance: {photo}: {decision.line}", file=sys.stdout)
-        if args.compare:
-            try:
-                comparisons.add(photo, target, decision.line, changed=decision.strength is not None)
-            except (ImageError, OSError) as error:
-                failed.append(f"{photo}: written, but its before/after could not be ({error})")
-        if decision.strength is None:
-            unchanged += 1
-        else:
-            done += 1
-            precisions[decision.precision] += 1
+        _enhance_one(args, restorers, photo, target, refused, comparisons, tally, bar)
     bar.close()
-    if args.compare:
-        print(f"enhance: before/after of {len(comparisons.entries)} photos: {comparisons.write_page()}")
-    for message in kept:
-        print(f"enhance: {message}", file=sys.stderr)
-    for message in failed:
-        print(f"enhance: skipped {message}", file=sys.stderr)
-    ran = (
-        " and ".join(f"{name} for {count} photo{'s' * (count > 1)}" for name, count in precisions.most_common())
-        if len(precisions) > 1
-        else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
-    )
-    scale = restorers.colour.settings.scale
-    print(
-        f"enhance: {done} restored, {unchanged} unchanged, {len(kept)} kept, {len(failed)} skipped "
-        f"(model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
-    )
-    return 1 if failed else 0
+    _report(args, restorers, tally, comparisons)
+    return 1 if tally.failed else 0

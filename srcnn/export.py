@@ -136,9 +136,9 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
 
 def run(args: argparse.Namespace) -> int:
     """Export; exit status 2 for bad input (the file, the folder, the model), named on stderr."""
-    from .enhance import default_models
+    from .enhance import PRETRAINED_COLOUR_MODEL, TRAINED_MODEL
 
-    path = args.model or default_models()[1]
+    path = args.model or (TRAINED_MODEL if TRAINED_MODEL.is_file() else PRETRAINED_COLOUR_MODEL)
     try:
         check_target(args.onnx, args.overwrite)
         model, info = load_model(path)

@@ -15,6 +15,7 @@ planes the same way, which they do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -27,7 +28,9 @@ def _widened(luma: torch.Tensor, shape: torch.Size, key: str) -> torch.Tensor:
     """A luma network's tensor placed in the Y positions of a colour network's tensor of ``shape``
     (zeros elsewhere): the first layer's input planes (dim 1) or the last layer's outputs (dim 0)."""
     dim = 1 if luma.dim() == 4 and luma.shape[0] == shape[0] else 0
-    if luma.dim() != len(shape) or any(a != b for i, (a, b) in enumerate(zip(luma.shape, shape)) if i != dim):
+    if luma.dim() != len(shape) or any(
+        a != b for i, (a, b) in enumerate(zip(luma.shape, shape, strict=True)) if i != dim
+    ):
         raise ValueError(f"{key}: shape {tuple(luma.shape)} cannot become {tuple(shape)}")
     wide = torch.zeros(shape, dtype=luma.dtype)
     if dim == 0:  # outputs: per channel the same planes, Y's first
@@ -60,7 +63,7 @@ def start_from(model: nn.Module, path: str | Path) -> None:
     )
     if arch_of(source) != arch_of(model):
         raise ValueError(f"{where} is a {arch_of(source)} model, but params arch is {arch_of(model)}{hint}")
-    ours, theirs = dict(model.config), dict(source.config)
+    ours, theirs = dict(cast(dict[str, Any], model.config)), dict(cast(dict[str, Any], source.config))
     ours_channels, their_channels = ours.pop("channels", 1), theirs.pop("channels", 1)
     if ours != theirs:
         differ = ", ".join(

@@ -105,6 +105,28 @@ _SCAN_MARKER = re.compile(rb"\xff[^\x00]")  # in entropy-coded data: a marker (o
 _AFTER_SCAN = frozenset({0xC4, 0xDA, 0xDB, 0xDC, 0xDD, 0xD9, 0xFE, *range(0xE0, 0xF0)})
 
 
+def _scan_problem(data: bytes, position: int, restart_interval: int) -> tuple[str | None, int]:
+    """What is wrong with the entropy-coded data of a scan starting at ``position``, or None and the
+    position of the next marker that is not a restart."""
+    expected = 0
+    while True:
+        found = _SCAN_MARKER.search(data, position)
+        if found is None:
+            return "truncated: the picture data ends before its end-of-image marker", position
+        code = data[found.end() - 1]
+        if code == 0xFF:  # fill bytes before a marker
+            position = found.start() + 1
+            continue
+        if 0xD0 <= code <= 0xD7:
+            if not restart_interval or code != 0xD0 + expected % 8:
+                return f"corrupt: restart marker 0xFF{code:02X} out of sequence at offset {found.start()}", position
+            expected, position = expected + 1, found.end()
+            continue
+        if code not in _AFTER_SCAN:
+            return f"corrupt: invalid marker 0xFF{code:02X} inside the picture data at offset {found.start()}", position
+        return None, found.start()
+
+
 def jpeg_problem(data: bytes) -> str | None:
     """What is wrong with the structure of a JPEG file, or None if its markers are all in order.
 
@@ -148,24 +170,9 @@ def jpeg_problem(data: bytes) -> str | None:
         position += length
         if marker != 0xDA:
             continue
-        expected = 0  # entropy-coded data of a scan: up to the next marker that is not a restart
-        while True:
-            found = _SCAN_MARKER.search(data, position)
-            if found is None:
-                return "truncated: the picture data ends before its end-of-image marker"
-            code = data[found.end() - 1]
-            if code == 0xFF:  # fill bytes before a marker
-                position = found.start() + 1
-                continue
-            if 0xD0 <= code <= 0xD7:
-                if not restart_interval or code != 0xD0 + expected % 8:
-                    return f"corrupt: restart marker 0xFF{code:02X} out of sequence at offset {found.start()}"
-                expected, position = expected + 1, found.end()
-                continue
-            if code not in _AFTER_SCAN:
-                return f"corrupt: invalid marker 0xFF{code:02X} inside the picture data at offset {found.start()}"
-            position = found.start()
-            break
+        problem, position = _scan_problem(data, position, restart_interval)
+        if problem is not None:
+            return problem
 
 
 def load_rgb(path: str | Path, max_pixels: int = MAX_PIXELS, max_side: int | None = None) -> np.ndarray:
@@ -188,7 +195,8 @@ def bit_depth(image: Image.Image) -> int:
     """16 for a photo stored with 16 bits per channel (Pillow decodes a colour one to 8), else 8."""
     if image.mode.startswith("I;16"):
         return 16
-    args = image.tile[0].args if image.tile else None
+    tiles = getattr(image, "tile", None)  # an opened file's (ImageFile), not a new image's
+    args = tiles[0].args if tiles else None
     rawmode = args if isinstance(args, str) else args[0] if isinstance(args, tuple) and args else ""
     return 16 if isinstance(rawmode, str) and ";16" in rawmode else 8
 

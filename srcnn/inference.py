@@ -9,7 +9,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -20,6 +20,8 @@ from .checks import check_info, check_weights
 from .color import rgb_to_ycbcr, ycbcr_to_rgb, ycbcr_to_rgb_float
 from .device import INT8, autocast, pick_precision
 from .files import atomic_path
+
+CPU = torch.device("cpu")
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -33,7 +35,7 @@ def save_model(path: str | Path, model: nn.Module, info: dict[str, Any] | None =
     state = {
         "format": FORMAT,
         "arch": arch_of(model),
-        "config": dict(model.config),
+        "config": dict(cast(dict[str, Any], model.config)),
         "state_dict": {key: value.detach().cpu().contiguous() for key, value in model.state_dict().items()},
         "info": dict(info or {}),
     }
@@ -212,7 +214,7 @@ def _prepared(
         from .quantized import QuantizationError, quantize
 
         try:
-            return quantize(model, samples(), strength), torch.device("cpu"), None
+            return quantize(model, samples(), strength), CPU, None
         except QuantizationError as error:
             warnings.warn(f"{error}; running this photo in bf16 (or fp32) instead", stacklevel=3)
             dtype = pick_precision("auto", torch.device("cpu"))
@@ -223,7 +225,7 @@ def _prepared(
 def restore_luma(
     model: nn.Module,
     luma: np.ndarray,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = CPU,
     dtype: torch.dtype | None = None,
     tile: int = 512,
     strength: float | None = None,
@@ -251,7 +253,7 @@ def restore_luma(
     )
     image = torch.from_numpy(luma.astype(np.float32) / 255.0)
     result = np.empty((height, width), dtype=np.float64)
-    for read, keep, put in windows(height, width, tile, model.radius):
+    for read, keep, put in windows(height, width, tile, cast(int, model.radius)):
         result[put] = forward_luma(model, image[read], device, dtype, strength, self_ensemble)[keep].numpy() * 255.0
     return result
 
@@ -260,7 +262,7 @@ def restore_luma(
 def restore_rgb(
     model: nn.Module,
     rgb: np.ndarray,
-    device: torch.device = torch.device("cpu"),
+    device: torch.device = CPU,
     dtype: torch.dtype | None = None,
     tile: int = 512,
     on_tile: Callable[[int, int], None] | None = None,
@@ -288,7 +290,7 @@ def restore_rgb(
     total = -(-height // tile) * -(-width // tile)  # the number of windows
     if on_tile is not None:
         on_tile(0, total)
-    for done, (read, keep, put) in enumerate(windows(height, width, tile, model.radius), start=1):
+    for done, (read, keep, put) in enumerate(windows(height, width, tile, cast(int, model.radius)), start=1):
         ycbcr = rgb_to_ycbcr(rgb[read])
         if colour:
             planes = torch.from_numpy((ycbcr / 255.0).astype(np.float32).transpose(2, 0, 1))

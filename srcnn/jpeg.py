@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import numpy as np
 from PIL import Image
@@ -120,8 +121,8 @@ def standard_qtable(quality: int) -> list[int]:
     return [min(max((base * scale + 50) // 100, 1), 255) for base in BASE_LUMA]
 
 
-def luma_qtable(source: str | Path | Image.Image) -> list[int] | None:
-    """The 64 luma quantization steps of a JPEG (a path or an open Pillow image), natural order;
+def luma_qtable(source: str | Path | BinaryIO | Image.Image) -> list[int] | None:
+    """The 64 luma quantization steps of a JPEG (a path, a binary file or an open Pillow image), natural order;
     None for anything that is not a JPEG (PNG, TIFF, WebP, BMP, ...) or holds no table.
 
     The luma table is the one the first component (Y) uses, as the frame header says; table 0
@@ -230,8 +231,8 @@ def photo_quality(digest: str, seed: int, jpeg_quality: int | Sequence[int] | No
     """
     if jpeg_quality is None:
         return None
-    if not is_range(jpeg_quality):
-        return int(jpeg_quality)
+    if isinstance(jpeg_quality, int) or not is_range(jpeg_quality):
+        return int(cast(int, jpeg_quality))
     low, high = (int(value) for value in jpeg_quality)
     if not 1 <= low <= high <= 100:
         raise ValueError(f"jpeg_quality range must be [low, high] with 1 <= low <= high <= 100, got {jpeg_quality!r}")

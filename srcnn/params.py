@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -170,78 +171,109 @@ def _folders(key: str, value: Any) -> str | tuple[str, ...]:
     return tuple(value)
 
 
+def _quality(key: str, value: Any, rule: tuple[int, int]) -> int | tuple[int, int] | None:
+    """One JPEG quality, a [low, high] range of them, or None (no JPEG step)."""
+    low, high = rule
+    allowed = (
+        f"a whole number from {low} to {high}, a range [low, high] of such numbers with "
+        f"low <= high (each photo gets one quality drawn from it), or null for no JPEG step"
+    )
+    if value is None:
+        return None
+    if isinstance(value, (list, tuple)):
+        if len(value) != 2 or not all(_whole(item, low, high) for item in value) or value[0] > value[1]:
+            raise _fail(key, value, allowed)
+        return (value[0], value[1])
+    if not _whole(value, low, high):
+        raise _fail(key, value, allowed)
+    return int(value)
+
+
+def _qualities(key: str, value: Any, rule: tuple[int, int]) -> tuple[int, ...]:
+    low, high = rule
+    if not isinstance(value, (list, tuple)) or not value or not all(_whole(item, low, high) for item in value):
+        raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
+    return tuple(value)
+
+
+def _checkpoint(key: str, value: Any, rule: None) -> str | None:
+    if value is not None and (not isinstance(value, str) or not value.strip()):
+        raise _fail(
+            key, value, "the path of a model checkpoint (.pt) to start training from, or null to start from scratch"
+        )
+    return value
+
+
+def _bool(key: str, value: Any, rule: None) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(key, value, "true or false")
+    return value
+
+
+def _choice(key: str, value: Any, rule: tuple[str, ...]) -> str:
+    if value not in rule:
+        raise _fail(key, value, "one of " + ", ".join(rule))
+    return str(value)
+
+
+def _int(key: str, value: Any, rule: tuple[int, int], allowed: str = "", odd: bool = False) -> int:
+    low, high = rule
+    allowed = allowed or f"a whole number from {low} to {high}"
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(key, value, allowed)
+    if not low <= value <= high or (odd and value % 2 == 0):
+        raise _fail(key, value, allowed)
+    return value
+
+
+def _odd(key: str, value: Any, rule: tuple[int, int]) -> int:
+    return _int(key, value, rule, f"an odd whole number from {rule[0]} to {rule[1]}", odd=True)
+
+
+def _auto_or_int(key: str, value: Any, rule: tuple[int, int]) -> int | str:
+    if value == "auto":
+        return "auto"
+    return _int(key, value, rule, f"a whole number from {rule[0]} to {rule[1]} (or auto)")
+
+
+def _float(key: str, value: Any, rule: tuple[float, float, str]) -> float:
+    """A finite number inside the range, its ends included (closed) or not (open)."""
+    low, high, bounds = rule
+    allowed = (
+        f"a number greater than {low} and less than {high}" if bounds == "open" else f"a number from {low} to {high}"
+    )
+    number = value
+    if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
+        try:
+            number = float(value)
+        except ValueError:
+            raise _fail(key, value, allowed) from None
+    if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
+        raise _fail(key, value, allowed)
+    inside = low < number < high if bounds == "open" else low <= number <= high
+    if not inside:
+        raise _fail(key, value, allowed)
+    return float(number)
+
+
+# each kind of _RULES: its validator, called with the key, the value read and the rule; returns the value typed
+_VALIDATORS: dict[str, Callable[[str, Any, Any], Any]] = {
+    "folders": lambda key, value, rule: _folders(key, value),
+    "quality": _quality,
+    "qualities": _qualities,
+    "checkpoint": _checkpoint,
+    "bool": _bool,
+    "choice": _choice,
+    "int": _int,
+    "odd": _odd,
+    "auto_or_int": _auto_or_int,
+    "float": _float,
+}
+
+
 def _check(key: str, value: Any) -> Any:
     kind, rule = _RULES[key]
-    if kind == "quality":
-        low, high = rule
-        allowed = (
-            f"a whole number from {low} to {high}, a range [low, high] of such numbers with "
-            f"low <= high (each photo gets one quality drawn from it), or null for no JPEG step"
-        )
-        if value is None:
-            return None
-        if isinstance(value, (list, tuple)):
-            if len(value) != 2 or not all(_whole(item, low, high) for item in value) or value[0] > value[1]:
-                raise _fail(key, value, allowed)
-            return (value[0], value[1])
-        if not _whole(value, low, high):
-            raise _fail(key, value, allowed)
-        return value
-    if kind == "qualities":
-        low, high = rule
-        if not isinstance(value, (list, tuple)) or not value or not all(_whole(item, low, high) for item in value):
-            raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
-        return tuple(value)
-    if kind == "folders":
-        return _folders(key, value)
-    if kind == "checkpoint":
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise _fail(
-                key, value, "the path of a model checkpoint (.pt) to start training from, or null to start from scratch"
-            )
-        return value
-    if kind == "bool":
-        if not isinstance(value, bool):
-            raise _fail(key, value, "true or false")
-        return value
-    if kind == "choice":
-        if value not in rule:
-            raise _fail(key, value, "one of " + ", ".join(rule))
-        return value
-    if kind == "auto_or_int" and value == "auto":
-        return value
-    if kind in ("int", "odd", "auto_or_int"):
-        low, high = rule
-        extra = " (or auto)" if kind == "auto_or_int" else ""
-        if kind == "odd":
-            allowed = f"an odd whole number from {low} to {high}"
-        else:
-            allowed = f"a whole number from {low} to {high}{extra}"
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(key, value, allowed)
-        if not low <= value <= high or (kind == "odd" and value % 2 == 0):
-            raise _fail(key, value, allowed)
-        return value
-    if kind == "float":
-        low, high, bounds = rule
-        allowed = (
-            f"a number greater than {low} and less than {high}"
-            if bounds == "open"
-            else f"a number from {low} to {high}"
-        )
-        number = value
-        if isinstance(value, str):  # PyYAML reads 1e-4 (no dot) as a string
-            try:
-                number = float(value)
-            except ValueError:
-                raise _fail(key, value, allowed) from None
-        if isinstance(number, bool) or not isinstance(number, (int, float)) or not math.isfinite(number):
-            raise _fail(key, value, allowed)
-        inside = low < number < high if bounds == "open" else low <= number <= high
-        if not inside:
-            raise _fail(key, value, allowed)
-        return float(number)
-    raise AssertionError(kind)
+    return _VALIDATORS[kind](key, value, rule)
 
 
 def validate(raw: dict[str, Any]) -> Params:
@@ -274,7 +306,7 @@ class _UniqueKeys(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: dict[Any, int] = {}
         for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
             if key in seen:
                 raise ParamsError(f"params: key '{key}' is written twice (lines {seen[key]} and {line}); keep one")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
 
 import torch
 from torch import nn
@@ -39,6 +40,9 @@ from torch import nn
 from .archs import channels_of
 from .archs.srcnn import SRCNN
 from .metrics import psnr_from_mse
+
+if TYPE_CHECKING:  # for the annotations: _conv imports it where it is used
+    from torch.ao.nn.quantized import Conv2d as QuantizedConv2d
 
 
 def engine() -> str | None:
@@ -56,7 +60,7 @@ def _conv(
     kernel_size: int | tuple[int, int],
     relu: bool,
     padding: int | tuple[int, int] = 0,
-) -> nn.Module:
+) -> QuantizedConv2d:
     from torch.ao.nn.intrinsic.quantized import ConvReLU2d
     from torch.ao.nn.quantized import Conv2d
 
@@ -84,14 +88,15 @@ def full_range_is_exact(name: str) -> bool:
     return round(conv(pixel).dequantize().item()) == 65_000
 
 
-def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int, weight_max: int = 127) -> nn.Module:
-    quantized = _conv(conv.in_channels, conv.out_channels, conv.kernel_size, relu, conv.padding)
+def _qconv(conv: nn.Conv2d, relu: bool, scale: float, zero_point: int, weight_max: int = 127) -> QuantizedConv2d:
+    kernel_size, padding = cast(tuple[int, int], conv.kernel_size), cast(tuple[int, int], conv.padding)
+    quantized = _conv(conv.in_channels, conv.out_channels, kernel_size, relu, padding)
     weight = conv.weight.detach().float().cpu()
     scales = weight.abs().amax(dim=(1, 2, 3)).clamp_min(1e-12) / weight_max
     qweight = torch.quantize_per_channel(
         weight, scales.double(), torch.zeros(len(scales), dtype=torch.long), 0, torch.qint8
     )
-    quantized.set_weight_bias(qweight, conv.bias.detach().float().cpu())
+    quantized.set_weight_bias(qweight, None if conv.bias is None else conv.bias.detach().float().cpu())
     quantized.scale, quantized.zero_point = float(scale), int(zero_point)
     return quantized
 
@@ -159,11 +164,11 @@ def _strength_plane(centred: torch.Tensor, strength: torch.Tensor | float | None
 
 @torch.inference_mode()
 def quantize(
-    model: SRCNN, samples: list[torch.Tensor], strength: float | None = None, headroom: float = 1.1
+    model: nn.Module, samples: list[torch.Tensor], strength: float | None = None, headroom: float = 1.1
 ) -> QuantizedSRCNN:
     """An int8 copy of ``model`` whose activation ranges cover what ``samples`` produce (× ``headroom``);
     ``strength``: the photo's, for a conditioned model (calibration and the agreement check use it)."""
-    if not can_quantize(model):
+    if not isinstance(model, SRCNN) or not can_quantize(model):
         kind = "a colour" if isinstance(model, SRCNN) else "not"
         raise QuantizationError(f"int8 inference is for luma SRCNN models only, {kind} {type(model).__name__}")
     if model.conditioned:
@@ -194,7 +199,9 @@ def quantize(
             hook.remove()
     ranges = (peaks["extract"] * headroom, peaks["map"] * headroom, peaks["reconstruct"] * headroom)
     quantized = QuantizedSRCNN(model, ranges, full_range_is_exact(backend)).eval()
-    squared = sum(((quantized(batch, strength) - want) ** 2).sum().item() for batch, want in zip(batches, expected))
+    squared = sum(
+        ((quantized(batch, strength) - want) ** 2).sum().item() for batch, want in zip(batches, expected, strict=True)
+    )
     count = sum(batch.numel() for batch in batches)
     agreement = psnr_from_mse(squared / count * 255.0**2)
     if agreement < AGREEMENT_DB:

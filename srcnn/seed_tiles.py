@@ -1,6 +1,7 @@
 """The seed's own dataset (a loose folder of paired tiles) packed into the shards the train stage reads.
 
-    python -m srcnn pack-tiles seed_tiles/ -o data/tiles [--val-fraction 0.2] [--tiles-per-shard 4096] [--jpeg-quality 20]
+    python -m srcnn pack-tiles seed_tiles/ -o data/tiles [--val-fraction 0.2] [--tiles-per-shard 4096] \
+        [--jpeg-quality 20]
     python -m stages.train                       # then train on them, outside `dvc repro` (see docs/data.md)
 
 Every PNG of the folder (subfolders too) must be a seed-format tile: ``2·T`` wide and ``T`` high,
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +26,7 @@ from PIL import Image
 
 from .images import ImageError, encode_png, load_gray
 from .photos import RawDirError, assign_split, find_photos
-from .shards import Entry, ShardFolderError, fingerprint, place, sample_key, update_shards
+from .shards import Entry, Result, ShardFolderError, fingerprint, place, sample_key, update_shards
 from .tiling import split_pair
 
 
@@ -62,7 +64,7 @@ def pack_tiles(
     entries = [Entry(shard[tile.name], tile.name, fingerprint(tile.digest, jpeg_quality)) for tile in pngs]
     by_name = {tile.name: tile for tile in pngs}
 
-    def build(needed: list[Entry]):
+    def build(needed: list[Entry]) -> Iterator[Result]:
         for entry in needed:
             tile = by_name[entry.name]
             yield (

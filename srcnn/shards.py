@@ -43,13 +43,14 @@ import tarfile
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, NamedTuple, cast
 
 from .files import atomic_path, write_text_atomic
 
 MANIFEST = "manifest.json"
 FORMATS = "srcnn-shards/"  # every version of the manifest starts so
-FORMAT = "srcnn-shards/5"  # /2: each photo's byte span in its shard; /3: no pax headers; /4: placed by name runs; /5: spans' sha256
+# /2: each photo's byte span in its shard; /3: no pax headers; /4: placed by name runs; /5: spans' sha256
+FORMAT = "srcnn-shards/5"
 
 Sample = dict[str, Any]  # "__key__" and one bytes value per member extension ("png", "json", ...)
 Result = tuple[list[Sample], dict[str, Any]]  # one photo's samples, and what to report about it
@@ -122,6 +123,25 @@ class Span:
     sha256: str
 
 
+class PhotoRecord(NamedTuple):
+    """One photo of a shard in the manifest (``info["photos"]``), a JSON list of these fields in this
+    order: its name, the fingerprint of its inputs, its sample count, its report, and where its
+    samples lie in the shard (offset, length, sha256)."""
+
+    name: str
+    fingerprint: str
+    samples: int
+    report: dict[str, Any]
+    offset: int
+    length: int
+    sha256: str
+
+
+def photo_records(info: Mapping[str, Any]) -> list[PhotoRecord]:
+    """The photos of one shard's manifest entry, as records."""
+    return [PhotoRecord(*photo) for photo in info["photos"]]
+
+
 def _member(name: str, size: int) -> tarfile.TarInfo:
     """A tar header with fixed owner, mode and time (an int: a float mtime, 0.0, makes tarfile put a
     pax header before every member, twice the headers to read), as WebDataset's TarWriter writes."""
@@ -151,15 +171,15 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
     match their sha256: ShardFolderError if not. Returns the number of samples, the file's sha256,
     and each group's (offset, length, sha256) in the new tar."""
     count, spans = 0, []
-    with atomic_path(path) as temp, open(temp, "wb") as handle:
+    with atomic_path(path) as temp, open(temp, "wb") as handle, contextlib.ExitStack() as opened:
         stream = _HashingFile(handle)
-        tar = tarfile.open(fileobj=stream, mode="w|", format=tarfile.PAX_FORMAT)
-        sources: dict[Path, Any] = {}
-        try:
+        sources: dict[Path, BinaryIO] = {}
+        # closed when stopped half-way too (the temporary is then deleted), not later by the garbage collector
+        with tarfile.open(fileobj=cast(BinaryIO, stream), mode="w|", format=tarfile.PAX_FORMAT) as tar:
             for group in groups:
                 if isinstance(group, Span):
                     if group.source not in sources:
-                        sources[group.source] = open(group.source, "rb")
+                        sources[group.source] = opened.enter_context(open(group.source, "rb"))
                     sources[group.source].seek(group.offset)
                     data, count = sources[group.source].read(group.length), count + group.samples
                 else:
@@ -174,10 +194,6 @@ def write_shard(path: Path, groups: Iterable[list[Sample] | Span]) -> tuple[int,
                 spans.append((tar.offset, len(data), digest))
                 tar.fileobj.write(data)  # whole 512-byte blocks: tarfile's own bookkeeping stays right
                 tar.offset += len(data)
-        finally:
-            for source in sources.values():
-                source.close()
-            tar.close()  # stopped half-way too (the temporary is then deleted), not later by the garbage collector
     return count, stream.sha256.hexdigest(), spans
 
 
@@ -223,7 +239,9 @@ def _samples(handle: Any, name: str) -> Iterator[Sample]:
                 sample = {"__key__": key}
             if extension in sample:
                 raise ValueError(f"{name}: {member.name} appears twice in one sample")
-            sample[extension] = tar.extractfile(member).read()
+            data = tar.extractfile(member)
+            assert data is not None  # a regular file: _key_and_extension skips the others
+            sample[extension] = data.read()
     if sample is not None:
         yield sample
 
@@ -447,26 +465,33 @@ def update_shards(
         return _update(folder, entries, build)
 
 
-def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], Iterator[Result]]) -> dict[str, Any]:
-    previous = _read_manifest(folder)
-    for name in os.listdir(folder):
-        if _temporary(name):  # left by a run that was killed
-            (folder / name).unlink()
-    old = _unchanged(folder, previous)
+class _Plan(NamedTuple):
+    """What an update writes: the wanted shards' entries, the unchanged photos of the old shards by
+    (name, fingerprint), the shards kept as they are, and the entries whose samples must be built."""
+
+    wanted: dict[str, list[Entry]]
+    kept: dict[tuple[str, str], tuple[str, PhotoRecord]]
+    same: set[str]
+    needed: list[Entry]
+
+
+def _plan(entries: list[Entry], old: dict[str, dict[str, Any]]) -> _Plan:
     wanted: dict[str, list[Entry]] = {}
     for entry in sorted(entries, key=lambda entry: (entry.shard, entry.name)):
         wanted.setdefault(entry.shard, []).append(entry)
     if len({entry.name for entry in entries}) != len(entries):
         raise ValueError("update_shards: entry names must be unique")
-
     # every unchanged photo of the old shards, wherever it lay: a photo moves to another shard when
     # a run of photos is cut anew (a photo added or removed where a run starts)
-    kept = {(photo[0], photo[1]): (shard, photo) for shard, info in old.items() for photo in info["photos"]}
+    kept = {
+        (photo.name, photo.fingerprint): (shard, photo) for shard, info in old.items() for photo in photo_records(info)
+    }
     same = {
         shard
         for shard, items in wanted.items()
         if shard in old
-        and [(photo[0], photo[1]) for photo in old[shard]["photos"]] == [(e.name, e.fingerprint) for e in items]
+        and [(photo.name, photo.fingerprint) for photo in photo_records(old[shard])]
+        == [(entry.name, entry.fingerprint) for entry in items]
     }
     needed = [
         entry
@@ -475,47 +500,77 @@ def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], I
         for entry in items
         if (entry.name, entry.fingerprint) not in kept
     ]
-    results = build(needed)
+    return _Plan(wanted, kept, same, needed)
+
+
+def _shard_groups(
+    folder: Path,
+    items: list[Entry],
+    plan: _Plan,
+    results: Iterator[Result],
+    photos: list[list[Any]],
+    stats: dict[str, int],
+) -> Iterator[list[Sample] | Span]:
+    """One shard's groups of samples, in order: an unchanged photo's span of its old shard (copied,
+    not decoded and encoded again), or the next built photo's samples. Appends each photo's record
+    (name, fingerprint, samples, report) to ``photos`` as it goes."""
+    for entry in items:
+        if (entry.name, entry.fingerprint) in plan.kept:
+            source, photo = plan.kept[entry.name, entry.fingerprint]
+            stats["reused"] += 1
+            photos.append([entry.name, entry.fingerprint, photo.samples, photo.report])
+            yield Span(folder / source, photo.offset, photo.length, photo.samples, photo.sha256)
+        else:
+            group, report = next(results)
+            photos.append([entry.name, entry.fingerprint, len(group), report])
+            yield group
+
+
+def _write_changed(
+    folder: Path, shard: str, plan: _Plan, results: Iterator[Result], stats: dict[str, int]
+) -> tuple[Path, dict[str, Any]]:
+    """Write one changed shard under its temporary name; returns that path and its manifest entry."""
+    photos: list[list[Any]] = []
+    partial = folder / f".{shard}.partial"
+    try:
+        count, sha256, placed = write_shard(
+            partial, _shard_groups(folder, plan.wanted[shard], plan, results, photos, stats)
+        )
+    except ShardFolderError:
+        _state_path(folder).unlink(missing_ok=True)  # so that the next run checks every shard by its sha256
+        raise
+    records = [photo + list(span) for photo, span in zip(photos, placed, strict=True)]
+    stats["written"] += 1
+    return partial, {"samples": count, "size": partial.stat().st_size, "sha256": sha256, "photos": records}
+
+
+def _shard_state(path: Path, sha256: str) -> dict[str, Any]:
+    """What the state file records of a shard, to trust it unread next time (a rename keeps size and mtime)."""
+    stat = path.stat()
+    return {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
+
+
+def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], Iterator[Result]]) -> dict[str, Any]:
+    previous = _read_manifest(folder)
+    for name in os.listdir(folder):
+        if _temporary(name):  # left by a run that was killed
+            (folder / name).unlink()
+    old = _unchanged(folder, previous)
+    plan = _plan(entries, old)
+    results = build(plan.needed)
     manifest: dict[str, Any] = {"format": FORMAT, "shards": {}}
     state: dict[str, dict[str, Any]] = {}
-    stats = {"written": 0, "kept": len(same), "built": len(needed), "reused": 0}
+    stats = {"written": 0, "kept": len(plan.same), "built": len(plan.needed), "reused": 0}
     written: list[tuple[Path, Path]] = []
-    for shard, items in wanted.items():
-        if shard in same:
+    for shard in plan.wanted:
+        if shard in plan.same:
             manifest["shards"][shard] = old[shard]
-            stat = (folder / shard).stat()
-            state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": old[shard]["sha256"]}
+            state[shard] = _shard_state(folder / shard, old[shard]["sha256"])
             continue
-        photos: list[list[Any]] = []
-
-        def groups() -> Iterator[list[Sample] | Span]:
-            for entry in items:
-                if (
-                    entry.name,
-                    entry.fingerprint,
-                ) in kept:  # unchanged: its bytes are copied, not decoded and encoded again
-                    source, (_, _, count, report, offset, length, sha256) = kept[entry.name, entry.fingerprint]
-                    stats["reused"] += 1
-                    photos.append([entry.name, entry.fingerprint, count, report])
-                    yield Span(folder / source, offset, length, count, sha256)
-                else:
-                    group, report = next(results)
-                    photos.append([entry.name, entry.fingerprint, len(group), report])
-                    yield group
-
-        partial = folder / f".{shard}.partial"
-        try:
-            count, sha256, placed = write_shard(partial, groups())
-        except ShardFolderError:
-            _state_path(folder).unlink(missing_ok=True)  # so that the next run checks every shard by its sha256
-            raise
+        partial, manifest["shards"][shard] = _write_changed(folder, shard, plan, results, stats)
+        state[shard] = _shard_state(partial, manifest["shards"][shard]["sha256"])
         written.append((partial, folder / shard))
-        photos = [photo + list(span) for photo, span in zip(photos, placed)]
-        stat = partial.stat()  # a rename keeps size and mtime
-        manifest["shards"][shard] = {"samples": count, "size": stat.st_size, "sha256": sha256, "photos": photos}
-        state[shard] = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns, "sha256": sha256}
-        stats["written"] += 1
-    stale = sorted(_owned(previous) - set(wanted) - {MANIFEST})
+    stale = sorted(_owned(previous) - set(plan.wanted) - {MANIFEST})
     if written or stale:  # until the new manifest is written, the folder says it is being updated (check_complete)
         write_text_atomic(folder / MANIFEST, json.dumps({**manifest, "updating": stale}, separators=(",", ":")) + "\n")
     for partial, path in written:
@@ -529,7 +584,7 @@ def _update(folder: Path, entries: list[Entry], build: Callable[[list[Entry]], I
 
 def photo_reports(manifest: dict[str, Any]) -> list[dict[str, Any]]:
     """Every photo's report, in shard and name order."""
-    return [photo[3] for info in manifest["shards"].values() for photo in info["photos"]]
+    return [photo.report for info in manifest["shards"].values() for photo in photo_records(info)]
 
 
 def shard_paths(folder: Path, manifest: dict[str, Any], split: str) -> list[Path]:

@@ -72,12 +72,8 @@ def tile_photo(
     clean = planes(clean_rgb)
     height, width = clean.shape[:2]
     if min(height, width) < tile:
-        return [], {
-            "name": photo["name"],
-            "split": photo["split"],
-            "tiles": 0,
-            "reason": f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile",
-        }
+        reason = f"{photo['name']}: {width}×{height} is smaller than one {tile} px tile"
+        return [], {"name": photo["name"], "split": photo["split"], "tiles": 0, "reason": reason}
     if per_tile:
         source = bicubic_down_up(clean_rgb, scale)
     else:
@@ -89,6 +85,7 @@ def tile_photo(
             window = (slice(top, top + tile), slice(left, left + tile))
             if per_tile:
                 quality = tile_quality(photo["sha256"], top, left, seed, jpeg_quality)
+                assert quality is not None  # a range gives every tile a quality
                 half = planes(jpeg_roundtrip(np.ascontiguousarray(source[window]), quality))
                 meta = {**info, "jpeg_quality": quality}
             else:

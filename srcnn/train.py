@@ -14,7 +14,7 @@ import hashlib
 import math
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,9 +104,10 @@ def batch_and_lr(params: Params, device: torch.device) -> tuple[int, float]:
     rate at REFERENCE_BATCH, multiplied by (batch / REFERENCE_BATCH) ** {0, 1/2, 1} for
     ``lr_scaling`` none, sqrt or linear (none is the default: at batch 512, sqrt stalled training;
     docs/gpu.md)."""
-    batch = (
-        params.batch_size if params.batch_size != "auto" else GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
-    )
+    if isinstance(params.batch_size, int):
+        batch = params.batch_size
+    else:  # auto
+        batch = GPU_BATCH if device.type == "cuda" else REFERENCE_BATCH
     return batch, params.lr * (batch / REFERENCE_BATCH) ** LR_EXPONENT[params.lr_scaling]
 
 
@@ -119,7 +120,8 @@ def learning_rate(params: Params, progress: float, step: int) -> float:
 
 
 def run_fingerprint(params: Params, data: str, val_pairs: torch.Tensor, world: int, code: str) -> str:
-    """Identifies a training run: its params, its data, its processes and its code. A checkpoint resumes only the same run."""
+    """Identifies a training run: its params, its data, its processes and its code. A checkpoint
+    resumes only the same run."""
     digest = hashlib.sha256(repr([(key, getattr(params, key)) for key in TRAIN_KEYS] + [data, world, code]).encode())
     digest.update(val_pairs.cpu().numpy().tobytes())
     return digest.hexdigest()
@@ -205,6 +207,184 @@ def _shared_seconds(started: float, device: torch.device, world: int) -> float:
     return shared.item()
 
 
+@dataclass
+class _Run:
+    """What one call of ``fit`` trains with, set up once and read by each of its steps."""
+
+    params: Params  # batch_size and lr as this run trains with them (``batch_and_lr``)
+    batch: int  # params.batch_size, a number: tiles per step over all processes
+    device: torch.device
+    dtype: torch.dtype | None  # autocast's, or None: fp32
+    rank: int
+    world: int
+    model: nn.Module  # trained in place
+    trained: nn.Module  # what the steps run: the model, or DDP's wrapper of it
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    channels: int  # 1: a luma model; 3: a colour model
+
+
+@dataclass
+class _Clock:
+    """The seconds trained by the clock every process shares (``_shared_seconds``), against the time budget."""
+
+    started: float  # time.perf_counter() at the start of the run, resumed runs included
+    budget: float  # seconds; 0: no budget
+    elapsed: float  # as last read
+
+    def read(self, run: _Run) -> float:
+        self.elapsed = _shared_seconds(self.started, run.device, run.world)
+        return self.elapsed
+
+
+def _set_up(model: nn.Module, params: Params) -> _Run:
+    """The device, batch, precision, optimizer and (under torchrun) DDP wrapper of a run."""
+    rank, world = _world()
+    device = pick_device(params.device)
+    batch, lr = batch_and_lr(params, device)
+    params = dataclasses.replace(params, batch_size=batch, lr=lr)  # what this run trains with
+    if batch % world:
+        raise ValueError(f"params: batch_size={batch} must divide by the {world} processes")
+    dtype = pick_precision(params.precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    model.to(device).to(memory_format=torch.channels_last)
+    trained = model
+    if world > 1:
+        trained = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    cuda = device.type == "cuda"
+    if cuda:
+        # a small model: per-step overheads dominate on a GPU. cuDNN picks its fastest kernels per
+        # shape, and one fused Adam kernel replaces the optimizer's many small ones; on a CPU
+        # nothing changes (results there stay bit for bit as before)
+        torch.backends.cudnn.benchmark = True
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, fused=True if cuda else None)
+    return _Run(
+        params,
+        batch,
+        device,
+        dtype,
+        rank,
+        world,
+        model,
+        trained,
+        optimizer,
+        scaler,
+        loss_fn(params.loss),
+        channels_of(model),
+    )
+
+
+def _resume(
+    run: _Run, checkpoint: Path | None, fingerprint: str, on_epoch: Callable[[dict[str, float]], None] | None
+) -> History:
+    """The history of the run so far, its model, optimizer and scaler loaded from ``checkpoint`` when
+    that holds the same run (``fingerprint``); else an empty history."""
+    if checkpoint is None or not checkpoint.exists():
+        return History()
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        return History()
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scaler.load_state_dict(state["scaler"])
+    history = History(
+        epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"], tiles_seen=state["tiles_seen"]
+    )
+    if run.rank == 0:
+        print(f"train: resuming from {checkpoint} after epoch {len(history.epochs)}", file=sys.stderr)
+        if on_epoch is not None:
+            for record in history.epochs:  # replay the curve so far into a fresh log
+                on_epoch(record)
+    return history
+
+
+def _train_step(run: _Run, tiles: torch.Tensor, strengths: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """One optimizer step on a batch of tiles (random crops drawn from ``generator``); returns its loss."""
+    if run.device.type == "cuda":  # page-locked, asynchronous copies: no step waits for the GPU (no host sync)
+        tiles, strengths = to_device(tiles, run.device), to_device(strengths, run.device).to(torch.float32)
+    else:
+        tiles, strengths = (
+            tiles.to(run.device, non_blocking=True),
+            strengths.to(run.device, torch.float32, non_blocking=True),
+        )
+    check_tiles(tiles, run.channels, "the train tiles")
+    degraded, clean = random_crops(tiles, run.params.crop, generator)
+    degraded = model_view(run.channels, degraded).contiguous(memory_format=torch.channels_last)
+    clean = clean.contiguous(memory_format=torch.channels_last)
+    with autocast(run.device, run.dtype):
+        output = run_model(run.trained, degraded, strengths)
+    output = output.float()
+    # a colour model's loss is taken on RGB, what the photo shows (docs/metrics.md)
+    loss = run.criterion(rgb_planes(output) if run.channels == 3 else output, clean)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.scaler.scale(loss).backward()
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    return loss
+
+
+def _train_epoch(
+    run: _Run,
+    epoch: int,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    history: History,
+    clock: _Clock,
+    on_step: Callable[[int], None] | None,
+) -> tuple[torch.Tensor, int]:
+    """One epoch's steps, fewer when the time budget runs out or (on a CPU) the loss stops being
+    finite: the sum of their losses, and how many ran."""
+    params = run.params
+    total_steps = params.epochs * params.steps_per_epoch
+    loss_sum = torch.zeros((), dtype=torch.float64, device=run.device)
+    steps = 0
+    generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, run.rank))
+    for _ in range(params.steps_per_epoch):
+        if clock.budget and (run.world == 1 or history.steps % CLOCK_STEPS == 0) and clock.read(run) >= clock.budget:
+            break  # the clock binds mid-epoch, at the same step in every process
+        done = max(history.steps / total_steps, clock.elapsed / clock.budget if clock.budget else 0.0)
+        for group in run.optimizer.param_groups:
+            group["lr"] = learning_rate(params, done, history.steps)
+        loss = _train_step(run, *next(batches), generator)
+        loss_sum += loss.detach()
+        steps += 1
+        history.steps += 1
+        history.tiles_seen += run.batch
+        if run.device.type == "cpu" and not math.isfinite(loss.item()):
+            break
+        if on_step is not None:
+            on_step(history.steps)
+    return loss_sum, steps
+
+
+def _epoch_record(
+    run: _Run, epoch: int, loss_sum: torch.Tensor, steps: int, curve_val: torch.Tensor, curve_strengths: torch.Tensor
+) -> dict[str, float]:
+    """An epoch's line of the training curve: its mean loss over all processes, learning rate and val
+    PSNR. Raises DivergedError when the loss is not finite or has blown up."""
+    mean_loss = (loss_sum / steps).item()
+    if run.world > 1:
+        reduced = torch.tensor([mean_loss], device=run.device)
+        dist.all_reduce(reduced)
+        mean_loss = reduced.item() / run.world
+    if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
+        raise DivergedError(
+            f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
+            f"lower the learning rate: params lr={run.params.lr}"
+        )
+    record = {
+        "epoch": epoch + 1,
+        "loss": mean_loss,
+        "lr": run.optimizer.param_groups[0]["lr"],
+        **evaluate_tiles(run.model, curve_val, curve_strengths, run.device, run.dtype),
+    }
+    if run.params.loss == "mse":
+        record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
+    return record
+
+
 def fit(
     model: nn.Module,
     train: ShardTiles | MemoryTiles | torch.Tensor,
@@ -221,135 +401,40 @@ def fit(
     it sees as YCbCr (``srcnn.color.ycbcr_planes``) and whose RGB its YCbCr output is judged on.
     ``val``: N×2C×T×T uint8 tiles, with their strengths (N,) (zeros if only tiles are given), for the
     per-epoch val PSNR. Resumes from ``checkpoint`` when it holds the same run (same params, data
-    and ``code``: the fingerprint of the code that trains, ``srcnn.code.code_fingerprint``), and
+    and ``code``: the fingerprint of the code that trains, ``srcnn.import_closure.code_fingerprint``), and
     rewrites it atomically after every epoch. Raises DivergedError when the loss stops being finite.
     """
-    rank, world = _world()
-    device = pick_device(params.device)
-    batch, lr = batch_and_lr(params, device)
-    params = dataclasses.replace(params, batch_size=batch, lr=lr)  # what this run trains with
-    if params.batch_size % world:
-        raise ValueError(f"params: batch_size={params.batch_size} must divide by the {world} processes")
-    dtype = pick_precision(params.precision, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    model.to(device).to(memory_format=torch.channels_last)
-    trained = model
-    if world > 1:
-        trained = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    cuda = device.type == "cuda"
-    if cuda:
-        # a small model: per-step overheads dominate on a GPU. cuDNN picks its fastest kernels per
-        # shape, and one fused Adam kernel replaces the optimizer's many small ones; on a CPU
-        # nothing changes (results there stay bit for bit as before)
-        torch.backends.cudnn.benchmark = True
-    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr, **({"fused": True} if cuda else {}))
-    criterion = loss_fn(params.loss)
+    run = _set_up(model, params)
+    params = run.params
     if isinstance(train, torch.Tensor):
-        train = MemoryTiles(train.to(device), seed=params.seed)
+        train = MemoryTiles(train.to(run.device), seed=params.seed)
     val_pairs, val_strengths = val if isinstance(val, tuple) else (val, torch.zeros(len(val)))
-    channels = channels_of(model)
-    check_tiles(val_pairs, channels, "the val tiles")
-    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, world, code)
+    check_tiles(val_pairs, run.channels, "the val tiles")
+    fingerprint = run_fingerprint(params, train.fingerprint, val_pairs, run.world, code)
     curve = torch.linspace(0, len(val_pairs) - 1, min(len(val_pairs), CURVE_VAL_TILES)).long()
     curve_val, curve_strengths = val_pairs[curve], val_strengths[curve].float()
-    history = History()
-    first_epoch = 0
-    if checkpoint is not None and checkpoint.exists():
-        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-        if state.get("fingerprint") == fingerprint:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            history = History(
-                epochs=state["epochs"], steps=state["steps"], seconds=state["seconds"], tiles_seen=state["tiles_seen"]
-            )
-            first_epoch = len(history.epochs)
-            if rank == 0:
-                print(f"train: resuming from {checkpoint} after epoch {first_epoch}", file=sys.stderr)
-            if on_epoch is not None and rank == 0:
-                for record in history.epochs:  # replay the curve so far into a fresh log
-                    on_epoch(record)
-    total_steps = params.epochs * params.steps_per_epoch
-    budget = params.time_budget * 60.0
-    started = time.perf_counter() - history.seconds
-    elapsed = history.seconds  # the shared clock, as last read
-    trained.train()
+    history = _resume(run, checkpoint, fingerprint, on_epoch)
+    first_epoch = len(history.epochs)
+    clock = _Clock(time.perf_counter() - history.seconds, params.time_budget * 60.0, history.seconds)
+    run.trained.train()
     # one stream for the whole run: loader workers start once, not once per epoch
     batches = train.batches(
-        first_epoch, params.batch_size // world, rank, world, steps_per_epoch=params.steps_per_epoch
+        first_epoch, run.batch // run.world, run.rank, run.world, steps_per_epoch=params.steps_per_epoch
     )
     try:
         for epoch in range(first_epoch, params.epochs):
-            loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-            steps_in_epoch = 0
-            generator = torch.Generator().manual_seed(seed_of("crops", params.seed, epoch, rank))
-            for _ in range(params.steps_per_epoch):
-                if budget and (world == 1 or history.steps % CLOCK_STEPS == 0):
-                    elapsed = _shared_seconds(started, device, world)
-                    if elapsed >= budget:
-                        break  # the clock binds mid-epoch, at the same step in every process
-                done = max(history.steps / total_steps, elapsed / budget if budget else 0.0)
-                for group in optimizer.param_groups:
-                    group["lr"] = learning_rate(params, done, history.steps)
-                tiles, strengths = next(batches)
-                if cuda:  # page-locked, asynchronous copies: no step waits for the GPU (no host sync in the step)
-                    tiles, strengths = to_device(tiles, device), to_device(strengths, device).to(torch.float32)
-                else:
-                    tiles, strengths = (
-                        tiles.to(device, non_blocking=True),
-                        strengths.to(device, torch.float32, non_blocking=True),
-                    )
-                check_tiles(tiles, channels, "the train tiles")
-                degraded, clean = random_crops(tiles, params.crop, generator)
-                degraded = model_view(channels, degraded).contiguous(memory_format=torch.channels_last)
-                clean = clean.contiguous(memory_format=torch.channels_last)
-                with autocast(device, dtype):
-                    output = run_model(trained, degraded, strengths)
-                output = output.float()
-                # a colour model's loss is taken on RGB, what the photo shows (docs/metrics.md)
-                loss = criterion(rgb_planes(output) if channels == 3 else output, clean)
-                optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-                loss_sum += loss.detach()
-                steps_in_epoch += 1
-                history.steps += 1
-                history.tiles_seen += params.batch_size
-                if device.type == "cpu" and not math.isfinite(loss.item()):
-                    break
-                if on_step is not None:
-                    on_step(history.steps)
-            if steps_in_epoch == 0:
+            loss_sum, steps = _train_epoch(run, epoch, batches, history, clock, on_step)
+            if steps == 0:
                 break  # the budget ran out exactly at an epoch's end
-            mean_loss = (loss_sum / steps_in_epoch).item()
-            if world > 1:
-                reduced = torch.tensor([mean_loss], device=device)
-                dist.all_reduce(reduced)
-                mean_loss = reduced.item() / world
-            if not math.isfinite(mean_loss) or mean_loss > DIVERGED_LOSS:
-                raise DivergedError(
-                    f"training diverged in epoch {epoch + 1} (mean loss {mean_loss:.4g}); "
-                    f"lower the learning rate: params lr={params.lr}"
-                )
-            record = {
-                "epoch": epoch + 1,
-                "loss": mean_loss,
-                "lr": optimizer.param_groups[0]["lr"],
-                **evaluate_tiles(model, curve_val, curve_strengths, device, dtype),
-            }
-            if params.loss == "mse":
-                record["train_psnr"] = psnr_from_mse(mean_loss * 255.0**2)
+            record = _epoch_record(run, epoch, loss_sum, steps, curve_val, curve_strengths)
             history.epochs.append(record)
-            history.seconds = elapsed = _shared_seconds(started, device, world)
-            if rank == 0:
+            history.seconds = clock.read(run)
+            if run.rank == 0:
                 if checkpoint is not None:
-                    _save_checkpoint(checkpoint, model, optimizer, scaler, history, fingerprint)
+                    _save_checkpoint(checkpoint, model, run.optimizer, run.scaler, history, fingerprint)
                 if on_epoch is not None:
                     on_epoch(record)
-            if steps_in_epoch < params.steps_per_epoch or (budget and history.seconds >= budget):
+            if steps < params.steps_per_epoch or (clock.budget and history.seconds >= clock.budget):
                 break  # stopped by the clock (or a non-finite loss): the stream is mid-epoch
     finally:
         batches.close()  # stops the loader workers

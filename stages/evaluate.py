@@ -27,7 +27,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -62,9 +64,10 @@ LADDER, GATE = "metrics/eval_ladder.csv", gate_path(MODEL)
 MAX_PICTURES = 6
 
 
-def main() -> None:
-    params = load_params()
-    try:  # its inputs whole before any work: a stage before it may have been killed half-way
+def checked_inputs() -> tuple[dict[str, Any], dict[str, Any], Any, dict[str, Any]]:
+    """The prepare report, the tiles' manifest, the model and its info, each checked whole before any
+    work (a stage before this one may have been killed half-way); an exit naming what is missing."""
+    try:
         prepared = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
         check_complete(PREPARED)
     except (OSError, ValueError) as error:
@@ -81,6 +84,12 @@ def main() -> None:
         model, info = load_model(MODEL)
     except (CheckpointError, BrokenModelError) as error:
         sys.exit(f"evaluate: error: {error}")
+    return prepared, tiles, model, info
+
+
+def main() -> None:
+    params = load_params()
+    prepared, tiles, model, info = checked_inputs()
     with atomic_dir(PICTURES) as pictures:
 
         def picture(name: str, clean: np.ndarray, degraded: np.ndarray, restored: np.ndarray, row: dict) -> None:
@@ -99,7 +108,7 @@ def main() -> None:
             for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
         )
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
-    summary = summarize(table)
+    summary: dict[str, Any] = {**summarize(table)}
     summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
     gains = ladder_gains(model, cleans(chosen), params.border, params.scale, params.eval_qualities, total=len(chosen))
     gate = decide_gate(gains, trained_qualities(info))
@@ -132,7 +141,7 @@ def main() -> None:
     )
 
 
-def cleans(chosen: set[str]):
+def cleans(chosen: set[str]) -> Iterator[tuple[str, np.ndarray]]:
     """The chosen clean val photos, (name, RGB), one at a time from the prepared shards."""
     return ((report["name"], clean) for report, clean, _ in read_prepared(PREPARED, "val", chosen))
 

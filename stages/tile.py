@@ -16,18 +16,89 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
-from srcnn.code import code_fingerprint
 from srcnn.files import write_text_atomic
-from srcnn.params import ParamsError, load_params
+from srcnn.import_closure import code_fingerprint
+from srcnn.params import Params, ParamsError, load_params
 from srcnn.photos import SKIP_KINDS, SPLITS, parallel_map
 from srcnn.progress import progress
-from srcnn.shards import Entry, ShardFolderError, check_complete, fingerprint, photo_reports, read_span, update_shards
+from srcnn.shards import (
+    Entry,
+    Result,
+    ShardFolderError,
+    check_complete,
+    fingerprint,
+    photo_records,
+    photo_reports,
+    read_span,
+    update_shards,
+)
 from srcnn.tiling import tile_photo
 from stages import run_stage
 
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
+
+
+def entries_and_spans(
+    params: Params, prepared: dict[str, Any]
+) -> tuple[list[Entry], dict[str, tuple[str, int, int, str]]]:
+    """The tile shards' entries (one per prepared photo that has samples, fingerprinted by its
+    inputs, the tile params and this stage's code), and where each photo lies in the prepared shards."""
+    code = code_fingerprint("stages.tile")
+    photos = [
+        (shard, photo)
+        for shard, info in sorted(prepared["shards"].items())
+        for photo in photo_records(info)
+        if photo.samples
+    ]
+    entries = [
+        Entry(
+            shard,
+            photo.name,
+            fingerprint(
+                photo.fingerprint,
+                params.tile,
+                params.stride,
+                params.jpeg_quality,
+                params.seed,
+                params.scale,
+                params.channels,
+                code,
+            ),
+        )
+        for shard, photo in photos
+    ]
+    spans = {photo.name: (shard, photo.offset, photo.length, photo.sha256) for shard, photo in photos}
+    return entries, spans
+
+
+def tiler(params: Params, spans: dict[str, tuple[str, int, int, str]]) -> Callable[[list[Entry]], Iterator[Result]]:
+    """``update_shards``' build: the needed photos tiled, over ``workers`` processes, in their order."""
+
+    def build(needed: list[Entry]) -> Iterator[Result]:
+        def jobs() -> Iterator[tuple[Any, ...]]:
+            # in the order of ``needed``; only those photos' bytes are read from the prepared shards
+            for entry in needed:
+                shard, offset, length, digest = spans[entry.name]
+                (sample,) = read_span(PREPARED / shard, offset, length, digest)
+                yield (
+                    sample,
+                    params.tile,
+                    params.stride,
+                    params.jpeg_quality,
+                    params.seed,
+                    params.scale,
+                    params.channels,
+                )
+
+        return iter(
+            progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed), desc="tile", unit="photo")
+        )
+
+    return build
 
 
 def check_colour(channels: str, reports: list[dict]) -> None:
@@ -51,74 +122,19 @@ def check_colour(channels: str, reports: list[dict]) -> None:
     )
 
 
-def main() -> None:
-    try:
-        params = load_params()
-    except ParamsError as error:
-        sys.exit(f"tile: error: {error}")
-    try:
-        report = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
-        prepared = check_complete(PREPARED)
-    except (OSError, ValueError) as error:
-        sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)")
-    code = code_fingerprint("stages.tile")
-    entries = [
-        Entry(
-            shard,
-            photo[0],
-            fingerprint(
-                photo[1],
-                params.tile,
-                params.stride,
-                params.jpeg_quality,
-                params.seed,
-                params.scale,
-                params.channels,
-                code,
-            ),
-        )
-        for shard, info in sorted(prepared["shards"].items())
-        for photo in info["photos"]
-        if photo[2]
-    ]
-
-    spans = {
-        photo[0]: (shard, *photo[4:7])
-        for shard, info in prepared["shards"].items()  # offset, length, sha256
-        for photo in info["photos"]
-        if photo[2]
-    }
-
-    def build(needed: list[Entry]):
-        def jobs():  # in the order of ``needed``; only those photos' bytes are read from the prepared shards
-            for entry in needed:
-                shard, offset, length, digest = spans[entry.name]
-                (sample,) = read_span(PREPARED / shard, offset, length, digest)
-                yield (
-                    sample,
-                    params.tile,
-                    params.stride,
-                    params.jpeg_quality,
-                    params.seed,
-                    params.scale,
-                    params.channels,
-                )
-
-        return iter(
-            progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed), desc="tile", unit="photo")
-        )
-
-    try:
-        manifest = update_shards(OUT_DIR, entries, build)
-    except ShardFolderError as error:
-        sys.exit(f"tile: error: {error}")
+def data_report(params: Params, report: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    """metrics/data.json: photos and tiles per split, shards, and the files skipped by kind; a
+    warning for each photo too small to tile, and an exit when a split has no tiles."""
     photos, tiles, too_small = {}, {}, 0
     reports = photo_reports(manifest)
     files = {photo["name"]: photo["file"] for photo in report["photos"]}
     for result in reports:
         if result["tiles"] == 0:
-            reason = result["reason"].replace(result["name"], files.get(result["name"], result["name"]), 1)
-            print(f"tile: warning: skipped {reason}", file=sys.stderr)
+            print(
+                "tile: warning: skipped "
+                + result["reason"].replace(result["name"], files.get(result["name"], result["name"]), 1),
+                file=sys.stderr,
+            )
             too_small += 1
     check_colour(params.channels, reports)
     for split in SPLITS:
@@ -137,7 +153,7 @@ def main() -> None:
                 f"px; lower tile or add larger photos"
             )
     skipped = {**report["skipped"], "too_small": report["skipped"]["too_small"] + too_small}
-    data = {
+    return {
         "files_found": report["files_found"],
         "photos_found": report["photos_found"],
         "photos_used": photos["train"] + photos["val"],
@@ -148,11 +164,29 @@ def main() -> None:
         "shards": len(manifest["shards"]),
         **{f"skipped_{kind}": skipped[kind] for kind in SKIP_KINDS},
     }
+
+
+def main() -> None:
+    try:
+        params = load_params()
+    except ParamsError as error:
+        sys.exit(f"tile: error: {error}")
+    try:
+        report = json.loads((PREPARED / "report.json").read_text())  # written last by a complete prepare
+        prepared = check_complete(PREPARED)
+    except (OSError, ValueError) as error:
+        sys.exit(f"tile: error: {PREPARED} is missing or incomplete ({error}); run the prepare stage first (dvc repro)")
+    entries, spans = entries_and_spans(params, prepared)
+    try:
+        manifest = update_shards(OUT_DIR, entries, tiler(params, spans))
+    except ShardFolderError as error:
+        sys.exit(f"tile: error: {error}")
+    data = data_report(params, report, manifest)
     write_text_atomic(REPORT, json.dumps(data, indent=2) + "\n")
     kind = "colour tiles" if params.channels == "ycbcr" else "tiles"
     print(
-        f"tile: {tiles['train']} train and {tiles['val']} val {kind} of {params.tile} px from "
-        f"{photos['train']} + {photos['val']} photos in {len(manifest['shards'])} shards "
+        f"tile: {data['tiles_train']} train and {data['tiles_val']} val {kind} of {params.tile} px from "
+        f"{data['photos_train']} + {data['photos_val']} photos in {len(manifest['shards'])} shards "
         f"({manifest['built']} photos tiled, {manifest['reused']} reused); report in {REPORT}"
     )
 

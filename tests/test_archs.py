@@ -15,12 +15,13 @@ from conftest import SMALL_ARCHS, dvc, run, synthetic_photo
 from PIL import Image
 
 from srcnn.archs import ARCHS, ARCNN, SRCNN, FFDNet, arch_of, build_model, from_config
+from srcnn.archs.arch_util import Arch
 from srcnn.inference import CheckpointError, load_model, restore_luma, save_model
 from srcnn.params import _RULES, ParamsError, params_with
 from srcnn.train import fit
 
 
-def small(arch: str, seed: int = 0, **extra) -> torch.nn.Module:
+def small(arch: str, seed: int = 0, **extra) -> Arch:
     """A small network of ``arch`` whose correction is large enough that a seam would show."""
     torch.manual_seed(seed)
     model = ARCHS[arch](**{**SMALL_ARCHS[arch], "residual": True, "conditioned": True, **extra})
@@ -103,7 +104,7 @@ def test_a_checkpoint_from_before_the_registry_loads_as_srcnn(tmp_path):
 
 def test_the_papers_sizes():
     arcnn = ARCNN()
-    assert [tuple(conv.weight.shape) for conv in arcnn.layers] == [
+    assert [tuple(conv.weight.shape) for conv in arcnn.convs] == [
         (64, 1, 9, 9),
         (32, 64, 7, 7),
         (16, 32, 1, 1),
@@ -131,7 +132,7 @@ def test_fit_trains_every_arch(arch):
     before = [p.detach().clone() for p in model.parameters()]
     history = fit(model, pairs, pairs, params)
     assert len(history.epochs) == 2 and history.steps == 6
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
 
 
 def experiments(project) -> dict[str, dict]:

@@ -17,6 +17,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from srcnn import metrics
 from srcnn.archs import ARCHS, SRCNN, build_model, channels_of
+from srcnn.archs.arch_util import Arch
 from srcnn.color import rgb_planes, rgb_to_ycbcr, ycbcr_planes, ycbcr_to_rgb
 from srcnn.dataset import MemoryTiles, decode_sample, random_crops, read_tiles, spread_tiles
 from srcnn.degrade import degrade
@@ -32,7 +33,7 @@ from srcnn.tiling import split_pair, tile_photo
 from srcnn.train import fit, run_fingerprint
 
 
-def colour_model(arch: str = "srcnn", seed: int = 0, **extra) -> torch.nn.Module:
+def colour_model(arch: str = "srcnn", seed: int = 0, **extra) -> Arch:
     """A small 3-channel network whose correction is large enough that a seam or lost chroma would show."""
     torch.manual_seed(seed)
     model = ARCHS[arch](**{**SMALL_ARCHS[arch], "residual": True, "conditioned": True, "channels": 3, **extra})
@@ -193,7 +194,10 @@ def test_a_colour_run_resumes_to_the_same_weights_and_only_a_colour_run_resumes_
         train(tmp_path / "checkpoint.pt", on_epoch=interrupt)
     resumed = train(tmp_path / "checkpoint.pt")
     assert "resuming" in capsys.readouterr().err
-    assert all(torch.equal(a, b) for a, b in zip(resumed.state_dict().values(), uninterrupted.state_dict().values()))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(resumed.state_dict().values(), uninterrupted.state_dict().values(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("arch", list(ARCHS))
@@ -255,6 +259,7 @@ def test_a_gray_photo_goes_through_a_colour_model_as_r_equals_g_equals_b(tmp_pat
 
 def test_int8_is_for_luma_srcnn_only_and_a_colour_model_falls_back_cleanly(tmp_path):
     model = colour_model(conditioned=False)
+    assert isinstance(model, SRCNN)
     assert not can_quantize(model) and can_quantize(SRCNN())
     with pytest.raises(QuantizationError, match="luma"):
         quantize(model, [torch.rand(1, 3, 16, 16)])
@@ -292,6 +297,7 @@ def test_evaluation_scores_luma_and_rgb_of_luma_and_colour_models():
     degraded = degrade(clean, 1, 20)
     photos = [("p.png", clean, degraded, 20)]
     identity = colour_model(conditioned=False)
+    assert isinstance(identity, SRCNN)
     torch.nn.init.zeros_(identity.reconstruct.weight)
     seen = []
     table = evaluate_photos(identity, photos, 0, on_photo=lambda *args: seen.append(args[3]))
@@ -304,6 +310,7 @@ def test_evaluation_scores_luma_and_rgb_of_luma_and_colour_models():
     assert row["rgb_psnr_output"] == pytest.approx(metrics.psnr(clean, restore_rgb(restorer, degraded)))
     # a luma model's RGB output keeps the input's chroma
     luma = build_model(params_with(**SMALL_ARCHS["srcnn"], conditioned=False)).eval()
+    assert isinstance(luma, SRCNN)
     torch.nn.init.normal_(luma.reconstruct.weight, std=0.05)
     seen.clear()
     row = evaluate_photos(luma, photos, 0, on_photo=lambda *args: seen.append(args[3])).iloc[0]
@@ -401,7 +408,8 @@ def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evalua
 
 
 def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chroma(tmp_path):
-    """benchmarks/recolour.py: recoloured copies of the train photos, none of a val or gray photo, the photos untouched."""
+    """benchmarks/recolour.py: recoloured copies of the train photos, none of a val or gray photo, the photos
+    untouched."""
     photos, out = tmp_path / "photos", tmp_path / "recoloured"
     photos.mkdir()
     for seed in range(6):
@@ -412,7 +420,8 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
     result = run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "recolour.py"),
+            "-m",
+            "benchmarks.recolour",
             str(photos),
             "--out",
             str(out),
@@ -421,7 +430,7 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
             "--params",
             str(ROOT / "params.yaml"),
         ],
-        cwd=tmp_path,
+        cwd=ROOT,  # where benchmarks is a package; every path given is absolute
     )
     assert {path.name: file_sha256(path) for path in photos.iterdir()} == before
     from srcnn.params import load_params
@@ -445,14 +454,15 @@ def test_recolour_copies_only_colour_train_photos_with_their_luma_and_more_chrom
     inside = run(
         [
             sys.executable,
-            str(ROOT / "benchmarks" / "recolour.py"),
+            "-m",
+            "benchmarks.recolour",
             str(photos),
             "--out",
             str(photos / "x"),
             "--params",
             str(ROOT / "params.yaml"),
         ],
-        cwd=tmp_path,
+        cwd=ROOT,
         check=False,
     )
     assert inside.returncode != 0 and "never written to" in inside.stderr and not (photos / "x").exists()

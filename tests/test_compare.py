@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -36,7 +37,7 @@ def write_model(path: Path) -> Path:
     return path
 
 
-def enhance(*args: str | Path) -> object:
+def enhance(*args: str | Path) -> subprocess.CompletedProcess:
     return run([sys.executable, "-m", "srcnn", "enhance", *map(str, args)], cwd=ROOT, check=False)
 
 

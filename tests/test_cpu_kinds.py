@@ -6,8 +6,9 @@ PyTorch's kernels (``ATEN_CPU_CAPABILITY``), oneDNN (``ONEDNN_MAX_CPU_ISA``), fb
 numbers (the model, tiled against whole-photo inference, int8 against fp32, bf16 training and resume)
 then run on the kernels an AMD Zen 3 (AVX2 only) or Zen 4 (AVX-512 with bf16, no AMX) would pick.
 On a CPU that is itself of that kind, or older, the variables change nothing and the run simply
-repeats. The whole suite can be run this way too:
-``ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 pytest``.
+repeats. The whole suite can be run this way too::
+
+    ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2 FBGEMM_ENABLE_INSTRUCTIONS=AVX2 pytest
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ NUMERICAL = [
 ]
 
 
+@pytest.mark.slow  # the numerical tests again, training among them
 @pytest.mark.parametrize("kind", KINDS)
 def test_the_numerical_tests_pass_on_an_older_cpu(kind):
     if os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("ATEN_CPU_CAPABILITY"):

@@ -3,6 +3,7 @@ import io
 import numpy as np
 from conftest import synthetic_photo
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from srcnn.color import rgb_to_y
 from srcnn.degrade import bicubic_down_up, crop_to_multiple, degrade, fit_long_side, jpeg_roundtrip
@@ -82,6 +83,7 @@ def test_the_jpeg_step_is_a_cameras_baseline_jpeg_420_with_the_standard_luma_and
             buffer, format="JPEG", qtables=[standard_qtable(quality), chroma], subsampling="4:2:0"
         )
         with Image.open(buffer) as written:
+            assert isinstance(written, JpegImageFile)
             assert written.layer[1][1:3] == (1, 1) and written.layer[0][1:3] == (2, 2)  # chroma at half size
             expected = np.asarray(written.convert("RGB"))
         assert np.array_equal(jpeg_roundtrip(clean, quality), expected), quality

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from srcnn.code import code_fingerprint, code_of
+from srcnn.import_closure import code_fingerprint, code_of
 
 
 @functools.lru_cache
@@ -28,7 +28,7 @@ def runs_code(entry_module: str, root: Path) -> frozenset[str]:
 def stale_deps(pipeline: dict, root: Path = ROOT) -> dict[str, dict[str, set[str]]]:
     """Per stage, the project code it runs but does not list in deps ("missing"), and the code it
     lists but does not run ("extra": a change there would rerun it for nothing)."""
-    problems = {}
+    problems: dict[str, dict[str, set[str]]] = {}
     for stage, spec in pipeline["stages"].items():
         entry = re.search(r"(?:^|\s)-m\s+(\S+)", spec["cmd"])
         assert entry, f"stage {stage}: cmd {spec['cmd']!r} does not run `python -m MODULE`"
@@ -38,7 +38,7 @@ def stale_deps(pipeline: dict, root: Path = ROOT) -> dict[str, dict[str, set[str
         listed = {dep for dep in deps if dep.endswith(".py")}
         missing, extra = runs - covered, listed - runs
         if missing or extra:
-            problems[stage] = {"missing": missing, "extra": extra}
+            problems[stage] = {"missing": set(missing), "extra": set(extra)}
     return problems
 
 

@@ -41,7 +41,7 @@ def enhance(*args: str, cwd: Path, check: bool = False):
 
 def test_windows_cover_every_pixel_once():
     covered = np.zeros((37, 50), dtype=int)
-    for read, keep, put in windows(37, 50, 16, 5):
+    for read, _keep, put in windows(37, 50, 16, 5):
         assert read[0].start <= put[0].start and read[1].stop >= put[1].stop
         covered[put] += 1
     assert (covered == 1).all()
@@ -258,6 +258,7 @@ def exact_int8(quantized, block: torch.Tensor, strength: float | None = None) ->
 
     centred = block.float() - SRCNN.input_offset
     if quantized.conditioned:
+        assert strength is not None, "a conditioned model is given a strength"
         centred = torch.cat([centred, torch.full_like(centred, strength - SRCNN.strength_offset)], dim=1)
     scale, zero = 1.0 / 255.0, INPUT_ZERO_POINT
     levels = torch.quantize_per_tensor(centred, scale, zero, torch.quint8).int_repr().double() - zero
@@ -446,6 +447,7 @@ def write_conditioned(path: Path, jpeg_quality, gentle: float = 1.0) -> Path:
     with torch.no_grad():
         last = [module for module in model.modules() if isinstance(module, torch.nn.Conv2d)][-1]
         last.weight.mul_(gentle)
+        assert last.bias is not None
         last.bias.mul_(gentle)
     save_model(path, model, info={"params": {"scale": 1, "jpeg_quality": jpeg_quality}})
     return path

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -232,7 +233,7 @@ def test_the_headline_keeps_the_figures_runs_are_compared_on_under_names_of_thei
     table = evaluate_photos(identity_model(), write_val([smooth, busy], jpeg_quality=20), border=0)
     table.loc[1, "psnr_gain"] = -0.5  # a photo made worse
     ladder, _ = evaluate_ladder(identity_model(), [("a", busy)], 0, 1, [10, 20, 30, 90], gate=Gate(None, {}))
-    evaluation = {**summarize(table), "ladder": ladder_metrics(ladder)}
+    evaluation: dict[str, Any] = {**summarize(table), "ladder": ladder_metrics(ladder)}
     trained = {"params": {"lr": 0.001}, "epochs": 2, "steps": 6, "loss": 0.01, "seconds": 3.5, "parameters": 481}
     figures = headline(evaluation, trained)
     assert list(figures) == [

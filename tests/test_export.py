@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
-from typing import Any, cast
 
 import numpy as np
 import onnxruntime
@@ -57,7 +56,7 @@ def largest_difference(model_path: Path, onnx_path: Path) -> float:
 @pytest.mark.parametrize("arch", sorted(SMALL_ARCHS))
 def test_every_arch_exports_and_runs_in_onnxruntime(tmp_path: Path, arch: str, channels: int) -> None:
     torch.manual_seed(0)
-    config = cast(dict[str, Any], SMALL_ARCHS[arch])  # its sizes, of several types
+    config = SMALL_ARCHS[arch]
     model = from_config(arch, {**config, "channels": channels, "conditioned": arch != "srcnn"})
     checkpoint = tmp_path / "model.pt"
     save_model(checkpoint, model)

@@ -51,6 +51,7 @@ def metrics(work: Path, name: str) -> dict:
     return json.loads((work / "metrics" / name).read_text())
 
 
+@pytest.mark.slow  # trains and runs the stages
 def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
     out, work = tmp_path / "out", tmp_path / "work"
     pretrained = ROOT / "models" / "pretrained"
@@ -125,7 +126,9 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
         assert {"models/srcnn.pt", "models/srcnn.ladder.json", "held_out.json", "metrics/eval.json"} <= set(
             tar.getnames()
         )
-        held_out = json.loads(tar.extractfile("held_out.json").read())
+        held_out_file = tar.extractfile("held_out.json")
+        assert held_out_file is not None
+        held_out = json.loads(held_out_file.read())
     assert held_out["ladder_dirs"] == ["set5", "set14"] and "q20" in held_out["held_out_ladder"]
 
     throughput = report["throughput"]
@@ -166,7 +169,9 @@ def test_the_gpu_check_runs_on_the_cpu_and_reports_every_part(tmp_path):
             "dvclive/metrics.json",
             "dvclive/plots/metrics/val/rgb_psnr.tsv",
         } <= names
-        curve = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv").read().decode().splitlines()
+        curve_file = tar.extractfile("dvclive/plots/metrics/val/psnr.tsv")
+        assert curve_file is not None
+        curve = curve_file.read().decode().splitlines()
     # DVCLive's layout: a header, then one row per epoch, the last the val PSNR train.json reports
     assert curve[0] == "step\tpsnr" and len(curve) == 1 + colour["train"]["epochs"]
     assert float(curve[-1].split("\t")[1]) == pytest.approx(colour["train"]["val_psnr"])

@@ -390,11 +390,11 @@ def test_jpeg_markers_are_checked(tmp_path):
     first, second = data.index(b"\xff\xd0"), data.index(b"\xff\xd1")
     swapped = bytearray(data)
     swapped[first + 1], swapped[second + 1] = 0xD1, 0xD0  # restart markers out of order: data lost between
-    assert "restart marker" in jpeg_problem(bytes(swapped))
+    assert "restart marker" in (jpeg_problem(bytes(swapped)) or "")
     (tmp_path / "swapped.jpg").write_bytes(bytes(swapped))
     with pytest.raises(ImageError, match="swapped.jpg.*restart marker"):
         load_rgb(tmp_path / "swapped.jpg")
-    assert "truncated" in jpeg_problem(data[:-2])  # no end-of-image marker
+    assert "truncated" in (jpeg_problem(data[:-2]) or "")  # no end-of-image marker
     assert jpeg_problem(data + b"camera trailer") is None
 
 

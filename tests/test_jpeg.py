@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 
 import numpy as np
 import pytest
 from conftest import synthetic_photo
 from PIL import Image
+from PIL.JpegImagePlugin import JpegImageFile
 
 from srcnn.degrade import jpeg_roundtrip
 from srcnn.history import LOW_AC, jpeg_history, jpeg_trace, quantization_steps
@@ -36,6 +38,7 @@ def test_every_quality_of_the_encoder_reads_back_exactly(tmp_path):
     for quality in range(1, 101):
         path.write_bytes(jpeg_bytes(quality=quality).getvalue())  # Pillow's encoder, libjpeg's tables
         with Image.open(path) as image:
+            assert isinstance(image, JpegImageFile)
             written = [int(step) for step in image.quantization[0]]  # table 0: the luma table Pillow writes
             assert luma_qtable(image) == written, quality  # an open image works too
         assert luma_qtable(path) == written, quality
@@ -52,7 +55,7 @@ def test_tables_are_in_natural_row_major_order():
 
 def test_strength_is_monotone_in_quality_and_normalised():
     strengths = [strength_for_quality(quality) for quality in range(1, 101)]
-    assert all(a >= b for a, b in zip(strengths, strengths[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(strengths))
     assert strengths[0] > strengths[9] > strengths[49] > strengths[89] > strengths[99]
     assert strength_for_quality(5) == pytest.approx(1.0) and strength_for_quality(100) == 0.0
     assert strength_for_quality(None) == 0.0 and compression_strength(None) == 0.0
@@ -88,9 +91,16 @@ def test_bad_tables_and_qualities_are_refused():
         standard_qtable(0)
 
 
+def drawn_quality(digest: str) -> int:
+    """The quality ``photo_quality`` draws from [10, 95] for a photo, at seed 0."""
+    quality = photo_quality(digest, 0, [10, 95])
+    assert quality is not None
+    return quality
+
+
 def test_photo_quality_is_deterministic_covers_the_range_and_keeps_an_int():
     digests = [hashlib.sha256(str(number).encode()).hexdigest() for number in range(2000)]
-    drawn = [photo_quality(digest, 0, [10, 95]) for digest in digests]
+    drawn = [drawn_quality(digest) for digest in digests]
     assert drawn == [photo_quality(digest, 0, [10, 95]) for digest in digests]
     assert set(drawn) == set(range(10, 96))  # every quality of the range, and nothing outside it
     counts = np.bincount(drawn)[10:]
@@ -105,8 +115,8 @@ def test_photo_quality_is_independent_of_the_split_hash():
     # the split hashes f"{seed}:{digest}" (srcnn/photos.py): photos in val must not all get low qualities
     digests = [hashlib.sha256(str(number).encode()).hexdigest() for number in range(2000)]
     split = [int(hashlib.sha256(f"0:{digest}".encode()).hexdigest()[:15], 16) / 16**15 < 0.2 for digest in digests]
-    val = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if is_val]
-    train = [photo_quality(digest, 0, [10, 95]) for digest, is_val in zip(digests, split) if not is_val]
+    val = [drawn_quality(digest) for digest, is_val in zip(digests, split, strict=True) if is_val]
+    train = [drawn_quality(digest) for digest, is_val in zip(digests, split, strict=True) if not is_val]
     assert abs(np.mean(val) - np.mean(train)) < 5 and min(val) < 20 and max(val) > 85
 
 
@@ -143,5 +153,5 @@ def test_steepness_is_one_for_the_standard_tables_zero_for_a_flat_one_and_follow
     base = np.asarray(standard_qtable(60), dtype=np.float64)
     for alpha in (0.25, 0.5, 0.75):  # the standard table blended towards a flat one: 1 - alpha
         blended = np.round(base ** (1 - alpha) * 9.0**alpha).astype(int)
-        assert steepness(blended) == pytest.approx(1 - alpha, abs=0.05)
-    assert steepness(np.clip(np.round(base**1.3 / 3), 1, 255).astype(int)) > 1.2  # steeper
+        assert steepness(blended.tolist()) == pytest.approx(1 - alpha, abs=0.05)
+    assert steepness(np.clip(np.round(base**1.3 / 3), 1, 255).astype(int).tolist()) > 1.2  # steeper

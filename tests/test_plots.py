@@ -19,14 +19,14 @@ EXPECTED = {
 def declared_plots(project) -> dict[str, str]:
     """Plot id → the text that names it in the HTML (its title), from dvc.yaml."""
     config = yaml.safe_load((project / "dvc.yaml").read_text())
-    plots = {}
+    plots: dict[str, str] = {}
     for entry in config.get("plots", []):
         name, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
-        plots[name] = (props or {}).get("title", name)
+        plots[name] = str((props or {}).get("title", name))
     for stage in config["stages"].values():
         for entry in stage.get("plots", []):
             name, props = next(iter(entry.items())) if isinstance(entry, dict) else (entry, {})
-            plots[name] = (props or {}).get("title", name)
+            plots[name] = str((props or {}).get("title", name))
     return plots
 
 

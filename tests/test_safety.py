@@ -36,6 +36,7 @@ def test_a_broken_model_writes_nothing_changed_and_is_named(tmp_path, fill):
 
 def test_a_model_whose_output_is_far_from_its_input_leaves_the_photo_unchanged(tmp_path):
     model = busy_model()
+    assert model.reconstruct.bias is not None
     with torch.no_grad():
         model.reconstruct.bias.fill_(5.0)  # finite weights, a white photo out
     save_model(tmp_path / "white.pt", model, info={"params": {"scale": 1}})
@@ -147,7 +148,7 @@ def test_recoloured_copies_are_split_with_their_source(tmp_path):
     from srcnn.photos import assign_split, find_photos
 
     write_photos(tmp_path / "photos", count=12)
-    command = [sys.executable, "benchmarks/recolour.py", str(tmp_path / "photos"), "--out", str(tmp_path / "copies")]
+    command = [sys.executable, "-m", "benchmarks.recolour", str(tmp_path / "photos"), "--out", str(tmp_path / "copies")]
     subprocess.run([*command, "--copies", "3", "--params", str(DEFAULTS)], cwd=ROOT, check=True, capture_output=True)
     photos, _ = find_photos([tmp_path / "photos", tmp_path / "copies"])
     params = load_params(DEFAULTS)

@@ -115,7 +115,9 @@ def test_a_second_writer_stops_naming_the_first_and_a_killed_writer_frees_the_fo
         text=True,
     )
     try:
-        assert first.stdout.readline() == "paused\n"  # half-way through writing its first shard
+        assert (
+            first.stdout is not None and first.stdout.readline() == "paused\n"
+        )  # half-way through writing its first shard
         before = tree(project / "data")
         second = stage("tile", project)
         assert second.returncode != 0, "a second tile stage wrote data/tiles while the first was writing it"
@@ -254,7 +256,9 @@ def test_a_tile_stage_reading_data_prepared_while_a_prepare_rewrites_it_stops_wr
         text=True,
     )
     try:
-        assert paused.stdout.readline() == "paused\n"  # about to read the second photo of that shard
+        assert (
+            paused.stdout is not None and paused.stdout.readline() == "paused\n"
+        )  # about to read the second photo of that shard
         params = yaml.safe_load((project / "params.yaml").read_text())
         (project / "params.yaml").write_text(yaml.safe_dump({**params, "max_side": 128}))
         assert stage("prepare", project).returncode == 0  # every photo smaller: all but the first of a shard move

@@ -32,7 +32,8 @@ class Builder:
     """Builds each photo's samples (3 tiles of its value) and remembers which it had to build."""
 
     def __init__(self, names: dict[str, int]) -> None:
-        self.names, self.built = names, []
+        self.names = names
+        self.built: list[str] = []
 
     def __call__(self, needed: list[Entry]):
         for entry in needed:
@@ -169,9 +170,11 @@ def test_a_workers_share_of_a_shard_is_read_by_seeking_and_is_the_samples_webdat
         expected = everything[worker::3]
         assert [sample["__key__"] for sample in share] == [sample["__key__"] for sample in expected]
         assert all(
-            mine[suffix] == theirs[suffix] for mine, theirs in zip(share, expected) for suffix in ("png", "json")
+            mine[suffix] == theirs[suffix]
+            for mine, theirs in zip(share, expected, strict=True)
+            for suffix in ("png", "json")
         )
-        assert all(mine["__url__"] == theirs["__url__"] for mine, theirs in zip(share, expected))
+        assert all(mine["__url__"] == theirs["__url__"] for mine, theirs in zip(share, expected, strict=True))
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -132,6 +132,7 @@ def test_atomic_dir_replaces_whole_and_clears_what_a_killed_run_left(tmp_path):
     assert (tmp_path / "tiles").stat().st_mode & 0o777 == 0o755
 
 
+@pytest.mark.slow  # runs the train stage
 def test_the_seeds_own_tile_folder_packs_into_shards_the_train_stage_reads(tmp_path):
     from conftest import ROOT, run
 

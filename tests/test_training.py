@@ -1,4 +1,5 @@
-"""Training robustness through the real commands: resume after SIGKILL, divergence, DDP (the exp queue: test_archs.py)."""
+"""Training robustness through the real commands: resume after SIGKILL, divergence, DDP (the exp queue:
+test_archs.py)."""
 
 from __future__ import annotations
 
@@ -105,7 +106,7 @@ def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
     def train(params: Params, checkpoint: Path | None = None, on_epoch=None, code: str = "") -> tuple[SRCNN, int]:
         """A model trained by fit from the same initial weights, and the steps this call ran."""
         torch.manual_seed(0)
-        model, steps = SRCNN(5, 1, 3, 4, 4), []
+        model, steps = SRCNN(5, 1, 3, 4, 4), list[int]()
         fit(model, pairs, pairs, params, checkpoint, on_epoch=on_epoch, on_step=steps.append, code=code)
         return model, len(steps)
 
@@ -121,7 +122,7 @@ def test_a_checkpoint_resumes_only_the_same_run(tmp_path, capsys):
         capsys.readouterr()
 
     def same_weights(a: SRCNN, b: SRCNN) -> bool:
-        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+        return all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
     uninterrupted, steps = train(params)
     assert steps == 6
@@ -191,13 +192,15 @@ params = params_with(epochs=1000, steps_per_epoch=5, batch_size=4, crop=16, tile
 pairs = torch.randint(0, 256, (16, 2, 24, 24), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
 torch.manual_seed(0)
 model = SRCNN(5, 1, 3, 4, 4)
-history = fit(model, pairs, pairs, params, on_step=lambda step: time.sleep(4) if rank == 1 and step == CLOCK_STEPS else None)
+pause = lambda step: time.sleep(4) if rank == 1 and step == CLOCK_STEPS else None  # rank 1 falls behind
+history = fit(model, pairs, pairs, params, on_step=pause)
 torch.save({"weights": model.state_dict(), "steps": history.steps}, f"{sys.argv[1]}/rank{rank}.pt")
 dist.destroy_process_group()
 """
 
 
 @pytest.mark.skipif(not __import__("torch").distributed.is_available(), reason="torch.distributed missing")
+@pytest.mark.slow  # two training processes
 def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_path):
     import torch
     from conftest import ROOT
@@ -269,5 +272,5 @@ def test_batch_size_auto_trains_a_cpu_as_before_and_fills_a_gpu_with_the_lr_lr_s
         return list(model.state_dict().values())
 
     auto, sixteen, eight = trained("auto"), trained(16), trained(8)
-    assert all(torch.equal(a, b) for a, b in zip(auto, sixteen))
-    assert not all(torch.equal(a, b) for a, b in zip(auto, eight))
+    assert all(torch.equal(a, b) for a, b in zip(auto, sixteen, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(auto, eight, strict=True))

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import shutil
 import sys
@@ -207,8 +208,8 @@ def measure(
     params = dataclasses.replace(params, batch_size=batch_and_lr(params, main_device)[0])
     pairs, strengths, source = training_tiles(first)
     data = (pairs, strengths)
-    model_path = first / "models" / "srcnn.pt"
-    model_path = model_path if model_path.exists() else None
+    trained = first / "models" / "srcnn.pt"
+    model_path = trained if trained.exists() else None
     log(f"   training data for the speed parts: {source}")
 
     # 2. the train stage's loader alone: can it feed the GPU?
@@ -217,9 +218,9 @@ def measure(
         f"batch_{batch}": check.run(
             f"loader, batch {batch}",
             15,
-            lambda batch=batch: loader_rate(first, params, main_device, batch, loader_seconds),
+            functools.partial(loader_rate, first, params, main_device, batch, loader_seconds),
         )
-        for batch in (params.batch_size, sizes.big_batch)
+        for batch in (int(params.batch_size), sizes.big_batch)
     }
     check.save()
 
@@ -327,7 +328,7 @@ def measure(
     check.save()
 
     # 7. the largest batch that fits, and its throughput
-    cap = args.batch_cap or (65536 if gpu is not None else 4 * params.batch_size)
+    cap = args.batch_cap or (65536 if gpu is not None else 4 * int(params.batch_size))
     limit = max(20.0, min(45.0, check.left() - 120)) if gpu is not None else 60.0  # seconds for the sweep
     results["largest_batch"] = (
         skipped("--skip")
@@ -420,7 +421,7 @@ def continue_shipped(check: Check, work: Path, first: Path, cpu: bool, args: arg
         done[kind] = check.run(
             f"continue the shipped {kind} model, {minutes:g} min",
             60 * minutes + (30 if cpu else reserve),
-            lambda kind=kind, where=where: run_continue(check, work / kind, kind, settings, where, check.out),
+            functools.partial(run_continue, check, work / kind, kind, settings, where, check.out),
         )
     return done
 

@@ -172,7 +172,7 @@ def machine() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
         "numpy": np.__version__,
-        "scikit_image": skimage.__version__,
+        "scikit_image": getattr(skimage, "__version__", "?"),
         "webdataset": getattr(webdataset, "__version__", "?"),
         "cpu": platform.processor() or platform.machine(),
         "cpu_count": os.cpu_count(),

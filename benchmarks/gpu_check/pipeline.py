@@ -287,7 +287,10 @@ def compare_seeds(work: Path, seeds: list[int]) -> dict[str, Any]:
             else None,
         }
     shortfalls = [entry["q20_shortfall"] for entry in per_seed.values() if entry["q20_shortfall"] is not None]
-    return {"seeds": per_seed, "q20_shortfall_mean": round(float(np.mean(shortfalls)), 4) if shortfalls else None}
+    return {
+        "seeds": per_seed,
+        "q20_shortfall_mean": round(float(np.mean(np.asarray(shortfalls, dtype=float))), 4) if shortfalls else None,
+    }
 
 
 # the model of before: trained at JPEG quality 20 only, not told a photo's compression

@@ -63,7 +63,8 @@ def summary(results: dict[str, Any]) -> None:
         f"GPU busy fraction: {figure(busy, 'busy_fraction')}; largest batch: {figure(batch, 'batch_size')} "
         f"at {figure(batch, 'tiles_per_s')} tiles/s; compile off/default/reduce-overhead tiles/s: "
         f"{figure(compiled.get('off'), 'tiles_per_s')}/{figure(compiled.get('default'), 'tiles_per_s')}/"
-        f"{figure(compiled.get('reduce-overhead'), 'tiles_per_s')}; torchrun: {figure(results['torchrun'], 'seconds')}; "
+        f"{figure(compiled.get('reduce-overhead'), 'tiles_per_s')}; "
+        f"torchrun: {figure(results['torchrun'], 'seconds')}; "
         f"enhance GPU memory: {figure(enhance.get('gpu'), 'max_memory_allocated_mb')} MB"
     )
     loader, quality = results.get("loader", {}), results.get("quality", {})
@@ -91,7 +92,8 @@ def summary(results: dict[str, Any]) -> None:
         )
         log(
             f"  beside it, {name} ({changed}): "
-            f"q20 gain {figure(run, 'q20_gain')} dB, {figure(run.get('train', {}), 'steps')} steps; ladder {run.get('ladder_gain', '-')}"
+            f"q20 gain {figure(run, 'q20_gain')} dB, {figure(run.get('train', {}), 'steps')} steps; "
+            f"ladder {run.get('ladder_gain', '-')}"
             + (f"; on RGB {run['ladder_rgb_gain']}" if "ladder_rgb_gain" in run else "")
         )
     resume = results.get("resume", {})

@@ -87,7 +87,7 @@ def train_rate(
     fit(model, train, (pairs[:8], strengths[:8]), run, on_step=on_step)
     seconds = stamps[warmup + steps] - stamps[warmup]
     result = {
-        "tiles_per_s": round(steps * run.batch_size * (run.crop / TILE) ** 2 / seconds, 1),
+        "tiles_per_s": round(steps * int(run.batch_size) * (run.crop / TILE) ** 2 / seconds, 1),
         "ms_per_step": round(1000 * seconds / steps, 3),
         "steps": steps,
         "warmup_steps": warmup,
@@ -146,8 +146,9 @@ def largest_batch(
     limit_s: float,
 ) -> dict[str, Any]:
     """batch_size doubled from params.yaml's until out of memory, ``cap`` or ``limit_s`` seconds."""
-    tried, fitted = [], None
-    batch = params.batch_size
+    tried: list[dict[str, Any]] = []
+    fitted = None
+    batch = int(params.batch_size)  # resolved by the caller (batch_and_lr)
     started = time.perf_counter()
     while batch <= cap:
         if time.perf_counter() - started > limit_s:

@@ -19,6 +19,7 @@ import runpy
 import shutil
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,8 @@ class Curves:
     afresh (a resumed stage replays its curve so far)."""
 
     def __init__(self, directory: str = "dvclive", *args: object, **kwargs: object) -> None:
-        self.directory, self.step, self.latest = Path(directory), 0, {}
+        self.directory, self.step = Path(directory), 0
+        self.latest: dict[str, float] = {}
         shutil.rmtree(self.directory / "plots" / "metrics", ignore_errors=True)
 
     def log_metric(self, name: str, value: float, *args: object, **kwargs: object) -> None:
@@ -55,14 +57,14 @@ class Curves:
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "metrics.json").write_text(json.dumps({**summary, "step": self.step}, indent=4) + "\n")
 
-    def __getattr__(self, name: str):
+    def __getattr__(self, name: str) -> Callable[..., None]:
         return lambda *args, **kwargs: None
 
 
 def main() -> None:
     sys.path[0] = str(ROOT)  # the project, not this script's folder, whose module names are the check's
     stub = types.ModuleType("dvclive")
-    stub.Live = Curves
+    stub.__dict__["Live"] = Curves
     sys.modules["dvclive"] = stub
     sys.argv = ["stages.train", *sys.argv[1:]]
     runpy.run_module("stages.train", run_name="__main__", alter_sys=True)

@@ -17,21 +17,22 @@ from typing import Any
 
 from torch import nn
 
+from .arch_util import Arch
 from .arcnn import ARCNN
 from .ffdnet import FFDNet
 from .ffdnet_res import FFDNetRes
 from .srcnn import SRCNN
 
-ARCHS: dict[str, type[nn.Module]] = {"srcnn": SRCNN, "arcnn": ARCNN, "ffdnet": FFDNet, "ffdnet_res": FFDNetRes}
+ARCHS: dict[str, type[Arch]] = {"srcnn": SRCNN, "arcnn": ARCNN, "ffdnet": FFDNet, "ffdnet_res": FFDNetRes}
 
 
-def build_model(params: Any) -> nn.Module:
+def build_model(params: Any) -> Arch:
     """A new network of the ``arch`` that params names, sized by that arch's own params; on luma, or
     on all three channels of YCbCr with ``channels: ycbcr`` (the one place that decides it)."""
     return ARCHS[params.arch].from_params(params, channels=3 if params.channels == "ycbcr" else 1)
 
 
-def from_config(arch: str, config: dict[str, Any]) -> nn.Module:
+def from_config(arch: str, config: dict[str, Any]) -> Arch:
     """The network a checkpoint describes; ValueError for an arch this code does not have."""
     if arch not in ARCHS:
         raise ValueError(f"unknown arch {arch!r}; this code has {', '.join(ARCHS)}")

@@ -1,8 +1,13 @@
-"""What every network of the registry shares: how it is told a photo's compression strength."""
+"""What every network of the registry shares: a base class (``config``, ``from_config``,
+``from_params``), the initialisation of its convolutions, and how it is told a photo's compression
+strength."""
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Self
+
 import torch
+from torch import nn
 
 # the first layer of every network sees its input centred on mid-grey, and the strength plane
 # centred the same way: zero padding at a photo's borders then means "mid grey, mid strength"
@@ -35,3 +40,47 @@ def fold(x: torch.Tensor, strength: torch.Tensor | float | None, conditioned: bo
 def unfold(y: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """Four half-resolution sub-images back into one image of ``height`` × ``width`` (pixel shuffle)."""
     return torch.nn.functional.pixel_shuffle(y, 2)[..., :height, :width]
+
+
+class Arch(nn.Module):
+    """A network of the registry: built from its ``config`` (its constructor's arguments, which
+    checkpoints store) or from the keys of params.yaml that size it (``PARAMS``)."""
+
+    # the keys of params.yaml that size the network, passed to the constructor under the same
+    # names less PARAMS_PREFIX (params.yaml is flat: ffdnet_depth is FFDNet's depth)
+    PARAMS: ClassVar[tuple[str, ...]] = ()
+    PARAMS_PREFIX: ClassVar[str] = ""
+    config: dict[str, Any]
+    residual: bool
+    conditioned: bool
+
+    @property
+    def radius(self) -> int:
+        """How far (in pixels) one output pixel sees in each direction, so that tiled restoration
+        equals a whole-photo pass."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Self:
+        return cls(**config)
+
+    @classmethod
+    def from_params(cls, params: Any, channels: int = 1) -> Self:
+        """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
+        return cls(
+            **{key.removeprefix(cls.PARAMS_PREFIX): getattr(params, key) for key in cls.PARAMS}, channels=channels
+        )
+
+
+def init_hidden(conv: nn.Conv2d) -> None:
+    """He initialisation for a convolution followed by a ReLU, and a zero bias."""
+    nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)
+
+
+def init_last(conv: nn.Conv2d) -> None:
+    """A small last layer: a residual network starts as the identity, a plain one near zero."""
+    nn.init.normal_(conv.weight, std=1e-3)
+    if conv.bias is not None:
+        nn.init.zeros_(conv.bias)

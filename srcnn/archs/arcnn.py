@@ -8,15 +8,15 @@ strength (``conditioned``), as SRCNN is; the paper trains one plain model per JP
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import torch
 from torch import nn
 
-from .arch_util import INPUT_OFFSET, strength_plane
+from .arch_util import INPUT_OFFSET, Arch, init_hidden, init_last, strength_plane
 
 
-class ARCNN(nn.Module):
+class ARCNN(Arch):
     """The AR-CNN network of the paper (106,945 parameters with the default sizes, one channel).
 
     Args:
@@ -40,32 +40,33 @@ class ARCNN(nn.Module):
         conditioned: bool = False,
     ) -> None:
         super().__init__()
-        kernels, filters = tuple(kernels), tuple(filters)
-        if len(kernels) != 4 or len(filters) != 3 or any(size % 2 == 0 for size in kernels):
-            raise ValueError(f"AR-CNN needs 4 odd kernel sizes and 3 filter counts, got {kernels} and {filters}")
+        sizes, counts = tuple(kernels), tuple(filters)  # a checkpoint's config holds lists
+        if len(sizes) != 4 or len(counts) != 3 or any(size % 2 == 0 for size in sizes):
+            raise ValueError(f"AR-CNN needs 4 odd kernel sizes and 3 filter counts, got {sizes} and {counts}")
         self.config = dict(
-            kernels=list(kernels), filters=list(filters), residual=residual, channels=channels, conditioned=conditioned
+            kernels=list(sizes), filters=list(counts), residual=residual, channels=channels, conditioned=conditioned
         )
         self.residual = residual
         self.conditioned = conditioned
-        widths = (channels + int(conditioned), *filters, channels)
+        widths = (channels + int(conditioned), *counts, channels)
         self.layers = nn.ModuleList(
-            nn.Conv2d(widths[i], widths[i + 1], kernels[i], padding=kernels[i] // 2) for i in range(4)
+            nn.Conv2d(widths[i], widths[i + 1], sizes[i], padding=sizes[i] // 2) for i in range(4)
         )
         self.reset_parameters()
 
+    @property
+    def convs(self) -> list[nn.Conv2d]:
+        return [cast(nn.Conv2d, conv) for conv in self.layers]
+
     def reset_parameters(self) -> None:
-        for conv in self.layers[:-1]:
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        # as SRCNN here: a small last layer, so a residual model starts as the identity
-        nn.init.normal_(self.layers[-1].weight, std=1e-3)
-        nn.init.zeros_(self.layers[-1].bias)
+        for conv in self.convs[:-1]:
+            init_hidden(conv)
+        init_last(self.convs[-1])  # as SRCNN here: a residual model starts as the identity
 
     @property
     def radius(self) -> int:
         """How far (in pixels) one output pixel sees in each direction."""
-        return sum(conv.kernel_size[0] // 2 for conv in self.layers)
+        return sum(conv.kernel_size[0] // 2 for conv in self.convs)
 
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
         y = x - INPUT_OFFSET
@@ -75,11 +76,3 @@ class ARCNN(nn.Module):
             y = torch.relu(conv(y))
         y = self.layers[-1](y)
         return x + y if self.residual else y
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ARCNN:
-        return cls(**config)
-
-    @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> ARCNN:
-        return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)

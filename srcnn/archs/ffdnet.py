@@ -11,15 +11,13 @@ a network without it computes the same on a tile as on a whole photo.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from .arch_util import fold, unfold
+from .arch_util import Arch, fold, init_hidden, init_last, unfold
 
 
-class FFDNet(nn.Module):
+class FFDNet(Arch):
     """A stack of ``depth`` 3×3 convolutions at half resolution.
 
     Args:
@@ -33,6 +31,7 @@ class FFDNet(nn.Module):
 
     # the keys of params.yaml it reads (``depth`` and ``features`` as ffdnet_*)
     PARAMS = ("ffdnet_depth", "ffdnet_features", "residual", "conditioned")
+    PARAMS_PREFIX = "ffdnet_"
     # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
     align = 2
 
@@ -57,11 +56,8 @@ class FFDNet(nn.Module):
     def reset_parameters(self) -> None:
         convs = [layer for layer in self.body if isinstance(layer, nn.Conv2d)]
         for conv in convs[:-1]:
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        # a small last layer: a residual model starts as the identity
-        nn.init.normal_(convs[-1].weight, std=1e-3)
-        nn.init.zeros_(convs[-1].bias)
+            init_hidden(conv)
+        init_last(convs[-1])
 
     @property
     def radius(self) -> int:
@@ -72,17 +68,3 @@ class FFDNet(nn.Module):
     def forward(self, x: torch.Tensor, strength: torch.Tensor | float | None = None) -> torch.Tensor:
         y = unfold(self.body(fold(x, strength, self.conditioned)), *x.shape[-2:])
         return x + y if self.residual else y
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> FFDNet:
-        return cls(**config)
-
-    @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> FFDNet:
-        return cls(
-            depth=params.ffdnet_depth,
-            features=params.ffdnet_features,
-            residual=params.residual,
-            channels=channels,
-            conditioned=params.conditioned,
-        )

@@ -5,19 +5,17 @@ convolution stack replaced by EDSR's residual blocks without batch normalisation
 As in FFDNet the image is folded into four half-resolution sub-images (pixel unshuffle) and the
 photo's compression strength is one more input plane; each pair of 3×3 convolutions in between
 adds its result to what it was given. The same convolutions, the same cost and the same reach as
-an FFDNet of equal depth, but the skips let it learn several times faster: on urban40 tiles it
-passed SRCNN 9-5-5 within 100 steps, where the plain stack was still behind after 1,000
-(docs/architectures.md).
+an FFDNet of equal depth, but the skips let it learn much faster (measured in docs/architectures.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
 import torch
 from torch import nn
 
-from .arch_util import fold, unfold
+from .arch_util import Arch, fold, init_hidden, init_last, unfold
 
 
 class ResidualBlock(nn.Module):
@@ -29,11 +27,16 @@ class ResidualBlock(nn.Module):
             nn.Conv2d(features, features, 3, padding=1), nn.ReLU(), nn.Conv2d(features, features, 3, padding=1)
         )
 
+    @property
+    def convs(self) -> tuple[nn.Conv2d, nn.Conv2d]:
+        first, _, second = self.body
+        return cast(nn.Conv2d, first), cast(nn.Conv2d, second)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.body(x)
 
 
-class FFDNetRes(nn.Module):
+class FFDNetRes(Arch):
     """A head convolution, residual blocks and a tail convolution, at half resolution.
 
     Args:
@@ -47,6 +50,7 @@ class FFDNetRes(nn.Module):
 
     # the keys of params.yaml it reads (``depth`` and ``features`` as ffdnet_*, shared with ffdnet)
     PARAMS = ("ffdnet_depth", "ffdnet_features", "residual", "conditioned")
+    PARAMS_PREFIX = "ffdnet_"
     # pixels an input window must start on, so that its 2×2 folding matches a whole-photo pass
     align = 2
 
@@ -67,17 +71,15 @@ class FFDNetRes(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        nn.init.kaiming_normal_(self.head.weight, nonlinearity="relu")
-        nn.init.zeros_(self.head.bias)
+        init_hidden(self.head)
         for block in self.blocks:
-            nn.init.kaiming_normal_(block.body[0].weight, nonlinearity="relu")
-            nn.init.zeros_(block.body[0].bias)
+            first, second = cast(ResidualBlock, block).convs
+            init_hidden(first)
             # each block starts as the identity, so the stack starts as shallow as it can be
-            nn.init.zeros_(block.body[2].weight)
-            nn.init.zeros_(block.body[2].bias)
-        # a small last layer: a residual model starts as the identity
-        nn.init.normal_(self.tail.weight, std=1e-3)
-        nn.init.zeros_(self.tail.bias)
+            nn.init.zeros_(second.weight)
+            if second.bias is not None:
+                nn.init.zeros_(second.bias)
+        init_last(self.tail)
 
     @property
     def radius(self) -> int:
@@ -89,17 +91,3 @@ class FFDNetRes(nn.Module):
         y = self.blocks(self.head(fold(x, strength, self.conditioned)))
         y = unfold(self.tail(torch.relu(y)), *x.shape[-2:])
         return x + y if self.residual else y
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> FFDNetRes:
-        return cls(**config)
-
-    @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> FFDNetRes:
-        return cls(
-            depth=params.ffdnet_depth,
-            features=params.ffdnet_features,
-            residual=params.residual,
-            channels=channels,
-            conditioned=params.conditioned,
-        )

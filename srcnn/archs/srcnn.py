@@ -9,15 +9,13 @@ photos of every JPEG quality without over- or under-correcting them.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
-from .arch_util import INPUT_OFFSET, STRENGTH_OFFSET, strength_plane
+from .arch_util import INPUT_OFFSET, STRENGTH_OFFSET, Arch, init_hidden, init_last, strength_plane
 
 
-class SRCNN(nn.Module):
+class SRCNN(Arch):
     """Patch extraction, non-linear mapping and reconstruction, on images in [0, 1] (luma, or YCbCr)
     (the first layer sees the input minus 0.5).
 
@@ -36,7 +34,7 @@ class SRCNN(nn.Module):
     # the keys of params.yaml that size the network
     PARAMS = ("kernel1", "kernel2", "kernel3", "filters1", "filters2", "residual", "conditioned")
     # the first layer sees the input centred on mid-grey: the same function class, but Adam converges
-    # faster (measured on urban40); the int8 path (srcnn/quantized.py) reads it from here
+    # faster; the int8 path (srcnn/quantized.py) reads it from here
     input_offset = INPUT_OFFSET
     # the strength plane is centred the same way: the int8 path quantizes both planes with one scale
     strength_offset = STRENGTH_OFFSET
@@ -71,12 +69,9 @@ class SRCNN(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for conv in (self.extract, self.map):
-            nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
-            nn.init.zeros_(conv.bias)
-        # a small last layer: a residual model starts as the identity, a plain one near zero
-        nn.init.normal_(self.reconstruct.weight, std=1e-3)
-        nn.init.zeros_(self.reconstruct.bias)
+        init_hidden(self.extract)
+        init_hidden(self.map)
+        init_last(self.reconstruct)
 
     @property
     def radius(self) -> int:
@@ -93,12 +88,3 @@ class SRCNN(nn.Module):
         y = torch.relu(self.map(y))
         y = self.reconstruct(y)
         return x + y if self.residual else y
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> SRCNN:
-        return cls(**config)  # checkpoints from before ``conditioned`` existed are not conditioned
-
-    @classmethod
-    def from_params(cls, params: Any, channels: int = 1) -> SRCNN:
-        """The network that the sizes in params.yaml describe (``params``: anything with those attributes)."""
-        return cls(**{key: getattr(params, key) for key in cls.PARAMS}, channels=channels)

@@ -1,0 +1,97 @@
+"""What the tests and the benchmarks share to run the project's commands in a work folder: the
+project's files to copy there, generated photo-like images to feed it, and how to read which stages
+a DVC run ran.
+
+    from benchmarks.workfolder import copy_project, write_photos
+    copy_project(work)                     # the project's tracked files (not its outputs, tests, benchmarks)
+    write_photos(work / "photos", count=4)
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+DRIVERS = ("tests/", "benchmarks/")  # the code that drives the project from outside: never copied
+
+# the pipeline's params shrunk so that a project of a few generated photos runs in seconds
+TINY_PARAMS = {
+    "max_side": 192,
+    "tile": 32,
+    "stride": 32,
+    "val_fraction": 0.25,
+    "kernel1": 5,
+    "kernel2": 1,
+    "kernel3": 3,
+    "filters1": 8,
+    "filters2": 4,
+    "epochs": 2,
+    "steps_per_epoch": 3,
+    "batch_size": 8,
+    "crop": 24,
+    "warmup_steps": 2,
+}
+
+# stages that run on every `dvc repro` (always_changed in dvc.yaml: the scan of raw_dir), so `dvc status` lists them
+ALWAYS_RUN = {
+    name
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items()
+    if stage.get("always_changed")
+}
+
+
+def project_files(skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", *DRIVERS)) -> list[str]:
+    """The project's files (tracked, or new and not ignored), relative to its root, less those under ``skip``."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
+    return [name for name in listed if name and not name.startswith(skip) and (ROOT / name).is_file()]
+
+
+def copy_project(work: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", *DRIVERS)) -> Path:
+    """Copy ``project_files(skip)`` into ``work`` (made if missing); returns ``work``."""
+    for name in project_files(skip):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, work / name)
+    return work
+
+
+def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarray:
+    """A photo-like RGB image: smooth light, hard-edged shapes and fine texture."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    image = np.zeros((height, width, 3))
+    for channel in range(3):
+        image[..., channel] = 90 + 60 * np.sin(x / rng.uniform(15, 40) + channel) * np.cos(y / rng.uniform(15, 40))
+    for _ in range(6):  # rectangles like windows and facades
+        top, left = rng.integers(0, height - 20), rng.integers(0, width - 20)
+        image[top : top + rng.integers(8, 40), left : left + rng.integers(8, 40)] = rng.uniform(0, 255, 3)
+    image += rng.normal(0, 6, image.shape)
+    return image.clip(0, 255).astype(np.uint8)
+
+
+def write_photos(folder: Path, count: int = 4) -> list[Path]:
+    """``count`` synthetic photos as PNGs in ``folder`` (``photo_0.png`` ...)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for number in range(count):
+        path = folder / f"photo_{number}.png"
+        Image.fromarray(synthetic_photo(number)).save(path)
+        paths.append(path)
+    return paths
+
+
+def stages_run(output: str) -> set[str]:
+    """The stages that a `dvc repro` or `dvc exp run` ran, by what it printed."""
+    return set(re.findall(r"Running stage '([^']+)'", output))
