@@ -115,7 +115,7 @@ QUOTES: list[tuple[str, str, Callable[[Metrics], list[str]]]] = [
         lambda m: [f"{m['pretrained']['training']['steps']:,}"],
     ),
     (
-        "docs/pretrained.md",
+        "docs/colour-model.md",
         "| the 19 on RGB | {} | {} | {} | {} | {} | {} | {} | {} |",
         lambda m: [f"{rung['rgb_gain']:+.2f}" for rung in m["pretrained_colour"]["held_out_ladder"].values()],
     ),
