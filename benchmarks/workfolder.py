@@ -47,7 +47,7 @@ ALWAYS_RUN = {
 }
 
 
-def project_files(skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", *DRIVERS)) -> list[str]:
+def project_files(skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", "plots/", *DRIVERS)) -> list[str]:
     """The project's files (tracked, or new and not ignored), relative to its root, less those under ``skip``."""
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
@@ -59,7 +59,7 @@ def project_files(skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", *
     return [name for name in listed if name and not name.startswith(skip) and (ROOT / name).is_file()]
 
 
-def copy_project(work: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", *DRIVERS)) -> Path:
+def copy_project(work: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "dvclive/", "plots/", *DRIVERS)) -> Path:
     """Copy ``project_files(skip)`` into ``work`` (made if missing); returns ``work``."""
     for name in project_files(skip):
         (work / name).parent.mkdir(parents=True, exist_ok=True)

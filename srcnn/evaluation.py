@@ -370,13 +370,13 @@ def compare_with_shipped(
 
 def shipped_headline(evaluation: dict, shipped_gains: dict[str, float]) -> dict[str, float]:
     """The headline figures of the comparison with the shipped models (photo kind → the shipped
-    model's mean gain on the val photos, ``SHIPPED_COLUMNS``): ``shipped_gain`` and
-    ``gain_over_shipped`` on luma (the gray photos' model), ``shipped_rgb_gain`` and
+    model's mean gain on the val photos, ``SHIPPED_COLUMNS``): ``shipped_model`` and
+    ``gain_over_shipped`` on luma (the gray photos' model), ``shipped_rgb_model`` and
     ``rgb_gain_over_shipped`` on RGB (the colour photos' model); > 0: training on these photos helped."""
     figures = {}
     for kind, prefix in (("gray", ""), ("colour", "rgb_")):
         if kind in shipped_gains:
             gain = round(shipped_gains[kind], 4)
             ours = evaluation[SHIPPED_COLUMNS[kind][1]]
-            figures.update({f"shipped_{prefix}gain": gain, f"{prefix}gain_over_shipped": round(ours - gain, 4)})
+            figures.update({f"shipped_{prefix}model": gain, f"{prefix}gain_over_shipped": round(ours - gain, 4)})
     return figures

@@ -13,7 +13,7 @@ quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed d
 models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
 reads beside the model (srcnn/gate.py). The models that ship with the project (``srcnn.gate.SHIPPED``)
 are scored on the same photos and rungs: metrics/summary.json carries their gains and the trained
-model's gain over them (``shipped_gain``, ``gain_over_shipped``, ``shipped_rgb_gain``,
+model's gain over them (``shipped_model``, ``gain_over_shipped``, ``shipped_rgb_model``,
 ``rgb_gain_over_shipped``), metrics/eval.json the figures per rung under "shipped", and the gate
 the rungs where the trained model beat each (``enhance`` takes it only there). The ladder's output
 columns are the photos as ``enhance`` restores them; ``model_*`` the model alone. The logic lives in

@@ -355,6 +355,8 @@ def test_dvc_exp_run_channels_ycbcr_from_the_luma_model_reruns_tile_train_evalua
                 "-o",
                 str(tmp_path / name),
                 "--force",
+                "--model",  # the pipeline's model itself, not the shipped one it did not beat
+                "models/srcnn.pt",
             ],
             cwd=project,
         )

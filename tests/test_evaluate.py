@@ -216,9 +216,9 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
         "q20_gain",
         "q90_gain",
         "q20_rgb_gain",
-        "shipped_gain",  # the shipped models on the same val photos: did training on these photos help?
+        "shipped_model",  # the shipped models on the same val photos: did training on these photos help?
         "gain_over_shipped",
-        "shipped_rgb_gain",
+        "shipped_rgb_model",
         "rgb_gain_over_shipped",
     ]
     assert metrics["metrics/summary.json"]["q90_gain"] == scores["ladder"]["q90"]["model_gain"]

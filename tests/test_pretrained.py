@@ -83,8 +83,8 @@ def test_a_fresh_clone_restores_a_jpeg_with_the_shipped_model(make_project, tmp_
 
     dvc("repro", cwd=clone)  # the pipeline's tiny model: compared with the shipped ones, it does not replace them
     summary = json.loads((clone / "metrics" / "summary.json").read_text())
-    assert summary["gain_over_shipped"] == pytest.approx(summary["psnr_gain"] - summary["shipped_gain"], abs=2e-4)
-    assert summary["shipped_gain"] > summary["psnr_gain"] and summary["rgb_gain_over_shipped"] < 0, summary
+    assert summary["gain_over_shipped"] == pytest.approx(summary["psnr_gain"] - summary["shipped_model"], abs=2e-4)
+    assert summary["shipped_model"] > summary["psnr_gain"] and summary["rgb_gain_over_shipped"] < 0, summary
     gate = read_gate(clone / "models" / "srcnn.ladder.json", clone / "models" / "srcnn.pt")
     assert gate.shipped is not None and set(gate.shipped) == {"gray", "colour"}
     assert not any(gate.shipped["colour"].beaten.values()) and not any(gate.shipped["gray"].beaten.values())
