@@ -42,6 +42,11 @@ from stages import run_stage
 PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/data.json"
 
 
+def tile_settings(params: Params) -> tuple[Any, ...]:
+    """The params ``tile_photo`` takes after the photo, in its order: they also fingerprint its tiles."""
+    return params.tile, params.stride, params.jpeg_quality, params.seed, params.scale, params.channels
+
+
 def entries_and_spans(
     params: Params, prepared: dict[str, Any]
 ) -> tuple[list[Entry], dict[str, tuple[str, int, int, str]]]:
@@ -58,16 +63,7 @@ def entries_and_spans(
         Entry(
             shard,
             photo.name,
-            fingerprint(
-                photo.fingerprint,
-                params.tile,
-                params.stride,
-                params.jpeg_quality,
-                params.seed,
-                params.scale,
-                params.channels,
-                code,
-            ),
+            fingerprint(photo.fingerprint, *tile_settings(params), code),
         )
         for shard, photo in photos
     ]
@@ -84,15 +80,7 @@ def tiler(params: Params, spans: dict[str, tuple[str, int, int, str]]) -> Callab
             for entry in needed:
                 shard, offset, length, digest = spans[entry.name]
                 (sample,) = read_span(PREPARED / shard, offset, length, digest)
-                yield (
-                    sample,
-                    params.tile,
-                    params.stride,
-                    params.jpeg_quality,
-                    params.seed,
-                    params.scale,
-                    params.channels,
-                )
+                yield (sample, *tile_settings(params))
 
         return iter(
             progress(parallel_map(tile_photo, jobs(), params.workers), total=len(needed), desc="tile", unit="photo")
