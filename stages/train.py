@@ -173,6 +173,9 @@ def main() -> None:
         live.end()
         write_outputs(params, device, model, history, init)
     if distributed:
+        # every process waits until rank 0 has written its outputs: one that tears its gloo group down
+        # while another still holds it open can abort at exit ("terminate called without an active exception")
+        dist.barrier()
         dist.destroy_process_group()
 
 
