@@ -63,9 +63,9 @@ def share_of_samples(urls: Iterator[dict[str, str]], worker: int, workers: int) 
     ``webdataset.tarfile_to_samples`` would give, numbered on through every shard and pass, those
     whose number is ``worker`` modulo ``workers``. Only those are read: each shard's members are
     listed once (``srcnn.shards.list_samples``: the headers alone) and a sample is read by seeking
-    to its members, where the WebDataset stream reads every byte of every shard in every worker (the
-    loader alone ran 40 % slower on an H100 for it, docs/gpu.md). For the few shards of a small
-    collection, the case it is used for: the lists are about 100 bytes a sample."""
+    to its members, where the WebDataset stream reads every byte of every shard in every worker
+    (slower: docs/gpu.md). For the few shards of a small collection, the case it is used for: the
+    lists are about 100 bytes a sample."""
     listed: dict[str, list[tuple[str, list[tuple[str, int, int]]]]] = {}
     number = -1
     for item in urls:

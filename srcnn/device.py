@@ -14,12 +14,11 @@ On a CPU, ``enhance`` (``int8=True``) picks per photo, by a rule measured with
 busy machine flip; a rule gives a photo the same output every time):
 
 - a photo of ``INT8_MIN_PIXELS`` (2 megapixels) or more: int8, where PyTorch has a quantized
-  backend. Its sums are exact on every CPU (srcnn/quantized.py), it stays within 0.05 dB of fp32,
-  and on a 12 MP photo it was the fastest on an Intel Xeon with AMX and VNNI and as a CPU with
-  AVX2 only (emulated on it);
+  backend. Its sums are exact on every CPU (srcnn/quantized.py); its cost in dB and its speed on
+  each kind of CPU are in docs/inference.md;
 - a smaller photo: bf16 where oneDNN runs it natively (AVX-512 BF16, AMX), else fp32. int8
   calibrates on each photo (a float pass over nine 128-pixel blocks of it, the weights packed
-  anew), which costs more than int8 saves on photos below about 1 to 2 megapixels.
+  anew), which costs more than int8 saves on small photos.
 
 Native bf16 is what oneDNN says, so it follows ONEDNN_MAX_CPU_ISA too (bf16 emulated on AVX2 is
 many times slower than fp32).

@@ -22,9 +22,8 @@ convolution whose right answer needs more than 16 bits), so it also sees a CPU t
 told to treat as an older one. Where the answer is no, the ranges shrink so that no pair can
 saturate (PyTorch's ``reduce_range``): the first layer keeps the photo's 8-bit steps and gets
 weights of 7 bits (255 × 63 × 2 = 32,130), the later ones get 7-bit activations (127 × 127 × 2 =
-32,258). Then every kernel computes the exact integer sums; the price is a little precision (on the
-19 photos of Set5 and Set14 at JPEG quality 20, −0.0125 dB against fp32 where full ranges give
-−0.0094 dB: benchmarks/enhance_speed.py).
+32,258). Then every kernel computes the exact integer sums; the price is a little precision, measured
+by ``benchmarks/enhance_speed.py`` (docs/inference.md).
 """
 
 from __future__ import annotations

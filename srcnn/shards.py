@@ -225,7 +225,7 @@ def list_samples(path: Path | str) -> list[tuple[str, list[tuple[str, int, int]]
 def _samples(handle: Any, name: str) -> Iterator[Sample]:
     """The samples of a tar stream: consecutive members that share a key (``_key_and_extension``),
     as WebDataset groups them. Read with ``tarfile`` here rather than WebDataset's reader, which
-    imports torch: 2 s at the start of each data stage."""
+    imports torch, slow to start, in each data stage."""
     sample: Sample | None = None
     with tarfile.open(fileobj=handle, mode="r|") as tar:
         for member in tar:

@@ -72,8 +72,8 @@ DIVERGED_LOSS = 1.0
 CLOCK_STEPS = 16
 # params.lr is the learning rate at this batch, the CPU's; lr_scaling carries it to other batches
 REFERENCE_BATCH = 16
-# batch_size auto on a CUDA GPU: at 512 an H200 is busy 99 % of the default SRCNN's training steps;
-# at 32 an H100 was busy 22-30 %, Python's per-step work setting the pace (docs/gpu.md)
+# batch_size auto on a CUDA GPU: large enough that Python's per-step work no longer sets the pace
+# (docs/gpu.md gives how busy the GPU is at each batch)
 GPU_BATCH = 512
 LR_EXPONENT = {"none": 0.0, "sqrt": 0.5, "linear": 1.0}
 
