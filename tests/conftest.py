@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import functools
 import os
 import subprocess
 import sys
@@ -55,10 +57,33 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     return run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check)
 
 
+STARTS_A_PROCESS = {"run", "dvc", "Popen", "check_call", "check_output", "make_project", "executable"}
+
+
+@functools.cache
+def process_starters() -> frozenset[str]:
+    """The names of the test helpers, fixtures and tests that start a process (the CLI, DVC, git,
+    pip), themselves or through another function of the tests (imported from another test module too)."""
+    uses: dict[str, set[str]] = {}
+    for path in Path(__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                names |= {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+                names |= {arg.arg for arg in node.args.args}  # the fixtures it asks for
+                uses.setdefault(node.name, set()).update(names)
+    starters = {name for name, used in uses.items() if used & STARTS_A_PROCESS}
+    while grown := {name for name, used in uses.items() if used & starters} - starters:
+        starters |= grown
+    return frozenset(starters)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that builds a project (to run DVC or the stages in it) is slow: `pytest -m "not slow"` skips it."""
+    """A test that starts a process (DVC, the CLI, git, pip), itself or through a helper or fixture,
+    is slow: `pytest -m "not slow"` runs the others, in-process and quick."""
     for item in items:
-        if "make_project" in getattr(item, "fixturenames", ()):
+        name = getattr(item, "originalname", item.name)
+        if name in process_starters() or process_starters() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
 
 
