@@ -23,7 +23,9 @@ from .repro import repro
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(PACKAGE_DOC or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.faults", description=(PACKAGE_DOC or "").split("\n\n")[0]
+    )
     parser.add_argument("--kills", type=int, default=10, help="kills per command (6 commands)")
     parser.add_argument("--pairs", type=int, default=20, help="pairs of writers started together on data/tiles")
     parser.add_argument("--seed", type=int, default=0)

@@ -123,6 +123,9 @@ def input_digests(root: Path, paths: list[str]) -> dict[str, str]:
 
 @dataclass
 class Project:
+    """The project's copy at ``root`` and its saved states under ``states`` (each a copy of the folders
+    in MUTABLE); ``env``: what its commands run with."""
+
     root: Path
     states: Path
     env: dict[str, str]
