@@ -86,12 +86,16 @@ def test_ctrl_c_in_a_stage_ends_with_exit_130_and_one_line(make_project):
     import signal
     import subprocess
 
-    from conftest import ROOT
+    from benchmarks import stop_at
 
     project = make_project()
-    stop_at = [sys.executable, str(ROOT / "tests/stop_at.py"), "data/prepared", "*.tar", "1", "pause"]
     stage = subprocess.Popen(
-        [*stop_at, "stages.prepare"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        stop_at.command(project / "data/prepared", 1, "pause", "stages.prepare", pattern="*.tar"),
+        cwd=project,
+        env=stop_at.environment(project),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert stage.stdout is not None and stage.stdout.readline() == b"paused\n"
     stage.send_signal(signal.SIGINT)  # as Ctrl-C would, half-way through writing the shards

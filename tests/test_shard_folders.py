@@ -21,9 +21,8 @@ import yaml
 from conftest import ROOT, run
 from PIL import Image
 
+from benchmarks import stop_at
 from srcnn.shards import MANIFEST, check_complete
-
-STOP_AT = str(ROOT / "tests" / "stop_at.py")
 
 
 def tree(folder: Path) -> dict[str, tuple[bytes, int]]:
@@ -107,8 +106,9 @@ def test_a_second_writer_stops_naming_the_first_and_a_killed_writer_frees_the_fo
     project = prepared_project(make_project)
     tiles = project / "data/tiles"
     first = subprocess.Popen(
-        [sys.executable, STOP_AT, str(tiles), "*", "1", "pause", "stages.tile"],
+        stop_at.command(tiles, 1, "pause", "stages.tile"),
         cwd=project,
+        env=stop_at.environment(project),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -172,8 +172,9 @@ def test_a_tile_stage_killed_at_any_point_leaves_nothing_that_looks_complete(mak
         shutil.rmtree(data)
         shutil.copytree(project / "before", data)
         killed = subprocess.run(
-            [sys.executable, STOP_AT, str(tiles), "[!.]*", str(point), "kill", "stages.tile"],
+            stop_at.command(tiles, point, "kill", "stages.tile", pattern="[!.]*"),
             cwd=project,
+            env=stop_at.environment(project),
             capture_output=True,
             text=True,
         )
@@ -207,8 +208,9 @@ def test_a_data_stage_whose_main_process_alone_is_killed_leaves_no_worker_holdin
     project = make_project(workers=2, photos_per_shard=1)
     prepared = project / "data/prepared"
     killed = subprocess.Popen(
-        [sys.executable, STOP_AT, str(prepared), "*.partial", "1", "kill", "stages.prepare"],
+        stop_at.command(prepared, 1, "kill", "stages.prepare", pattern="*.partial"),
         cwd=project,
+        env=stop_at.environment(project),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -248,8 +250,9 @@ def test_a_tile_stage_reading_data_prepared_while_a_prepare_rewrites_it_stops_wr
         if len(shards[index][1]["photos"]) >= 2
     )
     paused = subprocess.Popen(
-        [sys.executable, STOP_AT, str(prepared), "*.tar", str(before + 2), "pause-open", "stages.tile"],
+        stop_at.command(prepared, before + 2, "pause", "stages.tile", pattern="*.tar", on=["open"]),
         cwd=project,
+        env=stop_at.environment(project),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
