@@ -257,7 +257,7 @@ def size(text: str) -> tuple[int, int]:
     return width, height
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--photo", type=Path, help="a clean photo (default: a generated 4032×3024 one)")
     parser.add_argument(
@@ -296,7 +296,109 @@ def main() -> None:
     parser.add_argument("--worker", choices=("project", "command", "naive"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--precision", default="auto", help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def write_photos(
+    args: argparse.Namespace, work: Path
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The clean photo, the large and small photos, and each one degraded (``work/NAME.png``; the
+    large one also as ``work/large.jpg`` for the whole command)."""
+    clean = load_rgb(args.photo) if args.photo else generated_photo(*args.size)
+    height, width = clean.shape[:2]
+    small_width, small_height = min(args.small_size[0], width), min(args.small_size[1], height)
+    top, left = (height - small_height) // 2, (width - small_width) // 2
+    photos = {"large": clean, "small": clean[top : top + small_height, left : left + small_width]}
+    degraded = {}
+    for name, photo in photos.items():
+        degraded[name] = jpeg_roundtrip(photo, QUALITY)
+        Image.fromarray(degraded[name]).save(work / f"{name}.png", format="PNG", compress_level=1)
+    Image.fromarray(degraded["large"]).save(work / "large.jpg", format="JPEG", quality=98)
+    return clean, photos, degraded
+
+
+def pick_model(args: argparse.Namespace, work: Path, clean: np.ndarray, degraded: np.ndarray) -> Path:
+    """--model, else models/srcnn.pt (unless --fresh-model), else one trained quickly on the photo."""
+    model_path = args.model or (None if args.fresh_model else default_model())
+    if model_path is None:
+        started = time.perf_counter()
+        model_path = work / "model.pt"
+        save_model(model_path, quick_model(clean, degraded, args.train_seconds), info={"params": {"scale": 1}})
+        print(f"model: trained {time.perf_counter() - started:.0f} s on tiles of the photo")
+    else:
+        print(f"model: {model_path}")
+    return model_path
+
+
+def time_precisions(
+    photos: dict[str, np.ndarray], candidates: list[str], work: Path, model_path: Path, repeats: int
+) -> dict[str, dict[str, dict]]:
+    """Each photo restored in each precision, each in its own process, ``repeats`` times in turn;
+    the fastest run of each (photo name → precision → seconds and peak RSS)."""
+    runs: dict[str, dict[str, dict]] = {name: {} for name in photos}
+    for _ in range(repeats):
+        for name in photos:
+            for precision in candidates:
+                figures = run_worker(
+                    "project", work / f"{name}.png", model_path, work / f"{name}-{precision}.png", precision
+                )
+                if precision not in runs[name] or figures["seconds"] < runs[name][precision]["seconds"]:
+                    runs[name][precision] = figures
+    return runs
+
+
+def large_photo_psnr(
+    clean: np.ndarray, degraded: np.ndarray, candidates: list[str], work: Path, naive: bool
+) -> dict[str, float]:
+    """PSNR (luma) of the large photo as each precision (and the naive forward) restored it, and of its input."""
+    clean_y = to_luma_u8(clean).astype(np.float64)
+    photo_psnr = {
+        precision: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"large-{precision}.png")).astype(np.float64))
+        for precision in candidates
+    }
+    if naive:
+        photo_psnr["naive"] = metrics.psnr(clean_y, to_luma_u8(load_rgb(work / "naive.png")).astype(np.float64))
+    photo_psnr["input"] = metrics.psnr(clean_y, to_luma_u8(degraded).astype(np.float64))
+    return photo_psnr
+
+
+def quality_scores(
+    folders: list[Path], model_path: Path, candidates: list[str], photo_psnr: dict[str, float]
+) -> tuple[dict[str, np.ndarray], str]:
+    """Each precision's PSNR per photo of ``folders`` (else of the large photo), and where that is."""
+    if folders:
+        scores = {precision: np.array(photos_psnr(model_path, folders, precision)) for precision in candidates}
+        return scores, f"{len(scores['fp32'])} photos of {', '.join(str(folder) for folder in folders)}"
+    return {precision: np.array([photo_psnr[precision]]) for precision in candidates}, "the large photo"
+
+
+def choose(
+    photos: dict[str, np.ndarray],
+    runs: dict[str, dict[str, dict]],
+    close: list[str],
+    cpu: dict,
+    megapixels: dict[str, float],
+) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """Per photo: the measured choice (the fastest of ``close``), the rule's and the baseline's; each printed."""
+    measured, rule, baseline = {}, {}, {}
+    for name in photos:
+        pixels = photos[name].shape[0] * photos[name].shape[1]
+        measured[name] = min(close, key=lambda precision: runs[name][precision]["seconds"])
+        rule[name] = PRECISIONS[pick_precision("auto", torch.device("cpu"), int8=True, pixels=pixels)]
+        baseline[name] = "int8" if cpu["int8_engine"] else "bf16" if cpu["native_bf16"] else "fp32"  # the rule before
+        print(
+            f"{name} photo ({megapixels[name]:.2f} MP): "
+            + ", ".join(f"{precision} {figures['seconds']:.2f} s" for precision, figures in runs[name].items())
+            + f"; measured choice {measured[name]} (the fastest within {TOLERANCE_DB} dB of fp32), "
+            f"rule {rule[name]} ({'agrees' if rule[name] == measured[name] else 'DISAGREES'}); "
+            f"baseline (int8 wherever there is a quantized backend) {baseline[name]}: "
+            f"{runs[name][baseline[name]]['seconds'] / runs[name][rule[name]]['seconds']:.2f}× the rule's time"
+        )
+    return measured, rule, baseline
+
+
+def main() -> None:
+    args = parse_args()
     if args.worker:
         worker(args.worker, args.precision, args.photo, args.model, args.out)
         return
@@ -305,27 +407,9 @@ def main() -> None:
     candidates = ["fp32"] + ["bf16"] * cpu["native_bf16"] + ["int8"] * (cpu["int8_engine"] is not None)
     with tempfile.TemporaryDirectory(prefix="enhance_speed.") as folder:
         work = Path(folder)
-        clean = load_rgb(args.photo) if args.photo else generated_photo(*args.size)
-        height, width = clean.shape[:2]
-        small_width, small_height = min(args.small_size[0], width), min(args.small_size[1], height)
-        top, left = (height - small_height) // 2, (width - small_width) // 2
-        photos = {"large": clean, "small": clean[top : top + small_height, left : left + small_width]}
-        degraded = {}
-        for name, photo in photos.items():
-            degraded[name] = jpeg_roundtrip(photo, QUALITY)
-            Image.fromarray(degraded[name]).save(work / f"{name}.png", format="PNG", compress_level=1)
-        Image.fromarray(degraded["large"]).save(work / "large.jpg", format="JPEG", quality=98)
+        clean, photos, degraded = write_photos(args, work)
         megapixels = {name: photo.shape[0] * photo.shape[1] / 1e6 for name, photo in photos.items()}
-        model_path = args.model or (None if args.fresh_model else default_model())
-        if model_path is None:
-            started = time.perf_counter()
-            model_path = work / "model.pt"
-            save_model(
-                model_path, quick_model(clean, degraded["large"], args.train_seconds), info={"params": {"scale": 1}}
-            )
-            print(f"model: trained {time.perf_counter() - started:.0f} s on tiles of the photo")
-        else:
-            print(f"model: {model_path}")
+        model_path = pick_model(args, work, clean, degraded["large"])
         print(
             "photos: "
             + ", ".join(
@@ -335,55 +419,22 @@ def main() -> None:
             + f", JPEG quality {QUALITY}"
         )
         print("CPU: " + ", ".join(f"{key} {value}" for key, value in cpu.items()))
-
-        runs: dict[str, dict[str, dict]] = {name: {} for name in photos}
-        for _ in range(args.repeats):
-            for name in photos:
-                for precision in candidates:
-                    figures = run_worker(
-                        "project", work / f"{name}.png", model_path, work / f"{name}-{precision}.png", precision
-                    )
-                    if precision not in runs[name] or figures["seconds"] < runs[name][precision]["seconds"]:
-                        runs[name][precision] = figures
+        runs = time_precisions(photos, candidates, work, model_path, args.repeats)
         command = run_worker("command", work / "large.jpg", model_path, work / "command.png")
         naive = None if args.skip_naive else run_worker("naive", work / "large.png", model_path, work / "naive.png")
-        clean_y = to_luma_u8(clean).astype(np.float64)
-        photo_psnr = {
-            precision: metrics.psnr(clean_y, to_luma_u8(load_rgb(work / f"large-{precision}.png")).astype(np.float64))
-            for precision in candidates
-        }
-        if naive is not None:
-            photo_psnr["naive"] = metrics.psnr(clean_y, to_luma_u8(load_rgb(work / "naive.png")).astype(np.float64))
-        photo_psnr["input"] = metrics.psnr(clean_y, to_luma_u8(degraded["large"]).astype(np.float64))
-    if args.photos:
-        scores = {precision: np.array(photos_psnr(model_path, args.photos, precision)) for precision in candidates}
-        where = f"{len(scores['fp32'])} photos of {', '.join(str(folder) for folder in args.photos)}"
-    else:
-        scores = {precision: np.array([photo_psnr[precision]]) for precision in candidates}
-        where = "the large photo"
+        photo_psnr = large_photo_psnr(clean, degraded["large"], candidates, work, naive is not None)
+        # while the folder is there: a model trained quickly lies in it
+        scores, where = quality_scores(args.photos, model_path, candidates, photo_psnr)
     delta = {precision: float((scores[precision] - scores["fp32"]).mean()) for precision in candidates}
     worst = {precision: float((scores[precision] - scores["fp32"]).min()) for precision in candidates}
-    close = [precision for precision in candidates if abs(delta[precision]) <= TOLERANCE_DB]
-    measured, rule, baseline = {}, {}, {}
     print(
         f"quality on {where} (JPEG {QUALITY}), against fp32 ({scores['fp32'].mean():.3f} dB): "
         + ", ".join(
             f"{precision} {delta[precision]:+.4f} dB (worst photo {worst[precision]:+.4f})" for precision in candidates
         )
     )
-    for name in photos:
-        pixels = photos[name].shape[0] * photos[name].shape[1]
-        measured[name] = min(close, key=lambda precision: runs[name][precision]["seconds"])
-        rule[name] = PRECISIONS[pick_precision("auto", torch.device("cpu"), int8=True, pixels=pixels)]
-        baseline[name] = "int8" if cpu["int8_engine"] else "bf16" if cpu["native_bf16"] else "fp32"  # the rule before
-        print(
-            f"{name} photo ({megapixels[name]:.2f} MP): "
-            + ", ".join(f"{precision} {runs[name][precision]['seconds']:.2f} s" for precision in candidates)
-            + f"; measured choice {measured[name]} (the fastest within {TOLERANCE_DB} dB of fp32), "
-            f"rule {rule[name]} ({'agrees' if rule[name] == measured[name] else 'DISAGREES'}); "
-            f"baseline (int8 wherever there is a quantized backend) {baseline[name]}: "
-            f"{runs[name][baseline[name]]['seconds'] / runs[name][rule[name]]['seconds']:.2f}× the rule's time"
-        )
+    close = [precision for precision in candidates if abs(delta[precision]) <= TOLERANCE_DB]
+    measured, rule, baseline = choose(photos, runs, close, cpu, megapixels)
     large = runs["large"][rule["large"]]
     print(
         f"large photo, {rule['large']}: {megapixels['large'] / large['seconds']:.2f} MP/s, "
@@ -415,19 +466,24 @@ def main() -> None:
         **cpu,
     }
     if naive is not None:
-        ratio = naive["seconds"] / large["seconds"]
-        print(
-            f"naive (fp32 NCHW whole image): {naive['seconds']:.2f} s, peak RSS {naive['peak_rss_mb']:.0f} MB; "
-            f"speed-up of {rule['large']}: {ratio:.2f}× (target ≥ 5); on the large photo: naive "
-            f"{photo_psnr['naive']:.3f} dB, {rule['large']} {photo_psnr[rule['large']] - photo_psnr['naive']:+.4f} dB"
-        )
-        result.update(
-            naive_seconds=round(naive["seconds"], 3),
-            ratio=round(ratio, 2),
-            naive_peak_rss_mb=round(naive["peak_rss_mb"], 1),
-            psnr_naive_db=round(photo_psnr["naive"], 3),
-        )
+        result.update(naive_figures(naive, large, rule["large"], photo_psnr))
     print(json.dumps(result))
+
+
+def naive_figures(naive: dict, large: dict, precision: str, photo_psnr: dict[str, float]) -> dict[str, float]:
+    """The naive forward against ``precision`` on the large photo: printed, and its keys of the JSON line."""
+    ratio = naive["seconds"] / large["seconds"]
+    print(
+        f"naive (fp32 NCHW whole image): {naive['seconds']:.2f} s, peak RSS {naive['peak_rss_mb']:.0f} MB; "
+        f"speed-up of {precision}: {ratio:.2f}× (target ≥ 5); on the large photo: naive "
+        f"{photo_psnr['naive']:.3f} dB, {precision} {photo_psnr[precision] - photo_psnr['naive']:+.4f} dB"
+    )
+    return {
+        "naive_seconds": round(naive["seconds"], 3),
+        "ratio": round(ratio, 2),
+        "naive_peak_rss_mb": round(naive["peak_rss_mb"], 1),
+        "psnr_naive_db": round(photo_psnr["naive"], 3),
+    }
 
 
 if __name__ == "__main__":

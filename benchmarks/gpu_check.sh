@@ -13,7 +13,7 @@
 # The parts and how each is measured: benchmarks/gpu_check/ (one module per kind of part) and
 # docs/gpu.md. It needs PyTorch, Pillow, NumPy, scikit-image, PyYAML and webdataset, not DVC or
 # DVCLive: it runs the stages of dvc.yaml itself, each stage's cmd read from dvc.yaml, the train
-# stage with DVCLive's Live replaced by a no-op (benchmarks/gpu_check/train_stage.py). Where
+# stage with DVCLive's Live replaced by a stand-in (benchmarks/gpu_check/train_stage.py). Where
 # webdataset is missing and nothing can be downloaded, benchmarks/gpu_wheels.sh fills .wheels/
 # beforehand (on a machine with the package index), and this script installs those wheels into a
 # temporary folder.

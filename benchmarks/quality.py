@@ -59,7 +59,8 @@ from srcnn.params import Params, load_params
 from srcnn.photos import list_photo_files, read_prepared
 
 OUT = ROOT / "benchmarks" / "out"
-SKIP = ("data/", "models/", "metrics/", "dvclive/", "plots/", "dvc.lock", "tests/", "benchmarks/", "dvc_plots/")
+# models/ is kept: git tracks only the shipped models there, which the evaluate stage scores
+SKIP = ("data/", "metrics/", "dvclive/", "plots/", "dvc.lock", "tests/", "benchmarks/", "dvc_plots/")
 # a run of many minutes trains at batch 32, and SRCNN as 9-5-5: the quick start's 9-3-5 at batch 16
 # is sized for a short run on a CPU without bf16 units (docs/training.md)
 LONG_RUN_MODEL = dict(kernel2=5, batch_size=32)
@@ -297,7 +298,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
     print(json.dumps(summary))
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--score",
@@ -345,11 +346,13 @@ def main() -> None:
     for folder in args.raw_dir + args.ladder_dirs:
         if not folder.is_dir():
             sys.exit(f"quality: {folder} is not a folder")
-    if args.score:
-        score_only(args.score, args.ladder_dirs, args.out, args.self_ensemble)
-        return
-    if not args.raw_dir:
+    if not args.score and not args.raw_dir:
         parser.error("--raw-dir is required unless --score")
+    return args
+
+
+def run_settings(args: argparse.Namespace) -> dict[str, Any]:
+    """The params every run shares: raw_dir, the time budget, batch 32, --scale and every -S."""
     raw_dirs = [str(folder.resolve()) for folder in args.raw_dir]
     settings: dict[str, Any] = {
         "raw_dir": raw_dirs if len(raw_dirs) > 1 else raw_dirs[0],
@@ -362,6 +365,71 @@ def main() -> None:
     for item in args.settings:
         key, _, value = item.partition("=")
         settings[key] = yaml.safe_load(value)
+    return settings
+
+
+def arch_settings(arch: str) -> dict[str, Any]:
+    return {"arch": arch, **({"kernel2": LONG_RUN_MODEL["kernel2"]} if arch == "srcnn" else {})}
+
+
+def train_equal_minutes(base: Path, args: argparse.Namespace) -> dict[str, Path]:
+    """Every arch of --archs trained for --minutes, --parallel at a time: run name → its project."""
+    with ThreadPoolExecutor(args.parallel) as pool:
+        return dict(
+            zip(
+                args.archs,
+                pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads), args.archs),
+                strict=True,
+            )
+        )
+
+
+def train_equal_steps(base: Path, args: argparse.Namespace, steps: dict[str, int]) -> dict[str, Path]:
+    """Every arch that made more steps than the fewest, again for exactly the fewest (the one
+    that made the fewest is reused): run name (ARCH-Nsteps) → its project."""
+    fewest = min(steps.values())
+    again = [arch for arch in args.archs if steps[arch] > fewest]
+    # one epoch of exactly the steps, no clock: the same schedule the timed runs followed
+    fixed = {"time_budget": 0, "epochs": 1, "steps_per_epoch": fewest}
+    with ThreadPoolExecutor(args.parallel) as pool:
+        return dict(
+            zip(
+                (f"{arch}-{fewest}steps" for arch in again),
+                pool.map(
+                    lambda arch: train_copy(
+                        base, f"{arch}-{fewest}steps", {**arch_settings(arch), **fixed}, args.threads
+                    ),
+                    again,
+                ),
+                strict=True,
+            )
+        )
+
+
+def cpu_name() -> str:
+    """lscpu's model name and the widest vector unit it lists (what the minutes of training bought)."""
+    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
+    flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
+    return cpu + (
+        " (AMX)"
+        if "amx_bf16" in flags
+        else " (AVX-512 bf16)"
+        if "avx512_bf16" in flags
+        else " (AVX-512)"
+        if "avx512f" in flags
+        else " (AVX2)"
+        if "avx2" in flags
+        else ""
+    )
+
+
+def main() -> None:
+    args = parse_args()
+    if args.score:
+        score_only(args.score, args.ladder_dirs, args.out, args.self_ensemble)
+        return
+    settings = run_settings(args)
     work = (args.work or Path(tempfile.mkdtemp(prefix="srcnn-quality-"))).resolve()
     base = make_project(work / "base", settings)
     params = load_params(base / "params.yaml")
@@ -374,37 +442,11 @@ def main() -> None:
     run([sys.executable, "-m", "dvc", "repro", "tile"], cwd=base)
     run(["git", "add", "-A"], cwd=base)
     run(["git", "commit", "-qm", "data", "--allow-empty"], cwd=base)
-
-    def arch_settings(arch: str) -> dict[str, Any]:
-        return {"arch": arch, **({"kernel2": LONG_RUN_MODEL["kernel2"]} if arch == "srcnn" else {})}
-
-    with ThreadPoolExecutor(args.parallel) as pool:
-        works = dict(
-            zip(
-                args.archs,
-                pool.map(lambda arch: train_copy(base, arch, arch_settings(arch), args.threads), args.archs),
-                strict=True,
-            )
-        )
+    works = train_equal_minutes(base, args)
     steps = {arch: json.loads((works[arch] / "metrics" / "train.json").read_text())["steps"] for arch in args.archs}
     fewest = min(steps.values())
     if not args.no_equal_steps and len(args.archs) > 1:
-        again = [arch for arch in args.archs if steps[arch] > fewest]
-        # one epoch of exactly the steps, no clock: the same schedule the timed runs followed
-        fixed = {"time_budget": 0, "epochs": 1, "steps_per_epoch": fewest}
-        with ThreadPoolExecutor(args.parallel) as pool:
-            works.update(
-                zip(
-                    (f"{arch}-{fewest}steps" for arch in again),
-                    pool.map(
-                        lambda arch: train_copy(
-                            base, f"{arch}-{fewest}steps", {**arch_settings(arch), **fixed}, args.threads
-                        ),
-                        again,
-                    ),
-                    strict=True,
-                )
-            )
+        works.update(train_equal_steps(base, args, steps))
     print(f"quality: trained and evaluated by the pipeline in {time.perf_counter() - started:.0f} s", flush=True)
 
     scored = {"val_ladder": val_photos(base, args.raw_dir[0])}
@@ -416,20 +458,7 @@ def main() -> None:
     keys = [
         key for key in ("val_ladder", "held_out_ladder", "held_out_fresh_ladder") if key in results[next(iter(results))]
     ]
-    lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu = next((line.split(":", 1)[1].strip() for line in lscpu.splitlines() if line.startswith("Model name")), "?")
-    flags = set(next((line.split(":", 1)[1].split() for line in lscpu.splitlines() if line.startswith("Flags")), []))
-    cpu += (
-        " (AMX)"
-        if "amx_bf16" in flags
-        else " (AVX-512 bf16)"
-        if "avx512_bf16" in flags
-        else " (AVX-512)"
-        if "avx512f" in flags
-        else " (AVX2)"
-        if "avx2" in flags
-        else ""
-    )
+    cpu = cpu_name()
     equal = f" (runs named ARCH-{fewest}steps: {fewest} steps each)" if any("steps" in name for name in works) else ""
     print(
         f"\n{cpu}; {args.minutes:g} min of training each on {args.threads} thread(s){equal}; "
@@ -440,7 +469,7 @@ def main() -> None:
     summary = {
         "label": args.label,
         "cpu": cpu,
-        "raw_dir": raw_dirs,
+        "raw_dir": [str(folder.resolve()) for folder in args.raw_dir],
         "minutes": args.minutes,
         "threads": args.threads,
         "parallel": args.parallel,

@@ -209,13 +209,151 @@ def stamp(times: dict[int, float], step: int) -> None:
     times.setdefault(step, time.perf_counter())
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--counts", type=int, nargs="+", default=[100, 400, 1600], metavar="N")
     parser.add_argument("--train-steps", type=int, default=200)
     parser.add_argument("--turns", type=int, default=5, help="turns of each path in the steps/s comparison")
     parser.add_argument("--work", type=Path, help="scratch folder (default: a temporary one, removed)")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def measure_count(
+    work: Path, pool: Path, count: int, extra: int, renamed_from: int, train_steps: int
+) -> tuple[dict, dict]:
+    """The pipeline at N = ``count`` photos: a full ``dvc repro`` (each stage sampled), ``dvc status``,
+    a no-op ``dvc repro``, the files DVC tracks, then ``extra`` photos added and ``dvc repro tile``,
+    and ``extra`` more named among the others (pool photos from ``renamed_from`` on) and again.
+    Returns the row of N's figures and the full repro's stages (name → seconds and peak MiB)."""
+    photos, project = work / f"photos_{count}", work / f"project_{count}"
+    shutil.rmtree(photos, ignore_errors=True)
+    shutil.rmtree(project, ignore_errors=True)
+    link_photos(pool, photos, 0, count)
+    make_project(
+        project,
+        {
+            "raw_dir": str(photos),
+            "epochs": 1,
+            "steps_per_epoch": train_steps,
+            "eval_photos": 10,
+            "eval_qualities": [20, 90],
+        },
+    )
+    full = repro(project)
+    train = json.loads((project / "metrics" / "train.json").read_text())
+    status_s, _ = run([sys.executable, "-m", "dvc", "status"], project)
+    noop = repro(project)
+    assert stages_run(noop["output"]) == ALWAYS_RUN, noop["output"]
+    files = tracked_files(project)
+    link_photos(pool, photos, count, extra)
+    incremental = repro(project, "tile")
+    for index in range(extra):  # new photos whose names sort among the others
+        os.link(pool / f"IMG_{renamed_from + index:05d}.jpg", photos / f"IMG_{index * count // extra:05d}_b.jpg")
+    scattered = repro(project, "tile")
+    stage = full["stages"]
+    return {
+        "seconds": {name: round(stage[name]["seconds"], 1) for name in STAGES if name in stage},
+        "peak_mb": {name: round(stage[name]["peak_mb"], 1) for name in STAGES if name in stage},
+        "prepare_tile_s": stage["prepare"]["seconds"] + stage["tile"]["seconds"],
+        "repro_s": full["seconds"],
+        "status_s": status_s,
+        "noop_repro_s": noop["seconds"],
+        "files": files,
+        "incremental_s": incremental["seconds"],
+        "added": extra,
+        "scattered_s": scattered["seconds"],
+        "incremental_stages_s": sum(
+            incremental["stages"][name]["seconds"] for name in ("prepare", "tile") if name in incremental["stages"]
+        ),
+        "train_steps_per_s": train["steps"] / train["seconds"],
+        "tiles": json.loads((project / "metrics" / "data.json").read_text())["tiles_train"],
+    }, stage
+
+
+def print_count(count: int, row: dict, stage: dict) -> None:
+    """The table of one N: each stage's seconds and peak memory, then the other figures."""
+    print(f"\nN = {count} photos ({row['tiles']} train tiles), full dvc repro {row['repro_s']:.0f} s", flush=True)
+    print(f"{'stage':<10}{'seconds':>9}{'s/photo':>9}{'peak PSS MiB':>14}")
+    for name in STAGES:
+        if name in stage:
+            print(
+                f"{name:<10}{stage[name]['seconds']:>9.1f}{stage[name]['seconds'] / count:>9.3f}"
+                f"{stage[name]['peak_mb']:>14.0f}"
+            )
+    print(
+        f"prepare + tile {row['prepare_tile_s']:.1f} s ({row['prepare_tile_s'] / count:.3f} s/photo); "
+        f"train {row['train_steps_per_s']:.2f} steps/s; files DVC tracks under data/: {row['files']}; "
+        f"dvc status {row['status_s']:.1f} s; no-op dvc repro {row['noop_repro_s']:.1f} s; "
+        f"+{row['added']} photos: dvc repro tile {row['incremental_s']:.1f} s "
+        f"({100 * row['incremental_s'] / row['prepare_tile_s']:.1f} % of the full prepare + tile); "
+        f"+{row['added']} more named among the others: {row['scattered_s']:.1f} s "
+        f"({100 * row['scattered_s'] / row['prepare_tile_s']:.1f} %)",
+        flush=True,
+    )
+
+
+def fit_turns(work: Path, small: int, large: int, turns: int) -> list[tuple[bool, float, float]]:
+    """The baseline: ``fit`` on the in-memory path at N = ``small`` and streaming at N = ``large``,
+    taking ``turns`` turns: (streaming, steps/s once running, seconds to get there) per run."""
+    # the same loop on both paths, in this process, taking turns, the best of each: the stage's own
+    # figure (in the table) also counts its stream's start and the 50 ms memory sampling beside it
+    return [
+        (streaming, *fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
+        for _ in range(turns)
+        for streaming in (False, True)
+    ]
+
+
+def summary(
+    args: argparse.Namespace, counts: list[int], rows: dict, turns: list[tuple[bool, float, float]], loader: float
+) -> dict:
+    """The JSON line: the ratios between the smallest and the largest N, the baseline's, each row,
+    and the targets met."""
+    small, large = counts[0], counts[-1]
+    in_memory = max(rate for streaming, rate, _ in turns if not streaming)
+    streamed = max(rate for streaming, rate, _ in turns if streaming)
+    result = {
+        "counts": counts,
+        "train_steps": args.train_steps,
+        "train_memory_ratio": round(rows[large]["peak_mb"]["train"] / rows[small]["peak_mb"]["train"], 3),
+        "seconds_per_photo_ratio": round(
+            (rows[large]["prepare_tile_s"] / large) / (rows[small]["prepare_tile_s"] / small), 3
+        ),
+        "files_per_photo": round(rows[large]["files"] / large, 4),
+        "files": {n: rows[n]["files"] for n in counts},
+        "noop_repro_s": round(rows[large]["noop_repro_s"], 2),
+        "incremental_fraction": round(rows[large]["incremental_s"] / rows[large]["prepare_tile_s"], 4),
+        "scattered_fraction": round(rows[large]["scattered_s"] / rows[large]["prepare_tile_s"], 4),
+        "steps_per_s_ratio": round(streamed / in_memory, 3),
+        "in_memory_steps_per_s": round(in_memory, 3),
+        "streaming_steps_per_s": round(streamed, 3),
+        "fit_turns": [
+            {"streaming": streaming, "steps_per_s": round(rate, 3), "ready_s": round(ready, 2)}
+            for streaming, rate, ready in turns
+        ],
+        "loader_tiles_per_s_per_core": round(loader, 1),
+        "rows": {
+            n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
+            for n, row in rows.items()
+        },
+        "targets": TARGETS,
+    }
+    # the fixed part: the samples stage's 12 photos, each split's first run in each of 2 folders, 2
+    # manifests, 1 report; the rest grows as 2 folders × photos / photos_per_shard (at most 1 per 50 at 100 or more)
+    constant = result["files_constant"] = 12 + 2 * 2 + 3
+    result["met"] = {
+        "train_memory_ratio": result["train_memory_ratio"] <= TARGETS["train_memory_ratio"],
+        "seconds_per_photo_ratio": result["seconds_per_photo_ratio"] <= TARGETS["seconds_per_photo_ratio"],
+        "files": rows[large]["files"] <= large * TARGETS["files_per_photo"] + constant,
+        "noop_repro_s": result["noop_repro_s"] <= TARGETS["noop_repro_s"],
+        "incremental_fraction": result["incremental_fraction"] <= TARGETS["incremental_fraction"],
+        "steps_per_s_ratio": result["steps_per_s_ratio"] >= TARGETS["steps_per_s_ratio"],
+    }
+    return result
+
+
+def main() -> None:
+    args = parse_args()
     counts = sorted(args.counts)
     work = args.work or Path(tempfile.mkdtemp(prefix="scale."))
     pool = work / "pool"
@@ -230,82 +368,11 @@ def main() -> None:
     rows = {}
     try:
         for count in counts:
-            photos, project = work / f"photos_{count}", work / f"project_{count}"
-            shutil.rmtree(photos, ignore_errors=True)
-            shutil.rmtree(project, ignore_errors=True)
-            link_photos(pool, photos, 0, count)
-            make_project(
-                project,
-                {
-                    "raw_dir": str(photos),
-                    "epochs": 1,
-                    "steps_per_epoch": args.train_steps,
-                    "eval_photos": 10,
-                    "eval_qualities": [20, 90],
-                },
-            )
-            full = repro(project)
-            train = json.loads((project / "metrics" / "train.json").read_text())
-            status_s, _ = run([sys.executable, "-m", "dvc", "status"], project)
-            noop = repro(project)
-            assert stages_run(noop["output"]) == ALWAYS_RUN, noop["output"]
-            files = tracked_files(project)
-            link_photos(pool, photos, count, extra[count])
-            incremental = repro(project, "tile")
-            for index in range(extra[count]):  # new photos whose names sort among the others
-                number = max(counts) + max(extra.values()) + index
-                os.link(pool / f"IMG_{number:05d}.jpg", photos / f"IMG_{index * count // extra[count]:05d}_b.jpg")
-            scattered = repro(project, "tile")
-            stage = full["stages"]
-            row = rows[count] = {
-                "seconds": {name: round(stage[name]["seconds"], 1) for name in STAGES if name in stage},
-                "peak_mb": {name: round(stage[name]["peak_mb"], 1) for name in STAGES if name in stage},
-                "prepare_tile_s": stage["prepare"]["seconds"] + stage["tile"]["seconds"],
-                "repro_s": full["seconds"],
-                "status_s": status_s,
-                "noop_repro_s": noop["seconds"],
-                "files": files,
-                "incremental_s": incremental["seconds"],
-                "added": extra[count],
-                "scattered_s": scattered["seconds"],
-                "incremental_stages_s": sum(
-                    incremental["stages"][name]["seconds"]
-                    for name in ("prepare", "tile")
-                    if name in incremental["stages"]
-                ),
-                "train_steps_per_s": train["steps"] / train["seconds"],
-                "tiles": json.loads((project / "metrics" / "data.json").read_text())["tiles_train"],
-            }
-            print(
-                f"\nN = {count} photos ({row['tiles']} train tiles), full dvc repro {row['repro_s']:.0f} s", flush=True
-            )
-            print(f"{'stage':<10}{'seconds':>9}{'s/photo':>9}{'peak PSS MiB':>14}")
-            for name in STAGES:
-                if name in stage:
-                    print(
-                        f"{name:<10}{stage[name]['seconds']:>9.1f}{stage[name]['seconds'] / count:>9.3f}"
-                        f"{stage[name]['peak_mb']:>14.0f}"
-                    )
-            print(
-                f"prepare + tile {row['prepare_tile_s']:.1f} s ({row['prepare_tile_s'] / count:.3f} s/photo); "
-                f"train {row['train_steps_per_s']:.2f} steps/s; files DVC tracks under data/: {files}; "
-                f"dvc status {status_s:.1f} s; no-op dvc repro {noop['seconds']:.1f} s; "
-                f"+{extra[count]} photos: dvc repro tile {incremental['seconds']:.1f} s "
-                f"({100 * incremental['seconds'] / row['prepare_tile_s']:.1f} % of the full prepare + tile); "
-                f"+{extra[count]} more named among the others: {scattered['seconds']:.1f} s "
-                f"({100 * scattered['seconds'] / row['prepare_tile_s']:.1f} %)",
-                flush=True,
-            )
+            renamed_from = max(counts) + max(extra.values())  # the pool's photos after those any N adds
+            rows[count], stage = measure_count(work, pool, count, extra[count], renamed_from, args.train_steps)
+            print_count(count, rows[count], stage)
         small, large = counts[0], counts[-1]
-        # the same loop on both paths, in this process, taking turns, the best of each: the stage's own
-        # figure (in the table) also counts its stream's start and the 50 ms memory sampling beside it
-        turns = [
-            (streaming, *fit_steps_per_second(work / f"project_{large if streaming else small}", streaming))
-            for _ in range(args.turns)
-            for streaming in (False, True)
-        ]
-        in_memory = max(rate for streaming, rate, _ in turns if not streaming)
-        streamed = max(rate for streaming, rate, _ in turns if streaming)
+        turns = fit_turns(work, small, large, args.turns)
         loader = loader_tiles_per_second(work / f"project_{large}")
         print(
             f"\nfit, taking turns, steps/s from step {WARM_STEPS} on (seconds to get there): "
@@ -316,44 +383,7 @@ def main() -> None:
             + f"; the train stage at N = {large}: {rows[large]['train_steps_per_s']:.2f} steps/s; "
             f"loader alone: {loader:.0f} tiles/s per core"
         )
-        result = {
-            "counts": counts,
-            "train_steps": args.train_steps,
-            "train_memory_ratio": round(rows[large]["peak_mb"]["train"] / rows[small]["peak_mb"]["train"], 3),
-            "seconds_per_photo_ratio": round(
-                (rows[large]["prepare_tile_s"] / large) / (rows[small]["prepare_tile_s"] / small), 3
-            ),
-            "files_per_photo": round(rows[large]["files"] / large, 4),
-            "files": {n: rows[n]["files"] for n in counts},
-            "noop_repro_s": round(rows[large]["noop_repro_s"], 2),
-            "incremental_fraction": round(rows[large]["incremental_s"] / rows[large]["prepare_tile_s"], 4),
-            "scattered_fraction": round(rows[large]["scattered_s"] / rows[large]["prepare_tile_s"], 4),
-            "steps_per_s_ratio": round(streamed / in_memory, 3),
-            "in_memory_steps_per_s": round(in_memory, 3),
-            "streaming_steps_per_s": round(streamed, 3),
-            "fit_turns": [
-                {"streaming": streaming, "steps_per_s": round(rate, 3), "ready_s": round(ready, 2)}
-                for streaming, rate, ready in turns
-            ],
-            "loader_tiles_per_s_per_core": round(loader, 1),
-            "rows": {
-                n: {key: (round(value, 3) if isinstance(value, float) else value) for key, value in row.items()}
-                for n, row in rows.items()
-            },
-            "targets": TARGETS,
-        }
-        # the fixed part: the samples stage's 12 photos, each split's first run in each of 2 folders, 2
-        # manifests, 1 report; the rest grows as 2 folders × photos / photos_per_shard (at most 1 per 50 at 100 or more)
-        constant = result["files_constant"] = 12 + 2 * 2 + 3
-        result["met"] = {
-            "train_memory_ratio": result["train_memory_ratio"] <= TARGETS["train_memory_ratio"],
-            "seconds_per_photo_ratio": result["seconds_per_photo_ratio"] <= TARGETS["seconds_per_photo_ratio"],
-            "files": rows[large]["files"] <= large * TARGETS["files_per_photo"] + constant,
-            "noop_repro_s": result["noop_repro_s"] <= TARGETS["noop_repro_s"],
-            "incremental_fraction": result["incremental_fraction"] <= TARGETS["incremental_fraction"],
-            "steps_per_s_ratio": result["steps_per_s_ratio"] >= TARGETS["steps_per_s_ratio"],
-        }
-        print(json.dumps(result))
+        print(json.dumps(summary(args, counts, rows, turns, loader)))
     finally:
         if not args.work:
             shutil.rmtree(work, ignore_errors=True)

@@ -33,7 +33,7 @@ from benchmarks.quality import make_project, run
 from srcnn.archs import SRCNN
 from srcnn.dataset import MemoryTiles, ShardTiles, read_tiles, spread_tiles
 from srcnn.evaluation import evaluate_photos, summarize
-from srcnn.params import load_params
+from srcnn.params import Params, load_params
 from srcnn.photos import read_prepared
 from srcnn.shards import load_manifest, samples_in, shard_paths
 from srcnn.train import CURVE_VAL_TILES, fit
@@ -62,7 +62,7 @@ def evaluate(model: torch.nn.Module, photos: list, border: int) -> dict[str, flo
     }
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--raw-dir", required=True, type=Path)
     parser.add_argument("--steps", type=int, default=2000, help="training steps of each model")
@@ -75,7 +75,48 @@ def main() -> None:
         help="train both models once per seed (default: params' seed): the spread between "
         "seeds of the in-memory path alone is the noise any one-run comparison carries",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def train_pair(
+    params: Params,
+    seed: int,
+    train_shards: list[Path],
+    in_memory: tuple[torch.Tensor, torch.Tensor],
+    val_tiles: tuple[torch.Tensor, torch.Tensor],
+    photos: list,
+) -> dict:
+    """Both paths trained with ``seed`` and scored on ``photos``: seed, delta_db and each path's figures."""
+    seeded = dataclasses.replace(params, seed=seed)
+    sources: dict[str, ShardTiles | MemoryTiles] = {
+        "streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
+        "in_memory": MemoryTiles(*in_memory, seed=seed),
+    }
+    results = {}
+    for name, source in sources.items():
+        torch.manual_seed(seed)
+        model = SRCNN.from_params(seeded)
+        started = time.perf_counter()
+        history = fit(model, source, val_tiles, seeded)
+        model.eval()
+        scores = evaluate(model, photos, params.border)
+        results[name] = {
+            **scores,
+            "steps": history.steps,
+            "seconds": round(time.perf_counter() - started, 1),
+            "steps_per_s": round(history.steps / history.seconds, 3),
+        }
+        print(
+            f"seed {seed} {name:<10} {history.steps} steps in {history.seconds:.0f} s: val photos PSNR "
+            f"{scores['psnr_input']:.3f} → {scores['psnr_output']:.3f} dB ({scores['gain']:+.3f})",
+            flush=True,
+        )
+    delta = results["streaming"]["psnr_output"] - results["in_memory"]["psnr_output"]
+    return {"seed": seed, "delta_db": round(delta, 4), **results}
+
+
+def main() -> None:
+    args = parse_args()
     work = (args.work or Path(tempfile.mkdtemp(prefix="stream_quality."))).resolve()
     project = make_project(
         work,
@@ -94,34 +135,9 @@ def main() -> None:
     val_tiles = spread_tiles(tiles, manifest, "val", CURVE_VAL_TILES)
     photos = val_photos(project)
     in_memory = read_tiles(train_shards)
-    runs = []
-    for seed in args.seeds or [params.seed]:
-        seeded = dataclasses.replace(params, seed=seed)
-        sources: dict[str, ShardTiles | MemoryTiles] = {
-            "streaming": ShardTiles(train_shards, seed, params.shuffle_buffer, params.tile_reuse),
-            "in_memory": MemoryTiles(*in_memory, seed=seed),
-        }
-        results = {}
-        for name, source in sources.items():
-            torch.manual_seed(seed)
-            model = SRCNN.from_params(seeded)
-            started = time.perf_counter()
-            history = fit(model, source, val_tiles, seeded)
-            model.eval()
-            scores = evaluate(model, photos, params.border)
-            results[name] = {
-                **scores,
-                "steps": history.steps,
-                "seconds": round(time.perf_counter() - started, 1),
-                "steps_per_s": round(history.steps / history.seconds, 3),
-            }
-            print(
-                f"seed {seed} {name:<10} {history.steps} steps in {history.seconds:.0f} s: val photos PSNR "
-                f"{scores['psnr_input']:.3f} → {scores['psnr_output']:.3f} dB ({scores['gain']:+.3f})",
-                flush=True,
-            )
-        delta = results["streaming"]["psnr_output"] - results["in_memory"]["psnr_output"]
-        runs.append({"seed": seed, "delta_db": round(delta, 4), **results})
+    runs = [
+        train_pair(params, seed, train_shards, in_memory, val_tiles, photos) for seed in args.seeds or [params.seed]
+    ]
     deltas = [item["delta_db"] for item in runs]
     memory = [item["in_memory"]["psnr_output"] for item in runs]
     summary = {

@@ -223,7 +223,7 @@ def test_stage_commands_from_dvc_yaml_run_without_dvc():
         "stages.samples",
         "data/samples",
     ]
-    assert stage_command("python -m stages.train") == [sys.executable, str(TRAIN_RUNNER)]
+    assert stage_command("python -m stages.train") == [sys.executable, "-m", TRAIN_RUNNER]
     assert stage_command("torchrun --standalone --nproc_per_node 4 -m stages.train") == [
         sys.executable,
         "-m",
@@ -231,7 +231,8 @@ def test_stage_commands_from_dvc_yaml_run_without_dvc():
         "--standalone",
         "--nproc_per_node",
         "4",
-        str(TRAIN_RUNNER),
+        "-m",
+        TRAIN_RUNNER,
     ]
 
 

@@ -12,14 +12,11 @@ Where each part lives:
 - ``busy.py``      how busy the GPU is during training steps (torch.profiler)
 - ``enhance.py``   ``restore_rgb`` on a 12 MP photo, GPU and CPU
 - ``report.py``    GPU/CPU ratios and the summary printed at the end
-- ``train_stage.py`` the train stage with DVCLive replaced by a no-op
+- ``train_stage.py`` the train stage with DVCLive's ``Live`` replaced by a stand-in
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-if str(ROOT) not in sys.path:  # the project's srcnn/, also when run from another folder
-    sys.path.insert(0, str(ROOT))
+ROOT = Path(__file__).resolve().parents[2]  # the repository: params.yaml, dvc.yaml, the shipped models

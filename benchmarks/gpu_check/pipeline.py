@@ -4,8 +4,9 @@ the CPU pipeline and ``torchrun``.
 Not ``dvc repro``: the check must run on a GPU machine that has PyTorch but not DVC or DVCLive
 (docs/gpu.md says why they are not carried there). So it runs the stages of dvc.yaml itself, in
 dvc.yaml's order, each stage's ``cmd`` read from dvc.yaml, as a process in a scratch folder; the
-train stage runs as ``train_stage.py``: stages/train.py's own ``main()`` with DVCLive's ``Live``
-replaced by a no-op (no ``dvclive/`` curves; everything else as the stage).
+train stage runs as ``python -m benchmarks.gpu_check.train_stage``: stages/train.py's own ``main()``
+with DVCLive's ``Live`` replaced by ``Curves`` (everything else as the stage). Each stage imports the
+project from the repository, which ``stage_env`` puts on its PYTHONPATH.
 """
 
 from __future__ import annotations
@@ -31,13 +32,13 @@ from srcnn.params import Params, load_params
 from . import ROOT
 from .check import Check, log
 
-TRAIN_RUNNER = Path(__file__).resolve().parent / "train_stage.py"
+TRAIN_RUNNER = "benchmarks.gpu_check.train_stage"  # the module that runs the train stage without DVCLive
 TIMED_STAGES = ("prepare", "tile", "train", "evaluate")  # the pipeline's wall time: samples only writes photos
 
 
 def stage_command(cmd: str) -> list[str]:
     """A dvc.yaml ``cmd`` as the check runs it: ``python`` is this interpreter, ``torchrun`` is
-    ``python -m torch.distributed.run``, and ``-m stages.train`` is train_stage.py (the stage's own
+    ``python -m torch.distributed.run``, and ``-m stages.train`` is ``-m`` TRAIN_RUNNER (the stage's own
     main() without DVCLive)."""
     words = shlex.split(cmd)
     if words[0] == "python":
@@ -46,7 +47,7 @@ def stage_command(cmd: str) -> list[str]:
         words[0:1] = [sys.executable, "-m", "torch.distributed.run"]
     for index in range(len(words) - 1):
         if words[index] == "-m" and words[index + 1] == "stages.train":
-            words[index : index + 2] = [str(TRAIN_RUNNER)]
+            words[index + 1] = TRAIN_RUNNER
             break
     return words
 
@@ -347,7 +348,8 @@ def run_torchrun(check: Check, work: Path, overrides: dict[str, Any]) -> dict[st
         "--standalone",
         "--nproc_per_node",
         "2",
-        str(TRAIN_RUNNER),
+        "-m",
+        TRAIN_RUNNER,
     ]
     started = time.perf_counter()
     run_command(command, work, check.left())

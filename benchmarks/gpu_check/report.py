@@ -28,6 +28,17 @@ def figure(entry: Any, key: str) -> str:
 
 
 def summary(results: dict[str, Any]) -> None:
+    """The summary printed at the end: the GPU/CPU table, a line per other part, then the JSON."""
+    log_table(results)
+    log_speed_parts(results)
+    log_quality(results)
+    log_resume_and_seeds(results)
+    log(f"errors: {len(results['errors'])}; {results['seconds']} s; results in gpu_check.json, on one line:")
+    log(json.dumps(results, separators=(",", ":"), default=str))
+
+
+def log_table(results: dict[str, Any]) -> None:
+    """The parts measured on both sides: GPU, CPU and their ratio."""
     pipeline, throughput, enhance = results["pipeline"], results["throughput"], results["enhance"]
     rows = [
         (
@@ -58,6 +69,10 @@ def summary(results: dict[str, Any]) -> None:
     log(f"{'':38}{'gpu':>12}{'cpu':>12}{'ratio':>8}")
     for name, on_gpu, on_cpu, times in rows:
         log(f"{name:38}{on_gpu:>12}{on_cpu:>12}{times:>8}")
+
+
+def log_speed_parts(results: dict[str, Any]) -> None:
+    """GPU busy time, the largest batch, compile, torchrun and the loader."""
     busy, batch, compiled = results["gpu_busy"], results["largest_batch"], results["compile"]
     log(
         f"GPU busy fraction: {figure(busy, 'busy_fraction')}; largest batch: {figure(batch, 'batch_size')} "
@@ -65,20 +80,24 @@ def summary(results: dict[str, Any]) -> None:
         f"{figure(compiled.get('off'), 'tiles_per_s')}/{figure(compiled.get('default'), 'tiles_per_s')}/"
         f"{figure(compiled.get('reduce-overhead'), 'tiles_per_s')}; "
         f"torchrun: {figure(results['torchrun'], 'seconds')}; "
-        f"enhance GPU memory: {figure(enhance.get('gpu'), 'max_memory_allocated_mb')} MB"
+        f"enhance GPU memory: {figure(results['enhance'].get('gpu'), 'max_memory_allocated_mb')} MB"
     )
-    loader, quality = results.get("loader", {}), results.get("quality", {})
     log(
         "loader alone, tiles/s (and the training tiles/s it feeds): "
         + "; ".join(
             f"{name}: {figure(entry, 'tiles_per_s')} ({figure(entry, 'feeds_training_tiles_per_s')})"
-            for name, entry in loader.items()
+            for name, entry in results.get("loader", {}).items()
         )
     )
     log(
         "GPU busy fraction at each batch: "
         + "; ".join(f"{name}: {figure(entry, 'busy_fraction')}" for name, entry in busy.get("at_batches", {}).items())
     )
+
+
+def log_quality(results: dict[str, Any]) -> None:
+    """The quality run, and each run beside it with the params it changed."""
+    quality = results.get("quality", {})
     log(
         f"quality ({figure(quality, 'minutes')} min of training on {figure(quality.get('overrides', {}), 'raw_dir')}): "
         f"q20 gain {figure(quality, 'q20_gain')} dB, {figure(quality.get('train', {}), 'steps')} steps; "
@@ -96,6 +115,9 @@ def summary(results: dict[str, Any]) -> None:
             f"ladder {run.get('ladder_gain', '-')}"
             + (f"; on RGB {run['ladder_rgb_gain']}" if "ladder_rgb_gain" in run else "")
         )
+
+
+def log_resume_and_seeds(results: dict[str, Any]) -> None:
     resume = results.get("resume", {})
     log(
         f"resume: killed at epoch {figure(resume, 'killed_at_epoch')}, resumed {figure(resume, 'resumed')}, "
@@ -107,5 +129,3 @@ def summary(results: dict[str, Any]) -> None:
         + ", ".join(f"{seed}: {entry.get('q20_shortfall')}" for seed, entry in seeds.get("seeds", {}).items())
         + f"; mean {figure(seeds, 'q20_shortfall_mean')} dB"
     )
-    log(f"errors: {len(results['errors'])}; {results['seconds']} s; results in gpu_check.json, on one line:")
-    log(json.dumps(results, separators=(",", ":"), default=str))

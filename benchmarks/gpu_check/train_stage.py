@@ -6,10 +6,11 @@
 shards, loader workers, ``srcnn.train.fit``, ``models/srcnn.pt`` and ``metrics/train.json``; the
 per-epoch curves land in ``dvclive/plots/metrics/*.tsv`` and ``dvclive/metrics.json`` as DVCLive
 writes them, so ``dvc plots show`` draws them once the folder is back in a project. Run it from a
-project folder (one holding params.yaml and data/tiles), as ``python -m stages.train`` would be:
+project folder (one holding params.yaml and data/tiles), as ``python -m stages.train`` would be, with
+the repository on PYTHONPATH (``pipeline.stage_env`` runs every stage so):
 
-    python /path/to/benchmarks/gpu_check/train_stage.py
-    python -m torch.distributed.run --standalone --nproc_per_node 2 /path/to/benchmarks/gpu_check/train_stage.py
+    PYTHONPATH=REPO python -m benchmarks.gpu_check.train_stage
+    PYTHONPATH=REPO python -m torch.distributed.run --standalone --nproc_per_node 2 -m benchmarks.gpu_check.train_stage
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ import types
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Curves:
@@ -62,7 +61,6 @@ class Curves:
 
 
 def main() -> None:
-    sys.path[0] = str(ROOT)  # the project, not this script's folder, whose module names are the check's
     stub = types.ModuleType("dvclive")
     stub.__dict__["Live"] = Curves
     sys.modules["dvclive"] = stub
