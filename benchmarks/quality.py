@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -47,7 +46,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from benchmarks.workfolder import ROOT, copy_project
+from benchmarks.workfolder import ROOT, command_env, copy_project
 from srcnn.archs import ARCHS
 from srcnn.degrade import crop_to_multiple
 from srcnn.evaluation import ladder_gains, ladder_table
@@ -68,17 +67,7 @@ PAPERS_JPEG = "LIVE1, luma, gain at q10/q20/q40: AR-CNN +1.19/+1.22/+1.26, DnCNN
 
 
 def run(command: list[str], cwd: Path, threads: int | None = None) -> None:
-    env = dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="bench",
-        GIT_AUTHOR_EMAIL="bench@example.com",
-        GIT_COMMITTER_NAME="bench",
-        GIT_COMMITTER_EMAIL="bench@example.com",
-    )
-    if threads:
-        env["OMP_NUM_THREADS"] = str(threads)
+    env = command_env("bench", **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
     result = subprocess.run(command, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     for line in lines:

@@ -1,6 +1,6 @@
 """What the tests and the benchmarks share to run the project's commands in a work folder: the
-project's files to copy there, generated photo-like images to feed it, and how to read which stages
-a DVC run ran.
+project's files to copy there, the environment its commands run in, generated photo-like images to
+feed it, and how to read which stages a DVC run ran.
 
     from benchmarks.workfolder import copy_project, write_photos
     copy_project(work)                     # the project's tracked files (not its outputs, tests, benchmarks)
@@ -9,9 +9,11 @@ a DVC run ran.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +67,26 @@ def copy_project(work: Path, skip: tuple[str, ...] = ("dvc.lock", "metrics/", "d
         (work / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, work / name)
     return work
+
+
+def command_env(who: str, **extra: str) -> dict[str, str]:
+    """The environment a command runs in as a user's would: this interpreter's folder first on PATH
+    (its dvc, its pip), no DVC analytics, a git identity named ``who``; ``extra`` added."""
+    return dict(
+        os.environ,
+        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        DVC_NO_ANALYTICS="1",
+        GIT_AUTHOR_NAME=who,
+        GIT_AUTHOR_EMAIL=f"{who}@example.com",
+        GIT_COMMITTER_NAME=who,
+        GIT_COMMITTER_EMAIL=f"{who}@example.com",
+        **extra,
+    )
+
+
+def torchrun(processes: int, *args: str) -> list[str]:
+    """``torchrun --standalone --nproc_per_node PROCESSES ARGS...`` run by this interpreter."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(processes), *args]
 
 
 def synthetic_photo(seed: int, height: int = 150, width: int = 200) -> np.ndarray:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from benchmarks.workfolder import (  # the tests import these from here too
     ALWAYS_RUN,
     ROOT,
     TINY_PARAMS,
+    command_env,
     copy_project,
     project_files,
     stages_run,
@@ -38,16 +38,7 @@ SMALL_ARCHS: dict[str, dict[str, Any]] = {
 
 def run(command: list[str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run a command as a user would, with this interpreter's environment first on PATH."""
-    env = dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="test",
-        GIT_AUTHOR_EMAIL="test@example.com",
-        GIT_COMMITTER_NAME="test",
-        GIT_COMMITTER_EMAIL="test@example.com",
-    )
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=command_env("test"), capture_output=True, text=True)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

@@ -17,29 +17,11 @@ import pytest
 from conftest import ROOT
 
 from benchmarks.gpu_check.busy import busy_time
+from benchmarks.gpu_check.check import PARTS as CHECK_PARTS
 from benchmarks.gpu_check.pipeline import TRAIN_RUNNER, compare_seeds, pipeline_metrics, stage_command
 from srcnn.files import file_sha256
 
-PARTS = (
-    "mode",
-    "complete",
-    "seconds",
-    "machine",
-    "pipeline",
-    "loader",
-    "throughput",
-    "gpu_busy",
-    "resume",
-    "continue",
-    "quality",
-    "quality_runs",
-    "seeds",
-    "enhance",
-    "largest_batch",
-    "compile",
-    "torchrun",
-    "errors",
-)
+PARTS = ("mode", "complete", "seconds", "machine", *CHECK_PARTS, "errors")  # the report's keys
 
 
 def positive(entry: dict, *keys: str) -> None:

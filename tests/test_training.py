@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import dvc, run
 
+from benchmarks.workfolder import torchrun
+
 
 def loss_curve(project) -> list[float]:
     with open(project / "dvclive/plots/metrics/loss.tsv") as handle:
@@ -163,7 +165,7 @@ def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_p
     dvc("repro", cwd=project)
     single = json.loads((project / "metrics/train.json").read_text())
     run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "stages.train"],
+        torchrun(2, "-m", "stages.train"),
         cwd=project,
     )
     double = json.loads((project / "metrics/train.json").read_text())
@@ -209,16 +211,7 @@ def test_processes_under_a_time_budget_stop_together_with_the_same_weights(tmp_p
     script.write_text(RANKS_WITH_A_SLOW_ONE)
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     ranks = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--standalone",
-            "--nproc_per_node",
-            "2",
-            str(script),
-            str(tmp_path),
-        ],
+        torchrun(2, str(script), str(tmp_path)),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -11,10 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +20,7 @@ import torch
 import yaml
 from PIL import Image
 
-from benchmarks.workfolder import TINY_PARAMS, copy_project, synthetic_photo, write_photos
+from benchmarks.workfolder import TINY_PARAMS, command_env, copy_project, synthetic_photo, write_photos
 from srcnn.color import to_luma_u8
 from srcnn.degrade import degrade
 from srcnn.tiling import join_pair
@@ -192,15 +190,7 @@ def write_seed_tiles(folder: Path, count: int, changed: int | None = None) -> No
 
 def project_env() -> dict[str, str]:
     """The environment the commands run in: this interpreter's first on PATH, a git identity, no analytics."""
-    return dict(
-        os.environ,
-        PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        DVC_NO_ANALYTICS="1",
-        GIT_AUTHOR_NAME="faults",
-        GIT_AUTHOR_EMAIL="faults@example.com",
-        GIT_COMMITTER_NAME="faults",
-        GIT_COMMITTER_EMAIL="faults@example.com",
-    )
+    return command_env("faults")
 
 
 def build_project(project: Project) -> None:

@@ -341,16 +341,7 @@ def run_seeds(
 def run_torchrun(check: Check, work: Path, overrides: dict[str, Any]) -> dict[str, Any]:
     """The train stage under ``torch.distributed.run`` with 2 processes, 50 steps."""
     write_params(work, {**overrides, "epochs": 1, "steps_per_epoch": 50})
-    command = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        TRAIN_RUNNER,
-    ]
+    command = stage_command("torchrun --standalone --nproc_per_node 2 -m stages.train")
     started = time.perf_counter()
     run_command(command, work, check.left())
     return {
