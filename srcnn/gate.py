@@ -37,6 +37,7 @@ from typing import Any
 import pandas as pd
 
 from .files import file_sha256, write_text_atomic
+from .jpeg import QUALITY_MARGIN
 
 FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
 MIN_PHOTO_GAIN_DB = 0.1
@@ -45,7 +46,6 @@ SHIPPED = {  # per photo kind, the model that ships with the project (docs/pretr
     "gray": Path("models/pretrained/restorer.pt"),
     "colour": Path("models/pretrained/restorer-colour.pt"),
 }
-QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities, or from a rung, counts as there (the estimate's ±2)
 
 
 def in_trained(quality: float | None, trained: tuple[int, int] | None) -> bool:
