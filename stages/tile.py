@@ -5,7 +5,8 @@ ycbcr``) with a small ``.json`` beside it, in the WebDataset layout: ``tar -xf
 data/tiles/train-0000000000.tar`` gives the seed's folder of paired images. With a range of
 ``jpeg_quality``, each tile's degraded half is a JPEG of its own, at a quality drawn for that tile
 (srcnn/tiling.py), unless ``degradation`` is travelled: then tiles are cut from the prepared pair.
-Each tile shard holds the tiles of the prepared shard of the same name, so a rerun rewrites only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes.
+Each tile shard holds the tiles of the prepared shard of the same name, so a rerun rewrites only the
+shards whose photos changed (srcnn/shards.py), over ``workers`` processes.
 Writes metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
 photos and tiles per split).
 
