@@ -10,8 +10,9 @@ A model trained on a range of qualities helps less and less towards the top of t
 a JPEG is already close to its original, and whether it makes a photo a little worse there
 changes from one training run to the next. So the trained range alone does not decide. The
 evaluate stage degrades the clean val photos at each quality of ``eval_qualities`` (the ladder)
-and runs the model on them; a rung is **safe** when there the model gained at least
-``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
+and runs the model on them (and the double JPEGs of ``eval_doubles``, each counted at the quality
+``enhance`` tells for it: ``srcnn.history.told_damage``); a rung is **safe** when there the model
+gained at least ``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
 photos are few, and where one of them barely gains, photos the evaluation did not see lose
 (docs/quality.md: a rung whose worst val photo gained +0.01 dB made 5 of 19 held-out photos
 worse, one by 1.9 dB). A photo of quality q is restored only when it lies in the trained range
@@ -111,13 +112,14 @@ def rung_is_safe(model_gains: pd.Series) -> bool:
 
 def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
     """The gate from per-photo ladder results (columns ``quality`` and ``model_gain``, one row a
-    photo and quality, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
-    qualities is never safe."""
+    photo and rung, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
+    qualities is never safe. A double JPEG's row counts at the quality ``enhance`` tells for it, so a
+    quality is restored only where the model gained on the single and the double JPEGs it stands for."""
     rungs = {
         int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
         for quality, rows in gains.groupby("quality", sort=True)
     }
-    photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
+    photos = int(gains.groupby("rung" if "rung" in gains else "quality").size().max()) if len(gains) else 0
     return Gate(trained, rungs, photos=photos)
 
 
