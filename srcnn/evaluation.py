@@ -42,7 +42,7 @@ from . import metrics
 from .archs import channels_of
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade, double_jpeg
-from .gate import Comparison, Gate, applied_gains, beats, decide_gate
+from .gate import Comparison, Gate, applied_gains, beats, decide_gate, gate_rungs
 from .history import photo_damage
 from .inference import restore_luma, restore_rgb
 from .jpeg import standard_qtable, strength_for_quality
@@ -398,7 +398,8 @@ def compare_with_shipped(
             raise ValueError(f"the shipped model {path} was scored on other photos or qualities than the trained one")
         column = SHIPPED_COLUMNS[kind][0]
         mine, its = applied_gains(ours, our_gate, column), applied_gains(theirs, their_gate, column)
-        beaten = beats(mine, its, ours["quality"])
+        keys = gate_rungs(ours)
+        beaten = beats(mine, its, keys)
         comparisons[kind] = Comparison(path, sha256, beaten)
         by_rung = pd.DataFrame({"quality": ours["quality"], "mine": mine, "its": its}).groupby(ours["rung"], sort=False)
         figures[kind] = {
@@ -407,7 +408,7 @@ def compare_with_shipped(
                 str(rung): {
                     "gain": round(float(rows["mine"].mean()), 4),
                     "shipped_gain": round(float(rows["its"].mean()), 4),
-                    "beaten": all(beaten[int(quality)] for quality in rows["quality"]),
+                    "beaten": all(beaten[int(key)] for key in keys[keys.index.isin(rows.index)]),
                 }
                 for rung, rows in by_rung
             },
