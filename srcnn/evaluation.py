@@ -234,7 +234,8 @@ def ladder_gains(
     ssim_input, ssim_model, model_gain (the PSNR gain of the model's output, whether or not ``enhance``
     would apply it there), rgb_psnr_input, rgb_psnr_model, rgb_model_gain (the same on RGB).
     ``self_ensemble`` as in ``restored_images``."""
-    rungs: list[int | tuple[int, int]] = [*dict.fromkeys(qualities), *dict.fromkeys(tuple(pair) for pair in doubles)]
+    pairs = dict.fromkeys((int(first), int(second)) for first, second in doubles)
+    rungs: list[int | tuple[int, int]] = [*dict.fromkeys(qualities), *pairs]
     rows = []
     for name, photo in progress(photos, desc="evaluate ladder", unit="photo", total=total):
         for rung in rungs:
