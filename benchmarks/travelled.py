@@ -2,6 +2,7 @@
 JPEGs, re-saved, cropped and resized photos.
 
     python -m benchmarks.travelled /work/shared/benchmark/set5 /work/shared/benchmark/set14
+    python -m benchmarks.travelled /work/shared/benchmark/set14 --model models/srcnn.pt   # one model, its gate
 
 Each clean photo of the folders is made into a JPEG file for each case, ``enhance_photo`` restores it
 as ``python -m srcnn enhance`` would, and the PSNR gain against the clean photo (shifted, cropped or
@@ -90,9 +91,13 @@ def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     arguments.add_argument("folders", type=Path, nargs="+", help="folders of clean photos")
     arguments.add_argument("--cases", nargs="*", help="only the cases whose names contain one of these")
+    arguments.add_argument(
+        "--model", type=Path, help="restore every photo with this model (enhance --model: its gate beside it)"
+    )
     args = arguments.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="travelled-"))
-    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out")]))
+    model = ["--model", str(args.model)] if args.model else []
+    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *model]))
     photos = [(path, load_rgb(path)) for folder in args.folders for path in list_photo_files(folder)[0]]
     rows, started = [], time.perf_counter()
     for name, (as_gray, make) in CASES.items():
@@ -122,6 +127,7 @@ def main() -> None:
         json.dumps(
             {
                 "folders": [str(folder) for folder in args.folders],
+                "model": str(args.model) if args.model else "enhance's defaults",
                 "cpu": cpu_name(),
                 "seconds": round(time.perf_counter() - started, 1),
                 "rows": rows,

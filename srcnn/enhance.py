@@ -66,11 +66,11 @@ from .color import to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
-from .gate import QUALITY_MARGIN, DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
-from .history import JpegTrace, jpeg_trace
+from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
+from .history import JpegTrace, jpeg_trace, told_damage, trace_below
 from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
-from .jpeg import compression_strength, estimate_quality, luma_qtable, steepness, strength_for_quality
+from .jpeg import estimate_quality, luma_qtable, steepness, strength_for_quality
 from .metadata import Metadata, copy_times, pillow_options, png_chunks, read_metadata, with_png_chunks
 from .photos import list_photo_files
 from .progress import progress, tiles_progress
@@ -169,8 +169,7 @@ class Restorers:
         for restorer in (self.first[kind], getattr(self, kind)) if kind in self.first else (getattr(self, kind),):
             settings = restorer.settings
             if not traces and settings.quality is None and (header.qtable is not None or settings.trained is not None):
-                below = estimate_quality(header.qtable) - QUALITY_MARGIN if header.qtable is not None else None
-                traces.append(jpeg_trace(rgb, below))
+                traces.append(jpeg_trace(rgb, trace_below(header.qtable)))
             decision = decide(header.qtable, settings, traces[0] if traces else None)
             if kind not in self.first:
                 return restorer, decision
@@ -190,29 +189,28 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
     """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: not a JPEG file)
     whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
     table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
-    history = trace.quality if trace is not None else None
+    damage = told_damage(qtable, trace)
     quality: float
     if settings.quality is not None:  # the user's say: lower smooths more, higher keeps more detail
         quality, strength = settings.quality, strength_for_quality(settings.quality)
         said = f"JPEG quality {quality} (from --quality)"
         qtable = None  # the table no longer decides: its shape is not checked
-    elif qtable is not None and trace is not None and history is not None:
+    elif damage is not None and damage.by_pixels and qtable is not None and trace is not None:
         table_quality = math.floor(estimate_quality(qtable) + 0.5)
-        quality, strength = history, strength_for_quality(history)
+        quality, strength = damage.quality, damage.strength
         said = (
-            f"JPEG quality ~{history} (its pixels show a compression stronger than its table's ~{table_quality}, "
-            f"on a grid at offset {trace.offset[0]},{trace.offset[1]})"
+            f"JPEG quality ~{trace.quality} (its pixels show a compression stronger than its table's "
+            f"~{table_quality}, on a grid at offset {trace.offset[0]},{trace.offset[1]})"
         )
         qtable = None  # the table no longer decides: its shape is not checked
-    elif qtable is not None:
-        quality = estimate_quality(qtable)
+    elif damage is not None and qtable is not None:
+        quality, strength = damage.quality, damage.strength
         said = f"JPEG quality ~{math.floor(quality + 0.5)} (from its quantization table)"
-        strength = compression_strength(qtable)
-    elif history is not None:
-        quality, strength = history, strength_for_quality(history)
+    elif damage is not None:
+        quality, strength = damage.quality, damage.strength
         said = (
-            f"JPEG quality ~{history} (not a JPEG file, but its pixels are a decoded JPEG: "
-            f"saved again at {history} they barely change)"
+            f"JPEG quality ~{quality} (not a JPEG file, but its pixels are a decoded JPEG: "
+            f"saved again at {quality} they barely change)"
         )
     elif settings.trained is None:
         return Decision(strength_for_quality(None), "no JPEG history; restored as never compressed")

@@ -41,10 +41,11 @@ from torch import nn
 from . import metrics
 from .archs import channels_of
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
-from .degrade import degrade
-from .gate import Comparison, Gate, applied_gains, beats, decide_gate
+from .degrade import degrade, double_jpeg
+from .gate import Comparison, Gate, applied_gains, beats, decide_gate, gate_rungs
+from .history import photo_damage
 from .inference import restore_luma, restore_rgb
-from .jpeg import strength_for_quality
+from .jpeg import standard_qtable, strength_for_quality
 from .progress import progress
 
 LADDER_KEYS = (
@@ -165,6 +166,53 @@ def pick_photos(digests: dict[str, str], count: int, seed: int) -> set[str]:
     return set(ranked[:count])
 
 
+LADDER_COLUMNS = [
+    "photo",
+    "rung",
+    "quality",
+    "strength",
+    "psnr_input",
+    "psnr_model",
+    "ssim_input",
+    "ssim_model",
+    "model_gain",
+    "rgb_psnr_input",
+    "rgb_psnr_model",
+    "rgb_model_gain",
+]
+DOUBLE_SHIFT = (4, 4)  # the double-JPEG rungs' crop between the two saves (FBCNN's non-aligned protocol)
+# (sha256 of the degraded photo, its last quality) → the quality and strength enhance tells for it: the
+# trained and the shipped models are scored on the same degraded photos, whose trace costs a few tenths of a second
+_TOLD: dict[tuple[str, int], tuple[int, float]] = {}
+
+
+def rung_name(rung: int | tuple[int, int]) -> str:
+    """A ladder rung's key: ``q20`` for one JPEG at 20, ``d10_30`` for a double JPEG (10, then 30, shifted)."""
+    return f"d{rung[0]}_{rung[1]}" if isinstance(rung, tuple) else f"q{rung}"
+
+
+def told_quality(degraded: np.ndarray, last: int) -> tuple[int, float]:
+    """The quality and strength ``enhance`` tells the model for ``degraded``, a JPEG file of quality ``last``
+    (``srcnn.history.photo_damage``): the key of the gate's rung that decides such a photo."""
+    key = (hashlib.sha256(degraded.tobytes()).hexdigest(), last)
+    if key not in _TOLD:
+        damage, _ = photo_damage(degraded, standard_qtable(last))
+        assert damage is not None  # a JPEG file's table always tells a strength
+        _TOLD[key] = (round(damage.quality), damage.strength)
+    return _TOLD[key]
+
+
+def ladder_photo(
+    clean: np.ndarray, scale: int, rung: int | tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """One rung's photo: the clean target, the degraded photo, and the quality and strength the model is
+    told (a single JPEG's own; a double JPEG's as ``enhance`` would tell it, ``told_quality``)."""
+    if isinstance(rung, tuple):
+        target, degraded = double_jpeg(clean, rung[0], rung[1], DOUBLE_SHIFT)
+        return (target, degraded, *told_quality(degraded, rung[1]))
+    return clean, degrade(clean, scale, rung), rung, strength_for_quality(rung)
+
+
 def ladder_gains(
     model: nn.Module,
     photos: Iterable[tuple[str, np.ndarray]],
@@ -174,27 +222,34 @@ def ladder_gains(
     dtype: torch.dtype | None = None,
     total: int | None = None,
     self_ensemble: bool = False,
+    doubles: Iterable[tuple[int, int]] = (),
 ) -> pd.DataFrame:
-    """One row per (photo, JPEG quality): the clean photo degraded afresh at that quality
-    (``degrade(clean, scale, quality)``) and restored with its strength, scored on luma and on RGB.
+    """One row per (photo, rung): the clean photo degraded afresh at each JPEG quality
+    (``degrade(clean, scale, quality)``), and for each ``doubles`` pair (QF1, QF2) saved at QF1,
+    cropped by ``DOUBLE_SHIFT`` and saved at QF2 (the clean target cropped alike); restored with the
+    strength ``enhance`` would tell, scored on luma and on RGB.
 
-    Columns: photo, quality, psnr_input, psnr_model, ssim_input, ssim_model, model_gain (the PSNR
-    gain of the model's output, whether or not ``enhance`` would apply it there), rgb_psnr_input,
-    rgb_psnr_model, rgb_model_gain (the same on RGB). ``self_ensemble`` as in ``restored_images``."""
-    qualities = list(dict.fromkeys(qualities))  # each quality once
+    Columns: photo, rung (``rung_name``), quality (the one ``enhance`` restores the photo as, by
+    which the gate decides: a double JPEG's by its table and pixels), strength, psnr_input, psnr_model,
+    ssim_input, ssim_model, model_gain (the PSNR gain of the model's output, whether or not ``enhance``
+    would apply it there), rgb_psnr_input, rgb_psnr_model, rgb_model_gain (the same on RGB).
+    ``self_ensemble`` as in ``restored_images``."""
+    pairs = dict.fromkeys((int(first), int(second)) for first, second in doubles)
+    rungs: list[int | tuple[int, int]] = [*dict.fromkeys(qualities), *pairs]
     rows = []
-    for name, clean in progress(photos, desc="evaluate ladder", unit="photo", total=total):
-        clean_y = to_luma_u8(clean).astype(np.float64)
-        for quality in qualities:
-            degraded = degrade(clean, scale, quality)
-            degraded_y = to_luma_u8(degraded).astype(np.float64)
-            model_y, model_rgb = restored_images(model, degraded, strength_for_quality(quality), dtype, self_ensemble)
+    for name, photo in progress(photos, desc="evaluate ladder", unit="photo", total=total):
+        for rung in rungs:
+            clean, degraded, quality, strength = ladder_photo(photo, scale, rung)
+            clean_y, degraded_y = (to_luma_u8(image).astype(np.float64) for image in (clean, degraded))
+            model_y, model_rgb = restored_images(model, degraded, strength, dtype, self_ensemble)
             psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
             rgb_input, rgb_model = metrics.psnr(clean, degraded, border), metrics.psnr(clean, model_rgb, border)
             rows.append(
                 {
                     "photo": name,
+                    "rung": rung_name(rung),
                     "quality": quality,
+                    "strength": strength,
                     "psnr_input": psnr_input,
                     "psnr_model": psnr_model,
                     "ssim_input": metrics.ssim(clean_y, degraded_y, border),
@@ -205,51 +260,40 @@ def ladder_gains(
                     "rgb_model_gain": rgb_model - rgb_input,
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "photo",
-            "quality",
-            "psnr_input",
-            "psnr_model",
-            "ssim_input",
-            "ssim_model",
-            "model_gain",
-            "rgb_psnr_input",
-            "rgb_psnr_model",
-            "rgb_model_gain",
-        ],
-    )
+    return pd.DataFrame(rows, columns=LADDER_COLUMNS)
 
 
 def ladder_table(gains: pd.DataFrame, gate: Gate) -> pd.DataFrame:
-    """One row per quality of ``ladder_gains``' results, the photos restored as ``enhance`` restores
-    them: by the model where ``gate`` allows that quality, else left unchanged.
+    """One row per rung of ``ladder_gains``' results, the photos restored as ``enhance`` restores
+    them: by the model where ``gate`` allows the quality it tells for the photo, else left unchanged.
 
-    Columns: quality, strength, ``applied`` (whether the model runs at that quality), photos, the
-    means over photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse``
-    (photos whose PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and
-    the model's own figures, also where it is not applied: ``model_gain`` (mean),
-    ``model_photos_worse`` and ``model_worst_gain``; then on RGB: ``rgb_psnr_input``,
-    ``rgb_psnr_output``, ``rgb_psnr_gain`` (as ``enhance`` restores them) and ``rgb_model_gain``.
+    Columns: rung, quality (a double JPEG's: the one ``enhance`` tells for most of its photos),
+    strength, ``applied`` (whether the model runs on every photo of the rung), photos, the means over
+    photos of PSNR and SSIM of input and output and of the PSNR gain, ``photos_worse`` (photos whose
+    PSNR gain is below 0), ``worst_gain`` (the smallest PSNR gain of any photo), and the model's own
+    figures, also where it is not applied: ``model_gain`` (mean), ``model_photos_worse`` and
+    ``model_worst_gain``; then on RGB: ``rgb_psnr_input``, ``rgb_psnr_output``, ``rgb_psnr_gain`` (as
+    ``enhance`` restores them) and ``rgb_model_gain``.
     """
     rows = []
-    for quality, photos in gains.groupby("quality", sort=False):
-        applied = gate.allows(quality)
-        output = photos["psnr_model"] if applied else photos["psnr_input"]
+    for rung, photos in gains.groupby("rung", sort=False):
+        applied = photos["quality"].map(gate.allows).astype(bool)
+        output = photos["psnr_model"].where(applied, photos["psnr_input"])
         gain = output - photos["psnr_input"]
-        rgb_output = photos["rgb_psnr_model"] if applied else photos["rgb_psnr_input"]
+        rgb_output = photos["rgb_psnr_model"].where(applied, photos["rgb_psnr_input"])
+        quality = int(photos["quality"].mode().min())
         rows.append(
             {
-                "quality": int(quality),
-                "strength": round(strength_for_quality(int(quality)), 4),
-                "applied": applied,
+                "rung": rung,
+                "quality": quality,
+                "strength": round(strength_for_quality(quality), 4),
+                "applied": bool(applied.all()),
                 "photos": len(photos),
                 "psnr_input": photos["psnr_input"].mean(),
                 "psnr_output": output.mean(),
                 "psnr_gain": gain.mean(),
                 "ssim_input": photos["ssim_input"].mean(),
-                "ssim_output": (photos["ssim_model"] if applied else photos["ssim_input"]).mean(),
+                "ssim_output": photos["ssim_model"].where(applied, photos["ssim_input"]).mean(),
                 "photos_worse": int((gain < 0).sum()),
                 "worst_gain": gain.min(),
                 "model_gain": photos["model_gain"].mean(),
@@ -274,24 +318,28 @@ def evaluate_ladder(
     total: int | None = None,
     trained: tuple[int, int] | None = None,
     gate: Gate | None = None,
+    doubles: Iterable[tuple[int, int]] = (),
 ) -> tuple[pd.DataFrame, Gate]:
     """The ladder of ``photos`` (``ladder_table``) and the gate it was restored under: ``gate`` when
     given (one decided on other photos), else the one these photos decide (``srcnn.gate``), as the
     evaluate stage decides it for ``enhance``."""
-    gains = ladder_gains(model, photos, border, scale, qualities, dtype=dtype, total=total)
+    gains = ladder_gains(model, photos, border, scale, qualities, dtype=dtype, total=total, doubles=doubles)
     gate = gate or decide_gate(gains, trained)
     return ladder_table(gains, gate), gate
 
 
 def ladder_metrics(ladder: pd.DataFrame) -> dict[str, dict[str, float | int]]:
-    """The ladder as nested metrics, ``{"q10": {"psnr_gain": ..., ...}, ...}``, rounded like the summary."""
+    """The ladder as nested metrics, ``{"q10": {"psnr_gain": ..., ...}, "d10_30": {...}, ...}``, rounded like
+    the summary; a double JPEG's rung also says the quality ``enhance`` tells for most of its photos."""
     nested = {}
     for row in ladder.to_dict("records"):
         values = {key: int(row[key]) if key in COUNTS else round(float(row[key]), 4) for key in LADDER_KEYS}
         bad = [key for key, value in values.items() if not math.isfinite(value)]
         if bad:
-            raise ValueError(f"the ladder at quality {row['quality']} gave non-finite {', '.join(bad)}")
-        nested[f"q{int(row['quality'])}"] = values
+            raise ValueError(f"the ladder at rung {row['rung']} gave non-finite {', '.join(bad)}")
+        if not str(row["rung"]).startswith("q"):
+            values["told_quality"] = int(row["quality"])
+        nested[str(row["rung"])] = values
     return nested
 
 
@@ -347,22 +395,23 @@ def compare_with_shipped(
     and the figures behind each verdict: per rung, both mean gains and the verdict."""
     comparisons, figures = {}, {}
     for kind, (path, sha256, theirs, their_gate) in shipped.items():
-        if not ours[["photo", "quality"]].equals(theirs[["photo", "quality"]]):
+        if not ours[["photo", "rung", "quality"]].equals(theirs[["photo", "rung", "quality"]]):
             raise ValueError(f"the shipped model {path} was scored on other photos or qualities than the trained one")
         column = SHIPPED_COLUMNS[kind][0]
         mine, its = applied_gains(ours, our_gate, column), applied_gains(theirs, their_gate, column)
-        beaten = beats(mine, its, ours["quality"])
+        keys = gate_rungs(ours)
+        beaten = beats(mine, its, keys)
         comparisons[kind] = Comparison(path, sha256, beaten)
-        means = pd.DataFrame({"quality": ours["quality"], "mine": mine, "its": its}).groupby("quality").mean()
+        by_rung = pd.DataFrame({"quality": ours["quality"], "mine": mine, "its": its}).groupby(ours["rung"], sort=False)
         figures[kind] = {
             "model": path,
             "ladder": {
-                f"q{int(quality)}": {
-                    "gain": round(float(row["mine"]), 4),
-                    "shipped_gain": round(float(row["its"]), 4),
-                    "beaten": beaten[int(quality)],
+                str(rung): {
+                    "gain": round(float(rows["mine"].mean()), 4),
+                    "shipped_gain": round(float(rows["its"].mean()), 4),
+                    "beaten": all(beaten[int(key)] for key in keys[keys.index.isin(rows.index)]),
                 }
-                for quality, row in means.iterrows()
+                for rung, rows in by_rung
             },
         }
     return comparisons, figures

@@ -10,8 +10,9 @@ A model trained on a range of qualities helps less and less towards the top of t
 a JPEG is already close to its original, and whether it makes a photo a little worse there
 changes from one training run to the next. So the trained range alone does not decide. The
 evaluate stage degrades the clean val photos at each quality of ``eval_qualities`` (the ladder)
-and runs the model on them; a rung is **safe** when there the model gained at least
-``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
+and runs the model on them (and the double JPEGs of ``eval_doubles``, each counted at the rungs that
+decide the quality ``enhance`` tells for it: ``gate_rungs``); a rung is **safe** when there the model
+gained at least ``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
 photos are few, and where one of them barely gains, photos the evaluation did not see lose
 (docs/quality.md: a rung whose worst val photo gained +0.01 dB made 5 of 19 held-out photos
 worse, one by 1.9 dB). A photo of quality q is restored only when it lies in the trained range
@@ -30,6 +31,7 @@ ones). ``enhance`` takes the trained model only where it did (``Gate.for_kind``)
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from typing import Any
 import pandas as pd
 
 from .files import file_sha256, write_text_atomic
+from .jpeg import QUALITY_MARGIN
 
 FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
 MIN_PHOTO_GAIN_DB = 0.1
@@ -45,7 +48,6 @@ SHIPPED = {  # per photo kind, the model that ships with the project (docs/pretr
     "gray": Path("models/pretrained/restorer.pt"),
     "colour": Path("models/pretrained/restorer-colour.pt"),
 }
-QUALITY_MARGIN = 2  # a JPEG this far outside the trained qualities, or from a rung, counts as there (the estimate's ±2)
 
 
 def in_trained(quality: float | None, trained: tuple[int, int] | None) -> bool:
@@ -90,18 +92,38 @@ class Gate:
             return False
         if quality is None or not self.rungs:
             return True
-        qualities = sorted(self.rungs)
-        near = [rung for rung in qualities if abs(rung - quality) <= QUALITY_MARGIN]
-        if near:
-            return all(self.rungs[rung] for rung in near)
-        below = [rung for rung in qualities if rung < quality]
-        above = [rung for rung in qualities if rung > quality]
-        if not below or not above:  # beyond the ladder: never measured
-            return False
-        return self.rungs[below[-1]] and self.rungs[above[0]]
+        deciding = deciding_rungs(quality, self.rungs)
+        return bool(deciding) and all(self.rungs[rung] for rung in deciding)
 
     def unsafe(self) -> list[int]:
         return [quality for quality, safe in sorted(self.rungs.items()) if not safe]
+
+
+def deciding_rungs(quality: float, rungs: Iterable[int]) -> list[int]:
+    """The rungs that decide a photo of JPEG ``quality``: those within ``QUALITY_MARGIN`` of it, else
+    the nearest on both sides; none beyond the ladder's ends (never measured)."""
+    qualities = sorted(rungs)
+    near = [rung for rung in qualities if abs(rung - quality) <= QUALITY_MARGIN]
+    if near:
+        return near
+    below = [rung for rung in qualities if rung < quality]
+    above = [rung for rung in qualities if rung > quality]
+    return [below[-1], above[0]] if below and above else []
+
+
+def gate_rungs(gains: pd.DataFrame) -> pd.Series:
+    """The rung each row of ``ladder_gains``' results counts at, indexed by the row (repeated where it
+    counts at two): a single JPEG's at its quality; a double JPEG's (``rung`` not ``q...``) at the rungs
+    that decide the quality ``enhance`` tells for it (``deciding_rungs``), so that the model is used on
+    such photos only where it gained on them too."""
+    single = gains["rung"].str.startswith("q") if "rung" in gains else pd.Series(True, index=gains.index)
+    ladder = sorted({int(quality) for quality in gains.loc[single, "quality"]})
+    pairs = [
+        (index, int(quality) if is_single else rung)
+        for index, quality, is_single in zip(gains.index, gains["quality"], single, strict=True)
+        for rung in ([None] if is_single else deciding_rungs(quality, ladder))
+    ]
+    return pd.Series([rung for _, rung in pairs], index=[index for index, _ in pairs], dtype="int64")
 
 
 def rung_is_safe(model_gains: pd.Series) -> bool:
@@ -111,13 +133,15 @@ def rung_is_safe(model_gains: pd.Series) -> bool:
 
 def decide_gate(gains: pd.DataFrame, trained: tuple[int, int] | None) -> Gate:
     """The gate from per-photo ladder results (columns ``quality`` and ``model_gain``, one row a
-    photo and quality, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
-    qualities is never safe."""
+    photo and rung, as ``srcnn.evaluation.ladder_gains`` gives): a rung outside the trained
+    qualities is never safe. A double JPEG's row counts at the rungs that decide it (``gate_rungs``), so a
+    quality is restored only where the model gained on the single and the double JPEGs it stands for."""
+    keys = gate_rungs(gains)
     rungs = {
-        int(quality): in_trained(quality, trained) and rung_is_safe(rows["model_gain"])
-        for quality, rows in gains.groupby("quality", sort=True)
+        int(quality): in_trained(quality, trained) and rung_is_safe(model_gains)
+        for quality, model_gains in gains["model_gain"].loc[keys.index].groupby(keys.to_numpy(), sort=True)
     }
-    photos = int(gains.groupby("quality").size().max()) if len(gains) else 0
+    photos = int(gains.groupby("rung" if "rung" in gains else "quality").size().max()) if len(gains) else 0
     return Gate(trained, rungs, photos=photos)
 
 
@@ -128,10 +152,10 @@ def applied_gains(gains: pd.DataFrame, gate: Gate, column: str) -> pd.Series:
     return gains[column].where(allowed, 0.0)
 
 
-def beats(ours: pd.Series, theirs: pd.Series, quality: pd.Series) -> dict[int, bool]:
-    """Per rung, whether our per-photo gains beat theirs (same rows): by at least
-    ``MIN_GAIN_OVER_SHIPPED_DB`` on average, and on no photo less."""
-    difference = (ours - theirs).groupby(quality.to_numpy())
+def beats(ours: pd.Series, theirs: pd.Series, keys: pd.Series) -> dict[int, bool]:
+    """Per rung (``keys``: ``gate_rungs``), whether our per-photo gains beat theirs (same rows): by at
+    least ``MIN_GAIN_OVER_SHIPPED_DB`` on average, and on no photo less."""
+    difference = (ours - theirs).loc[keys.index].groupby(keys.to_numpy())
     return {int(rung): bool(rows.mean() >= MIN_GAIN_OVER_SHIPPED_DB and rows.min() >= 0) for rung, rows in difference}
 
 

@@ -4,6 +4,7 @@ higher quality, cropped and re-saved, a PNG, TIFF or screenshot saved from a JPE
     trace = jpeg_trace(rgb)           # JpegTrace(quality=30, offset=(5, 5), lift_db=9.6, note='')
     trace = jpeg_trace(rgb, below=90) # only compressions stronger than a quality-90 table (a JPEG file's)
     jpeg_history(rgb)                 # 30: the same, the quality alone; None: no such history
+    photo_damage(rgb, qtable)         # (Damage(30, 0.62, by_pixels=True), trace): what the model is told
     quantization_steps(rgb)           # (6, 6, 6, 5, 7): its 8×8 DCT coefficients sit on multiples of steps
 
 Pixels that are a decoded JPEG of quality Q, saved again at Q on the same 8×8 grid, come back
@@ -31,6 +32,7 @@ from scipy.fft import dctn
 
 from .color import rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
+from .jpeg import QUALITY_MARGIN, compression_strength, estimate_quality, strength_for_quality
 from .metrics import psnr
 
 WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
@@ -178,6 +180,41 @@ def _aligned(rgb: np.ndarray) -> JpegTrace:
     if excess[best] < EXCESS_DB:
         return JpegTrace(None, note=f"no JPEG grid in its pixels (under {MIN_SEARCH_SIDE} px: uncropped grid only)")
     return JpegTrace(best, (0, 0), round(excess[best], 1))
+
+
+@dataclass(frozen=True)
+class Damage:
+    """The compression a photo is restored as: its JPEG quality, the strength the model is told
+    (``srcnn.jpeg``), and whether its pixels decided (a compression stronger than its table's)."""
+
+    quality: float
+    strength: float
+    by_pixels: bool
+
+
+def trace_below(qtable: list[int] | None) -> float | None:
+    """The quality under which ``jpeg_trace`` looks for a JPEG file with ``qtable`` (None: not a JPEG
+    file, every quality): only a compression clearly stronger than its table's can change the strength."""
+    return estimate_quality(qtable) - QUALITY_MARGIN if qtable is not None else None
+
+
+def told_damage(qtable: list[int] | None, trace: JpegTrace | None) -> Damage | None:
+    """The larger damage of a photo's JPEG luma table (None: not a JPEG file) and of what its pixels
+    show (``trace``; None: not looked for); None when neither shows a compression. What ``enhance``
+    tells the model, and what training pairs record (``degradation: travelled``), so the two agree."""
+    history = trace.quality if trace is not None else None
+    if history is not None:
+        return Damage(history, strength_for_quality(history), True)
+    if qtable is not None:
+        return Damage(estimate_quality(qtable), compression_strength(qtable), False)
+    return None
+
+
+def photo_damage(rgb: np.ndarray, qtable: list[int] | None) -> tuple[Damage | None, JpegTrace]:
+    """``told_damage`` of a photo's pixels ``rgb`` and its JPEG luma table, the pixels traced below the
+    table's quality (``trace_below``); and the trace."""
+    trace = jpeg_trace(rgb, trace_below(qtable))
+    return told_damage(qtable, trace), trace
 
 
 def jpeg_history(rgb: np.ndarray) -> int | None:

@@ -103,6 +103,9 @@ LOW_FREQUENCIES = tuple(8 * v + u for v in range(8) for u in range(8) if u + v <
 # the high frequencies ``steepness`` compares them with: u + v >= 8 (28 of 64)
 HIGH_FREQUENCIES = tuple(8 * v + u for v in range(8) for u in range(8) if u + v >= 8)
 NORMALISING_QUALITY = 5  # standard tables of this quality have strength 1.0
+# a JPEG this far outside a model's trained qualities, or from a rung of its ladder, counts as there; a
+# compression its pixels show counts as stronger than its table's only this far below (the estimate's ±2)
+QUALITY_MARGIN = 2
 
 
 def _ijg_scale(quality: float) -> float:

@@ -34,6 +34,7 @@ class Params:
     max_side: int
     scale: int
     jpeg_quality: int | tuple[int, int] | None  # one quality, a [low, high] range (each photo drawn in it), or none
+    degradation: str  # single: one JPEG a photo; travelled: re-saved, shifted, resized (srcnn.degrade.travel)
     val_fraction: float
     seed: int
     strict: bool
@@ -75,6 +76,7 @@ class Params:
     crop_border: int | str
     eval_photos: int
     eval_qualities: tuple[int, ...]
+    eval_doubles: tuple[tuple[int, int], ...]  # double-JPEG rungs (QF1, QF2), shifted by 4 px between the saves
 
     @property
     def raw_dirs(self) -> tuple[str, ...]:
@@ -95,6 +97,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "max_side": ("int", (16, 1_000_000)),
     "scale": ("int", (1, 8)),
     "jpeg_quality": ("quality", (1, 100)),
+    "degradation": ("choice", ("single", "travelled")),
     "val_fraction": ("float", (0.0, 1.0, "open")),
     "seed": ("int", (0, 2**31 - 1)),
     "strict": ("bool", None),
@@ -132,6 +135,7 @@ _RULES: dict[str, tuple[str, Any]] = {
     "crop_border": ("auto_or_int", (0, 64)),
     "eval_photos": ("int", (0, 10_000_000)),
     "eval_qualities": ("qualities", (1, 100)),
+    "eval_doubles": ("quality_pairs", (1, 100)),
 }
 
 
@@ -194,6 +198,16 @@ def _qualities(key: str, value: Any, rule: tuple[int, int]) -> tuple[int, ...]:
     if not isinstance(value, (list, tuple)) or not value or not all(_whole(item, low, high) for item in value):
         raise _fail(key, value, f"a non-empty list of whole numbers from {low} to {high}")
     return tuple(value)
+
+
+def _quality_pairs(key: str, value: Any, rule: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+    low, high = rule
+    if not isinstance(value, (list, tuple)) or not all(
+        isinstance(pair, (list, tuple)) and len(pair) == 2 and all(_whole(item, low, high) for item in pair)
+        for pair in value
+    ):
+        raise _fail(key, value, f"a list of [first, second] JPEG qualities, each a whole number from {low} to {high}")
+    return tuple((pair[0], pair[1]) for pair in value)
 
 
 def _checkpoint(key: str, value: Any, rule: None) -> str | None:
@@ -261,6 +275,7 @@ _VALIDATORS: dict[str, Callable[[str, Any, Any], Any]] = {
     "folders": lambda key, value, rule: _folders(key, value),
     "quality": _quality,
     "qualities": _qualities,
+    "quality_pairs": _quality_pairs,
     "checkpoint": _checkpoint,
     "bool": _bool,
     "choice": _choice,
@@ -294,6 +309,13 @@ def validate(raw: dict[str, Any]) -> Params:
         raise _fail("crop", params.crop, f"at most tile ({params.tile})")
     if params.stride > params.tile:
         raise _fail("stride", params.stride, f"at most tile ({params.tile}), or tiles would leave gaps")
+    if params.degradation == "travelled" and (not isinstance(params.jpeg_quality, tuple) or params.scale != 1):
+        raise _fail(
+            "degradation",
+            params.degradation,
+            f"single unless jpeg_quality is a [low, high] range and scale is 1 (travelled draws two qualities "
+            f"a photo from the range; got jpeg_quality={params.jpeg_quality!r}, scale={params.scale})",
+        )
     return params
 
 

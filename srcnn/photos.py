@@ -28,10 +28,11 @@ from typing import Any
 
 import numpy as np
 
-from .degrade import crop_to_multiple, degrade, fit_long_side
+from .degrade import Journey, crop_to_multiple, degrade, draw_journey, fit_long_side, travel
 from .files import write_text_atomic
+from .history import photo_damage
 from .images import ImageError, TooManyPixelsError, decode_png, encode_png, is_photo_name, load_rgb
-from .jpeg import photo_quality
+from .jpeg import photo_quality, standard_qtable
 from .shards import Result, check_complete, read_shard, sample_key, shard_paths
 
 SPLITS = ("train", "val")
@@ -292,11 +293,18 @@ def assign_split(photos: Iterable[Photo], val_fraction: float, seed: int) -> dic
 
 
 def prepare_photo(
-    photo: Photo, split: str, max_side: int, scale: int, jpeg_quality: int | tuple[int, int] | None, seed: int
+    photo: Photo,
+    split: str,
+    max_side: int,
+    scale: int,
+    jpeg_quality: int | tuple[int, int] | None,
+    seed: int,
+    degradation: str = "single",
 ) -> Result:
     """One photo made into a clean/degraded pair: its shard sample (``KEY.clean.png``,
     ``KEY.degraded.png``, ``KEY.json``) and its report; no sample when it cannot be used. With a
-    range of ``jpeg_quality``, the photo's own quality is drawn from its bytes and ``seed``."""
+    range of ``jpeg_quality``, the photo's own quality is drawn from its bytes and ``seed``; with
+    ``degradation`` "travelled", its journey (``travelled_pair``)."""
     file = str(photo.path)
     try:
         rgb = load_rgb(photo.path, max_side=max_side)
@@ -313,7 +321,14 @@ def prepare_photo(
             "reason": f"{file}: {rgb.shape[1]}×{rgb.shape[0]} is too small to use",
         }
     del rgb
-    quality = photo_quality(photo.digest, seed, jpeg_quality)
+    travelled: dict[str, Any] = {}
+    if degradation == "travelled":
+        assert isinstance(jpeg_quality, tuple)  # srcnn.params checks it
+        clean, degraded, travelled = travelled_pair(clean, draw_journey(photo.digest, seed, jpeg_quality))
+        quality = travelled.pop("jpeg_quality")
+    else:
+        quality = photo_quality(photo.digest, seed, jpeg_quality)
+        degraded = degrade(clean, scale, quality)
     report = {
         "name": photo.name,
         "status": "used",
@@ -322,14 +337,31 @@ def prepare_photo(
         "width": clean.shape[1],
         "height": clean.shape[0],
         "jpeg_quality": quality,
+        **travelled,
     }
     sample = {
         "__key__": sample_key(photo.name, photo.digest),
         "clean.png": encode_png(clean),
-        "degraded.png": encode_png(degrade(clean, scale, quality)),
+        "degraded.png": encode_png(degraded),
         "json": json.dumps(report, sort_keys=True).encode(),
     }
     return [sample], report
+
+
+def travelled_pair(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The clean target and degraded photo of ``journey`` (``srcnn.degrade.travel``), and what its report
+    records: the quality whose strength ``enhance`` would tell the model for that photo, from the same
+    function (``srcnn.history.photo_damage``, on the degraded pixels and the last save's table), as
+    ``jpeg_quality``, the place a single JPEG's quality has, so tiles and training read it alike; the
+    strength itself; the journey; and the compression the pixels showed, if one decided."""
+    clean, degraded = travel(clean, journey)
+    damage, trace = photo_damage(degraded, standard_qtable(journey.qualities[-1]))
+    assert damage is not None  # a JPEG file's table always tells a strength
+    told = round(damage.quality)  # a standard table's estimate is its own quality: whole
+    record: dict[str, Any] = {"jpeg_quality": told, "strength": damage.strength, "degradation": journey.record()}
+    if damage.by_pixels:
+        record["trace"] = {"quality": trace.quality, "offset": list(trace.offset), "lift_db": trace.lift_db}
+    return clean, degraded, record
 
 
 def read_prepared(

@@ -93,7 +93,7 @@ def lost_rungs(ours: dict[str, float], theirs: dict[str, float], where: str) -> 
         return [f"{where}: other rungs ({', '.join(sorted(ours))} against {', '.join(sorted(theirs))})"]
     return [
         f"{where} {rung}: {ours[rung]:+.4f} dB against {theirs[rung]:+.4f}"
-        for rung in sorted(ours, key=lambda name: int(name[1:]))
+        for rung in sorted(ours, key=lambda name: (name[0] != "q", [int(part) for part in name[1:].split("_")]))
         if ours[rung] <= theirs[rung] and (ours[rung] or theirs[rung])
     ]
 

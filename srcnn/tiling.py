@@ -3,6 +3,7 @@
 samples, report = tile_photo(prepared_sample, tile=128, stride=64)   # one photo's tiles, as shard samples
 tile_photo(prepared_sample, 128, 64, jpeg_quality=[10, 90], seed=0)  # each tile at its own quality
 tile_photo(prepared_sample, 128, 64, channels="ycbcr")               # RGB pairs, for a colour model
+tile_photo(prepared_sample, 128, 64, [10, 90], degradation="travelled")   # cut from the prepared pair
 clean, degraded = split_pair(decode_png(samples[0]["png"]))
 """
 
@@ -48,6 +49,7 @@ def tile_photo(
     seed: int = 0,
     scale: int = 1,
     channels: str = "y",
+    degradation: str = "single",
 ) -> tuple[list[dict], dict]:
     """Cut one prepared photo (a shard sample: ``clean.png``, ``degraded.png``, ``json``) into
     paired tiles, each a shard sample ``KEY_y<row>_x<col>.png`` in the seed's format, with
@@ -61,10 +63,11 @@ def tile_photo(
     (bicubic down and up first for ``scale`` > 1, on the whole photo) goes through a JPEG of its
     own, a whole image whose 8×8 blocks start at the tile's corner. One photo's tiles then span the
     range, so each quality is learnt from every photo rather than from the few whose own draw fell
-    near it."""
+    near it. With ``degradation`` "travelled" every tile is cut from the prepared pair, whose report
+    holds the quality ``enhance`` would tell for the photo (``srcnn.photos.travelled_pair``)."""
     photo = json.loads(sample["json"])
     where = f"{photo['name']} ({sample['__key__']})"
-    per_tile = is_range(jpeg_quality)
+    per_tile = is_range(jpeg_quality) and degradation == "single"
     if channels not in ("y", "ycbcr"):
         raise ValueError(f"tile_photo: channels must be y or ycbcr, got {channels!r}")
     planes = (lambda rgb: rgb) if channels == "ycbcr" else to_luma_u8
@@ -78,7 +81,7 @@ def tile_photo(
         source = bicubic_down_up(clean_rgb, scale)
     else:
         degraded = planes(decode_png(sample["degraded.png"], where))
-    info = {key: photo[key] for key in ("name", "sha256", "jpeg_quality") if key in photo}
+    info = {key: photo[key] for key in ("name", "sha256", "jpeg_quality", "degradation") if key in photo}
     samples = []
     for top in tile_origins(height, tile, stride):
         for left in tile_origins(width, tile, stride):

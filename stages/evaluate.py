@@ -8,8 +8,9 @@ Writes metrics/summary.json (the figures runs are compared on, the metrics of ``
 ``dvc metrics diff``), metrics/eval.json (the whole evaluation: means over photos of PSNR, SSIM and
 PSNR-B on luma and of PSNR on RGB, of the degraded input and of the restored output, the worst
 photo's gain and the counts; under "ladder", the same photos degraded afresh at each quality of
-eval_qualities, one entry a quality), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
-quality), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail; kept in git) and
+eval_qualities, one entry a quality, ``q20``, and saved twice at each pair of eval_doubles, shifted by 4 px
+between the saves, ``d10_30``), metrics/eval_photos.csv (one row a photo), metrics/eval_ladder.csv (one row a
+quality of eval_qualities), plots/before_after/*.png (clean | degraded | restored, with a zoomed detail; in git) and
 models/srcnn.ladder.json: the qualities at which the ladder found the model safe, which ``enhance``
 reads beside the model (srcnn/gate.py). The models that ship with the project (``srcnn.gate.SHIPPED``)
 are scored on the same photos and rungs: metrics/summary.json carries their gains and the trained
@@ -110,7 +111,15 @@ def main() -> None:
         table = evaluate_photos(model, photos, params.border, on_photo=picture, total=len(chosen))
     summary: dict[str, Any] = {**summarize(table)}
     summary.update(tiles=samples_in(tiles, "val"), val_photos=len(val), crop_border=params.border)
-    gains = ladder_gains(model, cleans(chosen), params.border, params.scale, params.eval_qualities, total=len(chosen))
+    gains = ladder_gains(
+        model,
+        cleans(chosen),
+        params.border,
+        params.scale,
+        params.eval_qualities,
+        total=len(chosen),
+        doubles=doubles(params),
+    )
     gate = decide_gate(gains, trained_qualities(info))
     ladder = ladder_table(gains, gate)
     comparisons, summary["shipped"], shipped_gains = score_shipped(params, chosen, gains, gate)
@@ -119,8 +128,8 @@ def main() -> None:
     summary["ladder"] = ladder_metrics(ladder)
     with atomic_path(TABLE) as temp:
         table.round(4).to_csv(temp, index=False)
-    with atomic_path(LADDER) as temp:
-        ladder.round(4).to_csv(temp, index=False)
+    with atomic_path(LADDER) as temp:  # the single JPEGs, one row a quality, as its plot shows them
+        ladder[ladder["rung"].str.startswith("q")].drop(columns="rung").round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
     figures = {**headline(summary, trained=info), **shipped_headline(summary, shipped_gains)}
     write_text_atomic(SUMMARY, json.dumps(figures, indent=2) + "\n")
@@ -139,6 +148,12 @@ def main() -> None:
         f"gain {gains.min():+.2f} to {gains.max():+.2f} dB; val photos on RGB: PSNR {summary['rgb_psnr_input']:.2f} "
         f"→ {summary['rgb_psnr_output']:.2f} dB ({summary['rgb_psnr_gain']:+.2f} dB); {against_shipped(figures, gate)}"
     )
+
+
+def doubles(params: Params) -> tuple[tuple[int, int], ...]:
+    """The double-JPEG rungs (``eval_doubles``); none for super-resolution (``scale`` > 1), whose ladder
+    degrades by ``scale`` first."""
+    return params.eval_doubles if params.scale == 1 else ()
 
 
 def cleans(chosen: set[str]) -> Iterator[tuple[str, np.ndarray]]:
@@ -165,7 +180,9 @@ def score_shipped(
             print(f"evaluate: note: the shipped model of {kind} photos is not compared: {error}", file=sys.stderr)
             continue
         qualities, border = params.eval_qualities, params.border
-        theirs = ladder_gains(model, cleans(chosen), border, params.scale, qualities, total=len(chosen))
+        theirs = ladder_gains(
+            model, cleans(chosen), border, params.scale, qualities, total=len(chosen), doubles=doubles(params)
+        )
         scored[kind] = (str(path), file_sha256(path), theirs, gate)
         photos = (
             (report["name"], clean, degraded, report["jpeg_quality"])

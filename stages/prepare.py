@@ -1,7 +1,8 @@
 """Stage prepare: every photo of raw_dir (a folder, or several) → data/prepared/{train,val}-*.tar, clean/degraded pairs.
 
 Each photo is resized to max_side, made into a clean/degraded pair (scale, jpeg_quality: one
-quality, or a range from which each photo's own is drawn by its hash and seed), sent whole to train
+quality, or a range from which each photo's own is drawn by its hash and seed; degradation:
+travelled, a journey of re-saves, crops and resizes, srcnn/degrade.py), sent whole to train
 or val by a hash of its bytes, and stored in a shard with the photos next to it in name order (about
 ``photos_per_shard`` a shard: srcnn/shards.py), over ``workers`` processes. Reruns are incremental:
 only photos that are new or whose params changed are computed again, only the shards they fall in
@@ -67,6 +68,12 @@ def main() -> None:
         sys.exit(f"prepare: error: {error}")
 
 
+def photo_settings(params: Params) -> tuple[Any, ...]:
+    """The params ``prepare_photo`` takes after the photo and its split, in its order: they also
+    fingerprint its pair."""
+    return params.max_side, params.scale, params.jpeg_quality, params.seed, params.degradation
+
+
 def duplicate_files(used: list[dict[str, Any]]) -> list[list[str]]:
     """The files of the used photos that hold the same bytes, each group noted on stderr."""
     by_content = defaultdict(list)
@@ -108,18 +115,13 @@ def prepare(params: Params, photos: list[Photo], others: list[dict[str, str]]) -
         Entry(
             shard[photo.name],
             photo.name,
-            fingerprint(
-                photo.digest, split[photo.name], params.max_side, params.scale, params.jpeg_quality, params.seed, code
-            ),
+            fingerprint(photo.digest, split[photo.name], *photo_settings(params), code),
         )
         for photo in photos
     ]
 
     def build(needed: list[Entry]) -> Iterator[Result]:
-        jobs = (
-            (by_name[entry.name], split[entry.name], params.max_side, params.scale, params.jpeg_quality, params.seed)
-            for entry in needed
-        )
+        jobs = ((by_name[entry.name], split[entry.name], *photo_settings(params)) for entry in needed)
         return iter(
             progress(parallel_map(prepare_photo, jobs, params.workers), total=len(needed), desc="prepare", unit="photo")
         )

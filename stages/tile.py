@@ -4,8 +4,9 @@ Every tile is a seed-format paired PNG (``2·tile`` wide, clean left; luma, or R
 ycbcr``) with a small ``.json`` beside it, in the WebDataset layout: ``tar -xf
 data/tiles/train-0000000000.tar`` gives the seed's folder of paired images. With a range of
 ``jpeg_quality``, each tile's degraded half is a JPEG of its own, at a quality drawn for that tile
-(srcnn/tiling.py). Each tile shard holds the tiles of the prepared shard of the same name, so a
-rerun rewrites only the shards whose photos changed (srcnn/shards.py), over ``workers`` processes.
+(srcnn/tiling.py), unless ``degradation`` is travelled: then tiles are cut from the prepared pair.
+Each tile shard holds the tiles of the prepared shard of the same name, so a rerun rewrites only the
+shards whose photos changed (srcnn/shards.py), over ``workers`` processes.
 Writes metrics/data.json, the report of what went in (files found, photos used, skipped by reason,
 photos and tiles per split).
 
@@ -44,7 +45,15 @@ PREPARED, OUT_DIR, REPORT = Path("data/prepared"), Path("data/tiles"), "metrics/
 
 def tile_settings(params: Params) -> tuple[Any, ...]:
     """The params ``tile_photo`` takes after the photo, in its order: they also fingerprint its tiles."""
-    return params.tile, params.stride, params.jpeg_quality, params.seed, params.scale, params.channels
+    return (
+        params.tile,
+        params.stride,
+        params.jpeg_quality,
+        params.seed,
+        params.scale,
+        params.channels,
+        params.degradation,
+    )
 
 
 def entries_and_spans(

@@ -90,8 +90,9 @@ QUOTES: list[tuple[str, str, Callable[[Metrics], list[str]]]] = [
         "README.md",
         "enhance restores JPEGs near {}, leaves those near {} unchanged (models/srcnn.ladder.json), gain {} to {} dB",
         lambda m: [
-            ", ".join(name for name, rung in m["eval"]["ladder"].items() if rung["applied"]),
-            ", ".join(name for name, rung in m["eval"]["ladder"].items() if not rung["applied"]),
+            # the gate's rungs: the single JPEGs' (the double JPEGs, d10_30 ..., count at those)
+            ", ".join(name for name, rung in m["eval"]["ladder"].items() if rung["applied"] and name[0] == "q"),
+            ", ".join(name for name, rung in m["eval"]["ladder"].items() if not rung["applied"] and name[0] == "q"),
             f"{min(ladder(m, 'psnr_gain')):+.2f}",
             f"{max(ladder(m, 'psnr_gain')):+.2f}",
         ],

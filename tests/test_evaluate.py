@@ -187,7 +187,7 @@ def test_val_photos_are_restored_with_the_strength_of_the_quality_prepare_used()
 
 
 def test_the_evaluate_stage_writes_the_ladder(make_project):
-    project = make_project(eval_qualities=[20, 90], jpeg_quality=[10, 95], eval_photos=1)
+    project = make_project(eval_qualities=[20, 90], jpeg_quality=[10, 95], eval_photos=1, eval_doubles=[])
     for stage in ("prepare", "tile"):
         run([sys.executable, "-m", f"stages.{stage}"], cwd=project)
     params = load_params(project / "params.yaml")
@@ -313,6 +313,41 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
         }
     )
     assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}
+
+
+class WorseOnDoubles(torch.nn.Module):
+    """Halfway to the clean photo wherever it knows it (the whole photo: single JPEGs), a little
+    brighter, worse, elsewhere (the photo cropped between two saves: double JPEGs)."""
+
+    conditioned, radius = True, 0
+
+    def __init__(self, clean_of: dict) -> None:
+        super().__init__()
+        self.clean_of = clean_of
+
+    def forward(self, x, strength):
+        clean = self.clean_of.get(tuple(x.shape[-2:]))
+        return x + 0.5 * (clean - x) if clean is not None else (x + 0.02).clamp(0, 1)
+
+
+def test_double_jpeg_rungs_are_scored_and_a_loss_there_closes_the_rung_that_decides_them():
+    photos = [("a", synthetic_photo(5, 40, 48)), ("b", synthetic_photo(6, 40, 56))]
+    clean_of = {
+        clean.shape[:2]: torch.from_numpy(to_luma_u8(clean).astype(np.float32) / 255)[None, None] for _, clean in photos
+    }
+    model = WorseOnDoubles(clean_of)
+    _, alone = evaluate_ladder(model, photos, 0, 1, [10, 30, 60], trained=(10, 90))
+    assert alone.rungs == {10: True, 30: True, 60: True}
+    # saved at 60, cropped by (4, 4), saved at 10: enhance tells quality 10 (its table), and there the model loses
+    ladder, gate = evaluate_ladder(model, photos, 0, 1, [10, 30, 60], trained=(10, 90), doubles=[(60, 10)])
+    assert gate.rungs == {10: False, 30: True, 60: True} and gate.photos == 2
+    assert list(ladder["rung"]) == ["q10", "q30", "q60", "d60_10"]
+    double = ladder.iloc[3]
+    assert double["quality"] == 10 and not double["applied"] and double["model_photos_worse"] == 2
+    assert double["psnr_gain"] == 0 and double["photos_worse"] == 0  # never worse: left unchanged
+    assert 20 < double["psnr_input"] < ladder.iloc[2]["psnr_input"]  # against the clean photo cropped alike
+    nested = ladder_metrics(ladder)
+    assert list(nested) == ["q10", "q30", "q60", "d60_10"] and nested["d60_10"]["told_quality"] == 10
 
 
 def test_the_evaluate_stage_stops_naming_what_is_missing_before_train_or_tile_have_written_it(make_project):

@@ -12,6 +12,7 @@ def test_the_committed_params_are_valid():
     params = load_params("params.yaml")
     assert params.jpeg_quality == (10, 90) and params.tile == 128 and params.conditioned is True
     assert params.eval_qualities == (10, 20, 30, 40, 60, 80, 90, 95)
+    assert params.degradation == "single" and params.eval_doubles == ((10, 30), (30, 50), (30, 10), (10, 10))
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,9 @@ def test_the_committed_params_are_valid():
         ("residual", "yes", "true or false"),
         ("kernel1", 4, "odd"),
         ("precision", "fp8", "one of auto, fp32, bf16, fp16"),
+        ("degradation", "double", "degradation='double' is not allowed: degradation must be one of single, travelled"),
+        ("eval_doubles", [[10]], "a list of [first, second] JPEG qualities"),
+        ("eval_doubles", [[10, 101]], "eval_doubles=[[10, 101]]"),
     ],
 )
 def test_bad_values_name_the_key_the_value_and_what_is_allowed(key, value, message):
@@ -46,6 +50,17 @@ def test_jpeg_quality_is_one_quality_a_range_or_none():
     assert params_with(jpeg_quality=[30, 30]).jpeg_quality == (30, 30)
     assert params_with(jpeg_quality=None).jpeg_quality is None
     assert params_with(eval_qualities=[90]).eval_qualities == (90,)
+
+
+def test_travelled_takes_a_quality_range_without_super_resolution():
+    params = params_with(degradation="travelled", eval_doubles=[[10, 30]])
+    assert params.degradation == "travelled" and params.eval_doubles == ((10, 30),)
+    assert params_with().degradation == "single" and params_with(eval_doubles=[]).eval_doubles == ()
+    for overrides in ({"jpeg_quality": 20}, {"jpeg_quality": None}, {"scale": 2}):
+        with pytest.raises(
+            ParamsError, match=r"degradation='travelled'.*single unless jpeg_quality is a \[low, high\]"
+        ):
+            params_with(degradation="travelled", **overrides)
 
 
 def test_unknown_keys_are_refused():
@@ -64,13 +79,18 @@ def test_bad_file_names_the_file(tmp_path):
         load_params(path)
 
 
+def frozen(value):
+    """A YAML value as Params holds it: lists (of lists) as tuples."""
+    return tuple(frozen(item) for item in value) if isinstance(value, list) else value
+
+
 def test_params_yaml_is_the_one_source_of_defaults(tmp_path):
     complete = (ROOT / "params.yaml").read_text()
     written = yaml.safe_load(complete)  # read here, not by srcnn.params
     assert set(written) == {field.name for field in dataclasses.fields(Params)}
     defaults = params_with()
     for key, value in written.items():  # what tests and benchmarks start from is what params.yaml says
-        assert getattr(defaults, key) == (tuple(value) if isinstance(value, list) else value), key
+        assert getattr(defaults, key) == frozen(value), key
     path = tmp_path / "params.yaml"
     for key in written:  # and no key has a value anywhere else: a file without it is refused
         path.write_text("\n".join(line for line in complete.splitlines() if not line.startswith(f"{key}:")))

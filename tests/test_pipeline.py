@@ -110,3 +110,17 @@ def test_repro_experiment_metrics_diff_and_nothing_to_redo(make_project, monkeyp
         assert stale_stages(project) == stages | ALWAYS_RUN, module
         (project / module).write_text(original)
     assert stale_stages(project) == ALWAYS_RUN
+
+
+def test_travelled_pairs_train_and_the_ladder_scores_double_jpegs(make_project):
+    project = make_project(degradation="travelled", eval_doubles=[[10, 30], [30, 10]])
+    dvc("repro", cwd=project)
+    prepared = json.loads((project / "data/prepared/report.json").read_text())["photos"]
+    assert all(photo["degradation"]["kind"] for photo in prepared) and all("strength" in photo for photo in prepared)
+    scores = json.loads((project / "metrics/eval.json").read_text())
+    rungs = [f"q{quality}" for quality in (10, 20, 30, 40, 60, 80, 90, 95)]
+    assert list(scores["ladder"]) == [*rungs, "d10_30", "d30_10"]
+    assert all(1 <= scores["ladder"][rung]["told_quality"] <= 100 for rung in ("d10_30", "d30_10"))
+    assert list(scores["shipped"]["gray"]["ladder"]) == [*rungs, "d10_30", "d30_10"]
+    gate = json.loads((project / "models/srcnn.ladder.json").read_text())
+    assert gate["rungs"].keys() == {rung[1:] for rung in rungs}  # the double JPEGs count at the ladder's rungs
