@@ -28,7 +28,7 @@ from PIL import Image
 from benchmarks.onnx_speed import cpu_name
 from srcnn import metrics
 from srcnn.color import to_luma_u8
-from srcnn.enhance import enhance_photo, parser, setup
+from srcnn.enhance import Restorers, enhance_photo, parser, setup
 from srcnn.images import load_rgb
 from srcnn.photos import list_photo_files
 
@@ -78,6 +78,7 @@ CASES: dict[str, tuple[bool, Callable]] = {
     "30, re-saved at 95": (False, resaved(30, 95)),
     "30, cropped by 3 px, re-saved at 90": (False, resaved(30, 90, crop=3)),
     "30, resized to 75 %, re-saved at 90": (False, resaved(30, 90, resize=0.75)),
+    "30, resized to 50 %, re-saved at 90": (False, resaved(30, 90, resize=0.5)),
 }
 
 
@@ -87,53 +88,66 @@ def gain(reference: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
     return metrics.psnr(reference, after) - metrics.psnr(reference, before)
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     arguments.add_argument("folders", type=Path, nargs="+", help="folders of clean photos")
     arguments.add_argument("--cases", nargs="*", help="only the cases whose names contain one of these")
     arguments.add_argument(
         "--model", type=Path, help="restore every photo with this model (enhance --model: its gate beside it)"
     )
-    args = arguments.parse_args()
+    arguments.add_argument(
+        "--quality", type=int, help="tell every photo this JPEG quality (enhance --quality), not what it shows"
+    )
+    return arguments.parse_args()
+
+
+def score_case(restorers: Restorers, photos: list, name: str, scratch: Path) -> dict:
+    """One case over every photo: its mean gain, the photos made worse and those left unchanged."""
+    as_gray, make = CASES[name]
+    gains, unchanged = [], 0
+    for path, rgb in photos:
+        clean = to_luma_u8(rgb) if as_gray else rgb
+        reference, data = make(clean)
+        source, target = scratch / f"{path.stem}.jpg", scratch / f"{path.stem}.out.png"
+        source.write_bytes(data)
+        target.unlink(missing_ok=True)
+        decision = enhance_photo(restorers, source, target)
+        unchanged += decision.strength is None
+        gains.append(gain(reference, load_rgb(source), load_rgb(target)))
+    return {
+        "case": name,
+        "gain_db": round(float(np.mean(gains)), 3),
+        "worse": int(np.sum(np.array(gains) < -1e-9)),
+        "unchanged": unchanged,
+        "photos": len(gains),
+        "measure": "luma" if as_gray else "rgb",
+    }
+
+
+def main() -> None:
+    args = parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="travelled-"))
     model = ["--model", str(args.model)] if args.model else []
-    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *model]))
+    quality = ["--quality", str(args.quality)] if args.quality else []
+    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *model, *quality]))
     photos = [(path, load_rgb(path)) for folder in args.folders for path in list_photo_files(folder)[0]]
     rows, started = [], time.perf_counter()
-    for name, (as_gray, make) in CASES.items():
+    for name in CASES:
         if args.cases and not any(part in name for part in args.cases):
             continue
-        gains, unchanged = [], 0
-        for path, rgb in photos:
-            clean = to_luma_u8(rgb) if as_gray else rgb
-            reference, data = make(clean)
-            source, target = scratch / f"{path.stem}.jpg", scratch / f"{path.stem}.out.png"
-            source.write_bytes(data)
-            target.unlink(missing_ok=True)
-            decision = enhance_photo(restorers, source, target)
-            unchanged += decision.strength is None
-            gains.append(gain(reference, load_rgb(source), load_rgb(target)))
-        row = {
-            "case": name,
-            "gain_db": round(float(np.mean(gains)), 3),
-            "worse": int(np.sum(np.array(gains) < -1e-9)),
-            "unchanged": unchanged,
-            "photos": len(gains),
-            "measure": "luma" if as_gray else "rgb",
-        }
+        row = score_case(restorers, photos, name, scratch)
         rows.append(row)
-        print(f"{name:40s} {row['measure']:4s} {row['gain_db']:+.2f} dB  worse {row['worse']}  unchanged {unchanged}")
-    print(
-        json.dumps(
-            {
-                "folders": [str(folder) for folder in args.folders],
-                "model": str(args.model) if args.model else "enhance's defaults",
-                "cpu": cpu_name(),
-                "seconds": round(time.perf_counter() - started, 1),
-                "rows": rows,
-            }
-        )
-    )
+        figures = f"{row['gain_db']:+.2f} dB  worse {row['worse']}  unchanged {row['unchanged']}"
+        print(f"{name:40s} {row['measure']:4s} {figures}")
+    summary = {
+        "folders": [str(folder) for folder in args.folders],
+        "model": str(args.model) if args.model else "enhance's defaults",
+        "quality": args.quality or "as each photo shows",
+        "cpu": cpu_name(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": rows,
+    }
+    print(json.dumps(summary))
 
 
 if __name__ == "__main__":

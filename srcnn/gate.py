@@ -14,8 +14,7 @@ and runs the model on them (and the double JPEGs of ``eval_doubles``, each count
 decide the quality ``enhance`` tells for it: ``gate_rungs``); a rung is **safe** when there the model
 gained at least ``MIN_PHOTO_GAIN_DB`` on every photo: a margin, not merely "no photo worse", since the val
 photos are few, and where one of them barely gains, photos the evaluation did not see lose
-(docs/quality.md: a rung whose worst val photo gained +0.01 dB made 5 of 19 held-out photos
-worse, one by 1.9 dB). A photo of quality q is restored only when it lies in the trained range
+(docs/quality.md measures it). A photo of quality q is restored only when it lies in the trained range
 and the rungs around q are safe: the rung itself when q is within ``QUALITY_MARGIN`` of one (the
 quality estimate's precision), else the rungs on both sides; a quality beyond the ladder's ends
 was never measured and is not restored. The gate is written beside the checkpoint with the

@@ -13,11 +13,11 @@ any photo. So the luma of a window is saved again at candidate qualities on each
 of the 8×8 grid (a cropped photo's old blocks no longer start at its corner), and each offset's PSNR
 curve is compared with the median of all 64 (the grids a photo was never compressed on): the
 ``lift``. A compression shows as a peak of the lift at its quality on its grid; a later, lighter
-re-save on another grid or at a higher quality leaves it visible (Set14's lenna at quality 30,
-cropped by 3 px and re-saved at 90: +8.5 dB at 30 on the old grid), so the lowest quality with a
+re-save on another grid or at a higher quality leaves it visible, so the lowest quality with a
 peak is the compression that dominates (FBCNN's "dominant quality factor", Jiang et al. 2021). A
 resize moves the old blocks off any 8×8 grid, and the trace is gone. Cost: about 1,100 small
-encodes of a 128 px window, then a few hundred to refine (0.2 to 0.5 s, whatever the photo's size).
+encodes of a 128 px window, then a few hundred to refine, whatever the photo's size (docs/photos.md;
+``python -m benchmarks.trace_cost``).
 A photo under 72 px is checked on its own grid only (uncropped), one under 16 px not at all.
 """
 
@@ -239,9 +239,7 @@ def quantization_steps(rgb: np.ndarray) -> tuple[int, ...] | None:
 
     For each frequency, of the coefficients outside a step's zero bin, the share within
     ``NEAR`` × step of a multiple of it: about ``NEAR`` × 2 for a photo never quantized, whatever the
-    step; far more at the step it was quantized with. Set14's frames of the videos coastguard and
-    foreman give step 13, its zebra and Set5's woman 6, its ppt3 3; Set14's lenna, Set5's bird and
-    urban40's img_001 none (21 to 22 % on their best steps, against 38 to 82 % for those)."""
+    step; far more at the step it was quantized with."""
     height, width = (side // 8 * 8 for side in rgb.shape[:2])
     luma = (rgb_to_y(rgb[:height, :width]) - 16.0) * 255.0 / 219.0  # the JPEG's full-range Y
     blocks = luma.reshape(height // 8, 8, width // 8, 8).swapaxes(1, 2)

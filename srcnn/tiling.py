@@ -41,6 +41,15 @@ def split_pair(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return pair[:, :height], pair[:, height:]
 
 
+def _tile_sample(key: str, top: int, left: int, pair: np.ndarray, meta: dict) -> dict:
+    """One tile as a shard sample: the pair's PNG and its ``.json`` (``meta`` and the tile's position)."""
+    return {
+        "__key__": f"{key}_y{top:05d}_x{left:05d}",
+        "png": encode_png(pair),
+        "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode(),
+    }
+
+
 def tile_photo(
     sample: dict,
     tile: int,
@@ -93,13 +102,6 @@ def tile_photo(
                 meta = {**info, "jpeg_quality": quality}
             else:
                 half, meta = degraded[window], info
-            pair = join_pair(clean[window], half)
-            samples.append(
-                {
-                    "__key__": f"{sample['__key__']}_y{top:05d}_x{left:05d}",
-                    "png": encode_png(pair),
-                    "json": json.dumps({**meta, "y": top, "x": left}, sort_keys=True).encode(),
-                }
-            )
+            samples.append(_tile_sample(sample["__key__"], top, left, join_pair(clean[window], half), meta))
     report = {"name": photo["name"], "split": photo["split"], "tiles": len(samples)}
     return samples, {**report, "gray": is_gray(clean_rgb)} if channels == "ycbcr" else report

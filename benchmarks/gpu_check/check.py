@@ -42,6 +42,7 @@ TINY_PARAMS = {
     "warmup_steps": 2,
     "shuffle_buffer": 64,
     "eval_qualities": [20, 60],
+    "eval_doubles": [],
     "device": "cpu",
 }
 PARTS = (
