@@ -74,6 +74,7 @@ CASES: dict[str, tuple[bool, Callable]] = {
     **{f"single {quality}": (True, double(quality, quality, 0)) for quality in (10, 20, 30, 40)},
     **{f"double aligned ({a},{b})": (True, double(a, b, 0)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
     **{f"double shifted ({a},{b})": (True, double(a, b, SHIFT)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
+    "saved once at 90 (colour)": (False, lambda clean: (clean, jpeg(clean, 90))),
     "30, re-saved at 90": (False, resaved(30, 90)),
     "30, re-saved at 95": (False, resaved(30, 95)),
     "30, cropped by 3 px, re-saved at 90": (False, resaved(30, 90, crop=3)),

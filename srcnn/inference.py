@@ -239,7 +239,7 @@ def restore_luma(
     faster and a little less exact than the one before. ``strength``: the photo's compression
     strength (``srcnn.jpeg``), given to a conditioned model on every tile, ignored by others.
     ``self_ensemble``: each tile is the mean of the passes over its 8 flips and rotations
-    (``forward_planes``): 8× the time, for about 0.1 dB (docs/enhance.md).
+    (``forward_planes``): 8× the time, for a small gain measured in docs/enhance.md.
     """
     if channels_of(model) != 1:
         raise ValueError(
