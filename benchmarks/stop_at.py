@@ -158,6 +158,10 @@ def main() -> None:
     if options.report:
         atexit.register(watch.report)
     sys.argv[1:] = options.args
+    # Ctrl-C reaches the command as from a terminal, whatever its parent (a test runner's worker, say)
+    # left ignored or blocked: both are inherited across exec, and either would swallow a test's SIGINT
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.addaudithook(watch)
     runpy.run_module(options.module, run_name="__main__", alter_sys=True)
 
