@@ -43,9 +43,9 @@ from .archs import channels_of
 from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade, double_jpeg
 from .gate import Comparison, Gate, applied_gains, beats, decide_gate, gate_rungs
-from .history import photo_damage
+from .history import told_for_jpeg
 from .inference import restore_luma, restore_rgb
-from .jpeg import standard_qtable, strength_for_quality
+from .jpeg import strength_for_quality
 from .progress import progress
 
 LADDER_KEYS = (
@@ -193,12 +193,10 @@ def rung_name(rung: int | tuple[int, int]) -> str:
 
 def told_quality(degraded: np.ndarray, last: int) -> tuple[int, float]:
     """The quality and strength ``enhance`` tells the model for ``degraded``, a JPEG file of quality ``last``
-    (``srcnn.history.photo_damage``): the key of the gate's rung that decides such a photo."""
+    (``srcnn.history.told_for_jpeg``): the key of the gate's rung that decides such a photo."""
     key = (hashlib.sha256(degraded.tobytes()).hexdigest(), last)
     if key not in _TOLD:
-        damage, _ = photo_damage(degraded, standard_qtable(last))
-        assert damage is not None  # a JPEG file's table always tells a strength
-        _TOLD[key] = (round(damage.quality), damage.strength)
+        _TOLD[key] = told_for_jpeg(degraded, last)[:2]
     return _TOLD[key]
 
 

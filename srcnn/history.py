@@ -32,7 +32,7 @@ from scipy.fft import dctn
 
 from .color import rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
-from .jpeg import QUALITY_MARGIN, compression_strength, estimate_quality, strength_for_quality
+from .jpeg import QUALITY_MARGIN, compression_strength, estimate_quality, standard_qtable, strength_for_quality
 from .metrics import psnr
 
 WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
@@ -215,6 +215,15 @@ def photo_damage(rgb: np.ndarray, qtable: list[int] | None) -> tuple[Damage | No
     table's quality (``trace_below``); and the trace."""
     trace = jpeg_trace(rgb, trace_below(qtable))
     return told_damage(qtable, trace), trace
+
+
+def told_for_jpeg(rgb: np.ndarray, quality: int) -> tuple[int, float, JpegTrace]:
+    """What ``enhance`` tells the model for pixels ``rgb`` saved last as a JPEG of ``quality`` (libjpeg's
+    standard tables): the quality (whole: a standard table's estimate is its own quality), its
+    strength, and the trace of the pixels (``photo_damage``)."""
+    damage, trace = photo_damage(rgb, standard_qtable(quality))
+    assert damage is not None  # a JPEG file's table always tells a strength
+    return round(damage.quality), damage.strength, trace
 
 
 def jpeg_history(rgb: np.ndarray) -> int | None:

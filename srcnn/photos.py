@@ -30,9 +30,9 @@ import numpy as np
 
 from .degrade import Journey, crop_to_multiple, degrade, draw_journey, fit_long_side, travel
 from .files import write_text_atomic
-from .history import photo_damage
+from .history import told_for_jpeg
 from .images import ImageError, TooManyPixelsError, decode_png, encode_png, is_photo_name, load_rgb
-from .jpeg import photo_quality, standard_qtable
+from .jpeg import photo_quality
 from .shards import Result, check_complete, read_shard, sample_key, shard_paths
 
 SPLITS = ("train", "val")
@@ -351,15 +351,13 @@ def prepare_photo(
 def travelled_pair(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The clean target and degraded photo of ``journey`` (``srcnn.degrade.travel``), and what its report
     records: the quality whose strength ``enhance`` would tell the model for that photo, from the same
-    function (``srcnn.history.photo_damage``, on the degraded pixels and the last save's table), as
+    function (``srcnn.history.told_for_jpeg``, on the degraded pixels and the last save's table), as
     ``jpeg_quality``, the place a single JPEG's quality has, so tiles and training read it alike; the
     strength itself; the journey; and the compression the pixels showed, if one decided."""
     clean, degraded = travel(clean, journey)
-    damage, trace = photo_damage(degraded, standard_qtable(journey.qualities[-1]))
-    assert damage is not None  # a JPEG file's table always tells a strength
-    told = round(damage.quality)  # a standard table's estimate is its own quality: whole
-    record: dict[str, Any] = {"jpeg_quality": told, "strength": damage.strength, "degradation": journey.record()}
-    if damage.by_pixels:
+    told, strength, trace = told_for_jpeg(degraded, journey.qualities[-1])
+    record: dict[str, Any] = {"jpeg_quality": told, "strength": strength, "degradation": journey.record()}
+    if trace.quality is not None:  # the pixels decided
         record["trace"] = {"quality": trace.quality, "offset": list(trace.offset), "lift_db": trace.lift_db}
     return clean, degraded, record
 

@@ -315,15 +315,9 @@ def test_the_gate_restores_only_where_the_ladder_found_the_model_safe():
     assert decide_gate(gains, None).rungs == {50: False, 60: True, 70: False}
 
 
-class WorseOnDoubles(torch.nn.Module):
+class WorseOnDoubles(Sharpener):
     """Halfway to the clean photo wherever it knows it (the whole photo: single JPEGs), a little
     brighter, worse, elsewhere (the photo cropped between two saves: double JPEGs)."""
-
-    conditioned, radius = True, 0
-
-    def __init__(self, clean_of: dict) -> None:
-        super().__init__()
-        self.clean_of = clean_of
 
     def forward(self, x, strength):
         clean = self.clean_of.get(tuple(x.shape[-2:]))

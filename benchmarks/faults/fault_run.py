@@ -48,6 +48,12 @@ class FaultRun:
     def log(self, line: str) -> None:
         print(line, flush=True)
 
+    def end_kill(self, checker: Checker, inputs: list[str], digests: dict[str, str], headline: str) -> None:
+        """After a kill and its rerun: an input changed counts as such; then the kill's line and its problems."""
+        if input_digests(self.project.root, inputs) != digests:
+            checker.fail("inputs_changed", "an input changed during the rerun")
+        self.log(headline + "".join(f"\n    {problem}" for problem in checker.problems))
+
     def limit(self, name: str) -> float:
         return max(120.0, 10 * self.durations.get(name, 12.0))
 
@@ -156,11 +162,11 @@ class FaultRun:
             counts.resumed += "resuming from" in rerun.stderr
             notes.append("rerun ok" + (" (resumed)" if "resuming from" in rerun.stderr else ""))
         notes += self.temporaries(counts)
-        if input_digests(project.root, inputs) != digests:
-            checker.fail("inputs_changed", "an input changed during the rerun")
-        self.log(
-            f"{command.name} #{counts.kills}: from {start}, killed {when} ({how}): {'; '.join(notes)}"
-            + "".join(f"\n    {problem}" for problem in checker.problems)
+        self.end_kill(
+            checker,
+            inputs,
+            digests,
+            f"{command.name} #{counts.kills}: from {start}, killed {when} ({how}): {'; '.join(notes)}",
         )
         return True
 

@@ -69,11 +69,8 @@ def kill_once(run: FaultRun, counts: Counts, seconds: float) -> None:
             checker.fail("corrupt", f"{folder} passes check_complete but its shards differ from its manifest")
     notes = check_rerun(run, checker, run.runner.run(ARGV, run.limit("dvc repro")))
     notes += run.temporaries(counts)
-    if input_digests(project.root, INPUTS) != digests:
-        checker.fail("inputs_changed", "an input photo changed")
-    run.log(
-        f"dvc repro #{counts.kills}: from old, killed after {delay:.2f} s: {'; '.join(notes)}"
-        + "".join(f"\n    {problem}" for problem in checker.problems)
+    run.end_kill(
+        checker, INPUTS, digests, f"dvc repro #{counts.kills}: from old, killed after {delay:.2f} s: {'; '.join(notes)}"
     )
 
 

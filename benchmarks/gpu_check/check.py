@@ -22,27 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks import workfolder
 from srcnn.device import cpu_has_bf16
 
 # --cpu: params small enough for the whole check to run in well under a minute on 2 cores
 TINY_PARAMS = {
+    **workfolder.TINY_PARAMS,
     "max_side": 160,
-    "tile": 32,
-    "stride": 32,
+    "val_fraction": 0.2,
     "photos_per_shard": 1,
-    "kernel1": 5,
-    "kernel2": 1,
-    "kernel3": 3,
-    "filters1": 8,
-    "filters2": 4,
-    "epochs": 2,
-    "steps_per_epoch": 3,
-    "batch_size": 8,
-    "crop": 24,
-    "warmup_steps": 2,
     "shuffle_buffer": 64,
     "eval_qualities": [20, 60],
-    "eval_doubles": [],
     "device": "cpu",
 }
 PARTS = (

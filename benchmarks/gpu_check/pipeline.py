@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tarfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -232,10 +233,11 @@ def run_quality(
 KEPT = ("params.yaml", "models/srcnn.pt", "models/srcnn.ladder.json", "metrics", "dvclive")
 
 
-def keep_outputs(work: Path, tar_path: Path) -> str:
-    """``work``'s trained model and what goes with it (KEPT), as one tar file; its name."""
+def keep_outputs(work: Path, tar_path: Path, names: Iterable[str] = KEPT) -> str:
+    """``work``'s trained model and what goes with it (``names``, KEPT by default) that exist, as one
+    tar file; its name."""
     with tarfile.open(tar_path, "w") as tar:
-        for name in KEPT:
+        for name in names:
             if (work / name).exists():
                 tar.add(work / name, arcname=name)
     return tar_path.name

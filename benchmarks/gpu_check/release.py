@@ -27,7 +27,6 @@ import contextlib
 import json
 import shutil
 import sys
-import tarfile
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from srcnn.gate import SHIPPED
 
 from . import ROOT
 from .check import Check, log
-from .pipeline import KEPT, run_command, run_quality
+from .pipeline import KEPT, keep_outputs, run_command, run_quality
 
 PRETRAINED = ROOT / "models" / "pretrained"
 NOT_CARRIED = ("raw_dir", "time_budget", "init", "batch_size", "epochs")  # set by the part, not the chain
@@ -109,14 +108,6 @@ def promote(kind: str, work: Path, held_out: Path) -> tuple[bool, str]:
     return True, said
 
 
-def tar_of(work: Path, names: list[str], path: Path) -> str:
-    with tarfile.open(path, "w") as tar:
-        for name in names:
-            if (work / name).exists():
-                tar.add(work / name, arcname=name)
-    return path.name
-
-
 def run_continue(
     check: Check, work: Path, kind: str, settings: dict[str, Any], where: dict[str, Any], out: Path
 ) -> dict[str, Any]:
@@ -144,11 +135,11 @@ def run_continue(
     stem = SHIPPED[kind].stem
     files = [f"models/pretrained/{stem}{suffix}" for suffix in (".pt", ".ladder.json", ".json", ".params.yaml")]
     if promoted:
-        result["promoted_tar"] = tar_of(work, files, out / f"promoted-{kind}.tar")
+        result["promoted_tar"] = keep_outputs(work, out / f"promoted-{kind}.tar", files)
         if not cpu:
             for name in files:  # each whole or not at all
                 with atomic_path(ROOT / name) as temp:
                     shutil.copyfile(work / name, temp)
-    result["kept"] = tar_of(work, [*KEPT, "held_out.json"], out / f"continue-{kind}.tar")
+    result["kept"] = keep_outputs(work, out / f"continue-{kind}.tar", [*KEPT, "held_out.json"])
     log(f"   {kind}: {'promoted' if promoted else 'kept aside, not promoted'}: {result['verdict']}")
     return result
