@@ -27,7 +27,7 @@ from PIL import Image
 
 from benchmarks.onnx_speed import cpu_name
 from srcnn import metrics
-from srcnn.color import to_luma_u8
+from srcnn.color import to_gray_u8, to_luma_u8
 from srcnn.enhance import Restorers, enhance_photo, parser, setup
 from srcnn.images import load_rgb
 from srcnn.photos import list_photo_files
@@ -84,8 +84,13 @@ CASES: dict[str, tuple[bool, Callable]] = {
 
 
 def gain(reference: np.ndarray, before: np.ndarray, after: np.ndarray) -> float:
-    if reference.ndim == 2 or np.array_equal(reference[..., 0], reference[..., 2]):
-        reference, before, after = (to_luma_u8(each).astype(np.float64) for each in (reference, before, after))
+    """PSNR gain of ``after`` over ``before`` (RGB as read) against ``reference``: gray levels for a gray
+    reference (H×W), luma for a colour photo whose channels are equal, RGB otherwise."""
+    if reference.ndim == 2:  # a gray photo reads back as R = G = B: compared on its own levels, not as luma
+        before, after = to_gray_u8(before), to_gray_u8(after)
+    elif np.array_equal(reference[..., 0], reference[..., 2]):
+        reference, before, after = (to_luma_u8(each) for each in (reference, before, after))
+    reference, before, after = (each.astype(np.float64) for each in (reference, before, after))
     return metrics.psnr(reference, after) - metrics.psnr(reference, before)
 
 

@@ -124,3 +124,13 @@ def test_single_prepares_the_very_pairs_it_did_before(tmp_path, name, jpeg_quali
         digest.update(decode_png(sample[key]).tobytes())
     digest.update(sample["json"])
     assert digest.hexdigest() == MAIN_PAIRS[(name, jpeg_quality)]
+
+
+def test_the_travelled_benchmark_scores_a_gray_photo_on_its_own_levels():
+    from benchmarks.travelled import gain
+
+    reference = to_luma_u8(synthetic_photo(5))
+    noisy, closer = (np.clip(reference + noise, 0, 255).astype(np.uint8) for noise in (6, 2))
+    as_read = [np.repeat(each[..., None], 3, axis=2) for each in (noisy, closer)]  # a gray file reads as R = G = B
+    levels = [psnr(reference.astype(np.float64), each.astype(np.float64)) for each in (noisy, closer)]
+    assert gain(reference, *as_read) == pytest.approx(levels[1] - levels[0], abs=1e-9)
