@@ -47,6 +47,14 @@ COARSE_QUALITIES = (5, 7, 9, 11, 13, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 60,
 LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the lift stays within ±1 dB
 # a coarse peak this high is refined: a weak trace peaks between the coarse qualities, lower there
 COARSE_LIFT_DB = 1.5
+# A JPEG file's older compression on another grid, well below its table's quality, counts from a lower
+# lift: the later save on the file's own grid wipes out most of it (FBCNN's non-aligned double JPEGs;
+# saved at 30, shifted and saved at 50, it lifts 1.2 to 3 dB), while a photo saved once shows no such
+# peak off its own grid (under 1.1 dB on 59 photos at qualities 40 to 90: docs/photos.md)
+OFF_GRID_LIFT_DB = 1.3
+# where ``OFF_GRID_LIFT_DB`` applies: from 20 (below it a re-save changes any photo so much that drawn test
+# photos saved once lifted that high at 6 to 16) to 13 under ``below`` (nearer, the own grid's rise)
+OFF_GRID_QUALITIES = (20, 13)
 REFINED = 12  # the most coarse peaks refined, lowest quality first
 BEYOND = 15  # qualities read above ``below``
 HIGHEST_QUALITY = 95  # above it steps of 1 and 2 make the curve uneven without any history
@@ -102,14 +110,26 @@ def _curves(window: np.ndarray, offsets: list[tuple[int, int]], qualities: list[
     return np.array([[_resave_psnr(crop, quality) for quality in qualities] for crop in crops])
 
 
-def _peaks(lift: np.ndarray) -> list[int]:
-    """The indices where ``lift`` is at least ``COARSE_LIFT_DB`` and no lower than either neighbour; the
-    highest quality is no peak (a flat table's steps, a video frame's, show as a rise towards it)."""
+def _peaks(lift: np.ndarray, least: list[float]) -> list[int]:
+    """The indices where ``lift`` is at least ``least`` (one value per quality) and no lower than either
+    neighbour; the highest quality is no peak (a flat table's steps, a video frame's, show as a rise
+    towards it)."""
     return [
         index
         for index in range(len(lift) - 1)
-        if lift[index] >= COARSE_LIFT_DB and lift[index] >= lift[max(0, index - 1) : index + 2].max()
+        if lift[index] >= least[index] and lift[index] >= lift[max(0, index - 1) : index + 2].max()
     ]
+
+
+def _least_lifts(coarse: list[int], below: float | None, grid: tuple[int, int]) -> list[float]:
+    """The least coarse lift of a peak at each quality of ``coarse`` on ``grid`` (rows, columns from the
+    file's own): ``COARSE_LIFT_DB``, or for a JPEG file (``below``) on a grid shifted along both axes
+    and in ``OFF_GRID_QUALITIES``, ``OFF_GRID_LIFT_DB`` (drawn test photos saved once peaked that
+    high on grids shifted along one axis: a shift by whole blocks along the other keeps them aligned)."""
+    if below is None or 0 in grid:
+        return [COARSE_LIFT_DB] * len(coarse)
+    lowest, under = OFF_GRID_QUALITIES
+    return [OFF_GRID_LIFT_DB if lowest <= quality <= below - under else COARSE_LIFT_DB for quality in coarse]
 
 
 def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
@@ -134,13 +154,17 @@ def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
     curves = _curves(window, offsets, coarse)
     median = np.median(curves, axis=0)
     lifts = curves - median
+    least = [_least_lifts(coarse, below, ((top + dy) % 8, (left + dx) % 8)) for dy, dx in offsets]
     peaks = sorted(
         (coarse[peak], -lifts[index, peak], index, peak)
         for index in range(len(offsets))
-        for peak in _peaks(lifts[index])
+        for peak in _peaks(lifts[index], least[index])
     )
     for _, _, index, peak in peaks[:REFINED]:  # the lowest quality first: the first that holds is the answer
-        trace = _refine(window, offsets[index], coarse, peak, median, (top, left))
+        weak = least[index][peak] < COARSE_LIFT_DB
+        trace = _refine(
+            window, offsets[index], coarse, peak, median, (top, left), OFF_GRID_LIFT_DB if weak else LIFT_DB
+        )
         if trace.quality is not None and (below is None or trace.quality < below):
             return trace
     return JpegTrace(None, note="no JPEG grid in its pixels")
@@ -153,14 +177,15 @@ def _refine(
     peak: int,
     median: np.ndarray,
     corner: tuple[int, int],
+    least: float = LIFT_DB,
 ) -> JpegTrace:
     """The single quality of a coarse peak: the highest lift over the qualities between its coarse
-    neighbours, against the median curve interpolated there."""
+    neighbours, against the median curve interpolated there, if at least ``least``."""
     low, high = coarse[max(0, peak - 1)], coarse[min(len(coarse) - 1, peak + 1)]
     qualities = list(range(low, high + 1))
     lift = _curves(window, [offset], qualities)[0] - np.interp(qualities, coarse, median)
     best = int(np.argmax(lift))
-    if lift[best] < LIFT_DB:
+    if lift[best] < least:
         return JpegTrace(None)
     grid = ((corner[0] + offset[0]) % 8, (corner[1] + offset[1]) % 8)
     return JpegTrace(qualities[best], grid, round(float(lift[best]), 1))

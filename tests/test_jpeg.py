@@ -9,12 +9,13 @@ import itertools
 
 import numpy as np
 import pytest
+import skimage.data
 from conftest import synthetic_photo
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
 
 from srcnn.degrade import jpeg_roundtrip
-from srcnn.history import LOW_AC, jpeg_history, jpeg_trace, quantization_steps
+from srcnn.history import LOW_AC, jpeg_history, jpeg_trace, quantization_steps, trace_below
 from srcnn.jpeg import (
     compression_strength,
     estimate_quality,
@@ -130,6 +131,15 @@ def test_pixels_saved_from_a_jpeg_show_its_quality_and_a_fresh_photo_shows_none(
     resaved = jpeg_trace(jpeg_roundtrip(jpeg_roundtrip(photo, 30)[3:, 3:], 90), below=88)  # cropped, re-saved at 90
     assert (resaved.quality, resaved.offset) == (30, (5, 5))
     assert jpeg_trace(photo[:12, :200]).note.startswith("too small")
+
+
+def test_a_jpeg_file_shows_an_older_save_on_a_shifted_grid_and_one_saved_once_shows_none():
+    photo = skimage.data.astronaut()  # a photo (the drawn ones are smoother than any)
+    below = trace_below(standard_qtable(50))
+    shifted = jpeg_trace(jpeg_roundtrip(np.ascontiguousarray(jpeg_roundtrip(photo, 30)[4:, 4:]), 50), below)
+    assert (shifted.quality, shifted.offset) == (30, (4, 4)) and shifted.lift_db < 2.5  # under the lift of others
+    for quality in (40, 50, 60, 70, 80):
+        assert jpeg_trace(jpeg_roundtrip(photo, quality), trace_below(standard_qtable(quality))).quality is None
 
 
 def test_dct_coefficients_on_a_jpegs_steps_show_them_and_a_fresh_photo_shows_none():
