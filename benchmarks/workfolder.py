@@ -39,6 +39,9 @@ TINY_PARAMS = {
     "batch_size": 8,
     "crop": 24,
     "warmup_steps": 2,
+    "shuffle_buffer": 64,  # about the tiles 4 photos make (8000 reads them a hundred times over to fill it)
+    "eval_qualities": [10, 20, 40, 90],  # the headline rungs (srcnn.evaluation.HEADLINE_QUALITIES); the shipped
+    # models are scored at each: a test that needs the whole ladder asks for it
     "eval_doubles": [],  # the double-JPEG rungs: a test that scores them asks for them
 }
 
