@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ("tests/", "benchmarks/")  # the code that drives the project from outside: never copied
 
 # the pipeline's params shrunk so that a project of a few generated photos runs in seconds
-TINY_PARAMS = {
+TINY_PARAMS: dict[str, Any] = {
     "max_side": 192,
     "tile": 32,
     "stride": 32,
