@@ -24,11 +24,12 @@ def loss_curve(project) -> list[float]:
 
 
 def kill_training_after_its_first_checkpoint(project) -> None:
-    """`dvc repro -f train`, killed (SIGKILL, the whole process group) once the first epoch's checkpoint is written."""
+    """`dvc repro -f -s train` (the train stage alone, its data up to date), killed (SIGKILL, the whole
+    process group) once the first epoch's checkpoint is written."""
     checkpoint = project / "data/train_checkpoint.pt"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
     killed = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "-f", "train"],
+        [sys.executable, "-m", "dvc", "repro", "-f", "-s", "train"],
         cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
