@@ -78,11 +78,13 @@ def process_starters() -> frozenset[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that starts a process (DVC, the CLI, git, pip), itself or through a helper or fixture,
-    is slow: `pytest -m "not slow"` runs the others, in-process and quick."""
+    is slow: `pytest -m "not slow"` runs the others, in-process and quick. The slow ones run first,
+    so that the quick ones fill the test processes' ends, not one long test after the others are done."""
     for item in items:
         name = getattr(item, "originalname", item.name)
         if name in process_starters() or process_starters() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
 
 
 @pytest.fixture
