@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DRIVERS = ("tests/", "benchmarks/")  # the code that drives the project from outside: never copied
 
 # the pipeline's params shrunk so that a project of a few generated photos runs in seconds
-TINY_PARAMS = {
+TINY_PARAMS: dict[str, Any] = {
     "max_side": 192,
     "tile": 32,
     "stride": 32,
@@ -39,6 +40,9 @@ TINY_PARAMS = {
     "batch_size": 8,
     "crop": 24,
     "warmup_steps": 2,
+    "shuffle_buffer": 64,  # about the tiles 4 photos make (8000 reads them a hundred times over to fill it)
+    "eval_qualities": [10, 20, 40, 90],  # the headline rungs (srcnn.evaluation.HEADLINE_QUALITIES); the shipped
+    # models are scored at each: a test that needs the whole ladder asks for it
     "eval_doubles": [],  # the double-JPEG rungs: a test that scores them asks for them
 }
 

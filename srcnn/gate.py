@@ -33,12 +33,13 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .files import file_sha256, write_text_atomic
 from .jpeg import QUALITY_MARGIN
+
+if TYPE_CHECKING:  # the evaluate stage's tables; `srcnn enhance` reads gates without pandas (0.5 s a start)
+    import pandas as pd
 
 FORMAT = "srcnn-gate/2"  # /2: every photo must gain MIN_PHOTO_GAIN_DB (was: lose at most 0.1 dB)
 MIN_PHOTO_GAIN_DB = 0.1
@@ -115,6 +116,8 @@ def gate_rungs(gains: pd.DataFrame) -> pd.Series:
     counts at two): a single JPEG's at its quality; a double JPEG's (``rung`` not ``q...``) at the rungs
     that decide the quality ``enhance`` tells for it (``deciding_rungs``), so that the model is used on
     such photos only where it gained on them too."""
+    import pandas as pd
+
     single = gains["rung"].str.startswith("q") if "rung" in gains else pd.Series(True, index=gains.index)
     ladder = sorted({int(quality) for quality in gains.loc[single, "quality"]})
     pairs = [

@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
-from scipy.fft import dctn
 
 from .color import rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
@@ -274,6 +273,8 @@ def quantization_steps(rgb: np.ndarray) -> tuple[int, ...] | None:
     For each frequency, of the coefficients outside a step's zero bin, the share within
     ``NEAR`` × step of a multiple of it: about ``NEAR`` × 2 for a photo never quantized, whatever the
     step; far more at the step it was quantized with."""
+    from scipy.fft import dctn  # here: most starts of `srcnn enhance` and the stages never call it (0.15 s)
+
     height, width = (side // 8 * 8 for side in rgb.shape[:2])
     luma = (rgb_to_y(rgb[:height, :width]) - 16.0) * 255.0 / 219.0  # the JPEG's full-range Y
     blocks = luma.reshape(height // 8, 8, width // 8, 8).swapaxes(1, 2)

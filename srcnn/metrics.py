@@ -19,7 +19,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 PEAK = 255.0
 PSNR_CAP = 100.0  # dB reported for identical images (MSE = 0)
@@ -54,6 +53,8 @@ def ssim(reference: np.ndarray, test: np.ndarray, border: int = 0) -> float:
         raise ValueError(f"SSIM needs at least 11×11 pixels after the border, got {reference.shape}")
     sigma, truncate = 1.5, 3.5  # radius int(3.5·1.5 + 0.5) = 5: the 11×11 window
     c1, c2 = (0.01 * PEAK) ** 2, (0.03 * PEAK) ** 2
+
+    from scipy.ndimage import gaussian_filter  # here: `srcnn enhance` and most stages need PSNR alone (0.3 s a start)
 
     def blur(image: np.ndarray) -> np.ndarray:
         return gaussian_filter(image, sigma=sigma, truncate=truncate, mode="reflect")

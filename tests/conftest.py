@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +26,12 @@ from benchmarks.workfolder import (  # the tests import these from here too
 )
 
 __all__ = ["ALWAYS_RUN", "ROOT", "TINY_PARAMS", "project_files", "stages_run", "synthetic_photo", "write_photos"]
+
+# The suite keeps every core busy (a test process per core, each starting commands that use PyTorch's
+# OpenMP threads too): an idle OpenMP thread that spins, PyTorch's default, takes the core another
+# process is waiting for. Waiting asleep changes no result (the same threads split the same work), and
+# it cut the suite's CPU time. Set before PyTorch is imported, here and in every command the tests start.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 # a small network of each arch of srcnn.archs (its constructor's sizes), for fast tests
@@ -71,11 +78,13 @@ def process_starters() -> frozenset[str]:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test that starts a process (DVC, the CLI, git, pip), itself or through a helper or fixture,
-    is slow: `pytest -m "not slow"` runs the others, in-process and quick."""
+    is slow: `pytest -m "not slow"` runs the others, in-process and quick. The slow ones run first,
+    so that the quick ones fill the test processes' ends, not one long test after the others are done."""
     for item in items:
         name = getattr(item, "originalname", item.name)
         if name in process_starters() or process_starters() & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from conftest import ALWAYS_RUN, dvc, run, stages_run
+from conftest import ALWAYS_RUN, TINY_PARAMS, dvc, run, stages_run
 
 STAGES = {"samples", "prepare", "tile", "train", "evaluate"}
 # the docs' command for the experiments table (docs/experiments.md)
@@ -118,7 +118,7 @@ def test_travelled_pairs_train_and_the_ladder_scores_double_jpegs(make_project):
     prepared = json.loads((project / "data/prepared/report.json").read_text())["photos"]
     assert all(photo["degradation"]["kind"] for photo in prepared) and all("strength" in photo for photo in prepared)
     scores = json.loads((project / "metrics/eval.json").read_text())
-    rungs = [f"q{quality}" for quality in (10, 20, 30, 40, 60, 80, 90, 95)]
+    rungs = [f"q{quality}" for quality in TINY_PARAMS["eval_qualities"]]
     assert list(scores["ladder"]) == [*rungs, "d10_30", "d30_10"]
     assert all(1 <= scores["ladder"][rung]["told_quality"] <= 100 for rung in ("d10_30", "d30_10"))
     assert list(scores["shipped"]["gray"]["ladder"]) == [*rungs, "d10_30", "d30_10"]

@@ -1,4 +1,5 @@
-"""`dvc plots show` and `dvc plots diff` on a real run: every declared plot is in the HTML."""
+"""`dvc plots show` and `dvc plots diff` on a real run, and `dvc plots show` in a fresh clone of it: every
+declared plot is in the HTML, the before/after pictures included."""
 
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ def declared_plots(project) -> dict[str, str]:
     return plots
 
 
-def test_plots_show_and_diff_have_curves_and_before_after_pictures(make_project):
+def test_plots_show_and_diff_have_curves_and_before_after_pictures_and_a_fresh_clone_shows_them(make_project, tmp_path):
     project = make_project()
     dvc("repro", cwd=project)
     plots = declared_plots(project)
@@ -52,6 +53,8 @@ def test_plots_show_and_diff_have_curves_and_before_after_pictures(make_project)
 
     run(["git", "add", "-A"], cwd=project)
     run(["git", "commit", "-qm", "baseline"], cwd=project)
+    fresh_clone_shows_every_plot(project, pictures, tmp_path / "clone")
+
     dvc("exp", "run", "-S", "lr=0.003", cwd=project)
     dvc("plots", "diff", "HEAD", "-o", "diffed", cwd=project)  # HEAD against the experiment in the workspace
     html = (project / "diffed/index.html").read_text()
@@ -65,22 +68,18 @@ def test_plots_show_and_diff_have_curves_and_before_after_pictures(make_project)
     assert {row["rev"] for row in gains} == {"HEAD", "workspace"}
 
 
-def test_a_fresh_clone_shows_every_plot_the_before_after_pictures_included(make_project, tmp_path):
-    project = make_project()
-    dvc("repro", cwd=project)
-    run(["git", "add", "-A"], cwd=project)
-    run(["git", "commit", "-qm", "run"], cwd=project)
-    pictures = sorted(path.name for path in (project / "plots/before_after").glob("*.png"))
-    assert pictures
+def fresh_clone_shows_every_plot(project, pictures: list[str], clone) -> None:
+    """A fresh clone of ``project`` (its run committed) shows every plot, the before/after pictures
+    (small, in git) included."""
     assert sum((project / "plots/before_after" / name).stat().st_size for name in pictures) < 150_000 * len(pictures)
-    clone = tmp_path / "clone"
-    run(["git", "clone", "-q", str(project), str(clone)], cwd=tmp_path)
-    shown = dvc("plots", "show", "-o", "shown", cwd=clone)
+    run(["git", "clone", "-q", str(project), str(clone)], cwd=project.parent)
+    assert not (clone / "fresh").exists()  # (the project's own `dvc plots show -o shown` is in its commit)
+    shown = dvc("plots", "show", "-o", "fresh", cwd=clone)
     assert "failed to load" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
-    html = (clone / "shown/index.html").read_text()
+    html = (clone / "fresh/index.html").read_text()
     for name, title in declared_plots(clone).items():
         if name != "plots/before_after":
             assert title in html, name
     for picture in pictures:
         assert f"before_after/{picture}" in html or f"before_after_{picture}" in html, picture
-        assert list((clone / "shown").rglob(f"*{picture}")), picture  # the picture itself beside the page
+        assert list((clone / "fresh").rglob(f"*{picture}")), picture  # the picture itself beside the page

@@ -24,11 +24,12 @@ def loss_curve(project) -> list[float]:
 
 
 def kill_training_after_its_first_checkpoint(project) -> None:
-    """`dvc repro -f train`, killed (SIGKILL, the whole process group) once the first epoch's checkpoint is written."""
+    """`dvc repro -f -s train` (the train stage alone, its data up to date), killed (SIGKILL, the whole
+    process group) once the first epoch's checkpoint is written."""
     checkpoint = project / "data/train_checkpoint.pt"
     env = dict(os.environ, PATH=f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}")
     killed = subprocess.Popen(
-        [sys.executable, "-m", "dvc", "repro", "-f", "train"],
+        [sys.executable, "-m", "dvc", "repro", "-f", "-s", "train"],
         cwd=project,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -46,14 +47,14 @@ def kill_training_after_its_first_checkpoint(project) -> None:
 
 def test_training_killed_mid_run_resumes_to_the_same_result(make_project):
     project = make_project(precision="fp32", epochs=8, steps_per_epoch=15)
-    dvc("repro", cwd=project)
+    dvc("repro", "train", cwd=project)  # up to train: the evaluate stage has no part in this
     uninterrupted = json.loads((project / "metrics/train.json").read_text())
     model_bytes = (project / "models/srcnn.pt").read_bytes()
     assert not (project / "data/train_checkpoint.pt").exists()  # removed once training is complete
 
     kill_training_after_its_first_checkpoint(project)
 
-    resumed = dvc("repro", cwd=project)
+    resumed = dvc("repro", "train", cwd=project)
     assert "resuming" in resumed.stdout + resumed.stderr
     result = json.loads((project / "metrics/train.json").read_text())
     assert result["loss"] == uninterrupted["loss"] and result["val_psnr"] == uninterrupted["val_psnr"]
@@ -71,7 +72,7 @@ def test_a_code_change_starts_training_afresh(make_project):
     kill_training_after_its_first_checkpoint(project)
     model_code = project / "srcnn/archs/srcnn.py"
     model_code.write_text(model_code.read_text() + "\n# the same network, but other code\n")
-    rerun = dvc("repro", cwd=project)
+    rerun = dvc("repro", "train", cwd=project)
     assert "Running stage 'train'" in rerun.stdout
     assert "resuming" not in rerun.stdout + rerun.stderr  # the checkpoint was made by other code
     assert len(loss_curve(project)) == 8
@@ -162,7 +163,7 @@ def test_two_gloo_processes_each_on_their_own_shards_train_as_well_as_one(make_p
     project = make_project(precision="fp32", epochs=4, steps_per_epoch=15, batch_size=8, photos_per_shard=1)
     for number in range(4, 12):
         Image.fromarray(synthetic_photo(number)).save(project / f"photos/photo_{number}.png")
-    dvc("repro", cwd=project)
+    dvc("repro", "train", cwd=project)
     single = json.loads((project / "metrics/train.json").read_text())
     run(
         torchrun(2, "-m", "stages.train"),

@@ -31,7 +31,6 @@ TINY_PARAMS = {
     "max_side": 160,
     "val_fraction": 0.2,
     "photos_per_shard": 1,
-    "shuffle_buffer": 64,
     "eval_qualities": [20, 60],
     "device": "cpu",
 }
