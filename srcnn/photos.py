@@ -101,8 +101,9 @@ def _output_name(relative: Path) -> str:
     return name if name.endswith(".png") else name + ".png"
 
 
-# what the pipeline and DVC write in a project, besides dvc.yaml's outs (dvc plots show, DVCLive)
-PROJECT_OUTPUTS = ("data", "models", "plots", "metrics", "dvclive", "dvc_plots")
+# what the pipeline and DVC write in a project, besides dvc.yaml's outs (dvc plots show, DVCLive); and its
+# pages, whose pictures are no photos to train on
+PROJECT_OUTPUTS = ("data", "models", "plots", "metrics", "dvclive", "dvc_plots", "docs")
 
 
 def project_outputs(root: Path = Path(".")) -> set[Path]:

@@ -20,14 +20,15 @@ def set_params(project, **values) -> None:
 
 def test_a_raw_dir_of_the_project_root_leaves_out_the_projects_outputs(make_project):
     project = make_project()
-    for output in ("plots/before_after", "data/samples", "models", "dvc_plots"):  # as a repro leaves them
+    for output in ("plots/before_after", "data/samples", "models", "dvc_plots", "docs/images"):  # and the pages
         write_photos(project / output, count=1)
     set_params(project, raw_dir=".")
     result = run([sys.executable, "-m", "stages.scan"], cwd=project)
     listing = json.loads((project / "data/raw_files.json").read_text())
     assert sorted(photo["name"] for photo in listing["photos"]) == [f"photos__photo_{n}.png" for n in range(4)]
     left_out = [other["file"] for other in listing["others"]]
-    assert {"data/", "models/", "plots/", "dvc_plots/"} <= {file.removeprefix("./") for file in left_out}, left_out
+    expected = {"data/", "models/", "plots/", "dvc_plots/", "docs/"}
+    assert expected <= {file.removeprefix("./") for file in left_out}, left_out
     assert "before_after" not in result.stdout + result.stderr
 
 
