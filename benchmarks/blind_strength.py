@@ -26,12 +26,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 from torch import nn
 
 from benchmarks.onnx_speed import cpu_name
+from srcnn import metrics
 from srcnn.color import to_luma_u8
-from srcnn.degrade import RESAMPLING, Journey, jpeg_roundtrip, travel
+from srcnn.degrade import RESAMPLING, Journey, travel
 from srcnn.images import load_rgb
 from srcnn.inference import load_model
 from srcnn.jpeg import strength_for_quality
@@ -147,17 +147,19 @@ def travelled_crops(
 def oracle_gains(restorer: torch.nn.Module, clean: np.ndarray, degraded: np.ndarray) -> np.ndarray:
     """N×len(CANDIDATES): the restorer's PSNR gain (dB, inside the border, 8-bit output) on each crop
     when told each candidate quality."""
-    target, source = (torch.from_numpy(each.astype(np.float32) / 255.0)[:, None] for each in (clean, degraded))
-    inside = (..., slice(BORDER, -BORDER), slice(BORDER, -BORDER))
-    before = ((source - target)[inside] ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    gains = []
-    for quality in CANDIDATES:
+    source = torch.from_numpy(degraded.astype(np.float32) / 255.0)[:, None].contiguous(
+        memory_format=torch.channels_last
+    )
+    targets, inputs = clean.astype(np.float64), degraded.astype(np.float64)
+    before = [metrics.psnr(target, given, BORDER) for target, given in zip(targets, inputs, strict=True)]
+    gains = np.empty((len(clean), len(CANDIDATES)))
+    for column, quality in enumerate(CANDIDATES):
         with torch.autocast("cpu", torch.bfloat16):
-            output = restorer(source.contiguous(memory_format=torch.channels_last), strength_for_quality(quality))
-        output = torch.round(output.float().clamp(0, 1) * 255.0) / 255.0
-        after = ((output - target)[inside] ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-        gains.append(10.0 * torch.log10(before / after))
-    return torch.stack(gains, dim=1).numpy()
+            output = restorer(source, strength_for_quality(quality)).float().clamp(0, 1)[:, 0]
+        restored = torch.round(output * 255.0).numpy().astype(np.float64)
+        for row, (target, out, base) in enumerate(zip(targets, restored, before, strict=True)):
+            gains[row, column] = metrics.psnr(target, out, BORDER) - base
+    return gains
 
 
 def labelled_windows(
@@ -212,17 +214,11 @@ TABLE = 90  # the test photos' last save
 
 
 def resized(first: int, factor: float) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    def make(rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        size = (round(rgb.shape[1] * factor), round(rgb.shape[0] * factor))
-        once = np.asarray(Image.fromarray(jpeg_roundtrip(rgb, first)).resize(size, Image.Resampling.BICUBIC))
-        clean = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.BICUBIC))
-        return clean, jpeg_roundtrip(np.ascontiguousarray(once), TABLE)
-
-    return make
+    return lambda rgb: travel(rgb, Journey("resized", (first, TABLE), resize=factor, resampling="bicubic"))
 
 
 TEST_CASES: dict[str, Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]] = {
-    "saved once at 90": lambda rgb: (rgb, jpeg_roundtrip(rgb, TABLE)),
+    "saved once at 90": lambda rgb: travel(rgb, Journey("single", (TABLE,))),
     "30, resized to 75 %, re-saved at 90": resized(30, 0.75),
     "30, resized to 50 %, re-saved at 90": resized(30, 0.5),
 }

@@ -15,7 +15,6 @@ is one JSON object.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import tempfile
 from pathlib import Path
@@ -25,6 +24,7 @@ import skimage.data
 from PIL import Image, ImageDraw
 
 from srcnn import metrics
+from srcnn.degrade import Journey, travelled_file
 from srcnn.enhance import enhance_photo, parser, setup
 from srcnn.images import load_rgb
 
@@ -32,19 +32,10 @@ FACTOR = 0.75
 CROP = (150, 250, 150)  # top, left, side of the crop shown (in the resized photo)
 
 
-def jpeg_bytes(pixels: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
 def travelled_photo() -> tuple[np.ndarray, bytes]:
     """The clean photo resized, and the JPEG file the user has: saved at 30, resized, saved at 90."""
-    clean = skimage.data.coffee()
-    size = (round(clean.shape[1] * FACTOR), round(clean.shape[0] * FACTOR))
-    once = Image.open(io.BytesIO(jpeg_bytes(clean, 30))).convert("RGB").resize(size, Image.Resampling.BICUBIC)
-    reference = np.asarray(Image.fromarray(clean).resize(size, Image.Resampling.BICUBIC))
-    return reference, jpeg_bytes(np.asarray(once), 90)
+    saves = Journey("resized", (30, 90), resize=FACTOR, resampling="bicubic")
+    return travelled_file(skimage.data.coffee(), saves)
 
 
 def restored(photo: Path, quality: int | None, scratch: Path) -> tuple[np.ndarray, str]:

@@ -15,7 +15,6 @@ for a gray one). A photo made worse than its input is counted per case; one left
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import tempfile
 import time
@@ -23,11 +22,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from benchmarks.onnx_speed import cpu_name
 from srcnn import metrics
 from srcnn.color import to_gray_u8, to_luma_u8
+from srcnn.degrade import Journey, travelled_file
 from srcnn.enhance import Restorers, enhance_photo, parser, setup
 from srcnn.images import load_rgb
 from srcnn.photos import list_photo_files
@@ -35,51 +34,30 @@ from srcnn.photos import list_photo_files
 SHIFT = 4  # px: the non-aligned double JPEG's shift (FBCNN)
 
 
-def jpeg(pixels: np.ndarray, quality: int) -> bytes:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
-
-
-def decoded(data: bytes, like: np.ndarray) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("L" if like.ndim == 2 else "RGB"))
-
-
-def double(first: int, second: int, shift: int) -> Callable[[np.ndarray], tuple[np.ndarray, bytes]]:
-    def make(clean: np.ndarray) -> tuple[np.ndarray, bytes]:
-        once = decoded(jpeg(clean, first), clean)
-        return clean[shift:, shift:], jpeg(np.ascontiguousarray(once[shift:, shift:]), second)
-
-    return make
-
-
-def resaved(first: int, second: int, crop: int = 0, resize: float = 1.0) -> Callable:
-    def make(clean: np.ndarray) -> tuple[np.ndarray, bytes]:
-        once = decoded(jpeg(clean, first), clean)[crop:, crop:]
-        reference = clean[crop:, crop:]
-        if resize != 1.0:
-            size = (round(once.shape[1] * resize), round(once.shape[0] * resize))
-            once = np.asarray(Image.fromarray(once).resize(size, Image.Resampling.BICUBIC))
-            reference = np.asarray(
-                Image.fromarray(np.ascontiguousarray(reference)).resize(size, Image.Resampling.BICUBIC)
-            )
-        return reference, jpeg(np.ascontiguousarray(once), second)
-
-    return make
+def journey(kind: str, *qualities: int, shift: int = 0, resize: float = 1.0) -> Callable:
+    """A case's maker: a clean photo → the reference (cropped or resized alike) and the JPEG file the
+    photo ends as (``srcnn.degrade.travelled_file``)."""
+    saves = Journey(kind, qualities, shift=(shift, shift), resize=resize, resampling="bicubic")
+    return lambda clean: travelled_file(clean, saves)
 
 
 # name -> (gray photo: luma gain; else the photo as it is, RGB gain for colour), how it is made
 CASES: dict[str, tuple[bool, Callable]] = {
-    **{f"single {quality}": (True, double(quality, quality, 0)) for quality in (10, 20, 30, 40)},
-    **{f"double aligned ({a},{b})": (True, double(a, b, 0)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
-    **{f"double shifted ({a},{b})": (True, double(a, b, SHIFT)) for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))},
-    "saved once at 90 (colour)": (False, lambda clean: (clean, jpeg(clean, 90))),
-    "30, re-saved at 90": (False, resaved(30, 90)),
-    "30, re-saved at 95": (False, resaved(30, 95)),
-    "30, cropped by 3 px, re-saved at 90": (False, resaved(30, 90, crop=3)),
-    "30, resized to 75 %, re-saved at 90": (False, resaved(30, 90, resize=0.75)),
-    "30, resized to 50 %, re-saved at 90": (False, resaved(30, 90, resize=0.5)),
+    **{f"single {quality}": (True, journey("single", quality)) for quality in (10, 20, 30, 40)},
+    **{
+        f"double aligned ({a},{b})": (True, journey("double_aligned", a, b))
+        for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))
+    },
+    **{
+        f"double shifted ({a},{b})": (True, journey("double_shifted", a, b, shift=SHIFT))
+        for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))
+    },
+    "saved once at 90 (colour)": (False, journey("single", 90)),
+    "30, re-saved at 90": (False, journey("double_aligned", 30, 90)),
+    "30, re-saved at 95": (False, journey("double_aligned", 30, 95)),
+    "30, cropped by 3 px, re-saved at 90": (False, journey("double_shifted", 30, 90, shift=3)),
+    "30, resized to 75 %, re-saved at 90": (False, journey("resized", 30, 90, resize=0.75)),
+    "30, resized to 50 %, re-saved at 90": (False, journey("resized", 30, 90, resize=0.5)),
 }
 
 

@@ -7,6 +7,7 @@ them.
     degraded = degrade(clean, scale=1, jpeg_quality=20)
     journey = draw_journey(sha256, seed=0, jpeg_quality=[10, 90])   # Journey("double_shifted", (12, 40), (3, 5))
     clean_target, degraded = travel(clean, journey)                  # aligned: cropped or resized alike
+    clean_target, jpeg_file = travelled_file(clean, journey)          # the last save as the file's bytes
 """
 
 from __future__ import annotations
@@ -51,13 +52,22 @@ def bicubic_down_up(rgb: np.ndarray, scale: int) -> np.ndarray:
     return np.asarray(small.resize((width, height), Image.Resampling.BICUBIC))
 
 
-def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
-    """Encode as baseline JPEG at ``quality`` (4:2:0, as cameras and the seed did) and decode back."""
+def jpeg_bytes(rgb: np.ndarray, quality: int) -> bytes:
+    """The JPEG file of ``rgb`` (H×W×3 or H×W uint8) at ``quality``: baseline, 4:2:0, as cameras and the seed did."""
     buffer = io.BytesIO()
     Image.fromarray(rgb).save(buffer, format="JPEG", quality=quality, subsampling=2, optimize=False)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return np.asarray(decoded.convert(Image.fromarray(rgb).mode))
+    return buffer.getvalue()
+
+
+def decode_jpeg(data: bytes, like: np.ndarray) -> np.ndarray:
+    """The pixels of JPEG ``data``, gray or RGB as ``like`` is."""
+    with Image.open(io.BytesIO(data)) as decoded:
+        return np.asarray(decoded.convert(Image.fromarray(like).mode))
+
+
+def jpeg_roundtrip(rgb: np.ndarray, quality: int) -> np.ndarray:
+    """``rgb`` saved as a JPEG at ``quality`` (``jpeg_bytes``) and decoded back."""
+    return decode_jpeg(jpeg_bytes(rgb, quality), rgb)
 
 
 def degrade(clean: np.ndarray, scale: int = 1, jpeg_quality: int | None = 20) -> np.ndarray:
@@ -130,20 +140,29 @@ def _resized(rgb: np.ndarray, factor: float, resampling: str) -> np.ndarray:
     return np.asarray(Image.fromarray(rgb).resize(size, RESAMPLING[resampling]))
 
 
-def travel(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, np.ndarray]:
-    """The clean target and the degraded photo of ``journey`` (every save 4:2:0, as cameras write
-    it: ``jpeg_roundtrip``). A crop or a resize between the saves is applied to the clean photo too,
-    so the two stay aligned pixel for pixel (FBCNN's protocol for shifted double JPEGs)."""
-    degraded = jpeg_roundtrip(clean, journey.qualities[0])
+def travelled_file(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, bytes]:
+    """The clean target of ``journey`` and the JPEG file the photo ends as (every save 4:2:0, as
+    cameras write it: ``jpeg_bytes``). A crop or a resize between the saves is applied to the clean
+    photo too, so the two stay aligned pixel for pixel (FBCNN's protocol for shifted double JPEGs)."""
+    first, *later = journey.qualities
+    if not later:  # saved once
+        return np.ascontiguousarray(clean), jpeg_bytes(np.ascontiguousarray(clean), first)
+    degraded = jpeg_roundtrip(clean, first)
     if journey.kind == "double_shifted":
         dy, dx = journey.shift
         clean, degraded = clean[dy:, dx:], degraded[dy:, dx:]
     elif journey.kind == "resized":
         clean = _resized(clean, journey.resize, journey.resampling)
         degraded = _resized(degraded, journey.resize, journey.resampling)
-    for quality in journey.qualities[1:]:
+    for quality in later[:-1]:
         degraded = jpeg_roundtrip(np.ascontiguousarray(degraded), quality)
-    return np.ascontiguousarray(clean), degraded
+    return np.ascontiguousarray(clean), jpeg_bytes(np.ascontiguousarray(degraded), later[-1])
+
+
+def travel(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, np.ndarray]:
+    """The clean target and the degraded photo of ``journey``: ``travelled_file``'s JPEG, decoded."""
+    target, data = travelled_file(clean, journey)
+    return target, decode_jpeg(data, clean)
 
 
 def double_jpeg(

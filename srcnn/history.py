@@ -46,13 +46,12 @@ COARSE_QUALITIES = (5, 7, 9, 11, 13, 15, 18, 21, 25, 30, 35, 40, 45, 50, 55, 60,
 LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the lift stays within ±1 dB
 # a coarse peak this high is refined: a weak trace peaks between the coarse qualities, lower there
 COARSE_LIFT_DB = 1.5
-# A JPEG file's older compression on another grid, well below its table's quality, counts from a lower
-# lift: the later save on the file's own grid wipes out most of it (FBCNN's non-aligned double JPEGs;
-# saved at 30, shifted and saved at 50, it lifts 1.2 to 3 dB), while a photo saved once shows no such
-# peak off its own grid (under 1.1 dB on 59 photos at qualities 40 to 90: docs/photos.md)
+# A JPEG file's older compression on a grid shifted along both axes, well below its table's quality,
+# counts from a lower lift: the later save on the file's own grid wipes out most of it (FBCNN's
+# non-aligned double JPEGs), while photos saved once show no such peak there (docs/photos.md measures both)
 OFF_GRID_LIFT_DB = 1.3
-# where ``OFF_GRID_LIFT_DB`` applies: from 20 (below it a re-save changes any photo so much that drawn test
-# photos saved once lifted that high at 6 to 16) to 13 under ``below`` (nearer, the own grid's rise)
+# where it applies: from 20 (lower, a re-save changes any photo so much that drawn test photos saved once
+# peaked that high) to 13 under ``below`` (nearer, the rise to the file's own quality)
 OFF_GRID_QUALITIES = (20, 13)
 REFINED = 12  # the most coarse peaks refined, lowest quality first
 BEYOND = 15  # qualities read above ``below``
@@ -123,8 +122,8 @@ def _peaks(lift: np.ndarray, least: list[float]) -> list[int]:
 def _least_lifts(coarse: list[int], below: float | None, grid: tuple[int, int]) -> list[float]:
     """The least coarse lift of a peak at each quality of ``coarse`` on ``grid`` (rows, columns from the
     file's own): ``COARSE_LIFT_DB``, or for a JPEG file (``below``) on a grid shifted along both axes
-    and in ``OFF_GRID_QUALITIES``, ``OFF_GRID_LIFT_DB`` (drawn test photos saved once peaked that
-    high on grids shifted along one axis: a shift by whole blocks along the other keeps them aligned)."""
+    and in ``OFF_GRID_QUALITIES``, ``OFF_GRID_LIFT_DB`` (along one axis only, half the grid's edges stay
+    on the file's own: drawn test photos saved once peaked that high there)."""
     if below is None or 0 in grid:
         return [COARSE_LIFT_DB] * len(coarse)
     lowest, under = OFF_GRID_QUALITIES

@@ -13,9 +13,9 @@ from conftest import synthetic_photo, write_photos
 from srcnn.color import to_luma_u8
 from srcnn.degrade import JOURNEYS, Journey, draw_journey, jpeg_roundtrip, travel
 from srcnn.enhance import Settings, decide
-from srcnn.history import jpeg_trace
+from srcnn.history import jpeg_trace, trace_below
 from srcnn.images import decode_png
-from srcnn.jpeg import estimate_quality, standard_qtable, strength_for_quality
+from srcnn.jpeg import standard_qtable, strength_for_quality
 from srcnn.metrics import psnr
 from srcnn.photos import Photo, prepare_photo
 from srcnn.tiling import split_pair, tile_photo
@@ -65,10 +65,10 @@ def photo_of(folder, number: int = 0) -> Photo:
 
 def told_by_enhance(degraded: np.ndarray, last_quality: int) -> float | None:
     """The strength enhance tells the model for a JPEG file of ``last_quality`` holding ``degraded``: its
-    table, and its pixels looked at below the table's quality less 2, as ``Restorers.choose`` does."""
+    table, and its pixels looked at below the table's quality, as ``Restorers.choose`` does."""
     table = standard_qtable(last_quality)
     settings = Settings(torch.device("cpu"), None, 512, 1)
-    return decide(table, settings, jpeg_trace(degraded, estimate_quality(table) - 2)).strength
+    return decide(table, settings, jpeg_trace(degraded, trace_below(table))).strength
 
 
 @pytest.mark.parametrize(
