@@ -67,7 +67,7 @@ from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
-from .history import JpegTrace, jpeg_trace, told_damage, trace_below
+from .history import JpegTrace, pixel_trace, told_damage
 from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
 from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import estimate_quality, luma_qtable, steepness, strength_for_quality
@@ -169,7 +169,7 @@ class Restorers:
         for restorer in (self.first[kind], getattr(self, kind)) if kind in self.first else (getattr(self, kind),):
             settings = restorer.settings
             if not traces and settings.quality is None and (header.qtable is not None or settings.trained is not None):
-                traces.append(jpeg_trace(rgb, trace_below(header.qtable)))
+                traces.append(pixel_trace(rgb, header.qtable))
             decision = decide(header.qtable, settings, traces[0] if traces else None)
             if kind not in self.first:
                 return restorer, decision
@@ -187,7 +187,7 @@ class Decision:
 
 def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None = None) -> Decision:
     """Whether and how to restore a photo with JPEG luma table ``qtable`` (None: not a JPEG file)
-    whose pixels show ``trace`` (``jpeg_trace``: for a JPEG file, a compression stronger than its
+    whose pixels show ``trace`` (``pixel_trace``: for a JPEG file, a compression stronger than its
     table's; None: not looked for). The larger damage of table and pixels is what the model is told."""
     damage = told_damage(qtable, trace)
     quality: float
@@ -196,12 +196,8 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
         said = f"JPEG quality {quality} (from --quality)"
         qtable = None  # the table no longer decides: its shape is not checked
     elif damage is not None and damage.by_pixels and qtable is not None and trace is not None:
-        table_quality = math.floor(estimate_quality(qtable) + 0.5)
         quality, strength = damage.quality, damage.strength
-        said = (
-            f"JPEG quality ~{trace.quality} (its pixels show a compression stronger than its table's "
-            f"~{table_quality}, on a grid at offset {trace.offset[0]},{trace.offset[1]})"
-        )
+        said = pixels_said(quality, trace, math.floor(estimate_quality(qtable) + 0.5))
         qtable = None  # the table no longer decides: its shape is not checked
     elif damage is not None and qtable is not None:
         quality, strength = damage.quality, damage.strength
@@ -241,6 +237,19 @@ def decide(qtable: list[int] | None, settings: Settings, trace: JpegTrace | None
         return Decision(None, f"{said}, {why}; left unchanged (pass --force to restore it anyway)")
     said += f", {why}; restored anyway (--force)"
     return Decision(strength, said)
+
+
+def pixels_said(quality: float, trace: JpegTrace, table_quality: int) -> str:
+    """What enhance says of a JPEG file restored as ``quality``, the compression its pixels show."""
+    if trace.resize < 1.0:
+        return (
+            f"JPEG quality ~{quality:g} (its pixels show a save at ~{trace.quality}, then a shrink to "
+            f"{trace.resize:.1%} of each side, under its table's ~{table_quality})"
+        )
+    return (
+        f"JPEG quality ~{trace.quality} (its pixels show a compression stronger than its table's "
+        f"~{table_quality}, on a grid at offset {trace.offset[0]},{trace.offset[1]})"
+    )
 
 
 def nested(photo: Path, out: Path, folder: Path) -> bool:

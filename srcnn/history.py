@@ -31,8 +31,16 @@ from PIL import Image
 
 from .color import rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
-from .jpeg import QUALITY_MARGIN, compression_strength, estimate_quality, standard_qtable, strength_for_quality
+from .jpeg import (
+    QUALITY_MARGIN,
+    compression_strength,
+    estimate_quality,
+    resized_quality,
+    standard_qtable,
+    strength_for_quality,
+)
 from .metrics import psnr
+from .resize_trace import resize_trace
 
 WINDOW = 128  # px of luma saved again (plus 7 for the offsets): the busiest of nine such windows
 MIN_SIDE = 16  # a shorter side below this holds too few blocks to show a trace: not looked at
@@ -56,6 +64,9 @@ OFF_GRID_QUALITIES = (20, 13)
 REFINED = 12  # the most coarse peaks refined, lowest quality first
 BEYOND = 15  # qualities read above ``below``
 HIGHEST_QUALITY = 95  # above it steps of 1 and 2 make the curve uneven without any history
+# a JPEG file from this table quality up whose pixels show no older grid is searched for one shrunk after an
+# older save (``srcnn.resize_trace``): at lower qualities its table already tells a strength near the best
+RESIZED_FROM = 78
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class JpegTrace:
     offset: tuple[int, int] = (0, 0)
     lift_db: float = 0.0
     note: str = ""
+    resize: float = 1.0  # the share of each side kept by a shrink after that compression (srcnn.resize_trace)
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
@@ -226,6 +238,10 @@ def told_damage(qtable: list[int] | None, trace: JpegTrace | None) -> Damage | N
     show (``trace``; None: not looked for); None when neither shows a compression. What ``enhance``
     tells the model, and what training pairs record (``degradation: travelled``), so the two agree."""
     history = trace.quality if trace is not None else None
+    if history is not None and trace is not None and trace.resize < 1.0:
+        history = resized_quality(history, trace.resize)
+        if qtable is not None and history >= estimate_quality(qtable):  # the table's damage is the larger
+            history = None
     if history is not None:
         return Damage(history, strength_for_quality(history), True)
     if qtable is not None:
@@ -233,10 +249,21 @@ def told_damage(qtable: list[int] | None, trace: JpegTrace | None) -> Damage | N
     return None
 
 
-def photo_damage(rgb: np.ndarray, qtable: list[int] | None) -> tuple[Damage | None, JpegTrace]:
-    """``told_damage`` of a photo's pixels ``rgb`` and its JPEG luma table, the pixels traced below the
-    table's quality (``trace_below``); and the trace."""
+def pixel_trace(rgb: np.ndarray, qtable: list[int] | None) -> JpegTrace:
+    """What the pixels ``rgb`` of a photo with JPEG luma table ``qtable`` (None: not a JPEG file) show:
+    ``jpeg_trace`` below the table's quality (``trace_below``); for a JPEG file from ``RESIZED_FROM``
+    whose pixels show nothing there, an older save shrunk since (``srcnn.resize_trace``), if any."""
     trace = jpeg_trace(rgb, trace_below(qtable))
+    if trace.quality is None and qtable is not None and estimate_quality(qtable) >= RESIZED_FROM:
+        shrunk = resize_trace(_luma(rgb))
+        if shrunk is not None:
+            return JpegTrace(shrunk.quality, (0, 0), shrunk.lift_db, resize=shrunk.scale)
+    return trace
+
+
+def photo_damage(rgb: np.ndarray, qtable: list[int] | None) -> tuple[Damage | None, JpegTrace]:
+    """``told_damage`` of a photo's pixels ``rgb`` and its JPEG luma table (``pixel_trace``); and the trace."""
+    trace = pixel_trace(rgb, qtable)
     return told_damage(qtable, trace), trace
 
 

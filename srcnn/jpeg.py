@@ -113,6 +113,18 @@ def _ijg_scale(quality: float) -> float:
     return 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality
 
 
+# a photo shrunk by s after a JPEG save shows that save's artifacts weaker: it is restored as the quality
+# whose table steps are the old ones times s to this power, s² the share of pixels kept (the power that
+# did best on urban40: ``python -m benchmarks.resized_strength``, docs/photos.md)
+SHRINK_POWER = 2.0
+
+
+def resized_quality(quality: int, scale: float) -> int:
+    """The JPEG quality (at most 95) a photo saved at ``quality``, then shrunk by ``scale``, is restored as."""
+    percent = _ijg_scale(quality) * scale**SHRINK_POWER
+    return int(min(round(5000.0 / percent if percent > 100 else (200.0 - percent) / 2), 95))
+
+
 def standard_qtable(quality: int) -> list[int]:
     """The luma table libjpeg (and so Pillow's encoder) uses at ``quality`` 1–100, natural order.
 

@@ -17,6 +17,7 @@ from PIL import Image, ImageCms
 
 from srcnn.archs import SRCNN, FFDNetRes
 from srcnn.color import rgb_to_ycbcr, to_luma_u8
+from srcnn.degrade import Journey, travelled_file
 from srcnn.enhance import save_photo
 from srcnn.inference import CheckpointError, load_model, restore_luma, restore_rgb, save_model, windows
 from srcnn.metrics import psnr
@@ -911,9 +912,13 @@ def test_a_jpeg_re_saved_or_cropped_and_re_saved_is_restored_at_the_strength_its
     references = {"resaved.jpg": clean, "cropped.jpg": clean[3:, 3:]}
     (tmp_path / "resaved.jpg").write_bytes(jpeg_bytes(once, 90))
     (tmp_path / "cropped.jpg").write_bytes(jpeg_bytes(np.ascontiguousarray(once[3:, 3:]), 90))
+    shrink = Journey("resized", (30, 90), resize=0.75, resampling="bicubic")
+    references["shrunk.jpg"], shrunk = travelled_file(clean, shrink)
+    (tmp_path / "shrunk.jpg").write_bytes(shrunk)
+    (tmp_path / "once.jpg").write_bytes(jpeg_bytes(clean, 90))
     Image.fromarray(clean).save(tmp_path / "clean.png")
     result = enhance(
-        *(str(tmp_path / name) for name in ("resaved.jpg", "cropped.jpg", "clean.png")),
+        *(str(tmp_path / name) for name in ("resaved.jpg", "cropped.jpg", "shrunk.jpg", "once.jpg", "clean.png")),
         "-o",
         str(tmp_path / "out"),
         "--model",
@@ -921,8 +926,12 @@ def test_a_jpeg_re_saved_or_cropped_and_re_saved_is_restored_at_the_strength_its
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stderr
-    for name, reference in references.items():
+    for name in ("resaved.jpg", "cropped.jpg"):
         assert f"{name}: JPEG quality ~30 (its pixels show a compression stronger than its table's ~90" in result.stdout
+    # shrunk after its save at 30: its old grid, enlarged back, is found; restored as a lighter save than 30
+    assert "shrunk.jpg: JPEG quality ~53 (its pixels show a save at ~30, then a shrink to 75.0% " in result.stdout
+    assert "once.jpg: JPEG quality ~90 (from its quantization table)" in result.stdout, result.stdout
+    for name, reference in references.items():
         before, after = pixels(tmp_path / name), pixels(tmp_path / "out" / name.replace(".jpg", ".png"))
         assert psnr(reference, after) > psnr(reference, before) + 0.5, name
     assert (tmp_path / "out" / "clean.png").read_bytes() == (tmp_path / "clean.png").read_bytes()

@@ -13,7 +13,7 @@ from conftest import synthetic_photo, write_photos
 from srcnn.color import to_luma_u8
 from srcnn.degrade import JOURNEYS, Journey, draw_journey, jpeg_roundtrip, travel
 from srcnn.enhance import Settings, decide
-from srcnn.history import jpeg_trace, trace_below
+from srcnn.history import pixel_trace
 from srcnn.images import decode_png
 from srcnn.jpeg import standard_qtable, strength_for_quality
 from srcnn.metrics import psnr
@@ -68,7 +68,7 @@ def told_by_enhance(degraded: np.ndarray, last_quality: int) -> float | None:
     table, and its pixels looked at below the table's quality, as ``Restorers.choose`` does."""
     table = standard_qtable(last_quality)
     settings = Settings(torch.device("cpu"), None, 512, 1)
-    return decide(table, settings, jpeg_trace(degraded, trace_below(table))).strength
+    return decide(table, settings, pixel_trace(degraded, table)).strength
 
 
 @pytest.mark.parametrize(
@@ -134,3 +134,14 @@ def test_the_travelled_benchmark_scores_a_gray_photo_on_its_own_levels():
     as_read = [np.repeat(each[..., None], 3, axis=2) for each in (noisy, closer)]  # a gray file reads as R = G = B
     levels = [psnr(reference.astype(np.float64), each.astype(np.float64)) for each in (noisy, closer)]
     assert gain(reference, *as_read) == pytest.approx(levels[1] - levels[0], abs=1e-9)
+
+
+def test_the_resize_search_reads_the_top_left_corner_only_where_it_can_see_a_grid():
+    from srcnn.resize_trace import resize_trace, why_not
+
+    photo = to_luma_u8(synthetic_photo(9, 160, 160))
+    assert "too small" in why_not(photo[:100]) and resize_trace(photo[:100]) is None
+    flat = photo.copy()
+    flat[:96, :96] = 200  # a sky: no coefficients to read
+    assert "too flat" in why_not(flat) and resize_trace(flat) is None
+    assert why_not(photo) == ""

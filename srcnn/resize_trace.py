@@ -1,0 +1,114 @@
+"""The old JPEG grid of a photo resized after it was compressed: a JPEG of quality 30, shrunk to 75 %
+and saved again at 90, whose file's table says 90 and whose 8×8 grid (``srcnn.history``) is gone.
+
+    resize_trace(luma)     # ShrunkGrid(quality=30, scale=0.75, lift_db=3.6): saved at 30, then shrunk to 75 %
+    resize_trace(luma)     # None: no such grid (or a note of why it was not looked for: ``why_not``)
+
+A photo shrunk as a whole keeps its top left corner where the original's was, so the original's
+first 8×8 block starts there. Enlarged back by the right factor, that corner's window lies on the
+old grid again, and its low-frequency DCT coefficients (those a shrink keeps best) sit near the
+multiples of the old quality's steps: quantized again at that quality on that grid they barely
+change, on other grids as much as any photo's (the JPEG ghost that ``srcnn.history`` reads, here
+in the DCT domain: no encoder runs). Each shrink factor from ``SCALES`` is tried, then the best one
+refined: an error of 0.5 % puts the window's far side a pixel off the grid.
+
+Not looked for: a photo cropped before it was shrunk (its old grid has another origin), one shrunk
+below half (too little of the old blocks is left: restored as its table says, measured in
+docs/photos.md), or one whose top left corner is flat (sky: no coefficients to read).
+Cost: about 3,000 quantizations of a 96 px window's blocks, 0.4 s on a 2-core CPU, whatever the
+photo's size (``python -m benchmarks.trace_cost``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from .jpeg import standard_qtable
+
+WINDOW = 96  # px of the top left corner, enlarged back, that are read (plus 8 for the other grids)
+SCALES = np.round(np.arange(0.5, 0.985, 0.004), 3)  # shrink factors tried: steps of 0.4 %
+FINE_STEP = 0.001  # the best factor is refined in these steps over ± one coarse step
+QUALITIES = (10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70)  # the older saves looked for
+LOW_BAND = 3  # the coefficients read: u + v up to this (a shrink blurs the higher ones away)
+OTHER_GRIDS = ((4, 4), (3, 5), (5, 3), (2, 6))  # the window's offsets compared with the old grid's (0, 0)
+LIFT_DB = 2.0  # the least lift that counts: photos never resized stayed under 1 dB (docs/photos.md)
+FLAT_DB = 45.0  # other grids quantized again this close to lossless: too flat to tell anything
+# the least share of the corner's 8×8 blocks with some detail (a standard deviation above BUSY_STD levels): a
+# slide's white corner lined up its few edges with the old grid's at a shrink it never had
+BUSY_SHARE, BUSY_STD = 0.3, 2.0
+# the orthonormal 8-point DCT-II (JPEG's), row k the k-th basis vector
+_DCT = np.sqrt(2 / 8) * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(8) + 1) / 16)
+_DCT[0] /= np.sqrt(2)
+_TABLES = np.array([standard_qtable(quality) for quality in range(1, 101)], dtype=np.float64).reshape(100, 8, 8)
+_LOW = np.add.outer(np.arange(8), np.arange(8)) <= LOW_BAND
+
+
+@dataclass(frozen=True)
+class ShrunkGrid:
+    """An old JPEG grid found in a shrunk photo: the old save's quality, the shrink factor, the lift."""
+
+    quality: int
+    scale: float
+    lift_db: float
+
+
+def why_not(luma: np.ndarray) -> str:
+    """Why ``resize_trace`` cannot look at ``luma`` (empty when it can)."""
+    if min(luma.shape) < WINDOW + 8:
+        return f"too small to look for a resize: under {WINDOW + 8} px"
+    blocks = luma[:WINDOW, :WINDOW].astype(np.float64).reshape(WINDOW // 8, 8, WINDOW // 8, 8)
+    if (blocks.std(axis=(1, 3)) > BUSY_STD).mean() < BUSY_SHARE:
+        return "its top left corner is too flat to look for a resize"
+    return ""
+
+
+def _requantized_db(window: np.ndarray, offset: tuple[int, int], qualities: list[int]) -> np.ndarray:
+    """For each quality, the PSNR of the window's low-frequency coefficients quantized again on the grid
+    at ``offset``."""
+    dy, dx = offset
+    blocks = window[dy : dy + WINDOW, dx : dx + WINDOW] - 128.0
+    blocks = blocks.reshape(WINDOW // 8, 8, WINDOW // 8, 8).transpose(0, 2, 1, 3)
+    coefficients = (_DCT @ blocks @ _DCT.T).reshape(-1, 1, 8, 8)
+    tables = _TABLES[[quality - 1 for quality in qualities]]
+    error = (coefficients - tables * np.round(coefficients / tables))[..., _LOW]
+    return 10.0 * np.log10(255.0**2 / np.maximum((error**2).mean(axis=(0, 2)), 1e-6))
+
+
+def _lifts(corner: Image.Image, scale: float, qualities: list[int]) -> np.ndarray:
+    """How much closer to lossless the corner, enlarged back by 1/``scale``, quantizes again on its (0, 0)
+    grid than on the others, per quality; 0 where the others are too flat to tell."""
+    side = WINDOW + 8
+    window = np.asarray(corner.resize((side, side), Image.Resampling.BICUBIC, box=(0, 0, side * scale, side * scale)))
+    window = window.astype(np.float64)
+    others = np.median([_requantized_db(window, offset, qualities) for offset in OTHER_GRIDS], axis=0)
+    lift = _requantized_db(window, (0, 0), qualities) - others
+    return np.where(others < FLAT_DB, lift, 0.0)
+
+
+def resize_trace(luma: np.ndarray) -> ShrunkGrid | None:
+    """The JPEG compression the luma of a photo (H×W uint8, the JPEG's own) shows on an old grid shrunk
+    by a factor of ``SCALES`` (see the module docstring), or None."""
+    if why_not(luma):
+        return None
+    corner = Image.fromarray(luma[: WINDOW + 16, : WINDOW + 16].astype(np.float32), "F")
+    coarse = [
+        (float(lift.max()), float(scale), int(np.argmax(lift)))
+        for scale in SCALES
+        for lift in [_lifts(corner, float(scale), list(QUALITIES))]
+    ]
+    best, scale, index = max(coarse)
+    if best < LIFT_DB / 2:
+        return None
+    low, high = QUALITIES[max(0, index - 1)], QUALITIES[min(len(QUALITIES) - 1, index + 1)]
+    qualities = list(range(low, high + 1))
+    fine = np.round(np.arange(scale - 0.004, scale + 0.0045, FINE_STEP), 4)
+    refined = [
+        (float(lift.max()), float(each), qualities[int(np.argmax(lift))])
+        for each in fine
+        for lift in [_lifts(corner, float(each), qualities)]
+    ]
+    lift, scale, quality = max(refined)
+    return ShrunkGrid(quality, round(scale, 3), round(lift, 1)) if lift >= LIFT_DB else None
