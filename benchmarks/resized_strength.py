@@ -1,12 +1,14 @@
 """Which JPEG quality a shrunk JPEG is best restored as: the fit behind ``srcnn.jpeg.resized_quality``.
 
     python -m benchmarks.resized_strength /work/shared/benchmark/urban40
+    python -m benchmarks.resized_strength --powers benchmarks/results/resized-strength-2026-12-07.log
 
 Each photo's centre (``--crop`` px) is saved at a quality of ``--first``, shrunk by a factor of
 ``--scales`` (bicubic) and saved at 90; the shipped colour model restores it told each quality of
 ``CANDIDATES``. Printed per (first quality, factor): the mean RGB gain told each candidate, the best
 candidate, and what ``resized_quality`` tells with the gain there (interpolated between candidates).
-The last line is one JSON object.
+The last line is one JSON object. ``--powers LOG`` reads such a line back and prints the mean gain
+``resized_quality`` would reach with each power of ``POWERS`` in place of ``SHRINK_POWER``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from srcnn.jpeg import resized_quality, strength_for_quality
 from srcnn.photos import list_photo_files
 
 CANDIDATES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+POWERS = (1.0, 1.5, 2.0, 2.25, 2.5, 3.0)
 
 
 def centre(rgb: np.ndarray, side: int) -> np.ndarray:
@@ -49,13 +52,34 @@ def gains(restorer: Restorer, photos: list[np.ndarray], first: int, scale: float
     return table
 
 
+def compare_powers(log: Path) -> None:
+    """The mean gain over the rows of ``log``'s JSON line told ``resized_quality`` with each of ``POWERS``."""
+    rows = json.loads(log.read_text().strip().splitlines()[-1])["rows"]
+    means = {}
+    for power in POWERS:
+        told = [resized_quality(row["first"], row["scale"], power) for row in rows]
+        gains = [
+            float(np.interp(each, CANDIDATES, list(row["gains"].values())))
+            for each, row in zip(told, rows, strict=True)
+        ]
+        means[power] = round(float(np.mean(gains)), 3)
+        print(f"power {power}: mean gain {means[power]:+.3f} dB")
+    best = float(np.mean([max(row["gains"].values()) for row in rows]))
+    print(json.dumps({"log": str(log), "mean_gain_by_power": means, "best_of_each_row": round(best, 3)}))
+
+
 def main() -> None:
     arguments = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    arguments.add_argument("folder", type=Path, help="a folder of clean colour photos")
+    arguments.add_argument("folder", type=Path, nargs="?", help="a folder of clean colour photos")
+    arguments.add_argument("--powers", type=Path, help="a log of this benchmark: compare powers on its rows")
     arguments.add_argument("--crop", type=int, default=400, help="the side of each photo's centre read")
     arguments.add_argument("--first", type=int, nargs="+", default=[10, 20, 30, 40, 50])
     arguments.add_argument("--scales", type=float, nargs="+", default=[0.6, 0.75, 0.9])
     args = arguments.parse_args()
+    if args.powers is not None:
+        return compare_powers(args.powers)
+    if args.folder is None:
+        arguments.error("a folder of photos, or --powers LOG")
     started = time.perf_counter()
     photos = [centre(load_rgb(path), args.crop) for path in list_photo_files(args.folder)[0]]
     restorer = default_models(parser().parse_args(["unused.png", "-o", "unused"]))[0].colour

@@ -2,7 +2,7 @@
 
     python -m benchmarks.trace_cost [--photo /work/shared/benchmark/set14/lenna.png]
 
-A benchmark photo is enlarged (bicubic) to 4000×3000 and saved as a JPEG at quality 30, re-saved at
+A benchmark photo is mirrored to fill 4000×3000 and saved as a JPEG at quality 30, re-saved at
 90 (a photo that travelled: the check finds the 30); then saved once at 90 (the check looks on every
 grid, then for a shrunk one, and finds none: its longest path). ``enhance_photo`` restores each with
 the shipped colour model and enhance's defaults (the whole command's work: reading, the check,
@@ -34,9 +34,10 @@ T = TypeVar("T")
 
 
 def travelled_photo(source: Path, path: Path, first: int | None) -> None:
-    """``source`` enlarged to 12 MP, saved at JPEG ``first`` (None: not), decoded and saved at 90 into ``path``."""
-    with Image.open(source) as image:
-        large = image.convert("RGB").resize((WIDTH, HEIGHT), Image.Resampling.BICUBIC)
+    """``source`` made 12 MP, saved at JPEG ``first`` (None: not), decoded and saved at 90 into ``path``."""
+    small = load_rgb(source)  # mirrored to 12 MP: enlarged, its corners would be too smooth to search
+    rows, columns = max(0, HEIGHT - small.shape[0]), max(0, WIDTH - small.shape[1])
+    large = Image.fromarray(np.pad(small, ((0, rows), (0, columns), (0, 0)), mode="symmetric")[:HEIGHT, :WIDTH])
     if first is not None:
         buffer = io.BytesIO()
         large.save(buffer, format="JPEG", quality=first)

@@ -114,14 +114,14 @@ def _ijg_scale(quality: float) -> float:
 
 
 # a photo shrunk by s after a JPEG save shows that save's artifacts weaker: it is restored as the quality
-# whose table steps are the old ones times s to this power, s² the share of pixels kept (the power that
-# did best on urban40: ``python -m benchmarks.resized_strength``, docs/photos.md)
+# whose table steps are the old ones times s to this power: s², the share of pixels kept (powers of 2 to 2.5
+# did alike on urban40, 1 and 3 worse: ``python -m benchmarks.resized_strength``, docs/photos.md)
 SHRINK_POWER = 2.0
 
 
-def resized_quality(quality: int, scale: float) -> int:
+def resized_quality(quality: int, scale: float, power: float = SHRINK_POWER) -> int:
     """The JPEG quality (at most 95) a photo saved at ``quality``, then shrunk by ``scale``, is restored as."""
-    percent = _ijg_scale(quality) * scale**SHRINK_POWER
+    percent = _ijg_scale(quality) * scale**power
     return int(min(round(5000.0 / percent if percent > 100 else (200.0 - percent) / 2), 95))
 
 
