@@ -71,9 +71,9 @@ def _requantized_db(window: np.ndarray, offset: tuple[int, int], qualities: list
     dy, dx = offset
     blocks = window[dy : dy + WINDOW, dx : dx + WINDOW] - 128.0
     blocks = blocks.reshape(WINDOW // 8, 8, WINDOW // 8, 8).transpose(0, 2, 1, 3)
-    coefficients = (_DCT @ blocks @ _DCT.T).reshape(-1, 1, 8, 8)
-    tables = _TABLES[[quality - 1 for quality in qualities]]
-    error = (coefficients - tables * np.round(coefficients / tables))[..., _LOW]
+    coefficients = (_DCT @ blocks @ _DCT.T)[..., _LOW].reshape(-1, 1, int(_LOW.sum()))
+    steps = _TABLES[[quality - 1 for quality in qualities]][:, _LOW]
+    error = coefficients - steps * np.round(coefficients / steps)
     return 10.0 * np.log10(255.0**2 / np.maximum((error**2).mean(axis=(0, 2)), 1e-6))
 
 
