@@ -360,6 +360,8 @@ def travelled_pair(clean: np.ndarray, journey: Journey) -> tuple[np.ndarray, np.
     record: dict[str, Any] = {"jpeg_quality": told, "strength": strength, "degradation": journey.record()}
     if trace.quality is not None:  # the pixels decided
         record["trace"] = {"quality": trace.quality, "offset": list(trace.offset), "lift_db": trace.lift_db}
+        if trace.resize < 1.0:  # an older save under a shrink (srcnn.resize_trace)
+            record["trace"]["resize"] = trace.resize
     return clean, degraded, record
 
 

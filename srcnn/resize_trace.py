@@ -14,7 +14,8 @@ refined: an error of 0.5 % puts the window's far side a pixel off the grid.
 
 Not looked for: a photo cropped before it was shrunk (its old grid has another origin), one shrunk
 below half (too little of the old blocks is left: restored as its table says, measured in
-docs/photos.md), or one whose top left corner is flat (sky: no coefficients to read).
+docs/photos.md) or more along one side than the other (one factor is tried for both), or one
+whose top left corner is flat (sky: no coefficients to read).
 Cost: about 3,000 quantizations of a 96 px window's blocks, whatever the photo's size; with the
 8×8 search before it, 0.67 s of the 15 s enhance takes on a 12 MP photo (``python -m benchmarks.trace_cost``).
 """

@@ -7,15 +7,17 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import skimage.data
 import torch
 from conftest import synthetic_photo, write_photos
+from PIL import Image
 
 from srcnn.color import to_luma_u8
 from srcnn.degrade import JOURNEYS, Journey, draw_journey, jpeg_roundtrip, travel
 from srcnn.enhance import Settings, decide
 from srcnn.history import pixel_trace
 from srcnn.images import decode_png
-from srcnn.jpeg import standard_qtable, strength_for_quality
+from srcnn.jpeg import resized_quality, standard_qtable, strength_for_quality
 from srcnn.metrics import psnr
 from srcnn.photos import Photo, prepare_photo
 from srcnn.tiling import split_pair, tile_photo
@@ -92,6 +94,18 @@ def test_a_travelled_pair_records_the_strength_enhance_tells(tmp_path, monkeypat
     clean_half, degraded_half = split_pair(decode_png(tiles[0]["png"]))
     assert np.array_equal(clean_half, to_luma_u8(clean)[:32, :32])
     assert np.array_equal(degraded_half, to_luma_u8(degraded)[:32, :32])
+
+
+def test_a_pair_shrunk_after_its_first_save_records_the_lighter_strength_enhance_finds(tmp_path, monkeypatch):
+    journey = Journey("resized", (20, 85), resize=0.7, resampling="bicubic")
+    monkeypatch.setattr("srcnn.photos.draw_journey", lambda digest, seed, qualities: journey)
+    path = tmp_path / "astronaut.png"
+    Image.fromarray(skimage.data.astronaut()).save(path)
+    photo = Photo(path, path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+    (sample,), report = prepare_photo(photo, "train", 256, 1, (10, 90), 0, "travelled")
+    assert report["trace"]["quality"] == 20 and report["trace"]["resize"] == pytest.approx(0.7, abs=0.002)
+    assert report["jpeg_quality"] == resized_quality(20, report["trace"]["resize"]) < 85
+    assert report["strength"] == told_by_enhance(decode_png(sample["degraded.png"]), 85)
 
 
 def test_travelled_pairs_from_the_draw_each_record_what_enhance_tells(tmp_path):
