@@ -82,7 +82,7 @@ class JpegTrace:
     resize: float = 1.0  # the share of each side kept by a shrink after that compression (srcnn.resize_trace)
 
 
-def _luma(rgb: np.ndarray) -> np.ndarray:
+def jpeg_luma(rgb: np.ndarray) -> np.ndarray:
     """The JPEG's own full-range luma (ITU-R 601, as libjpeg converts), rounded: what it quantized."""
     if rgb.ndim == 2:
         return np.asarray(rgb, dtype=np.uint8)
@@ -146,7 +146,7 @@ def jpeg_trace(rgb: np.ndarray, below: float | None = None) -> JpegTrace:
     """The strongest JPEG compression ``rgb`` (H×W×3 or H×W uint8) shows on any 8×8 grid (see the
     module docstring); with ``below``, only qualities under it are looked for (a JPEG file's own
     table already says as much for the others)."""
-    luma = _luma(rgb)
+    luma = jpeg_luma(rgb)
     if min(luma.shape) < MIN_SIDE:
         return JpegTrace(None, note=f"too small for the pixel check: under {MIN_SIDE} px")
     if min(luma.shape) < MIN_SEARCH_SIDE:  # as before the search: a JPEG file's own table decides
@@ -255,7 +255,7 @@ def pixel_trace(rgb: np.ndarray, qtable: list[int] | None) -> JpegTrace:
     whose pixels show nothing there, an older save shrunk since (``srcnn.resize_trace``), if any."""
     trace = jpeg_trace(rgb, trace_below(qtable))
     if trace.quality is None and qtable is not None and estimate_quality(qtable) >= RESIZED_FROM:
-        shrunk = resize_trace(_luma(rgb))
+        shrunk = resize_trace(jpeg_luma(rgb))
         if shrunk is not None:
             return JpegTrace(shrunk.quality, (0, 0), shrunk.lift_db, resize=shrunk.scale)
     return trace

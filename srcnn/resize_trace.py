@@ -10,12 +10,14 @@ old grid again, and its low-frequency DCT coefficients (those a shrink keeps bes
 multiples of the old quality's steps: quantized again at that quality on that grid they barely
 change, on other grids as much as any photo's (the JPEG ghost that ``srcnn.history`` reads, here
 in the DCT domain: no encoder runs). Each shrink factor from ``SCALES`` is tried, then the best one
-refined: an error of 0.5 % puts the window's far side a pixel off the grid.
+refined: an error of 0.5 % puts the window's far side a pixel off the grid. Where the top left
+corner is flat (a sky), the bottom left is read: its old blocks start on one of 8 rows, as the
+original's height fell on the grid, so each is tried.
 
 Not looked for: a photo cropped before it was shrunk (its old grid has another origin), one shrunk
 below half (too little of the old blocks is left: restored as its table says, measured in
 docs/photos.md) or more along one side than the other (one factor is tried for both), or one
-whose top left corner is flat (sky: no coefficients to read).
+whose top and bottom left corners are both flat (no coefficients to read).
 Cost: about 3,000 quantizations of a 96 px window's blocks, whatever the photo's size; with the
 8×8 search before it, 0.67 s of the 15 s enhance takes on a 12 MP photo (``python -m benchmarks.trace_cost``).
 """
@@ -29,12 +31,19 @@ from PIL import Image
 
 from .jpeg import standard_qtable
 
-WINDOW = 96  # px of the top left corner, enlarged back, that are read (plus 8 for the other grids)
+WINDOW = 96  # px of the corner, enlarged back, that are read (plus 8 for the other grids)
 SCALES = np.round(np.arange(0.5, 0.985, 0.004), 3)  # shrink factors tried: steps of 0.4 %
 FINE_STEP = 0.001  # the best factor is refined in these steps over ± one coarse step
 QUALITIES = (10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70)  # the older saves looked for
 LOW_BAND = 3  # the coefficients read: u + v up to this (a shrink blurs the higher ones away)
-OTHER_GRIDS = ((4, 4), (3, 5), (5, 3), (2, 6))  # the window's offsets compared with the old grid's (0, 0)
+# Where the old grid's blocks start in the window (rows, columns), and other grids to compare: at the
+# top left corner, where the photo's first block did; at the bottom left (the photo flipped upside down),
+# on one of 8 rows, as the photo's unknown height fell on its grid
+CORNERS = ("top_left", "bottom_left")
+GRIDS = {
+    "top_left": ([(0, 0)], [(4, 4), (3, 5), (5, 3), (2, 6)]),
+    "bottom_left": ([(row, 0) for row in range(8)], [(row, 4) for row in range(8)]),
+}
 LIFT_DB = 2.0  # the least lift that counts: photos never resized stayed under 1 dB (docs/photos.md)
 FLAT_DB = 45.0  # other grids quantized again this close to lossless: too flat to tell anything
 # the least share of the corner's 8×8 blocks with some detail (a standard deviation above BUSY_STD levels): a
@@ -56,13 +65,22 @@ class ShrunkGrid:
     lift_db: float
 
 
+def _corner(luma: np.ndarray, corner: str) -> np.ndarray:
+    """The photo seen from ``corner``: as it is from the top left, flipped upside down from the bottom left."""
+    return luma if corner == "top_left" else luma[::-1]
+
+
+def _busy(luma: np.ndarray) -> bool:
+    blocks = luma[:WINDOW, :WINDOW].astype(np.float64).reshape(WINDOW // 8, 8, WINDOW // 8, 8)
+    return bool((blocks.std(axis=(1, 3)) > BUSY_STD).mean() >= BUSY_SHARE)
+
+
 def why_not(luma: np.ndarray) -> str:
     """Why ``resize_trace`` cannot look at ``luma`` (empty when it can)."""
     if min(luma.shape) < WINDOW + 8:
         return f"too small to look for a resize: under {WINDOW + 8} px"
-    blocks = luma[:WINDOW, :WINDOW].astype(np.float64).reshape(WINDOW // 8, 8, WINDOW // 8, 8)
-    if (blocks.std(axis=(1, 3)) > BUSY_STD).mean() < BUSY_SHARE:
-        return "its top left corner is too flat to look for a resize"
+    if not any(_busy(_corner(luma, corner)) for corner in CORNERS):
+        return "its top and bottom left corners are too flat to look for a resize"
     return ""
 
 
@@ -78,27 +96,26 @@ def _requantized_db(window: np.ndarray, offset: tuple[int, int], qualities: list
     return 10.0 * np.log10(255.0**2 / np.maximum((error**2).mean(axis=(0, 2)), 1e-6))
 
 
-def _lifts(corner: Image.Image, scale: float, qualities: list[int]) -> np.ndarray:
-    """How much closer to lossless the corner, enlarged back by 1/``scale``, quantizes again on its (0, 0)
-    grid than on the others, per quality; 0 where the others are too flat to tell."""
+def _lifts(window: Image.Image, scale: float, qualities: list[int], corner: str) -> np.ndarray:
+    """How much closer to lossless the window, enlarged back by 1/``scale``, quantizes again on the old
+    grid's places (``GRIDS``) than on other grids, per quality (the best place); 0 where the others are
+    too flat to tell."""
     side = WINDOW + 8
-    window = np.asarray(corner.resize((side, side), Image.Resampling.BICUBIC, box=(0, 0, side * scale, side * scale)))
-    window = window.astype(np.float64)
-    others = np.median([_requantized_db(window, offset, qualities) for offset in OTHER_GRIDS], axis=0)
-    lift = _requantized_db(window, (0, 0), qualities) - others
-    return np.where(others < FLAT_DB, lift, 0.0)
+    box = (0, 0, side * scale, side * scale)
+    enlarged = np.asarray(window.resize((side, side), Image.Resampling.BICUBIC, box=box)).astype(np.float64)
+    grids, others = GRIDS[corner]
+    reference = np.median([_requantized_db(enlarged, offset, qualities) for offset in others], axis=0)
+    lift = np.max([_requantized_db(enlarged, offset, qualities) for offset in grids], axis=0) - reference
+    return np.where(reference < FLAT_DB, lift, 0.0)
 
 
-def resize_trace(luma: np.ndarray) -> ShrunkGrid | None:
-    """The JPEG compression the luma of a photo (H×W uint8, the JPEG's own) shows on an old grid shrunk
-    by a factor of ``SCALES`` (see the module docstring), or None."""
-    if why_not(luma):
-        return None
-    corner = Image.fromarray(luma[: WINDOW + 16, : WINDOW + 16].astype(np.float32), "F")
+def corner_trace(luma: np.ndarray, corner: str) -> ShrunkGrid | None:
+    """``resize_trace`` at one corner of ``CORNERS``, busy or not."""
+    window = Image.fromarray(_corner(luma, corner)[: WINDOW + 16, : WINDOW + 16].astype(np.float32), "F")
     coarse = [
         (float(lift.max()), float(scale), int(np.argmax(lift)))
         for scale in SCALES
-        for lift in [_lifts(corner, float(scale), list(QUALITIES))]
+        for lift in [_lifts(window, float(scale), list(QUALITIES), corner)]
     ]
     best, scale, index = max(coarse)
     if best < LIFT_DB / 2:
@@ -109,7 +126,17 @@ def resize_trace(luma: np.ndarray) -> ShrunkGrid | None:
     refined = [
         (float(lift.max()), float(each), qualities[int(np.argmax(lift))])
         for each in fine
-        for lift in [_lifts(corner, float(each), qualities)]
+        for lift in [_lifts(window, float(each), qualities, corner)]
     ]
     lift, scale, quality = max(refined)
     return ShrunkGrid(quality, round(scale, 3), round(lift, 1)) if lift >= LIFT_DB else None
+
+
+def resize_trace(luma: np.ndarray) -> ShrunkGrid | None:
+    """The JPEG compression the luma of a photo (H×W uint8, the JPEG's own) shows on an old grid shrunk
+    by a factor of ``SCALES`` (see the module docstring), at the first of ``CORNERS`` with some detail;
+    or None."""
+    if min(luma.shape) < WINDOW + 8:
+        return None
+    busy = [corner for corner in CORNERS if _busy(_corner(luma, corner))]
+    return corner_trace(luma, busy[0]) if busy else None

@@ -150,12 +150,17 @@ def test_the_travelled_benchmark_scores_a_gray_photo_on_its_own_levels():
     assert gain(reference, *as_read) == pytest.approx(levels[1] - levels[0], abs=1e-9)
 
 
-def test_the_resize_search_reads_the_top_left_corner_only_where_it_can_see_a_grid():
+def test_the_resize_search_reads_the_bottom_left_corner_under_a_sky_and_nothing_too_flat_or_small():
+    from srcnn.history import jpeg_luma
     from srcnn.resize_trace import resize_trace, why_not
 
+    skyline = skimage.data.astronaut().copy()
+    skyline[:160] = (150, 190, 230)  # a sky over the top left corner: the search looks at the bottom left
+    journey = Journey("resized", (30, 90), resize=0.75, resampling="bicubic")
+    found = resize_trace(jpeg_luma(travel(skyline, journey)[1]))
+    assert found is not None and (found.quality, found.scale) == (30, 0.75)
+    assert resize_trace(jpeg_luma(travel(skyline, Journey("single", (90,)))[1])) is None
+    flat = np.full((160, 160), 200, dtype=np.uint8)
+    assert "too flat" in why_not(flat) and resize_trace(flat) is None
     photo = to_luma_u8(synthetic_photo(9, 160, 160))
     assert "too small" in why_not(photo[:100]) and resize_trace(photo[:100]) is None
-    flat = photo.copy()
-    flat[:96, :96] = 200  # a sky: no coefficients to read
-    assert "too flat" in why_not(flat) and resize_trace(flat) is None
-    assert why_not(photo) == ""
