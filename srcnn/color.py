@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 
 if TYPE_CHECKING:
     import torch
@@ -51,6 +52,14 @@ def to_luma_u8(rgb_or_gray: np.ndarray) -> np.ndarray:
     if rgb_or_gray.ndim == 2:
         return np.asarray(rgb_or_gray, dtype=np.uint8)
     return np.round(rgb_to_y(rgb_or_gray)).clip(0, 255).astype(np.uint8)
+
+
+def jpeg_luma(rgb: np.ndarray) -> np.ndarray:
+    """A JPEG encoder's own full-range luma (ITU-R 601, as libjpeg converts), rounded: what a JPEG of
+    ``rgb`` (H×W×3, or H×W as it is) quantizes."""
+    if rgb.ndim == 2:
+        return np.asarray(rgb, dtype=np.uint8)
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("L"))
 
 
 def is_gray(rgb: np.ndarray) -> bool:

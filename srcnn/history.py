@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .color import rgb_to_y, to_luma_u8
+from .color import jpeg_luma, rgb_to_y, to_luma_u8
 from .degrade import jpeg_roundtrip
 from .jpeg import (
+    DCT8,
     QUALITY_MARGIN,
     compression_strength,
     estimate_quality,
@@ -80,13 +81,6 @@ class JpegTrace:
     lift_db: float = 0.0
     note: str = ""
     resize: float = 1.0  # the share of each side kept by a shrink after that compression (srcnn.resize_trace)
-
-
-def jpeg_luma(rgb: np.ndarray) -> np.ndarray:
-    """The JPEG's own full-range luma (ITU-R 601, as libjpeg converts), rounded: what it quantized."""
-    if rgb.ndim == 2:
-        return np.asarray(rgb, dtype=np.uint8)
-    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb[..., :3])).convert("L"))
 
 
 def _busiest_window(luma: np.ndarray, side: int) -> tuple[np.ndarray, int, int]:
@@ -255,7 +249,7 @@ def pixel_trace(rgb: np.ndarray, qtable: list[int] | None) -> JpegTrace:
     whose pixels show nothing there, an older save shrunk since (``srcnn.resize_trace``), if any."""
     trace = jpeg_trace(rgb, trace_below(qtable))
     if trace.quality is None and qtable is not None and estimate_quality(qtable) >= RESIZED_FROM:
-        shrunk = resize_trace(jpeg_luma(rgb))
+        shrunk = resize_trace(rgb)
         if shrunk is not None:
             return JpegTrace(shrunk.quality, (0, 0), shrunk.lift_db, resize=shrunk.scale)
     return trace
@@ -299,12 +293,10 @@ def quantization_steps(rgb: np.ndarray) -> tuple[int, ...] | None:
     For each frequency, of the coefficients outside a step's zero bin, the share within
     ``NEAR`` × step of a multiple of it: about ``NEAR`` × 2 for a photo never quantized, whatever the
     step; far more at the step it was quantized with."""
-    from scipy.fft import dctn  # here: most starts of `srcnn enhance` and the stages never call it (0.15 s)
-
     height, width = (side // 8 * 8 for side in rgb.shape[:2])
     luma = (rgb_to_y(rgb[:height, :width]) - 16.0) * 255.0 / 219.0  # the JPEG's full-range Y
     blocks = luma.reshape(height // 8, 8, width // 8, 8).swapaxes(1, 2)
-    coefficients = dctn(blocks, axes=(-2, -1), norm="ortho")
+    coefficients = DCT8 @ blocks @ DCT8.T
     steps, shares = [], []
     for v, u in LOW_AC:
         values = np.abs(coefficients[:, :, v, u].ravel())

@@ -108,6 +108,12 @@ NORMALISING_QUALITY = 5  # standard tables of this quality have strength 1.0
 QUALITY_MARGIN = 2
 
 
+# the orthonormal 8-point DCT-II (JPEG's), row k the k-th basis vector: a block's coefficients are
+# DCT8 @ block @ DCT8.T
+DCT8 = np.sqrt(2 / 8) * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(8) + 1) / 16)
+DCT8[0] /= np.sqrt(2)
+
+
 def _ijg_scale(quality: float) -> float:
     """libjpeg's ``jpeg_quality_scaling``: percent applied to the base table."""
     return 5000.0 / quality if quality < 50 else 200.0 - 2.0 * quality

@@ -1,8 +1,8 @@
 """The old JPEG grid of a photo resized after it was compressed: a JPEG of quality 30, shrunk to 75 %
 and saved again at 90, whose file's table says 90 and whose 8×8 grid (``srcnn.history``) is gone.
 
-    resize_trace(luma)     # ShrunkGrid(quality=30, scale=0.75, lift_db=3.6): saved at 30, then shrunk to 75 %
-    resize_trace(luma)     # None: no such grid (or a note of why it was not looked for: ``why_not``)
+    resize_trace(rgb)     # ShrunkGrid(quality=30, scale=0.75, lift_db=3.6): saved at 30, then shrunk to 75 %
+    resize_trace(rgb)     # None: no such grid (or a note of why it was not looked for: ``why_not``)
 
 A photo shrunk as a whole keeps its top left corner where the original's was, so the original's
 first 8×8 block starts there. Enlarged back by the right factor, that corner's window lies on the
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .jpeg import standard_qtable
+from .color import jpeg_luma
+from .jpeg import DCT8, standard_qtable
 
 WINDOW = 96  # px of the corner, enlarged back, that are read (plus 8 for the other grids)
 SCALES = np.round(np.arange(0.5, 0.985, 0.004), 3)  # shrink factors tried: steps of 0.4 %
@@ -49,9 +50,6 @@ FLAT_DB = 45.0  # other grids quantized again this close to lossless: too flat t
 # the least share of the corner's 8×8 blocks with some detail (a standard deviation above BUSY_STD levels): a
 # slide's white corner lined up its few edges with the old grid's at a shrink it never had
 BUSY_SHARE, BUSY_STD = 0.3, 2.0
-# the orthonormal 8-point DCT-II (JPEG's), row k the k-th basis vector
-_DCT = np.sqrt(2 / 8) * np.cos(np.pi * np.outer(np.arange(8), 2 * np.arange(8) + 1) / 16)
-_DCT[0] /= np.sqrt(2)
 _TABLES = np.array([standard_qtable(quality) for quality in range(1, 101)], dtype=np.float64).reshape(100, 8, 8)
 _LOW = np.add.outer(np.arange(8), np.arange(8)) <= LOW_BAND
 
@@ -65,9 +63,12 @@ class ShrunkGrid:
     lift_db: float
 
 
-def _corner(luma: np.ndarray, corner: str) -> np.ndarray:
-    """The photo seen from ``corner``: as it is from the top left, flipped upside down from the bottom left."""
-    return luma if corner == "top_left" else luma[::-1]
+def _corner(rgb: np.ndarray, corner: str) -> np.ndarray:
+    """The JPEG luma of ``rgb``'s corner read (``WINDOW`` + 16 px a side), as seen from ``corner``: as it
+    is from the top left, flipped upside down from the bottom left. Only the corner is converted."""
+    side = WINDOW + 16
+    region = rgb[:side, :side] if corner == "top_left" else rgb[::-1][:side, :side]
+    return jpeg_luma(np.ascontiguousarray(region))
 
 
 def _busy(luma: np.ndarray) -> bool:
@@ -75,13 +76,17 @@ def _busy(luma: np.ndarray) -> bool:
     return bool((blocks.std(axis=(1, 3)) > BUSY_STD).mean() >= BUSY_SHARE)
 
 
-def why_not(luma: np.ndarray) -> str:
-    """Why ``resize_trace`` cannot look at ``luma`` (empty when it can)."""
-    if min(luma.shape) < WINDOW + 8:
-        return f"too small to look for a resize: under {WINDOW + 8} px"
-    if not any(_busy(_corner(luma, corner)) for corner in CORNERS):
-        return "its top and bottom left corners are too flat to look for a resize"
-    return ""
+def _corner_read(rgb: np.ndarray) -> tuple[str | None, str]:
+    """The first of ``CORNERS`` with some detail in ``rgb`` (H×W×3 or H×W uint8), or None and why."""
+    if min(rgb.shape[:2]) < WINDOW + 8:
+        return None, f"too small to look for a resize: under {WINDOW + 8} px"
+    busy = [corner for corner in CORNERS if _busy(_corner(rgb, corner))]
+    return (busy[0], "") if busy else (None, "its top and bottom left corners are too flat to look for a resize")
+
+
+def why_not(rgb: np.ndarray) -> str:
+    """Why ``resize_trace`` cannot look at ``rgb`` (empty when it can)."""
+    return _corner_read(rgb)[1]
 
 
 def _requantized_db(window: np.ndarray, offset: tuple[int, int], qualities: list[int]) -> np.ndarray:
@@ -90,7 +95,7 @@ def _requantized_db(window: np.ndarray, offset: tuple[int, int], qualities: list
     dy, dx = offset
     blocks = window[dy : dy + WINDOW, dx : dx + WINDOW] - 128.0
     blocks = blocks.reshape(WINDOW // 8, 8, WINDOW // 8, 8).transpose(0, 2, 1, 3)
-    coefficients = (_DCT @ blocks @ _DCT.T)[..., _LOW].reshape(-1, 1, int(_LOW.sum()))
+    coefficients = (DCT8 @ blocks @ DCT8.T)[..., _LOW].reshape(-1, 1, int(_LOW.sum()))
     steps = _TABLES[[quality - 1 for quality in qualities]][:, _LOW]
     error = coefficients - steps * np.round(coefficients / steps)
     return 10.0 * np.log10(255.0**2 / np.maximum((error**2).mean(axis=(0, 2)), 1e-6))
@@ -109,9 +114,9 @@ def _lifts(window: Image.Image, scale: float, qualities: list[int], corner: str)
     return np.where(reference < FLAT_DB, lift, 0.0)
 
 
-def corner_trace(luma: np.ndarray, corner: str) -> ShrunkGrid | None:
+def corner_trace(rgb: np.ndarray, corner: str) -> ShrunkGrid | None:
     """``resize_trace`` at one corner of ``CORNERS``, busy or not."""
-    window = Image.fromarray(_corner(luma, corner)[: WINDOW + 16, : WINDOW + 16].astype(np.float32), "F")
+    window = Image.fromarray(_corner(rgb, corner).astype(np.float32), "F")
     coarse = [
         (float(lift.max()), float(scale), int(np.argmax(lift)))
         for scale in SCALES
@@ -132,11 +137,8 @@ def corner_trace(luma: np.ndarray, corner: str) -> ShrunkGrid | None:
     return ShrunkGrid(quality, round(scale, 3), round(lift, 1)) if lift >= LIFT_DB else None
 
 
-def resize_trace(luma: np.ndarray) -> ShrunkGrid | None:
-    """The JPEG compression the luma of a photo (H×W uint8, the JPEG's own) shows on an old grid shrunk
-    by a factor of ``SCALES`` (see the module docstring), at the first of ``CORNERS`` with some detail;
-    or None."""
-    if min(luma.shape) < WINDOW + 8:
-        return None
-    busy = [corner for corner in CORNERS if _busy(_corner(luma, corner))]
-    return corner_trace(luma, busy[0]) if busy else None
+def resize_trace(rgb: np.ndarray) -> ShrunkGrid | None:
+    """The JPEG compression a photo (H×W×3 or H×W uint8) shows on an old grid shrunk by a factor of
+    ``SCALES`` (see the module docstring), at the first of ``CORNERS`` with some detail; or None."""
+    corner, _ = _corner_read(rgb)
+    return corner_trace(rgb, corner) if corner is not None else None

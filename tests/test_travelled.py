@@ -151,7 +151,7 @@ def test_the_travelled_benchmark_scores_a_gray_photo_on_its_own_levels():
 
 
 def test_the_resize_search_reads_the_bottom_left_corner_under_a_sky_and_nothing_too_flat_or_small():
-    from srcnn.history import jpeg_luma
+    from srcnn.color import jpeg_luma
     from srcnn.resize_trace import resize_trace, why_not
 
     skyline = skimage.data.astronaut().copy()
