@@ -15,9 +15,9 @@ curve is compared with the median of all 64 (the grids a photo was never compres
 ``lift``. A compression shows as a peak of the lift at its quality on its grid; a later, lighter
 re-save on another grid or at a higher quality leaves it visible, so the lowest quality with a
 peak is the compression that dominates (FBCNN's "dominant quality factor", Jiang et al. 2021). A
-resize moves the old blocks off any 8×8 grid, and the trace is gone. Cost: about 1,100 small
-encodes of a 128 px window, then a few hundred to refine, whatever the photo's size (docs/photos.md;
-``python -m benchmarks.trace_cost``).
+resize moves the old blocks off any 8×8 grid, and the trace is gone (``srcnn.resize_trace`` looks
+for it there). Cost: about 1,100 small encodes of a 128 px window, then a few hundred to refine,
+whatever the photo's size (``python -m benchmarks.trace_cost``).
 A photo under 72 px is checked on its own grid only (uncropped), one under 16 px not at all.
 """
 
@@ -57,7 +57,8 @@ LIFT_DB = 2.5  # the least peak lift that counts: on photos never compressed the
 COARSE_LIFT_DB = 1.5
 # A JPEG file's older compression on a grid shifted along both axes, well below its table's quality,
 # counts from a lower lift: the later save on the file's own grid wipes out most of it (FBCNN's
-# non-aligned double JPEGs), while photos saved once show no such peak there (docs/photos.md measures both)
+# non-aligned double JPEGs), while photos saved once show no such peak there
+# (``python -m benchmarks.off_grid_trace`` measures both)
 OFF_GRID_LIFT_DB = 1.3
 # where it applies: from 20 (lower, a re-save changes any photo so much that drawn test photos saved once
 # peaked that high) to 13 under ``below`` (nearer, the rise to the file's own quality)

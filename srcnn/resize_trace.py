@@ -15,9 +15,9 @@ corner is flat (a sky), the bottom left is read: its old blocks start on one of 
 original's height fell on the grid, so each is tried.
 
 Not looked for: a photo cropped before it was shrunk (its old grid has another origin), one shrunk
-below half (too little of the old blocks is left: restored as its table says, measured in
-docs/photos.md) or more along one side than the other (one factor is tried for both), or one
-whose top and bottom left corners are both flat (no coefficients to read).
+below half (the factors tried start at 0.5: restored as its table says) or more along one side
+than the other (one factor is tried for both), or one whose top and bottom left corners are both
+flat (no coefficients to read).
 Cost: about 3,000 quantizations of a 96 px window's blocks, whatever the photo's size; with the
 8×8 search before it, 0.65 s of the 15.7 s enhance takes on a 12 MP photo (``python -m benchmarks.trace_cost``).
 """
@@ -45,7 +45,8 @@ GRIDS = {
     "top_left": ([(0, 0)], [(4, 4), (3, 5), (5, 3), (2, 6)]),
     "bottom_left": ([(row, 0) for row in range(8)], [(row, 4) for row in range(8)]),
 }
-LIFT_DB = 2.0  # the least lift that counts: none of 236 JPEGs never shrunk reached it (docs/photos.md)
+# the least lift that counts: none of 236 JPEGs never shrunk reached it (``python -m benchmarks.resize_trace``)
+LIFT_DB = 2.0
 FLAT_DB = 45.0  # other grids quantized again this close to lossless: too flat to tell anything
 # the least share of the corner's 8×8 blocks with some detail (a standard deviation above BUSY_STD levels): a
 # slide's white corner lined up its few edges with the old grid's at a shrink it never had
