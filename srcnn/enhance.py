@@ -6,11 +6,12 @@
 
 The model is ``--model``'s for every photo, else one of the two that ship with the project
 (docs/pretrained.md): ``models/pretrained/restorer-colour.pt`` for colour photos,
-``models/pretrained/restorer.pt`` (luma) for gray ones; the pipeline's own (``models/srcnn.pt``, once
-``dvc repro`` has trained it) takes their place only for the photo kinds and JPEG qualities where its
-evaluation found it better than the shipped one (``models/srcnn.ladder.json``; srcnn/gate.py). A
-shipped model that is missing or damaged is named, and the models there are used. The first line
-printed says which model restores which photos, and why.
+``models/pretrained/restorer.pt`` (luma) for gray ones (R = G = B in an RGB file counts as gray);
+the pipeline's own (``models/srcnn.pt``, once ``dvc repro`` has trained it) takes their place only
+for the photo kinds and JPEG qualities where its evaluation found it better than the shipped one
+(``models/srcnn.ladder.json``; srcnn/gate.py). A shipped model that is missing or damaged is named,
+and the models there are used. The first line printed says which model restores which photos, and
+why.
 
 A luma model (``channels: y``) runs on luma (Y of YCbCr); colour (Cb, Cr) is kept from the input,
 bicubic-upscaled first when the model was trained for super-resolution (``scale`` > 1). A colour
@@ -162,7 +163,7 @@ class Restorers:
     def choose(self, header: Header, rgb: np.ndarray) -> tuple[Restorer, Decision]:
         """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
         at the photo's quality (``first``), else the shipped one."""
-        kind = "gray" if header.gray else "colour"
+        kind = "gray" if header.gray or is_neutral(rgb) else "colour"
         # the pixels may show a stronger compression than the file's table (a JPEG re-saved, cropped) or, with
         # no table, a JPEG they were decoded from: looked for once, only below the table's quality, if needed
         traces: list[JpegTrace] = []
@@ -421,6 +422,13 @@ def output_pixels(restored: np.ndarray, alpha: np.ndarray | None, gray: bool, sc
     if deep:
         colour = np.round(colour * 257.0).clip(0, 65535).astype(np.uint16)
     return colour[..., 0] if colour.shape[2] == 1 else colour
+
+
+def is_neutral(rgb: np.ndarray) -> bool:
+    """Whether an RGB photo is gray in colour clothes (R = G = B everywhere: a black-and-white photo saved
+    as RGB): the gray photos' model restores its luma better than the colour model, which spends part of
+    itself on chroma (0.14 to 0.22 dB on luma held out, docs/colour-model.md); it stays an RGB file."""
+    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
 def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:

@@ -42,7 +42,9 @@ def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with
     monkeypatch.setenv("PYTHONPATH", str(ROOT))  # run from a folder with no models/srcnn.pt of its own
     clean = synthetic_photo(4, 96, 128)
     Image.fromarray(clean).save(tmp_path / "colour.jpg", quality=20)
-    Image.fromarray(rgb_to_y(clean).round().astype(np.uint8)).save(tmp_path / "gray.jpg", quality=20)
+    gray = Image.fromarray(rgb_to_y(clean).round().astype(np.uint8))
+    gray.save(tmp_path / "gray.jpg", quality=20)
+    gray.convert("RGB").save(tmp_path / "bw.jpg", quality=20)  # black and white in an RGB file
     result = run(
         [
             sys.executable,
@@ -51,6 +53,7 @@ def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with
             "enhance",
             str(tmp_path / "colour.jpg"),
             str(tmp_path / "gray.jpg"),
+            str(tmp_path / "bw.jpg"),
             "-o",
             str(tmp_path / "out"),
             "--precision",
@@ -59,12 +62,13 @@ def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with
         cwd=tmp_path,
     )
     assert "restorer-colour.pt for colour photos" in result.stderr and "restorer.pt for gray ones" in result.stderr
-    for name, shipped in (("colour", SHIPPED_COLOUR), ("gray", SHIPPED)):
+    for name, shipped in (("colour", SHIPPED_COLOUR), ("gray", SHIPPED), ("bw", SHIPPED)):
         with Image.open(tmp_path / f"{name}.jpg") as jpeg, Image.open(tmp_path / "out" / f"{name}.png") as restored:
             strength = compression_strength(luma_qtable(jpeg))
             rgb, written = np.asarray(jpeg.convert("RGB")), np.asarray(restored)
         expected = restore_rgb(load_model(shipped)[0], rgb, strength=strength)
-        assert np.array_equal(written, expected if name == "colour" else to_gray_u8(expected))
+        assert np.array_equal(written, to_gray_u8(expected) if name == "gray" else expected), name
+    assert np.ptp(np.asarray(Image.open(tmp_path / "out" / "bw.png")).astype(int), axis=2).max() == 0
 
 
 def test_a_fresh_clone_restores_a_jpeg_with_the_shipped_model(make_project, tmp_path):
