@@ -163,7 +163,14 @@ class Restorers:
     def choose(self, header: Header, rgb: np.ndarray) -> tuple[Restorer, Decision]:
         """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
         at the photo's quality (``first``), else the shipped one."""
-        kind = "gray" if header.gray or is_neutral(rgb) else "colour"
+        neutral = not header.gray and is_neutral(rgb)
+        restorer, decision = self.choose_of_kind("gray" if header.gray or neutral else "colour", header, rgb)
+        if neutral and decision.strength is not None and self.gray is not self.colour:
+            decision = replace(decision, line=f"{decision.line}; R = G = B: restored as a gray photo")
+        return restorer, decision
+
+    def choose_of_kind(self, kind: str, header: Header, rgb: np.ndarray) -> tuple[Restorer, Decision]:
+        """``choose`` among the restorers of photos of ``kind`` (gray or colour)."""
         # the pixels may show a stronger compression than the file's table (a JPEG re-saved, cropped) or, with
         # no table, a JPEG they were decoded from: looked for once, only below the table's quality, if needed
         traces: list[JpegTrace] = []

@@ -69,6 +69,8 @@ def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with
         expected = restore_rgb(load_model(shipped)[0], rgb, strength=strength)
         assert np.array_equal(written, to_gray_u8(expected) if name == "gray" else expected), name
     assert np.ptp(np.asarray(Image.open(tmp_path / "out" / "bw.png")).astype(int), axis=2).max() == 0
+    said = "bw.jpg: JPEG quality ~20 (from its quantization table); R = G = B: restored as a gray photo"
+    assert said in result.stdout, result.stdout
 
 
 def test_a_fresh_clone_restores_a_jpeg_with_the_shipped_model(make_project, tmp_path):
