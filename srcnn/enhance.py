@@ -63,7 +63,7 @@ from PIL import Image
 
 from .archs import arch_of, channels_of
 from .checks import BrokenModelError, check_restored, from_another_photo
-from .color import to_gray_float, to_gray_u8
+from .color import is_gray, to_gray_float, to_gray_u8
 from .compare import Comparisons
 from .device import PRECISIONS, DeviceError, pick_device, pick_precision
 from .files import atomic_path, file_sha256
@@ -163,7 +163,9 @@ class Restorers:
     def choose(self, header: Header, rgb: np.ndarray) -> tuple[Restorer, Decision]:
         """The restorer of a photo and what it does: the pipeline's model where it beat the shipped one
         at the photo's quality (``first``), else the shipped one."""
-        neutral = not header.gray and is_neutral(rgb)
+        # a black-and-white photo saved as RGB: the gray photos' model restores it better than the colour
+        # model (benchmarks/results/bw-in-rgb-2026-12-07.log); it stays an RGB file
+        neutral = not header.gray and is_gray(rgb)
         restorer, decision = self.choose_of_kind("gray" if header.gray or neutral else "colour", header, rgb)
         if neutral and decision.strength is not None and self.gray is not self.colour:
             decision = replace(decision, line=f"{decision.line}; R = G = B: restored as a gray photo")
@@ -429,13 +431,6 @@ def output_pixels(restored: np.ndarray, alpha: np.ndarray | None, gray: bool, sc
     if deep:
         colour = np.round(colour * 257.0).clip(0, 65535).astype(np.uint16)
     return colour[..., 0] if colour.shape[2] == 1 else colour
-
-
-def is_neutral(rgb: np.ndarray) -> bool:
-    """Whether an RGB photo is gray in colour clothes (R = G = B everywhere: a black-and-white photo saved
-    as RGB): the gray photos' model restores its luma better than the colour model, which spends part of
-    itself on chroma (0.14 to 0.22 dB on luma held out, docs/colour-model.md); it stays an RGB file."""
-    return bool(np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
 
 
 def enhance_photo(restorers: Restorers, photo: Path, target: Path) -> Decision:
