@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from srcnn import metrics
-from srcnn.color import rgb_to_ycbcr, ycbcr_to_rgb
+from srcnn.color import is_gray, rgb_to_ycbcr, ycbcr_to_rgb
 from srcnn.degrade import degrade
 from srcnn.images import is_photo_name, load_rgb
 from srcnn.inference import load_model, restore_rgb
@@ -32,7 +32,7 @@ def colour_photos(folders: list[Path]) -> list[tuple[str, np.ndarray]]:
     for folder in folders:
         for path in sorted(p for p in folder.iterdir() if is_photo_name(p)):
             rgb = load_rgb(path)
-            if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])):
+            if not is_gray(rgb):
                 photos.append((f"{folder.name}/{path.stem}", rgb))
     return photos
 

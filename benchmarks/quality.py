@@ -157,7 +157,8 @@ def score_checkpoint(
 ) -> dict[str, Any]:
     """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
     the held-out photos also on those whose reference shows no earlier compression
-    (``held_out_fresh_ladder``). ``self_ensemble``: restored as ``enhance --self-ensemble`` does."""
+    (``held_out_fresh_ladder``) and on the colour ones (``held_out_colour_ladder``).
+    ``self_ensemble``: restored as ``enhance --self-ensemble`` does."""
     model, _ = load_model(checkpoint)
     gate = read_gate(gate_path(checkpoint), checkpoint)
     if gate is None:
@@ -179,6 +180,8 @@ def score_checkpoint(
             fresh = [photo_name for photo_name, seen in history.items() if not any(seen.values())]
             if 0 < len(fresh) < len(group):
                 result["held_out_fresh_ladder"] = ladder(ladder_table(gains[gains["photo"].isin(fresh)], gate))
+            if gains["colour"].any():  # what the colour model is judged on (srcnn.evaluation.judged_rows)
+                result["held_out_colour_ladder"] = ladder(ladder_table(gains[gains["colour"]], gate))
             result["held_out_history"] = {name: seen for name, seen in history.items() if any(seen.values())}
             # each photo restored worse, where enhance would restore it
             worse = gains[(gains["model_gain"] < 0) & gains["quality"].map(gate.allows)]
@@ -267,7 +270,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
         steps=training.get("steps", 0),
         ms_per_step=round(1000 * training.get("seconds", 0) / max(training.get("steps", 1), 1), 1),
     )
-    keys = [key for key in ("held_out_ladder", "held_out_fresh_ladder") if key in result]
+    keys = [key for key in ("held_out_ladder", "held_out_fresh_ladder", "held_out_colour_ladder") if key in result]
     print_ladders({checkpoint.name: result}, keys)
     for rung, photos in result["held_out_worse"].items():
         marked = [

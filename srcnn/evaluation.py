@@ -40,7 +40,7 @@ from torch import nn
 
 from . import metrics
 from .archs import channels_of
-from .color import rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
+from .color import is_gray, rgb_to_ycbcr, to_luma_u8, ycbcr_to_rgb
 from .degrade import degrade, double_jpeg
 from .gate import Comparison, Gate, applied_gains, beats, decide_gate, gate_rungs
 from .history import told_for_jpeg
@@ -89,6 +89,14 @@ TRAINING_KEYS = ("steps", "seconds", "parameters")  # of the train stage's summa
 # per photo kind, the ladder column a trained model is compared with the shipped model on, and the
 # val photos' column the shipped model's headline gain is: luma for gray photos, RGB for colour ones
 SHIPPED_COLUMNS = {"gray": ("model_gain", "psnr_gain"), "colour": ("rgb_model_gain", "rgb_psnr_gain")}
+
+
+def judged_rows(table: pd.DataFrame, kind: str) -> pd.Series:
+    """The rows of an ``evaluate_photos`` or ``ladder_gains`` table that the ``kind`` photos' model is
+    judged on: every photo for the gray photos' model (on luma, and a gray photo is its luma), the
+    colour photos for the colour one (``enhance`` gives it no photo with R = G = B)."""
+    return table["colour"].astype(bool) if kind == "colour" else pd.Series(True, index=table.index)
+
 
 # called with (photo name, clean RGB, degraded RGB, restored RGB, the photo's row) for pictures
 PhotoHook = Callable[[str, np.ndarray, np.ndarray, np.ndarray, dict], None]
@@ -142,6 +150,7 @@ def evaluate_photos(
         clean_y, degraded_y = to_luma_u8(clean).astype(np.float64), to_luma_u8(degraded).astype(np.float64)
         restored_y, restored = restored_images(model, degraded, strength_for_quality(quality), dtype)
         row: dict = {"photo": name.removesuffix(".png"), "width": clean.shape[1], "height": clean.shape[0]}
+        row["colour"] = not is_gray(clean)
         for label, image in (("input", degraded_y), ("output", restored_y)):
             for metric, value in score(clean_y, image, border).items():
                 row[f"{metric}_{label}"] = value
@@ -179,6 +188,7 @@ LADDER_COLUMNS = [
     "rgb_psnr_input",
     "rgb_psnr_model",
     "rgb_model_gain",
+    "colour",
 ]
 DOUBLE_SHIFT = (4, 4)  # the double-JPEG rungs' crop between the two saves (FBCNN's non-aligned protocol)
 # (sha256 of the degraded photo, its last quality) → the quality and strength enhance tells for it: the
@@ -230,12 +240,14 @@ def ladder_gains(
     Columns: photo, rung (``rung_name``), quality (the one ``enhance`` restores the photo as, by
     which the gate decides: a double JPEG's by its table and pixels), strength, psnr_input, psnr_model,
     ssim_input, ssim_model, model_gain (the PSNR gain of the model's output, whether or not ``enhance``
-    would apply it there), rgb_psnr_input, rgb_psnr_model, rgb_model_gain (the same on RGB).
-    ``self_ensemble`` as in ``restored_images``."""
+    would apply it there), rgb_psnr_input, rgb_psnr_model, rgb_model_gain (the same on RGB), colour
+    (whether the photo has colour: ``enhance`` gives those to the colour model, the others, R = G = B,
+    to the gray photos' one). ``self_ensemble`` as in ``restored_images``."""
     pairs = dict.fromkeys((int(first), int(second)) for first, second in doubles)
     rungs: list[int | tuple[int, int]] = [*dict.fromkeys(qualities), *pairs]
     rows = []
     for name, photo in progress(photos, desc="evaluate ladder", unit="photo", total=total):
+        colour = not is_gray(photo)
         for rung in rungs:
             clean, degraded, quality, strength = ladder_photo(photo, scale, rung)
             clean_y, degraded_y = (to_luma_u8(image).astype(np.float64) for image in (clean, degraded))
@@ -256,6 +268,7 @@ def ladder_gains(
                     "rgb_psnr_input": rgb_input,
                     "rgb_psnr_model": rgb_model,
                     "rgb_model_gain": rgb_model - rgb_input,
+                    "colour": colour,
                 }
             )
     return pd.DataFrame(rows, columns=LADDER_COLUMNS)
@@ -389,20 +402,23 @@ def compare_with_shipped(
 ) -> tuple[dict[str, Comparison], dict[str, dict]]:
     """Per photo kind, where the trained model (its ``ladder_gains`` results ``ours``, applied under
     ``our_gate``) beat the shipped model (kind → its path, sha256, ``ladder_gains`` results on the same
-    photos and qualities, and its own gate), both as ``enhance`` applies them (``srcnn.gate.beats``);
-    and the figures behind each verdict: per rung, both mean gains and the verdict."""
+    photos and qualities, and its own gate), both as ``enhance`` applies them (``srcnn.gate.beats``), on
+    the photos that kind is judged on (``judged_rows``; none: beaten nowhere); and the figures behind
+    each verdict: the photos, and per rung both mean gains and the verdict."""
     comparisons, figures = {}, {}
     for kind, (path, sha256, theirs, their_gate) in shipped.items():
         if not ours[["photo", "rung", "quality"]].equals(theirs[["photo", "rung", "quality"]]):
             raise ValueError(f"the shipped model {path} was scored on other photos or qualities than the trained one")
-        column = SHIPPED_COLUMNS[kind][0]
-        mine, its = applied_gains(ours, our_gate, column), applied_gains(theirs, their_gate, column)
-        keys = gate_rungs(ours)
-        beaten = beats(mine, its, keys)
+        judged = judged_rows(ours, kind)
+        mine_rows, their_rows, column = ours[judged], theirs[judged], SHIPPED_COLUMNS[kind][0]
+        mine, its = applied_gains(mine_rows, our_gate, column), applied_gains(their_rows, their_gate, column)
+        keys = gate_rungs(mine_rows)
+        beaten = beats(mine, its, keys) if len(mine_rows) else {}
         comparisons[kind] = Comparison(path, sha256, beaten)
-        by_rung = pd.DataFrame({"quality": ours["quality"], "mine": mine, "its": its}).groupby(ours["rung"], sort=False)
+        by_rung = pd.DataFrame({"mine": mine, "its": its}).groupby(mine_rows["rung"], sort=False)
         figures[kind] = {
             "model": path,
+            "photos": int(mine_rows["photo"].nunique()),
             "ladder": {
                 str(rung): {
                     "gain": round(float(rows["mine"].mean()), 4),
@@ -415,15 +431,14 @@ def compare_with_shipped(
     return comparisons, figures
 
 
-def shipped_headline(evaluation: dict, shipped_gains: dict[str, float]) -> dict[str, float]:
-    """The headline figures of the comparison with the shipped models (photo kind → the shipped
-    model's mean gain on the val photos, ``SHIPPED_COLUMNS``): ``shipped_model`` and
-    ``gain_over_shipped`` on luma (the gray photos' model), ``shipped_rgb_model`` and
-    ``rgb_gain_over_shipped`` on RGB (the colour photos' model); > 0: training on these photos helped."""
+def shipped_headline(shipped_gains: dict[str, tuple[float, float]]) -> dict[str, float]:
+    """The headline figures of the comparison with the shipped models (photo kind → the trained and the
+    shipped model's mean gain on the val photos that kind is judged on, ``SHIPPED_COLUMNS``):
+    ``shipped_model`` and ``gain_over_shipped`` on luma (the gray photos' model), ``shipped_rgb_model``
+    and ``rgb_gain_over_shipped`` on RGB (the colour photos' model); > 0: training on these photos helped."""
     figures = {}
     for kind, prefix in (("gray", ""), ("colour", "rgb_")):
         if kind in shipped_gains:
-            gain = round(shipped_gains[kind], 4)
-            ours = evaluation[SHIPPED_COLUMNS[kind][1]]
-            figures.update({f"shipped_{prefix}model": gain, f"{prefix}gain_over_shipped": round(ours - gain, 4)})
+            ours, theirs = (round(gain, 4) for gain in shipped_gains[kind])
+            figures.update({f"shipped_{prefix}model": theirs, f"{prefix}gain_over_shipped": round(ours - theirs, 4)})
     return figures

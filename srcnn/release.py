@@ -14,10 +14,11 @@ that trained for a time (``time_budget``) is rerun for the steps it made, so a C
 slowly. Then the evaluate stage has compared the result with the shipped model; ``promote`` decides.
 
 ``promote`` is the rule: the candidate (``models/srcnn.pt``, evaluated against the shipped model of
-that kind, on luma for gray photos and on RGB for colour ones) replaces it only when it gains more
-at every rung of the ladder where either restores photos, on the val photos (``metrics/eval.json``,
-"shipped") and on the held-out photos of the shipped model's card (``--held-out``: quality.py
---score of the candidate on the same folders). Else nothing is written and each rung it lost is
+that kind: the gray photos' one on every photo's luma, the colour one on the colour photos' RGB, as
+``enhance`` gives it no photo with R = G = B) replaces it only when it gains more at every rung of
+the ladder where either restores photos, on the val photos (``metrics/eval.json``, "shipped") and on
+the held-out photos of the shipped model's card (``--held-out``: quality.py --score of the candidate
+on the same folders). Else nothing is written and each rung it lost is
 named (exit 1). Promoted, it writes the model, its gate, its card figures and its chain with the
 new run appended and the version raised, and prints the commands that commit and tag it (a GTO tag,
 ``restorer-colour-pretrained@v1.1.0``: ``dvc artifacts get REPO restorer-colour-pretrained --rev v1.1.0``
@@ -45,7 +46,9 @@ from .inference import load_model
 START = Path("models/release-start.pt")  # where each run of a chain starts from (not the train stage's output)
 CANDIDATE, EVALUATION = Path("models/srcnn.pt"), Path("metrics/eval.json")
 ARTIFACTS = {"gray": "restorer-pretrained", "colour": "restorer-colour-pretrained"}  # dvc.yaml's names
-COLUMNS = {"gray": "gain", "colour": "rgb_gain"}  # the held-out card's figure each kind is judged on
+# the held-out card's ladder and figure each kind is judged on (srcnn.evaluation.judged_rows): every
+# photo's luma for the gray photos' model, the colour photos' RGB for the colour one
+COLUMNS = {"gray": ("held_out_ladder", "gain"), "colour": ("held_out_colour_ladder", "rgb_gain")}
 
 
 class Refused(ValueError):
@@ -104,6 +107,8 @@ def verdict(kind: str, evaluation: dict[str, Any], held_out: dict[str, Any], car
     val = evaluation.get("shipped", {}).get(kind)
     if not val:
         return [f"{EVALUATION} has no comparison with the shipped {kind} model; run 'dvc repro evaluate'"]
+    if not val["ladder"]:
+        return [f"val photos: none that the {kind} model is judged on (its comparison in {EVALUATION} has no photo)"]
     reasons = lost_rungs(
         {rung: row["gain"] for rung, row in val["ladder"].items()},
         {rung: row["shipped_gain"] for rung, row in val["ladder"].items()},
@@ -111,8 +116,11 @@ def verdict(kind: str, evaluation: dict[str, Any], held_out: dict[str, Any], car
     )
     if held_out.get("ladder_dirs") != card.get("ladder_dirs"):
         return [*reasons, f"held out on {held_out.get('ladder_dirs')}, the card on {card.get('ladder_dirs')}"]
-    column = COLUMNS[kind]
-    ours, theirs = held_out["held_out_ladder"], card["held_out_ladder"]
+    key, column = COLUMNS[kind]
+    if key not in held_out or key not in card:
+        where = "the candidate's held-out JSON" if key not in held_out else "the shipped model's card"
+        return [*reasons, f"{where} has no {key} (benchmarks/quality.py --score writes it)"]
+    ours, theirs = held_out[key], card[key]
     return reasons + lost_rungs(
         {rung: row[column] for rung, row in ours.items()},
         {rung: row[column] for rung, row in theirs.items()},

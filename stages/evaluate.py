@@ -41,6 +41,7 @@ from srcnn.evaluation import (
     compare_with_shipped,
     evaluate_photos,
     headline,
+    judged_rows,
     ladder_gains,
     ladder_metrics,
     ladder_table,
@@ -122,7 +123,7 @@ def main() -> None:
     )
     gate = decide_gate(gains, trained_qualities(info))
     ladder = ladder_table(gains, gate)
-    comparisons, summary["shipped"], shipped_gains = score_shipped(params, chosen, gains, gate)
+    comparisons, summary["shipped"], shipped_gains = score_shipped(params, chosen, (table, gains), gate)
     # the gate belongs to this very checkpoint
     gate = dataclasses.replace(gate, model_sha256=file_sha256(MODEL), shipped=comparisons)
     summary["ladder"] = ladder_metrics(ladder)
@@ -131,7 +132,7 @@ def main() -> None:
     with atomic_path(LADDER) as temp:  # the single JPEGs, one row a quality, as its plot shows them
         ladder[ladder["rung"].str.startswith("q")].drop(columns="rung").round(4).to_csv(temp, index=False)
     write_text_atomic(METRICS, json.dumps(summary, indent=2) + "\n")
-    figures = {**headline(summary, trained=info), **shipped_headline(summary, shipped_gains)}
+    figures = {**headline(summary, trained=info), **shipped_headline(shipped_gains)}
     write_text_atomic(SUMMARY, json.dumps(figures, indent=2) + "\n")
     write_gate(GATE, gate)
     gains, rungs = ladder["psnr_gain"], sorted(gate.rungs.items())
@@ -162,12 +163,13 @@ def cleans(chosen: set[str]) -> Iterator[tuple[str, np.ndarray]]:
 
 
 def score_shipped(
-    params: Params, chosen: set[str], ours: pd.DataFrame, our_gate: Gate
-) -> tuple[dict[str, Comparison] | None, dict, dict[str, float]]:
-    """The shipped models on the same val photos and rungs as the trained model (``ours``, under
-    ``our_gate``): where it beat each, the figures per rung, and each one's mean gain on the val
-    photos as they are (``SHIPPED_COLUMNS``). A shipped model that is missing or damaged is named
-    and left out; with ``scale`` > 1 none is compared (they do not enlarge photos)."""
+    params: Params, chosen: set[str], ours: tuple[pd.DataFrame, pd.DataFrame], our_gate: Gate
+) -> tuple[dict[str, Comparison] | None, dict, dict[str, tuple[float, float]]]:
+    """The shipped models on the same val photos and rungs as the trained model (``ours``: its
+    ``evaluate_photos`` and ``ladder_gains`` tables, the latter under ``our_gate``): where it beat each,
+    the figures per rung, and the mean gain of both on the val photos as they are (``SHIPPED_COLUMNS``),
+    each kind on the photos it is judged on (``judged_rows``). A shipped model that is missing or
+    damaged is named and left out; with ``scale`` > 1 none is compared (they do not enlarge photos)."""
     if params.scale != 1:
         print("evaluate: note: the shipped models do not enlarge photos; not compared (scale > 1)", file=sys.stderr)
         return None, {}, {}
@@ -188,9 +190,11 @@ def score_shipped(
             (report["name"], clean, degraded, report["jpeg_quality"])
             for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
         )
-        table = evaluate_photos(model, photos, border, total=len(chosen))
-        gains[kind] = float(table[SHIPPED_COLUMNS[kind][1]].mean())
-    comparisons, figures = compare_with_shipped(ours, our_gate, scored)
+        table, column = evaluate_photos(model, photos, border, total=len(chosen)), SHIPPED_COLUMNS[kind][1]
+        judged = judged_rows(table, kind)
+        if judged.any():
+            gains[kind] = (float(ours[0].loc[judged, column].mean()), float(table.loc[judged, column].mean()))
+    comparisons, figures = compare_with_shipped(ours[1], our_gate, scored)
     return comparisons, figures, gains
 
 

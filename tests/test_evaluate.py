@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 from conftest import dvc, run, synthetic_photo
+from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio
 
 from srcnn import metrics
@@ -196,6 +197,7 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     result = run([sys.executable, "-m", "stages.evaluate"], cwd=project)
     assert "JPEG q20–q90: model gain" in result.stdout
     scores = json.loads((project / "metrics" / "eval.json").read_text())
+    assert scores["shipped"]["colour"]["photos"] == scores["shipped"]["gray"]["photos"] == 1  # a colour photo
     assert list(scores["ladder"]) == ["q20", "q90"] and scores["photos"] == 1 and scores["val_photos"] >= 1
     assert scores["ladder"]["q90"]["psnr_input"] > scores["ladder"]["q20"]["psnr_input"]
     ladder = pd.read_csv(project / "metrics" / "eval_ladder.csv")
@@ -226,6 +228,25 @@ def test_the_evaluate_stage_writes_the_ladder(make_project):
     assert '"q90"' in detail and '"model_worst_gain"' in detail
     plots = json.loads(dvc("plots", "show", "--json", "metrics/eval_ladder.csv", cwd=project).stdout)
     assert "metrics/eval_ladder.csv" in json.dumps(plots)
+
+
+def test_the_colour_model_is_judged_on_colour_val_photos_only(make_project):
+    """enhance restores a photo with R = G = B with the gray photos' model, even in an RGB file."""
+    project = make_project(eval_qualities=[20], jpeg_quality=[10, 95], eval_photos=0, eval_doubles=[])
+    for path in (project / "photos").iterdir():
+        gray = np.asarray(Image.open(path).convert("L"))
+        Image.fromarray(np.stack([gray] * 3, axis=-1)).save(path)  # still an RGB file
+    for stage in ("prepare", "tile"):
+        run([sys.executable, "-m", f"stages.{stage}"], cwd=project)
+    params = load_params(project / "params.yaml")
+    save_model(project / "models" / "srcnn.pt", SRCNN.from_params(params), info={"params": vars(params)})
+    result = run([sys.executable, "-m", "stages.evaluate"], cwd=project)
+    shipped = json.loads((project / "metrics" / "eval.json").read_text())["shipped"]
+    assert shipped["colour"] == {"model": "models/pretrained/restorer-colour.pt", "photos": 0, "ladder": {}}
+    assert shipped["gray"]["photos"] >= 1 and list(shipped["gray"]["ladder"]) == ["q20"]
+    summary = json.loads((project / "metrics" / "summary.json").read_text())
+    assert "gain_over_shipped" in summary and "rgb_gain_over_shipped" not in summary
+    assert "no colour photos" in result.stdout
 
 
 def test_the_headline_keeps_the_figures_runs_are_compared_on_under_names_of_their_own():

@@ -26,10 +26,7 @@ def project(tmp_path, monkeypatch):
     shipped.mkdir(parents=True)
     for name in ("restorer-colour.pt", "restorer-colour.ladder.json", "restorer-colour.params.yaml"):
         shutil.copy2(ROOT / "models" / "pretrained" / name, shipped / name)
-    card = {
-        "ladder_dirs": ["set5", "set14"],
-        "held_out_ladder": {r: {"rgb_gain": g} for r, g in zip(RUNGS, (1.5, 1.4, 0), strict=True)},
-    }
+    card = {"ladder_dirs": ["set5", "set14"], **card_ladders((1.5, 1.4, 0))}
     (shipped / "restorer-colour.json").write_text(json.dumps(card))
     model = ARCHS["srcnn"](kernel1=5, kernel2=3, kernel3=3, filters1=8, filters2=4)
     save_model("models/srcnn.pt", model, info={"params": {"channels": "ycbcr", "init": "x.pt"}, "steps": 10})
@@ -42,10 +39,17 @@ def project(tmp_path, monkeypatch):
     return shipped
 
 
-def held_out(tmp_path, gains):
+def card_ladders(colour_gains, all_gains=(1.0, 0.9, 0)):
+    """A held-out card's ladders: the colour model is judged on its colour photos' RGB gains only."""
+    return {
+        key: {r: {"rgb_gain": g} for r, g in zip(RUNGS, gains, strict=True)}
+        for key, gains in (("held_out_ladder", all_gains), ("held_out_colour_ladder", colour_gains))
+    }
+
+
+def held_out(tmp_path, gains, all_gains=(1.0, 0.9, 0)):
     path = tmp_path / "held_out.json"
-    rungs = {r: {"rgb_gain": g} for r, g in zip(RUNGS, gains, strict=True)}
-    path.write_text(json.dumps({"ladder_dirs": ["set5", "set14"], "held_out_ladder": rungs}))
+    path.write_text(json.dumps({"ladder_dirs": ["set5", "set14"], **card_ladders(gains, all_gains)}))
     return path
 
 
@@ -60,12 +64,27 @@ def test_a_candidate_that_loses_one_held_out_rung_is_refused_and_nothing_is_writ
 
 def test_a_candidate_better_at_every_rung_ships_as_the_next_version(tmp_path, monkeypatch):
     shipped = project(tmp_path, monkeypatch)
-    command = promote("colour", held_out(tmp_path, (1.6, 1.5, 0)))
+    # behind on all held-out photos, two of them gray, which enhance restores with the gray photos' model
+    command = promote("colour", held_out(tmp_path, (1.6, 1.5, 0), all_gains=(0.9, 0.8, 0)))
     assert "git tag -a restorer-colour-pretrained@v1.1.0" in command
     assert "dvc artifacts get REPO restorer-colour-pretrained --rev v1.1.0" in command
     assert file_sha256(shipped / "restorer-colour.pt") == file_sha256("models/srcnn.pt")
     chain = yaml.safe_load((shipped / "restorer-colour.params.yaml").read_text())
     assert chain["version"] == "1.1.0" and chain["runs"][-1]["params"]["init"] == "previous"
+
+
+def test_a_colour_candidate_is_not_judged_without_colour_photos(tmp_path, monkeypatch):
+    project(tmp_path, monkeypatch)
+    (tmp_path / "metrics" / "eval.json").write_text(json.dumps({"shipped": {"colour": {"photos": 0, "ladder": {}}}}))
+    with pytest.raises(Refused, match="val photos: none that the colour model is judged on"):
+        promote("colour", held_out(tmp_path, (1.6, 1.5, 0)))
+    card = json.loads((tmp_path / "models" / "pretrained" / "restorer-colour.json").read_text())
+    del card["held_out_colour_ladder"]  # a card scored before the colour ladder existed
+    (tmp_path / "models" / "pretrained" / "restorer-colour.json").write_text(json.dumps(card))
+    project_eval = {"colour": {"ladder": {r: {"gain": 1, "shipped_gain": 0} for r in RUNGS}}}
+    (tmp_path / "metrics" / "eval.json").write_text(json.dumps({"shipped": project_eval}))
+    with pytest.raises(Refused, match="the shipped model's card has no held_out_colour_ladder"):
+        promote("colour", held_out(tmp_path, (1.6, 1.5, 0)))
 
 
 def test_the_runs_that_made_a_shipped_model_are_rerun_each_from_the_one_before(tmp_path, monkeypatch, capsys):

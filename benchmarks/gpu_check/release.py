@@ -17,8 +17,9 @@ holding a copy of models/pretrained/:
    project is left as it was. Either way the candidate (model, gate, metrics, params, held-out
    figures) comes back as ``continue-<kind>.tar``.
 
-``--cpu``: the sample photos, a few steps, and held-out photos made from them, against the shipped
-model scored on those same photos in place of its card (tests/test_gpu_check.py).
+``--cpu``: the sample photos (for the colour model its colour ones, the photos it is judged on), a few
+steps, and held-out photos made from them, against the shipped model scored on those same photos in
+place of its card (tests/test_gpu_check.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ import yaml
 from PIL import Image
 
 from srcnn import release
+from srcnn.color import is_gray
 from srcnn.files import atomic_path
 from srcnn.gate import SHIPPED
+from srcnn.images import load_rgb
 
 from . import ROOT
 from .check import Check, log
@@ -74,6 +77,15 @@ def chain_folders(chain: dict[str, Any], bench: Path | None, samples: Path) -> l
     if missing:
         raise RuntimeError(f"the chain's photo folders {missing} are missing")
     return [folder(name) for name in names]
+
+
+def colour_copies(photos: Path, target: Path) -> Path:
+    """--cpu's photos for the colour model: those of ``photos`` with colour (``srcnn.color.is_gray``)."""
+    target.mkdir(parents=True, exist_ok=True)
+    for path in sorted(photos.iterdir()):
+        if not is_gray(load_rgb(path)):
+            shutil.copyfile(path, target / path.name)
+    return target
 
 
 def small_copies(photos: Path, target: Path, count: int, side: int = 64) -> Path:
@@ -117,7 +129,11 @@ def run_continue(
     cpu, bench = where["cpu"], where["bench"]
     if not cpu and bench is None:
         raise RuntimeError("the held-out photos of the card (and the chain's photos) lie under --bench: give it")
-    raw_dirs = where["raw_dirs"] or ([where["samples"]] if cpu else chain_folders(chain, bench, where["samples"]))
+    raw_dirs = where["raw_dirs"] or (
+        [colour_copies(where["samples"], work / "colour_samples") if kind == "colour" else where["samples"]]
+        if cpu
+        else chain_folders(chain, bench, where["samples"])
+    )
     shutil.copytree(PRETRAINED, work / "models" / "pretrained", dirs_exist_ok=True)
     params = {**last, **settings, "init": str(shipped)}
     result = run_quality(check, work, raw_dirs, where["minutes"], params)
