@@ -401,16 +401,16 @@ def compare_with_shipped(
     ours: pd.DataFrame, our_gate: Gate, shipped: dict[str, tuple[str, str, pd.DataFrame, Gate]]
 ) -> tuple[dict[str, Comparison], dict[str, dict]]:
     """Per photo kind, where the trained model (its ``ladder_gains`` results ``ours``, applied under
-    ``our_gate``) beat the shipped model (kind → its path, sha256, ``ladder_gains`` results on the same
-    photos and qualities, and its own gate), both as ``enhance`` applies them (``srcnn.gate.beats``), on
-    the photos that kind is judged on (``judged_rows``; none: beaten nowhere); and the figures behind
-    each verdict: the photos, and per rung both mean gains and the verdict."""
-    comparisons, figures = {}, {}
+    ``our_gate``) beat the shipped model (kind → its path, sha256, ``ladder_gains`` results on the photos
+    of ``ours`` that kind is judged on, ``judged_rows``, at the same qualities, and its own gate), both as
+    ``enhance`` applies them (``srcnn.gate.beats``; no such photo: beaten nowhere); and the figures
+    behind each verdict: the photos, and per rung both mean gains and the verdict."""
+    comparisons, figures, same = {}, {}, ["photo", "rung", "quality"]
     for kind, (path, sha256, theirs, their_gate) in shipped.items():
-        if not ours[["photo", "rung", "quality"]].equals(theirs[["photo", "rung", "quality"]]):
+        mine_rows, column = ours[judged_rows(ours, kind)], SHIPPED_COLUMNS[kind][0]
+        if [*mine_rows[same].itertuples(index=False)] != [*theirs[same].itertuples(index=False)]:
             raise ValueError(f"the shipped model {path} was scored on other photos or qualities than the trained one")
-        judged = judged_rows(ours, kind)
-        mine_rows, their_rows, column = ours[judged], theirs[judged], SHIPPED_COLUMNS[kind][0]
+        their_rows = theirs.set_axis(mine_rows.index)
         mine, its = applied_gains(mine_rows, our_gate, column), applied_gains(their_rows, their_gate, column)
         keys = gate_rungs(mine_rows)
         beaten = beats(mine, its, keys) if len(mine_rows) else {}

@@ -18,9 +18,9 @@ that kind: the gray photos' one on every photo's luma, the colour one on the col
 ``enhance`` gives it no photo with R = G = B) replaces it only when it gains more at every rung of
 the ladder where either restores photos, on the val photos (``metrics/eval.json``, "shipped") and on
 the held-out photos of the shipped model's card (``--held-out``: quality.py --score of the candidate
-on the same folders). Else nothing is written and each rung it lost is
-named (exit 1). Promoted, it writes the model, its gate, its card figures and its chain with the
-new run appended and the version raised, and prints the commands that commit and tag it (a GTO tag,
+on the same folders). Else nothing is written and each rung it lost is named (exit 1). Promoted, it
+writes the model, its gate, its card figures and its chain with the new run appended and the version
+raised, and prints the commands that commit and tag it (a GTO tag,
 ``restorer-colour-pretrained@v1.1.0``: ``dvc artifacts get REPO restorer-colour-pretrained --rev v1.1.0``
 fetches that version, without ``--rev`` the newest; ``dvc get REPO PATH --rev COMMIT`` any commit's).
 """

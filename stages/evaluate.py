@@ -182,18 +182,18 @@ def score_shipped(
             print(f"evaluate: note: the shipped model of {kind} photos is not compared: {error}", file=sys.stderr)
             continue
         qualities, border = params.eval_qualities, params.border
+        judged = set(ours[1].loc[judged_rows(ours[1], kind), "photo"])  # the shipped model scores only these
         theirs = ladder_gains(
-            model, cleans(chosen), border, params.scale, qualities, total=len(chosen), doubles=doubles(params)
+            model, cleans(judged), border, params.scale, qualities, total=len(judged), doubles=doubles(params)
         )
         scored[kind] = (str(path), file_sha256(path), theirs, gate)
-        photos = (
-            (report["name"], clean, degraded, report["jpeg_quality"])
-            for report, clean, degraded in read_prepared(PREPARED, "val", chosen)
-        )
-        table, column = evaluate_photos(model, photos, border, total=len(chosen)), SHIPPED_COLUMNS[kind][1]
-        judged = judged_rows(table, kind)
-        if judged.any():
-            gains[kind] = (float(ours[0].loc[judged, column].mean()), float(table.loc[judged, column].mean()))
+        if judged:
+            photos = (
+                (report["name"], clean, degraded, report["jpeg_quality"])
+                for report, clean, degraded in read_prepared(PREPARED, "val", judged)
+            )
+            table, column = evaluate_photos(model, photos, border, total=len(judged)), SHIPPED_COLUMNS[kind][1]
+            gains[kind] = (float(ours[0].loc[judged_rows(ours[0], kind), column].mean()), float(table[column].mean()))
     comparisons, figures = compare_with_shipped(ours[1], our_gate, scored)
     return comparisons, figures, gains
 
