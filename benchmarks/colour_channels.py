@@ -1,14 +1,14 @@
 """Where a restored colour photo's RGB error lies: Y, Cb and Cr gains of a colour and a luma model.
 
     python -m benchmarks.colour_channels --colour COLOUR.pt --luma models/pretrained/restorer.pt \\
-        --photos BENCH/set5 BENCH/set14 --quality 20 [--self-ensemble]
+        --photos BENCH/set5 BENCH/set14 --quality 20 [--passes N]
 
 Degrades each colour photo of the folders (gray ones are skipped) at one JPEG quality, restores it
 as ``enhance`` does with each model (fp32, whole photo, told the quality's strength), and prints per
 model the PSNR gain on RGB and on each plane of YCbCr (BT.601, the project's), means over photos;
 then the photo made of the luma model's Y and the colour model's Cb and Cr: what the colour model's
-RGB gain would be if its luma were as good as the luma model's. ``--self-ensemble``: both models
-restore as ``enhance --self-ensemble`` does. The last line is one JSON object.
+RGB gain would be if its luma were as good as the luma model's. ``--passes N``: both models
+restore as ``enhance --passes N`` does (default 1). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from srcnn import metrics
 from srcnn.color import is_gray, rgb_to_ycbcr, ycbcr_to_rgb
 from srcnn.degrade import degrade
 from srcnn.images import is_photo_name, load_rgb
-from srcnn.inference import load_model, restore_rgb
+from srcnn.inference import PASSES, load_model, restore_rgb
 from srcnn.jpeg import strength_for_quality
 
 
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--luma", type=Path, required=True, help="a luma model")
     parser.add_argument("--photos", type=Path, nargs="+", required=True, help="folders of clean photos")
     parser.add_argument("--quality", type=int, default=20)
-    parser.add_argument("--self-ensemble", action="store_true", help="the mean over 8 flips and rotations")
+    parser.add_argument("--passes", type=int, choices=PASSES, default=1, help="the mean over N flips and rotations")
     args = parser.parse_args()
     colour, _ = load_model(args.colour)
     luma, _ = load_model(args.luma)
@@ -62,8 +62,8 @@ def main() -> None:
     rows: dict[str, list[dict[str, float]]] = {"colour": [], "luma": [], "luma Y + colour CbCr": []}
     for name, clean in photos:
         degraded = degrade(clean, 1, args.quality)
-        by_colour = restore_rgb(colour, degraded, strength=strength, self_ensemble=args.self_ensemble)
-        by_luma = restore_rgb(luma, degraded, strength=strength, self_ensemble=args.self_ensemble)
+        by_colour = restore_rgb(colour, degraded, strength=strength, passes=args.passes)
+        by_luma = restore_rgb(luma, degraded, strength=strength, passes=args.passes)
         mixed = rgb_to_ycbcr(by_colour)
         mixed[..., 0] = rgb_to_ycbcr(by_luma)[..., 0]
         for key, restored in (("colour", by_colour), ("luma", by_luma), ("luma Y + colour CbCr", ycbcr_to_rgb(mixed))):
@@ -83,7 +83,7 @@ def main() -> None:
         json.dumps(
             {
                 "quality": args.quality,
-                "self_ensemble": args.self_ensemble,
+                "passes": args.passes,
                 "photos": len(photos),
                 "colour": str(args.colour),
                 "luma": str(args.luma),

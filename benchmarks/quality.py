@@ -53,7 +53,7 @@ from srcnn.evaluation import ladder_gains, ladder_table
 from srcnn.gate import gate_path, read_gate
 from srcnn.history import jpeg_history, quantization_steps
 from srcnn.images import is_photo_name, load_rgb
-from srcnn.inference import load_model
+from srcnn.inference import PASSES, load_model
 from srcnn.params import Params, load_params
 from srcnn.photos import list_photo_files, read_prepared
 
@@ -153,12 +153,12 @@ def ladder(table: pd.DataFrame) -> dict[str, dict[str, float | int | bool]]:
 
 
 def score_checkpoint(
-    name: str, checkpoint: Path, photos: dict[str, list], params: Params, self_ensemble: bool = False
+    name: str, checkpoint: Path, photos: dict[str, list], params: Params, passes: int = 1
 ) -> dict[str, Any]:
     """A checkpoint's ladders on ``photos`` (ladder name → photos), under the gate beside it; for
     the held-out photos also on those whose reference shows no earlier compression
     (``held_out_fresh_ladder``) and on the colour ones (``held_out_colour_ladder``).
-    ``self_ensemble``: restored as ``enhance --self-ensemble`` does."""
+    ``passes``: restored as ``enhance --passes`` does."""
     model, _ = load_model(checkpoint)
     gate = read_gate(gate_path(checkpoint), checkpoint)
     if gate is None:
@@ -166,9 +166,7 @@ def score_checkpoint(
     result: dict[str, Any] = {"parameters": sum(p.numel() for p in model.parameters())}
     for key, group in photos.items():
         print(f"quality: the ladder of {name} on {len(group)} {key} photos ...", flush=True)
-        gains = ladder_gains(
-            model, group, params.border, params.scale, params.eval_qualities, self_ensemble=self_ensemble
-        )
+        gains = ladder_gains(model, group, params.border, params.scale, params.eval_qualities, passes=passes)
         result[key] = ladder(ladder_table(gains, gate))
         if key == "held_out_ladder":
             # references that went through a JPEG or a video codec's 8×8 transform already: removing
@@ -255,7 +253,7 @@ def targets(results: dict[str, Any], keys: Sequence[str]) -> dict[str, Any]:
     return checks
 
 
-def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ensemble: bool = False) -> None:
+def score_only(checkpoint: Path, folders: list[Path], out: Path | None, passes: int = 1) -> None:
     """The ladders of a trained checkpoint on held-out folders, with params.yaml's eval_qualities,
     and its training figures as the train stage stored them; written to ``out`` too when given."""
     if not folders:
@@ -263,7 +261,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
     params = load_params(ROOT / "params.yaml")
     held_out = held_out_photos(folders, load_model(checkpoint)[1].get("params", {}).get("scale", 1) or 1)
     scored = {"held_out_ladder": held_out}
-    result = score_checkpoint(checkpoint.name, checkpoint, scored, params, self_ensemble)
+    result = score_checkpoint(checkpoint.name, checkpoint, scored, params, passes)
     info = load_model(checkpoint)[1]
     training = {key: info[key] for key in ("arch", "steps", "seconds", "parameters", "val_psnr") if key in info}
     result.update(
@@ -282,7 +280,7 @@ def score_only(checkpoint: Path, folders: list[Path], out: Path | None, self_ens
         "model": checkpoint.name,
         "ladder_dirs": [folder.name for folder in folders],
         "training": training,
-        "self_ensemble": self_ensemble,
+        "passes": passes,
         **result,
     }
     if out is not None:
@@ -300,9 +298,11 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, help="with --score: also write its JSON there")
     parser.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="with --score: restore as enhance --self-ensemble does (8 flips and rotations, averaged)",
+        "--passes",
+        type=int,
+        choices=PASSES,
+        default=1,
+        help="with --score: restore as enhance --passes N does (N flips and rotations, averaged; default 1)",
     )
     parser.add_argument(
         "--raw-dir",
@@ -419,7 +419,7 @@ def cpu_name() -> str:
 def main() -> None:
     args = parse_args()
     if args.score:
-        score_only(args.score, args.ladder_dirs, args.out, args.self_ensemble)
+        score_only(args.score, args.ladder_dirs, args.out, args.passes)
         return
     settings = run_settings(args)
     work = (args.work or Path(tempfile.mkdtemp(prefix="srcnn-quality-"))).resolve()

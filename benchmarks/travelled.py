@@ -3,6 +3,7 @@ JPEGs, re-saved, cropped and resized photos.
 
     python -m benchmarks.travelled /work/shared/benchmark/set5 /work/shared/benchmark/set14
     python -m benchmarks.travelled /work/shared/benchmark/set14 --model models/srcnn.pt   # one model, its gate
+    python -m benchmarks.travelled /work/shared/benchmark/set14 --cases colour --passes 1   # enhance --passes 1
 
 Each clean photo of the folders is made into a JPEG file for each case, ``enhance_photo`` restores it
 as ``python -m srcnn enhance`` would, and the PSNR gain against the clean photo (shifted, cropped or
@@ -52,6 +53,7 @@ CASES: dict[str, tuple[bool, Callable]] = {
         f"double shifted ({a},{b})": (True, journey("double_shifted", a, b, shift=SHIFT))
         for a, b in ((10, 30), (30, 50), (30, 10), (10, 10))
     },
+    "saved once at 20 (colour)": (False, journey("single", 20)),
     "saved once at 90 (colour)": (False, journey("single", 90)),
     "30, re-saved at 90": (False, journey("double_aligned", 30, 90)),
     "30, re-saved at 95": (False, journey("double_aligned", 30, 95)),
@@ -82,6 +84,7 @@ def parse_args() -> argparse.Namespace:
     arguments.add_argument(
         "--quality", type=int, help="tell every photo this JPEG quality (enhance --quality), not what it shows"
     )
+    arguments.add_argument("--passes", type=int, help="enhance --passes N (default: enhance's, per model)")
     return arguments.parse_args()
 
 
@@ -112,8 +115,9 @@ def main() -> None:
     args = parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="travelled-"))
     model = ["--model", str(args.model)] if args.model else []
-    quality = ["--quality", str(args.quality)] if args.quality else []
-    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *model, *quality]))
+    options = [*model, *(["--quality", str(args.quality)] if args.quality else [])]
+    options += ["--passes", str(args.passes)] if args.passes else []
+    restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *options]))
     photos = [(path, load_rgb(path)) for folder in args.folders for path in list_photo_files(folder)[0]]
     rows, started = [], time.perf_counter()
     for name in CASES:
@@ -127,6 +131,7 @@ def main() -> None:
         "folders": [str(folder) for folder in args.folders],
         "model": str(args.model) if args.model else "enhance's defaults",
         "quality": args.quality or "as each photo shows",
+        "passes": args.passes or "enhance's",
         "cpu": cpu_name(),
         "seconds": round(time.perf_counter() - started, 1),
         "rows": rows,

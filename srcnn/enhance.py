@@ -21,7 +21,9 @@ model sees it as R = G = B; the output is the gray of its luma). Big photos go t
 in overlapping tiles, so memory stays bounded and there are no seams. Each output is written under
 a temporary name and renamed when complete; existing outputs are kept unless ``--overwrite`` (one
 that is not the photo's restoration, another photo's of the same name, counts as a failure).
-``--self-ensemble`` restores each photo in its 8 flips and rotations and averages the results.
+A colour model restores each photo twice, as it is and turned half a turn, and averages the two
+(``COLOUR_PASSES``); a luma model once. ``--passes N`` sets that for both (8: every flip and
+rotation, ``--self-ensemble``).
 
 How strongly each photo was compressed is read from its JPEG luma quantization table
 (``srcnn.jpeg``) and from its pixels, on any of the 64 offsets of the 8×8 grid (a JPEG re-saved,
@@ -70,7 +72,7 @@ from .files import atomic_path, file_sha256
 from .gate import DamagedGateError, Gate, GateError, gate_path, in_trained, read_gate
 from .history import JpegTrace, pixel_trace, told_damage
 from .images import MAX_PIXELS, ImageError, bit_depth, load_deep, load_pixels, load_rgb
-from .inference import CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
+from .inference import PASSES, CheckpointError, load_model, model_scale, restore_rgb, trained_qualities
 from .jpeg import estimate_quality, luma_qtable, steepness, strength_for_quality
 from .metadata import Metadata, copy_times, pillow_options, png_chunks, read_metadata, with_png_chunks
 from .photos import list_photo_files
@@ -112,6 +114,11 @@ ORIENTATION = 0x0112
 # quality 20, 50 and 80, and 3 of 14 worse at 0.5 and quality 80 (benchmarks/table_shapes.py)
 MIN_STEEPNESS = 0.7
 
+# the colour model's passes per photo: its three outputs share a network the size of the luma
+# model's, and one pass left it short on RGB; two gained +1.66 dB over one pass's +1.57 on the 17
+# colour photos of Set5 and Set14 at quality 20, for twice the time (docs/enhance.md)
+COLOUR_PASSES = 2
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -126,7 +133,7 @@ class Settings:
     output_quality: int | None = None  # --output-quality: JPEG and WebP outputs (None: 95, lossless WebP)
     auto: bool = False  # --precision auto: each photo's precision by its size (device.pick_precision); else dtype
     int8: bool = True  # whether the model has an int8 copy (srcnn.quantized.can_quantize): auto may pick it
-    self_ensemble: bool = False  # --self-ensemble: the mean of the model's passes over 8 flips and rotations
+    passes: int = 1  # the mean of the model over this many flips and rotations of the photo (srcnn.inference)
     keep_times: bool = True  # the input's access and modification times on its output (--no-keep-times: not)
 
 
@@ -484,7 +491,7 @@ def restore_checked(
         dtype,
         settings.tile,
         strength=strength,
-        self_ensemble=settings.self_ensemble,
+        passes=settings.passes,
         on_tile=tiles_progress(photo.name),
     )
     try:
@@ -572,7 +579,7 @@ def parser(commands: argparse._SubParsersAction | None = None) -> argparse.Argum
 
 
 def _restoring_options(command: argparse.ArgumentParser) -> None:
-    """How the photos are restored: precision, device, tiles, the quality assumed, self-ensemble,
+    """How the photos are restored: precision, device, tiles, the quality assumed, the passes,
     the before/after page and --force."""
     command.add_argument(
         "--precision",
@@ -592,12 +599,15 @@ def _restoring_options(command: argparse.ArgumentParser) -> None:
         "higher keeps more detail; without it a JPEG's table and pixels say, and a photo with no JPEG "
         "history is written unchanged",
     )
-    command.add_argument(
-        "--self-ensemble",
-        action="store_true",
-        help="restore each photo in its 8 flips and rotations and average the results: "
-        "8 times the time, about 0.1 dB more (docs/enhance.md)",
+    passes = command.add_mutually_exclusive_group()
+    passes.add_argument(
+        "--passes",
+        type=int,
+        choices=PASSES,
+        help=f"restore each photo in N of its flips and rotations and average the results: N times the time, "
+        f"more quality (docs/enhance.md); default {COLOUR_PASSES} for the colour model, 1 for the luma one",
     )
+    passes.add_argument("--self-ensemble", dest="passes", action="store_const", const=8, help="the same as --passes 8")
     command.add_argument(
         "--compare",
         action="store_true",
@@ -718,7 +728,7 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
             args.output_quality,
             auto=args.precision == "auto",
             int8=int8,
-            self_ensemble=args.self_ensemble,
+            passes=args.passes or (COLOUR_PASSES if channels_of(model) == 3 else 1),
             keep_times=args.keep_times,
         ),
     )
@@ -849,9 +859,11 @@ def _report(args: argparse.Namespace, restorers: Restorers, tally: _Tally, compa
         else next(iter(precisions), PRECISIONS[restorers.colour.settings.dtype])
     )
     scale = restorers.colour.settings.scale
+    colour, gray = restorers.colour.settings.passes, restorers.gray.settings.passes
+    passes = f"{colour} pass{'es' * (colour > 1)}" + (f" on colour photos, {gray} on gray ones" * (colour != gray))
     print(
         f"enhance: {tally.done} restored, {tally.unchanged} unchanged, {len(tally.kept)} kept, "
-        f"{len(tally.failed)} skipped (model {restorers.paths()}, scale {scale}, {ran}, tiles of {args.tile})"
+        f"{len(tally.failed)} skipped (model {restorers.paths()}, scale {scale}, {ran}, {passes}, tiles of {args.tile})"
     )
 
 

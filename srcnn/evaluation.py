@@ -116,19 +116,19 @@ def restored_images(
     degraded: np.ndarray,
     strength: float,
     dtype: torch.dtype | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The model's output on a degraded H×W×3 uint8 photo, as it is scored: 8-bit luma (float64)
     and RGB (uint8), both from what ``enhance`` computes. A luma model runs on the photo's Y as
     ``restore_rgb`` converts it; its luma is that output rounded (the papers' protocol), its RGB the
     output with the photo's Cb and Cr, rounded once (``restore_rgb``'s photo, bit for bit). A colour
-    model's RGB is what ``restore_rgb`` gives, its luma that photo's. ``self_ensemble``: as
-    ``enhance --self-ensemble`` restores (``srcnn.inference``)."""
+    model's RGB is what ``restore_rgb`` gives, its luma that photo's. ``passes``: as ``enhance
+    --passes`` restores (``srcnn.inference``)."""
     if channels_of(model) == 1:
         ycbcr = rgb_to_ycbcr(degraded)
-        ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], dtype=dtype, strength=strength, self_ensemble=self_ensemble)
+        ycbcr[..., 0] = restore_luma(model, ycbcr[..., 0], dtype=dtype, strength=strength, passes=passes)
         return np.round(ycbcr[..., 0]), ycbcr_to_rgb(ycbcr)
-    restored = restore_rgb(model, degraded, dtype=dtype, strength=strength, self_ensemble=self_ensemble)
+    restored = restore_rgb(model, degraded, dtype=dtype, strength=strength, passes=passes)
     return to_luma_u8(restored).astype(np.float64), restored
 
 
@@ -229,7 +229,7 @@ def ladder_gains(
     qualities: Iterable[int],
     dtype: torch.dtype | None = None,
     total: int | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
     doubles: Iterable[tuple[int, int]] = (),
 ) -> pd.DataFrame:
     """One row per (photo, rung): the clean photo degraded afresh at each JPEG quality
@@ -242,7 +242,7 @@ def ladder_gains(
     ssim_input, ssim_model, model_gain (the PSNR gain of the model's output, whether or not ``enhance``
     would apply it there), rgb_psnr_input, rgb_psnr_model, rgb_model_gain (the same on RGB), colour
     (whether the photo has colour: ``enhance`` gives those to the colour model, the others, R = G = B,
-    to the gray photos' one). ``self_ensemble`` as in ``restored_images``."""
+    to the gray photos' one). ``passes`` as in ``restored_images``."""
     pairs = dict.fromkeys((int(first), int(second)) for first, second in doubles)
     rungs: list[int | tuple[int, int]] = [*dict.fromkeys(qualities), *pairs]
     rows = []
@@ -251,7 +251,7 @@ def ladder_gains(
         for rung in rungs:
             clean, degraded, quality, strength = ladder_photo(photo, scale, rung)
             clean_y, degraded_y = (to_luma_u8(image).astype(np.float64) for image in (clean, degraded))
-            model_y, model_rgb = restored_images(model, degraded, strength, dtype, self_ensemble)
+            model_y, model_rgb = restored_images(model, degraded, strength, dtype, passes)
             psnr_input, psnr_model = metrics.psnr(clean_y, degraded_y, border), metrics.psnr(clean_y, model_y, border)
             rgb_input, rgb_model = metrics.psnr(clean, degraded, border), metrics.psnr(clean, model_rgb, border)
             rows.append(

@@ -1,7 +1,7 @@
 """Trained models on disk and on photos: safe checkpoint loading, and restoration of a whole photo
 of any size in overlapping tiles, equal to one whole-image pass: of its luma by a luma model, of
-all three channels of YCbCr by a colour model (``channels_of`` 3); with ``self_ensemble``, the
-mean of the passes over the photo's 8 flips and rotations.
+all three channels of YCbCr by a colour model (``channels_of`` 3); with ``passes`` above 1, the
+mean of the passes over that many of the photo's 8 flips and rotations.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ from .device import INT8, autocast, pick_precision
 from .files import atomic_path
 
 CPU = torch.device("cpu")
+
+# (quarter turns, mirrored) of each pass, in the order ``passes`` takes them: 2 passes are the photo
+# and its half turn, 4 its four turns, 8 EDSR's self-ensemble (Lim et al. 2017)
+VIEWS = ((0, False), (2, False), (1, False), (3, False), (0, True), (2, True), (1, True), (3, True))
+PASSES = (1, 2, 4, 8)
 
 FORMAT = "srcnn-checkpoint/1"
 
@@ -125,46 +130,52 @@ def forward_planes(
     device: torch.device,
     dtype: torch.dtype | None,
     strength: float | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
 ) -> torch.Tensor:
-    """One pass of the model over a C×H×W block in [0, 1] (luma, or YCbCr for a colour model);
-    float32 C×H×W out, clamped to [0, 1].
+    """The model over a C×H×W block in [0, 1] (luma, or YCbCr for a colour model); float32 C×H×W
+    out, clamped to [0, 1].
 
     Channels-last memory and, when ``dtype`` is given, autocast (bf16 on CPUs that have it): the
     convolutions run in ``dtype`` while the residual sum stays in float32. ``strength`` goes to a
     conditioned model (one with ``conditioned`` true) and is ignored by any other.
-    ``self_ensemble``: the mean of 8 passes, one per flip and rotation of the block (EDSR's
-    self-ensemble; 8× the time).
+    ``passes`` (1, 2, 4 or 8): the mean of that many passes, over the first ``passes`` of ``VIEWS``
+    (``passes`` times the time).
     """
-    if self_ensemble:
-        return _self_ensemble(model, planes, device, dtype, strength)
+    if passes not in PASSES:
+        raise ValueError(f"passes must be one of {', '.join(map(str, PASSES))}, got {passes}")
+    if passes > 1:
+        return _mean_of_views(model, planes, device, dtype, strength, passes)
     block = planes[None].to(device).contiguous(memory_format=torch.channels_last)
     with autocast(device, dtype):
         output = model(block, strength) if getattr(model, "conditioned", False) else model(block)
     return output.float()[0].clamp_(0, 1).cpu()
 
 
-def _self_ensemble(
-    model: nn.Module, planes: torch.Tensor, device: torch.device, dtype: torch.dtype | None, strength: float | None
+def _mean_of_views(
+    model: nn.Module,
+    planes: torch.Tensor,
+    device: torch.device,
+    dtype: torch.dtype | None,
+    strength: float | None,
+    passes: int,
 ) -> torch.Tensor:
-    """``forward_planes`` averaged over the 8 flips and rotations of the block, each pass undone.
+    """``forward_planes`` averaged over the first ``passes`` views of the block, each pass undone.
 
     An odd side is first padded to the model's grid by repeating its last row or column (as
-    ``arch_util.fold`` pads a whole photo): a flipped window then folds on the photo's own grid,
+    ``arch_util.fold`` pads a whole photo): a turned window then folds on the photo's own grid,
     so that tiles still equal a whole-photo pass.
     """
     height, width = planes.shape[-2:]
     align = align_of(model)
     padded = torch.nn.functional.pad(planes[None], (0, -width % align, 0, -height % align), mode="replicate")[0]
     total = torch.zeros(padded.shape, dtype=torch.float32)
-    for turns in range(4):
-        for flip in (False, True):
-            view = torch.rot90(padded, turns, (-2, -1))
-            view = view.flip(-1) if flip else view
-            output = forward_planes(model, view.contiguous(), device, dtype, strength)
-            output = output.flip(-1) if flip else output
-            total += torch.rot90(output, -turns, (-2, -1))
-    return (total / 8)[..., :height, :width]
+    for turns, mirrored in VIEWS[:passes]:
+        view = torch.rot90(padded, turns, (-2, -1))
+        view = view.flip(-1) if mirrored else view
+        output = forward_planes(model, view.contiguous(), device, dtype, strength)
+        output = output.flip(-1) if mirrored else output
+        total += torch.rot90(output, -turns, (-2, -1))
+    return (total / passes)[..., :height, :width]
 
 
 def forward_luma(
@@ -173,10 +184,10 @@ def forward_luma(
     device: torch.device,
     dtype: torch.dtype | None,
     strength: float | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
 ) -> torch.Tensor:
     """``forward_planes`` on an H×W luma block; float32 H×W out."""
-    return forward_planes(model, luma[None], device, dtype, strength, self_ensemble)[0]
+    return forward_planes(model, luma[None], device, dtype, strength, passes)[0]
 
 
 def _samples(
@@ -229,7 +240,7 @@ def restore_luma(
     dtype: torch.dtype | None = None,
     tile: int = 512,
     strength: float | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
 ) -> np.ndarray:
     """Run a luma model over an H×W luma image in [0, 255] (float or uint8); returns float64 in [0, 255].
 
@@ -238,8 +249,8 @@ def restore_luma(
     to float rounding). ``dtype``: None (fp32), ``torch.bfloat16`` (autocast) or ``INT8``, each
     faster and a little less exact than the one before. ``strength``: the photo's compression
     strength (``srcnn.jpeg``), given to a conditioned model on every tile, ignored by others.
-    ``self_ensemble``: each tile is the mean of the passes over its 8 flips and rotations
-    (``forward_planes``): 8× the time, for a small gain measured in docs/enhance.md.
+    ``passes``: each tile is the mean of the passes over that many of its flips and rotations
+    (``forward_planes``): ``passes`` times the time, for a gain measured in docs/enhance.md.
     """
     if channels_of(model) != 1:
         raise ValueError(
@@ -254,7 +265,7 @@ def restore_luma(
     image = torch.from_numpy(luma.astype(np.float32) / 255.0)
     result = np.empty((height, width), dtype=np.float64)
     for read, keep, put in windows(height, width, tile, cast(int, model.radius)):
-        result[put] = forward_luma(model, image[read], device, dtype, strength, self_ensemble)[keep].numpy() * 255.0
+        result[put] = forward_luma(model, image[read], device, dtype, strength, passes)[keep].numpy() * 255.0
     return result
 
 
@@ -267,9 +278,9 @@ def restore_rgb(
     tile: int = 512,
     on_tile: Callable[[int, int], None] | None = None,
     strength: float | None = None,
-    self_ensemble: bool = False,
+    passes: int = 1,
 ) -> np.ndarray:
-    """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` and ``self_ensemble``
+    """Restore an H×W×3 uint8 colour photo; returns H×W×3 uint8 (``strength`` and ``passes``
     as in ``restore_luma``). ``on_tile(done, total)`` is called before the first tile and after
     each (progress within a large photo).
     A float photo in [0, 255] (a 16-bit one, divided by 257) is restored the same way and comes
@@ -294,14 +305,13 @@ def restore_rgb(
         ycbcr = rgb_to_ycbcr(rgb[read])
         if colour:
             planes = torch.from_numpy((ycbcr / 255.0).astype(np.float32).transpose(2, 0, 1))
-            restored = forward_planes(model, planes, device, dtype, strength, self_ensemble)[:, keep[0], keep[1]]
+            restored = forward_planes(model, planes, device, dtype, strength, passes)[:, keep[0], keep[1]]
             core = restored.numpy().transpose(1, 2, 0).astype(np.float64) * 255.0
         else:
             luma = torch.from_numpy((ycbcr[..., 0] / 255.0).astype(np.float32))
             core = ycbcr[keep]
             core[..., 0] = (
-                forward_luma(model, luma, device, dtype, strength, self_ensemble)[keep].numpy().astype(np.float64)
-                * 255.0
+                forward_luma(model, luma, device, dtype, strength, passes)[keep].numpy().astype(np.float64) * 255.0
             )
         result[put] = ycbcr_to_rgb_float(core) if deep else ycbcr_to_rgb(core)
         if on_tile is not None:

@@ -69,30 +69,35 @@ def test_tiled_colour_equals_whole_image_and_keeps_chroma():
     assert np.abs(after[..., 0] - before[..., 0]).mean() > 1.0  # luma restored
 
 
-def test_self_ensemble_is_the_mean_of_the_eight_flips_and_rotations_in_tiles_as_in_one_pass():
+def test_passes_are_the_mean_of_the_photo_turned_and_flipped_in_tiles_as_in_one_pass():
     model = busy_model()
     luma = synthetic_photo(8, 40, 52)[..., 0].astype(np.float64)
-    views = []
+    views = {}
     for turns in range(4):
         for flip in (False, True):
             view = np.rot90(luma, turns)
             restored = restore_luma(model, np.ascontiguousarray(view[:, ::-1] if flip else view))
-            views.append(np.rot90(restored[:, ::-1] if flip else restored, -turns))
-    by_hand = np.mean(views, axis=0)
-    assert np.abs(restore_luma(model, luma, tile=16, self_ensemble=True) - by_hand).max() <= 1e-3
-    assert np.abs(restore_luma(model, luma) - by_hand).max() > 0.5  # the views really differ
+            views[turns, flip] = np.rot90(restored[:, ::-1] if flip else restored, -turns)
+    every_view = np.mean(list(views.values()), axis=0)
+    half_turn = (views[0, False] + views[2, False]) / 2
+    assert np.abs(restore_luma(model, luma, tile=16, passes=8) - every_view).max() <= 1e-3
+    assert np.abs(restore_luma(model, luma, tile=16, passes=2) - half_turn).max() <= 1e-3
+    assert np.abs(restore_luma(model, luma) - half_turn).max() > 0.5  # the views really differ
+    with pytest.raises(ValueError, match="passes must be one of 1, 2, 4, 8, got 3"):
+        restore_luma(model, luma, passes=3)
     # a half-resolution colour network on a photo of odd sides: every tile folds on the photo's grid
     torch.manual_seed(0)
     colour = FFDNetRes(depth=6, features=16, channels=3).eval()
     for parameter in colour.parameters():
         torch.nn.init.normal_(parameter, std=0.1)
     rgb = synthetic_photo(9, 75, 61)
-    tiled = restore_rgb(colour, rgb, tile=16, strength=0.3, self_ensemble=True)
-    whole = restore_rgb(colour, rgb, tile=4096, strength=0.3, self_ensemble=True)
-    assert np.abs(tiled.astype(int) - whole).max() <= 1
+    for passes in (2, 8):
+        tiled = restore_rgb(colour, rgb, tile=16, strength=0.3, passes=passes)
+        whole = restore_rgb(colour, rgb, tile=4096, strength=0.3, passes=passes)
+        assert np.abs(tiled.astype(int) - whole).max() <= 1
 
 
-def test_enhance_self_ensemble_restores_a_photo_better_with_the_shipped_model(tmp_path):
+def test_enhance_self_ensemble_restores_a_gray_photo_better_with_the_shipped_model(tmp_path):
     clean = skimage.data.astronaut()[40:161, 180:329]  # odd sides
     Image.fromarray(clean).save(tmp_path / "photo.jpg", quality=20)
     gains = {}
@@ -115,6 +120,39 @@ def test_enhance_self_ensemble_restores_a_photo_better_with_the_shipped_model(tm
                 to_luma_u8(clean), to_luma_u8(np.asarray(jpeg))
             )
     assert 0.5 < gains[0] < gains[1]
+
+
+def test_enhance_restores_a_colour_photo_in_two_passes_and_a_gray_one_in_one(tmp_path):
+    clean = skimage.data.astronaut()[40:161, 180:329]  # odd sides
+    Image.fromarray(clean).save(tmp_path / "colour.jpg", quality=20)
+    Image.fromarray(clean[..., 1]).save(tmp_path / "gray.jpg", quality=20)
+    outputs, gains = {}, {}
+    for option in ([], ["--passes", "2"], ["--passes", "1"]):
+        out = tmp_path / f"out{''.join(option)}"
+        result = enhance(
+            str(tmp_path / "colour.jpg"),
+            str(tmp_path / "gray.jpg"),
+            "-o",
+            str(out),
+            "--precision",
+            "fp32",
+            *option,
+            cwd=ROOT,
+        )
+        assert result.returncode == 0, result.stderr
+        passes = (
+            f"{option[1]} pass{'es' * (option[1] == '2')}" if option else "2 passes on colour photos, 1 on gray ones"
+        )
+        assert f", fp32, {passes}, tiles of 512)" in result.stdout, result.stdout
+        outputs[" ".join(option)] = {name: pixels(out / f"{name}.png") for name in ("colour", "gray")}
+        with Image.open(tmp_path / "colour.jpg") as jpeg:
+            gains[" ".join(option)] = psnr(clean, outputs[" ".join(option)]["colour"]) - psnr(clean, np.asarray(jpeg))
+    assert np.array_equal(outputs[""]["colour"], outputs["--passes 2"]["colour"])
+    assert np.array_equal(outputs[""]["gray"], outputs["--passes 1"]["gray"])
+    assert not np.array_equal(outputs[""]["colour"], outputs["--passes 1"]["colour"])
+    assert 0.5 < gains["--passes 1"] < gains[""]
+    refused = enhance(str(tmp_path / "colour.jpg"), "-o", str(tmp_path / "no"), "--passes", "3", cwd=ROOT)
+    assert refused.returncode == 2 and "--passes: invalid choice: 3" in refused.stderr, refused.stderr
 
 
 def test_bf16_is_close_to_fp32():
@@ -883,7 +921,7 @@ def test_auto_precision_runs_int8_on_large_photos_only(tmp_path):
     others_name = "bf16" if others == torch.bfloat16 else "fp32"
     assert (
         f"2 restored, 0 unchanged, 0 kept, 0 skipped (model {model}, scale 1, {others_name} for 1 photo and "
-        f"int8 for 1 photo, tiles of 512)" in result.stdout
+        f"int8 for 1 photo, 1 pass, tiles of 512)" in result.stdout
     )
     assert np.array_equal(pixels(tmp_path / "out" / "small.png"), restore_rgb(busy_model(), small, dtype=others))
 
@@ -903,7 +941,7 @@ def test_auto_precision_is_fp32_for_a_small_photo_where_bf16_is_emulated(tmp_pat
     for name, value in AVX2_ONLY.items():
         monkeypatch.setenv(name, value)
     result = enhance(str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(model), cwd=ROOT)
-    assert result.returncode == 0 and ", fp32, tiles of 512)" in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 0 and ", fp32, 1 pass, tiles of 512)" in result.stdout, result.stdout + result.stderr
 
 
 def test_a_jpeg_re_saved_or_cropped_and_re_saved_is_restored_at_the_strength_its_pixels_show(tmp_path):

@@ -17,6 +17,7 @@ from PIL import Image
 
 from srcnn.archs import ARCHS, channels_of
 from srcnn.color import rgb_to_y, to_gray_u8
+from srcnn.enhance import COLOUR_PASSES
 from srcnn.files import file_sha256
 from srcnn.gate import Comparison, Gate, gate_path, read_gate, write_gate
 from srcnn.inference import load_model, restore_rgb, save_model
@@ -36,6 +37,12 @@ def test_the_shipped_models_are_small_declared_and_evaluated(shipped, channels):
     assert gate is not None and any(gate.rungs.values())
     artifacts = yaml.safe_load((ROOT / "dvc.yaml").read_text())["artifacts"]
     assert any(artifact["path"] == str(shipped.relative_to(ROOT)) for artifact in artifacts.values())
+
+
+def as_enhance_restores(path: Path, rgb: np.ndarray, strength: float) -> np.ndarray:
+    """``restore_rgb`` with enhance's default passes for the model (2 for a colour model, 1 for a luma one)."""
+    model = load_model(path)[0]
+    return restore_rgb(model, rgb, strength=strength, passes=COLOUR_PASSES if channels_of(model) == 3 else 1)
 
 
 def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with_the_luma_model(tmp_path, monkeypatch):
@@ -66,7 +73,7 @@ def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with
         with Image.open(tmp_path / f"{name}.jpg") as jpeg, Image.open(tmp_path / "out" / f"{name}.png") as restored:
             strength = compression_strength(luma_qtable(jpeg))
             rgb, written = np.asarray(jpeg.convert("RGB")), np.asarray(restored)
-        expected = restore_rgb(load_model(shipped)[0], rgb, strength=strength)
+        expected = as_enhance_restores(shipped, rgb, strength)
         assert np.array_equal(written, to_gray_u8(expected) if name == "gray" else expected), name
     assert np.ptp(np.asarray(Image.open(tmp_path / "out" / "bw.png")).astype(int), axis=2).max() == 0
     said = "bw.jpg: JPEG quality ~20 (from its quantization table); R = G = B: restored as a gray photo"
@@ -140,7 +147,7 @@ def test_enhance_takes_the_pipelines_model_only_for_the_photos_and_qualities_whe
         with Image.open(tmp_path / f"{name}.jpg") as jpeg, Image.open(tmp_path / "out" / f"{name}.png") as restored:
             strength = compression_strength(luma_qtable(jpeg))
             rgb, written = np.asarray(jpeg.convert("RGB")), np.asarray(restored)
-        restored_by = restore_rgb(load_model(model_path)[0], rgb, strength=strength)
+        restored_by = as_enhance_restores(model_path, rgb, strength)
         assert np.array_equal(written, to_gray_u8(restored_by) if name == "gray20" else restored_by), name
     assert f"colour20.jpg: JPEG quality ~20 (from its quantization table) [{Path('models/srcnn.pt')}]" in result.stdout
     assert f"colour60.jpg: JPEG quality ~60 (from its quantization table) [{SHIPPED_COLOUR}]" in result.stdout
@@ -162,7 +169,7 @@ def test_a_pipeline_model_never_evaluated_leaves_the_photos_to_the_shipped_model
     assert "every JPEG" not in result.stderr
     with Image.open(tmp_path / "colour.jpg") as jpeg, Image.open(tmp_path / "out" / "colour.png") as restored:
         strength = compression_strength(luma_qtable(jpeg))
-        expected = restore_rgb(load_model(SHIPPED_COLOUR)[0], np.asarray(jpeg.convert("RGB")), strength=strength)
+        expected = as_enhance_restores(SHIPPED_COLOUR, np.asarray(jpeg.convert("RGB")), strength)
         assert np.array_equal(np.asarray(restored), expected)
 
 
