@@ -114,9 +114,8 @@ def score_case(restorers: Restorers, photos: list, name: str, scratch: Path) -> 
 def main() -> None:
     args = parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="travelled-"))
-    model = ["--model", str(args.model)] if args.model else []
-    options = [*model, *(["--quality", str(args.quality)] if args.quality else [])]
-    options += ["--passes", str(args.passes)] if args.passes else []
+    given = {"--model": args.model, "--quality": args.quality, "--passes": args.passes}
+    options = [part for option, value in given.items() if value for part in (option, str(value))]
     restorers = setup(parser().parse_args(["unused.png", "-o", str(scratch / "out"), *options]))
     photos = [(path, load_rgb(path)) for folder in args.folders for path in list_photo_files(folder)[0]]
     rows, started = [], time.perf_counter()

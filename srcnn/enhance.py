@@ -120,6 +120,11 @@ MIN_STEEPNESS = 0.7
 COLOUR_PASSES = 2
 
 
+def default_passes(model: torch.nn.Module) -> int:
+    """enhance's passes for ``model`` without ``--passes``: ``COLOUR_PASSES`` for a colour model, 1 for a luma one."""
+    return COLOUR_PASSES if channels_of(model) == 3 else 1
+
+
 @dataclass(frozen=True)
 class Settings:
     device: torch.device
@@ -728,7 +733,7 @@ def load_restorer(path: Path, args: argparse.Namespace) -> Restorer:
             args.output_quality,
             auto=args.precision == "auto",
             int8=int8,
-            passes=args.passes or (COLOUR_PASSES if channels_of(model) == 3 else 1),
+            passes=args.passes or default_passes(model),
             keep_times=args.keep_times,
         ),
     )

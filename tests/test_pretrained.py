@@ -17,7 +17,7 @@ from PIL import Image
 
 from srcnn.archs import ARCHS, channels_of
 from srcnn.color import rgb_to_y, to_gray_u8
-from srcnn.enhance import COLOUR_PASSES
+from srcnn.enhance import default_passes
 from srcnn.files import file_sha256
 from srcnn.gate import Comparison, Gate, gate_path, read_gate, write_gate
 from srcnn.inference import load_model, restore_rgb, save_model
@@ -40,9 +40,9 @@ def test_the_shipped_models_are_small_declared_and_evaluated(shipped, channels):
 
 
 def as_enhance_restores(path: Path, rgb: np.ndarray, strength: float) -> np.ndarray:
-    """``restore_rgb`` with enhance's default passes for the model (2 for a colour model, 1 for a luma one)."""
+    """``restore_rgb`` with enhance's default passes for the model."""
     model = load_model(path)[0]
-    return restore_rgb(model, rgb, strength=strength, passes=COLOUR_PASSES if channels_of(model) == 3 else 1)
+    return restore_rgb(model, rgb, strength=strength, passes=default_passes(model))
 
 
 def test_enhance_restores_colour_photos_with_the_colour_model_and_gray_ones_with_the_luma_model(tmp_path, monkeypatch):
